@@ -1,0 +1,459 @@
+"""The ``graff`` command: demo, train, reproduce, datasets."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+PAPER_DATASETS = (
+    "texas",
+    "wisconsin",
+    "cornell",
+    "cornell_old",
+    "film",
+    "squirrel",
+    "chameleon",
+    "citeseer",
+    "pubmed",
+    "cora",
+)
+GRAFF_ROWS = ("GRAFF (DD)", "GRAFF (D)", "GRAFF time-dep (DD)")
+#: The paper's Cornell numbers come from the pre-July-2022 files (shared/paper/REFERENCE.md).
+PAPER_DATASET = {"cornell_old": "cornell"}
+
+
+def configs_dir() -> Path:
+    """Where the shipped per-dataset configs live (``$GRAFF_CONFIGS`` overrides)."""
+    env = os.environ.get("GRAFF_CONFIGS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[2] / "configs"
+    return here if here.is_dir() else Path.cwd() / "configs"
+
+
+def shipped_config(model: str, dataset: str) -> Path | None:
+    path = configs_dir() / model / f"{dataset}.yaml"
+    return path if path.is_file() else None
+
+
+# -- progress ----------------------------------------------------------------------------------
+class _RunProgress:
+    """A rich progress bar over splits × epochs, with the best validation score so far."""
+
+    def __init__(self, label: str, epochs: int, n_splits: int, enabled: bool = True) -> None:
+        self.epochs = epochs
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.task = self.progress.add_task(label, total=epochs * n_splits, info="")
+        self.best = 0.0
+
+    def __enter__(self) -> _RunProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def split_start(self, k: int, n: int) -> None:
+        self.best = 0.0
+
+    def epoch(self, k: int, e: int, scores: dict[str, float]) -> None:
+        self.best = max(self.best, scores["val"])
+        self.progress.advance(self.task)
+        if e % 10 == 0 or e == self.epochs:
+            self.progress.update(
+                self.task, info=f"split {k}  epoch {e}  best val {100 * self.best:.1f}"
+            )
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+def _resolve_config(args: argparse.Namespace, dataset: str | None, model: str | None) -> Any:
+    from graff.train import RunConfig, apply_overrides, load_config
+
+    cfg = RunConfig()
+    source = "defaults"
+    if getattr(args, "config", None):
+        cfg = load_config(args.config)
+        source = str(args.config)
+    elif dataset is not None:
+        path = shipped_config(model or "graff", dataset)
+        if path is not None:
+            cfg = load_config(path)
+            source = str(path)
+    if dataset is not None:
+        cfg.data.dataset = dataset
+    if model is not None:
+        cfg.model.name = model
+    apply_overrides(cfg, list(getattr(args, "set", None) or []))
+    return cfg.validate(), source
+
+
+def _load_prepared(cfg: Any, data_dir: str | None) -> Any:
+    from graff.data import load_dataset
+    from graff.train import prepare_data
+
+    data = load_dataset(cfg.data.dataset, data_dir, **cfg.data.params)
+    return prepare_data(data, normalize_features=cfg.data.normalize_features)
+
+
+def _run_with_progress(cfg: Any, prepared: Any, out: Path | None, args: argparse.Namespace) -> Any:
+    from graff.train import run
+
+    n = len(cfg.data.splits) if cfg.data.splits is not None else prepared.num_splits
+    label = f"{cfg.model.name} on {prepared.name}"
+    with _RunProgress(label, cfg.optim.epochs, n, enabled=not args.no_progress) as bar:
+        return run(
+            cfg,
+            prepared,
+            out,
+            overwrite=getattr(args, "overwrite", False),
+            on_split_start=bar.split_start,
+            on_epoch=bar.epoch,
+        )
+
+
+def _fmt(mean: float, std: float) -> str:
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+# -- commands ----------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    cfg, source = _resolve_config(args, args.dataset, args.model)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{stamp}"
+    )
+    console.print(f"config: {source}; run directory: {out}")
+    prepared = _load_prepared(cfg, args.data_dir)
+    try:
+        summary = _run_with_progress(cfg, prepared, out, args)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"[yellow]interrupted[/]: finished splits are kept in {out}; rerun with "
+            f"--out {out} and the same options to resume"
+        )
+        return 130
+    metric = "ROC-AUC" if summary.metric == "roc_auc" else "accuracy"
+    console.print(
+        f"{summary.model} on {summary.dataset}: test {metric} {_fmt(summary.mean, summary.std)} "
+        f"% over {len(summary.splits)} splits (± sample std), {summary.seconds:.1f} s"
+    )
+    console.print(f"results: {out / 'summary.json'}")
+    return 0
+
+
+def _paper_best(published: list[dict[str, Any]], dataset: str) -> dict[str, Any] | None:
+    key = PAPER_DATASET.get(dataset, dataset)
+    rows = [r for r in published if r["dataset"] == key and r["model"] in GRAFF_ROWS]
+    return max(rows, key=lambda r: r["mean"]) if rows else None
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from graff.train import RunDirError, published_results, read_summary
+
+    datasets = [d.strip() for d in args.datasets.split(",")] if args.datasets else PAPER_DATASETS
+    published = published_results()
+    out_root = Path(args.out)
+    rows: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for ds in datasets:
+        path = shipped_config("graff", ds)
+        if path is None:
+            raise RunDirError(
+                f"no shipped config for dataset {ds!r} in {configs_dir()}; available: "
+                + ", ".join(sorted(p.stem for p in (configs_dir() / "graff").glob("*.yaml")))
+            )
+        args.config = str(path)
+        cfg, _ = _resolve_config(args, None, None)
+        run_dir = out_root / f"{ds}-graff"
+        summary: dict[str, Any]
+        if (run_dir / "summary.json").exists() and not args.overwrite:
+            summary = read_summary(run_dir)
+            if summary.get("config") != _cfg_dict(cfg):
+                raise RunDirError(
+                    f"{run_dir} holds a finished run with another configuration; "
+                    "pass --overwrite or another --out"
+                )
+            console.print(f"{ds}: reusing finished run in {run_dir}")
+        else:
+            prepared = _load_prepared(cfg, args.data_dir)
+            try:
+                summary = _run_with_progress(cfg, prepared, run_dir, args).to_json()
+            except KeyboardInterrupt:
+                err_console.print(
+                    f"[yellow]interrupted[/]: rerun the same command to resume ({run_dir})"
+                )
+                return 130
+        paper = _paper_best(published, ds)
+        rows.append(
+            {
+                "dataset": ds,
+                "ours_mean": summary["mean"],
+                "ours_std": summary["std"],
+                "w_type": cfg.model.w_type,
+                "paper_model": paper["model"] if paper else "",
+                "paper_mean": paper["mean"] if paper else float("nan"),
+                "paper_std": paper["std"] if paper else float("nan"),
+                "seconds": summary["seconds"],
+            }
+        )
+    wall = time.perf_counter() - t0
+    table, md, csv_text = _reproduce_table(rows)
+    console.print(table)
+    console.print(f"wall time {wall:.0f} s (this invocation); ± is the sample std over 10 splits")
+    out_root.mkdir(parents=True, exist_ok=True)
+    (out_root / "reproduce.md").write_text(md)
+    (out_root / "reproduce.csv").write_text(csv_text)
+    console.print(f"table written to {out_root / 'reproduce.md'} and reproduce.csv")
+    return 0
+
+
+def _cfg_dict(cfg: Any) -> dict[str, Any]:
+    from graff.train.config import config_to_dict
+
+    return config_to_dict(cfg)
+
+
+def _reproduce_table(rows: list[dict[str, Any]]) -> tuple[Table, str, str]:
+    table = Table(title="GRAFF: ours vs the paper (test accuracy %, 10 Geom-GCN splits)")
+    heads = ["dataset", "W", "ours", "paper (best GRAFF row)", "diff", "|diff| ≤ paper std", "time"]
+    for h in heads:
+        table.add_column(h)
+    md = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(
+        [
+            "dataset",
+            "w_type",
+            "ours_mean",
+            "ours_std",
+            "paper_model",
+            "paper_mean",
+            "paper_std",
+            "diff",
+            "within_paper_std",
+            "seconds",
+        ]
+    )
+    for r in rows:
+        diff = r["ours_mean"] - r["paper_mean"]
+        within = abs(diff) <= r["paper_std"]
+        cells = [
+            r["dataset"],
+            r["w_type"],
+            _fmt(r["ours_mean"], r["ours_std"]),
+            f"{_fmt(r['paper_mean'], r['paper_std'])} ({r['paper_model']})",
+            f"{diff:+.2f}",
+            "yes" if within else "no",
+            f"{r['seconds']:.0f} s",
+        ]
+        table.add_row(*cells)
+        md.append("| " + " | ".join(cells) + " |")
+        writer.writerow(
+            [
+                r["dataset"],
+                r["w_type"],
+                f"{r['ours_mean']:.2f}",
+                f"{r['ours_std']:.2f}",
+                r["paper_model"],
+                r["paper_mean"],
+                r["paper_std"],
+                f"{diff:.2f}",
+                within,
+                f"{r['seconds']:.1f}",
+            ]
+        )
+    return table, "\n".join(md) + "\n", buf.getvalue()
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from graff.data import dataset_files_present, graph_stats, list_datasets, load_dataset
+
+    table = Table(title="graff datasets")
+    for h in (
+        "name",
+        "family",
+        "files",
+        "nodes",
+        "edges",
+        "features",
+        "classes",
+        "edge hom.",
+        "splits",
+        "metric",
+    ):
+        table.add_column(h)
+    records = []
+    for info in list_datasets():
+        present, missing = dataset_files_present(info.name, args.data_dir)
+        rec: dict[str, Any] = {
+            "name": info.name,
+            "family": info.family,
+            "present": present,
+            "missing": missing,
+            "metric": info.metric,
+        }
+        if present and not args.no_stats:
+            try:
+                stats = graph_stats(load_dataset(info.name, args.data_dir, download=False))
+                rec.update(stats)
+            except Exception as err:  # shown in the table, not fatal for the listing
+                rec["error"] = str(err)
+        records.append(rec)
+        files = "generated" if not info.files else ("yes" if present else f"missing {len(missing)}")
+        table.add_row(
+            info.name + (f" ({', '.join(info.aliases)})" if info.aliases else ""),
+            info.family,
+            files,
+            str(rec.get("nodes", "")),
+            str(rec.get("undirected_edges", "")),
+            str(rec.get("features", "")),
+            str(rec.get("classes", "")),
+            f"{rec['edge_homophily']:.3f}" if "edge_homophily" in rec else rec.get("error", ""),
+            str(rec.get("num_splits", "")),
+            info.metric,
+        )
+    if args.json:
+        print(json.dumps(records, indent=2, default=str))
+    else:
+        console.print(table)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from graff.data import csbm
+    from graff.train import RunConfig, prepare_data, run
+
+    n_splits = 2 if args.quick else 5
+    data = csbm(
+        num_nodes=1000,
+        num_classes=4,
+        homophily=0.15,
+        avg_degree=8.0,
+        num_features=32,
+        feature_signal=0.6,
+        num_splits=n_splits,
+        seed=0,
+    )
+    prepared = prepare_data(data)
+    console.print(
+        f"[bold]graff demo[/]: a synthetic heterophilic graph (contextual SBM, {data.num_nodes} "
+        f"nodes, edge homophily 0.15, {n_splits} random 48/32/20 splits), no files needed"
+    )
+    results = []
+    for name, model_cfg in (
+        (
+            "GRAFF (DD)",
+            {
+                "name": "graff",
+                "w_type": "dd",
+                "hidden": 32,
+                "T": 3.0,
+                "step_size": 0.5,
+                "dropout": 0.2,
+                "input_dropout": 0.2,
+            },
+        ),
+        ("MLP", {"name": "mlp", "hidden": 32, "dropout": 0.2, "input_dropout": 0.2}),
+    ):
+        cfg = RunConfig()
+        for k, v in model_cfg.items():
+            setattr(cfg.model, k, v)
+        cfg.optim.epochs = 60 if args.quick else 150
+        cfg.optim.lr = 0.01
+        cfg.validate()
+        with _RunProgress(name, cfg.optim.epochs, n_splits, enabled=not args.no_progress) as bar:
+            summary = run(cfg, prepared, on_split_start=bar.split_start, on_epoch=bar.epoch)
+        results.append((name, summary))
+    table = Table(title="demo: test accuracy (%) over splits, ± sample std")
+    for h in ("model", "test accuracy", "seconds"):
+        table.add_column(h)
+    for name, s in results:
+        table.add_row(name, _fmt(s.mean, s.std), f"{s.seconds:.1f}")
+    console.print(table)
+    return 0
+
+
+# -- entry point -------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="graff", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--data-dir",
+            help="folder with the raw data files (else $GRAFF_DATA, then the user cache)",
+        )
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    t = sub.add_parser("train", help="train a model on all splits of a dataset")
+    t.add_argument("--dataset", required=True)
+    t.add_argument("--model", default=None, help="graff (default) or mlp")
+    t.add_argument("--config", help="YAML config (default: the shipped one for the dataset)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    t.add_argument("--out", help="run directory (default runs/<dataset>-<model>-<time>)")
+    t.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    common(t)
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("reproduce", help="run the shipped GRAFF configs, compare with the paper")
+    r.add_argument("--datasets", help=f"comma-separated (default: {','.join(PAPER_DATASETS)})")
+    r.add_argument("--out", default="runs/reproduce", help="root of the run directories")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for all runs")
+    r.add_argument("--overwrite", action="store_true", help="rerun finished datasets")
+    common(r)
+    r.set_defaults(func=cmd_reproduce)
+
+    d = sub.add_parser("datasets", help="list datasets, file presence and statistics")
+    d.add_argument("--data-dir")
+    d.add_argument("--no-stats", action="store_true", help="skip loading graphs for statistics")
+    d.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    d.set_defaults(func=cmd_datasets)
+
+    m = sub.add_parser("demo", help="GRAFF vs an MLP on a built-in synthetic graph")
+    m.add_argument("--quick", action="store_true", help="fewer splits and epochs")
+    m.add_argument("--no-progress", action="store_true")
+    m.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from graff.data import GraphDataError
+    from graff.train import ConfigError, DivergenceError, RunDirError
+
+    try:
+        return int(args.func(args))
+    except (GraphDataError, ConfigError, RunDirError, DivergenceError) as err:
+        err_console.print(f"[bold red]error[/]: {err}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Exceptions raised by :mod:`graff.data`.
+
+Every data problem raises :class:`GraphDataError` (a :class:`ValueError`) or a subclass, and
+every message says what is wrong *and* what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class GraphDataError(ValueError):
+    """A dataset, data file or graph is unusable; the message says why and how to fix it."""
+
+
+class DataFileMissingError(GraphDataError, FileNotFoundError):
+    """A required data file was found in none of the searched directories."""
+
+
+class DataFileCorruptError(GraphDataError):
+    """A data file has the wrong size or sha256, or cannot be parsed."""

@@ -1,0 +1,467 @@
+"""Dataset registry, :func:`load_dataset` and the processed-data cache."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch_geometric.data import Data
+
+from . import _readers as R
+from ._errors import GraphDataError
+from ._fetch import cache_dir, fetch_file, file_present, manifest
+from ._splits import random_splits
+from ._synthetic import csbm
+from ._validate import MASK_KEYS, validate_graph
+
+__all__ = [
+    "LOADER_VERSION",
+    "DatasetInfo",
+    "dataset_files_present",
+    "list_datasets",
+    "load_dataset",
+]
+
+#: Bump when a reader or :func:`validate_graph` changes what ends up in a processed cache.
+LOADER_VERSION = 1
+
+SYN_CORA_HOMOPHILY = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99, 1.0)
+_SPLIT_PARAMS: dict[str, Any] = {"num_splits": 10, "train_frac": 0.48, "val_frac": 0.32, "seed": 0}
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What :func:`load_dataset` knows about one dataset.
+
+    Attributes:
+        name: canonical name. aliases: other accepted names (case-insensitive; ``_`` and ``-``
+        are interchangeable). family: ``planetoid``, ``geom-gcn``, ``heterophilous``,
+        ``syn-cora``, ``synthetic`` or ``user``. description: one line. files: raw files used,
+        relative to the data root (empty for generated data; all 36 for syn-cora). params:
+        accepted keyword parameters with defaults. metric: ``accuracy`` or ``roc_auc``.
+        splits: how the train/val/test masks are made.
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    family: str
+    description: str
+    files: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+    metric: str = "accuracy"
+    splits: str = ""
+
+
+def _geom_split_files(name: str) -> list[str]:
+    return [f"geom-gcn/splits/{name}_split_0.6_0.2_{i}.npz" for i in range(10)]
+
+
+_PLANETOID_EXT = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+_GEOM_SPLITS = "the 10 fixed geom-gcn splits (48/32/20 %)"
+
+
+def _build_registry() -> dict[str, DatasetInfo]:
+    infos: list[DatasetInfo] = []
+    for nm, desc in (
+        ("cora", "Cora citation graph (Planetoid), 2708 nodes, 7 classes"),
+        ("citeseer", "CiteSeer citation graph (Planetoid), 3327 nodes, 6 classes"),
+        ("pubmed", "PubMed citation graph (Planetoid), 19717 nodes, 3 classes"),
+    ):
+        infos.append(
+            DatasetInfo(
+                nm,
+                (),
+                "planetoid",
+                desc,
+                [f"planetoid/ind.{nm}.{e}" for e in _PLANETOID_EXT] + _geom_split_files(nm),
+                splits=_GEOM_SPLITS + "; nodes outside every mask and unlabelled nodes excluded",
+            )
+        )
+    for nm, folder, split_name, aliases, desc in (
+        ("texas", "texas", "texas", (), "WebKB Texas, 183 nodes, 5 classes"),
+        ("wisconsin", "wisconsin", "wisconsin", (), "WebKB Wisconsin, 251 nodes, 5 classes"),
+        ("cornell", "cornell", "cornell", (), "WebKB Cornell (current geom-gcn master)"),
+        (
+            "cornell_old",
+            "cornell_old",
+            "cornell",
+            (),
+            "pre-July-2022 Cornell (Texas features/labels, Cornell edges), as used by GRAFF",
+        ),
+        ("film", "film", "film", ("actor",), "Actor co-occurrence graph, 7600 nodes, 5 classes"),
+        ("chameleon", "chameleon", "chameleon", (), "Wikipedia chameleon (geom-gcn)"),
+        ("squirrel", "squirrel", "squirrel", (), "Wikipedia squirrel (geom-gcn)"),
+    ):
+        infos.append(
+            DatasetInfo(
+                nm,
+                aliases,
+                "geom-gcn",
+                desc,
+                [
+                    f"geom-gcn/new_data/{folder}/out1_node_feature_label.txt",
+                    f"geom-gcn/new_data/{folder}/out1_graph_edges.txt",
+                    *_geom_split_files(split_name),
+                ],
+                splits=_GEOM_SPLITS,
+            )
+        )
+    for nm, metric, desc in (
+        ("chameleon-filtered", "accuracy", "chameleon without duplicate nodes (Platonov 2023)"),
+        ("squirrel-filtered", "accuracy", "squirrel without duplicate nodes (Platonov 2023)"),
+        ("minesweeper", "roc_auc", "Minesweeper grid graph, binary (Platonov 2023)"),
+        ("tolokers", "roc_auc", "Toloka workers graph, binary (Platonov 2023)"),
+    ):
+        infos.append(
+            DatasetInfo(
+                nm,
+                (nm.replace("-", "_"),) if "-" in nm else (),
+                "heterophilous",
+                desc,
+                [f"heterophilous-graphs/{nm.replace('-', '_')}.npz"],
+                metric=metric,
+                splits="the 10 masks shipped with the file (≈50/25/25 %)",
+            )
+        )
+    infos.append(
+        DatasetInfo(
+            "syn-cora",
+            ("syncora",),
+            "syn-cora",
+            "H2GCN synthetic graphs with Cora features and target homophily, 1490 nodes",
+            [f"syn-cora/h{h:.2f}-r{r}.npz" for h in SYN_CORA_HOMOPHILY for r in (1, 2, 3)],
+            params={"homophily": None, "replica": 1, **_SPLIT_PARAMS},
+            splits=(
+                "seeded class-stratified random splits (default 10 × 48/32/20 %); H2GCN's own "
+                "protocol (DeepRobust setting='gcn') differs"
+            ),
+        )
+    )
+    infos.append(
+        DatasetInfo(
+            "csbm",
+            (),
+            "synthetic",
+            "contextual stochastic block model generated on the fly (graff.data.csbm)",
+            [],
+            params={
+                "num_nodes": 1000,
+                "num_classes": 5,
+                "homophily": 0.2,
+                "avg_degree": 10.0,
+                "num_features": 64,
+                "feature_signal": 1.0,
+                **_SPLIT_PARAMS,
+            },
+            splits="seeded class-stratified random splits (default 10 × 48/32/20 %)",
+        )
+    )
+    return {i.name: i for i in infos}
+
+
+_REGISTRY = _build_registry()
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+_LOOKUP: dict[str, str] = {}
+for _info in _REGISTRY.values():
+    for _a in (_info.name, *_info.aliases):
+        _LOOKUP[_key(_a)] = _info.name
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """All registered datasets (user ``.npz`` graphs load by path, see :func:`load_dataset`)."""
+    return list(_REGISTRY.values())
+
+
+def _resolve(name: str) -> DatasetInfo:
+    canon = _LOOKUP.get(_key(name))
+    if canon is None:
+        valid = sorted(_REGISTRY)
+        close = difflib.get_close_matches(_key(name), list(_LOOKUP), n=1, cutoff=0.6)
+        hint = f" Did you mean {_LOOKUP[close[0]]!r}?" if close else ""
+        raise GraphDataError(
+            f"unknown dataset {name!r}.{hint} Valid names: {', '.join(valid)}; or 'npz:PATH' / "
+            "a path ending in .npz for your own graph"
+        )
+    return _REGISTRY[canon]
+
+
+def _check_params(info: DatasetInfo, params: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(params) - set(info.params))
+    if unknown:
+        allowed = ", ".join(f"{k}={v!r}" for k, v in info.params.items()) or "none"
+        raise GraphDataError(
+            f"dataset {info.name!r} does not take parameter(s) {unknown}; allowed (with "
+            f"defaults): {allowed}"
+        )
+    return {**info.params, **params}
+
+
+def _syn_cora_homophily(h: Any) -> float:
+    try:
+        hf = float(h)
+    except (TypeError, ValueError):
+        hf = float("nan")
+    for cand in SYN_CORA_HOMOPHILY:
+        if abs(hf - cand) < 1e-9:
+            return cand
+    raise GraphDataError(
+        f"syn-cora needs homophily= one of {list(SYN_CORA_HOMOPHILY)}, got {h!r}; e.g. "
+        "load_dataset('syn-cora', homophily=0.3, replica=1)"
+    )
+
+
+def _syn_cora_replica(r: Any) -> int:
+    if r in (1, 2, 3) or (isinstance(r, str) and r.strip() in ("1", "2", "3")):
+        return int(r)
+    raise GraphDataError(f"syn-cora replica must be 1, 2 or 3, got {r!r}")
+
+
+def _files_for(info: DatasetInfo, params: dict[str, Any]) -> list[str]:
+    if info.name == "syn-cora":
+        if params.get("homophily") is None:
+            return list(info.files)
+        h = _syn_cora_homophily(params["homophily"])
+        r = _syn_cora_replica(params.get("replica", 1))
+        return [f"syn-cora/h{h:.2f}-r{r}.npz"]
+    return list(info.files)
+
+
+def dataset_files_present(
+    name: str, data_dir: str | os.PathLike[str] | None = None, **params: Any
+) -> tuple[bool, list[str]]:
+    """Whether every raw file of ``name`` is in a search directory; never downloads or hashes.
+
+    Returns ``(all_present, missing_relpaths)``. For syn-cora, ``homophily``/``replica`` select one
+    file; without them all 36 files are checked. Generated datasets need no files.
+    """
+    info = _resolve(name)
+    p = _check_params(info, params)
+    missing = [f for f in _files_for(info, p) if file_present(f, data_dir) is None]
+    return (not missing, missing)
+
+
+# --------------------------------------------------------------------------- processed cache
+
+
+def _cache_path(info: DatasetInfo, files: list[str], params: dict[str, Any]) -> Path:
+    man = manifest()
+    h = hashlib.sha256()
+    h.update(f"v{LOADER_VERSION}:{info.name}:".encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    for f in files:
+        h.update(f"{f}={man[f].sha256};".encode())
+    return cache_dir() / "processed" / f"{info.name}-{h.hexdigest()[:16]}.pt"
+
+
+_CACHE_TENSORS = ("x", "edge_index", "y", *MASK_KEYS)
+
+
+def _save_cache(path: Path, data: Data) -> None:
+    blob: dict[str, Any] = {k: data[k] for k in _CACHE_TENSORS if data.get(k) is not None}
+    blob["meta"] = {
+        "name": data.name,
+        "metric": data.metric,
+        "notes": list(data.notes),
+        "num_label_classes": int(data.num_label_classes),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
+        os.close(fd)
+        try:
+            torch.save(blob, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        pass  # an unwritable cache only costs speed
+
+
+def _load_cache(path: Path) -> Data | None:
+    if not path.is_file():
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        meta = blob.pop("meta")
+        data = Data(**blob)
+        data.name = str(meta["name"])
+        data.metric = str(meta["metric"])
+        data.notes = [str(s) for s in meta["notes"]] + [f"loaded from processed cache {path}"]
+        data.num_label_classes = int(meta["num_label_classes"])
+        return data
+    except Exception:  # a damaged cache is rebuilt
+        return None
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def _set_meta(data: Data, info: DatasetInfo) -> Data:
+    data.name = info.name
+    data.metric = info.metric
+    return data
+
+
+def _build_planetoid(info: DatasetInfo, paths: dict[str, Path], params: dict[str, Any]) -> Data:
+    files = {e: paths[f"planetoid/ind.{info.name}.{e}"] for e in _PLANETOID_EXT}
+    data = R.read_planetoid(files, info.name)
+    split_paths = [paths[f] for f in _geom_split_files(info.name)]
+    tr, va, te = R.read_geom_gcn_splits(split_paths, data.num_nodes)
+    data.train_mask, data.val_mask, data.test_mask = tr, va, te
+    out = (~(tr | va | te)).all(dim=1) & (data.y >= 0)
+    if int(out.sum()):
+        data.notes.append(f"{int(out.sum())} labelled nodes are in no mask of any geom-gcn split")
+    return data
+
+
+def _build_geom(info: DatasetInfo, paths: dict[str, Path], params: dict[str, Any]) -> Data:
+    feat, edges, *splits = (paths[f] for f in info.files)
+    data = R.read_geom_gcn(feat, edges, sparse_features=info.name == "film")
+    tr, va, te = R.read_geom_gcn_splits(splits, data.num_nodes)
+    data.train_mask, data.val_mask, data.test_mask = tr, va, te
+    if info.name == "cornell_old":
+        data.notes.append("cornell_old: Texas's features/labels with old Cornell edges and splits")
+    return data
+
+
+def _build_platonov(info: DatasetInfo, paths: dict[str, Path], params: dict[str, Any]) -> Data:
+    return R.read_platonov(paths[info.files[0]])
+
+
+def _build_syn_cora(info: DatasetInfo, paths: dict[str, Path], params: dict[str, Any]) -> Data:
+    (rel,) = _files_for(info, params)
+    data = R.read_syn_cora(paths[rel])
+    tr, va, te = random_splits(
+        data.y, params["num_splits"], params["train_frac"], params["val_frac"], params["seed"]
+    )
+    data.train_mask, data.val_mask, data.test_mask = tr, va, te
+    data.notes.append(
+        f"syn-cora {rel}: {params['num_splits']} seeded stratified random splits "
+        f"({params['train_frac']:.2f}/{params['val_frac']:.2f}/rest, seed {params['seed']})"
+    )
+    return data
+
+
+_BUILDERS: dict[str, Callable[[DatasetInfo, dict[str, Path], dict[str, Any]], Data]] = {
+    "planetoid": _build_planetoid,
+    "geom-gcn": _build_geom,
+    "heterophilous": _build_platonov,
+    "syn-cora": _build_syn_cora,
+}
+
+_USER_PARAMS: dict[str, Any] = {**_SPLIT_PARAMS, "metric": "accuracy"}
+
+
+def _load_user_npz(path_str: str, params: dict[str, Any]) -> Data:
+    unknown = sorted(set(params) - set(_USER_PARAMS))
+    if unknown:
+        raise GraphDataError(
+            f"user .npz graphs do not take parameter(s) {unknown}; allowed: {sorted(_USER_PARAMS)}"
+        )
+    p = {**_USER_PARAMS, **params}
+    if p["metric"] not in ("accuracy", "roc_auc"):
+        raise GraphDataError(f"metric must be 'accuracy' or 'roc_auc', got {p['metric']!r}")
+    path = Path(path_str).expanduser()
+    if not path.is_file():
+        raise GraphDataError(
+            f"user graph file {path} does not exist; pass 'npz:PATH' with PATH an existing .npz"
+        )
+    data, has_masks = R.read_user_npz(path)
+    if not has_masks:
+        y = data.y.long() if not data.y.is_floating_point() else data.y
+        if y.dim() == 1 and y.numel() == data.x.size(0) and not y.is_floating_point():
+            tr, va, te = random_splits(
+                y, p["num_splits"], p["train_frac"], p["val_frac"], p["seed"]
+            )
+            data.train_mask, data.val_mask, data.test_mask = tr, va, te
+            data.notes.append(
+                f"no masks in file: {p['num_splits']} seeded stratified random splits "
+                f"({p['train_frac']:.2f}/{p['val_frac']:.2f}/rest, seed {p['seed']})"
+            )
+    data = validate_graph(data)
+    data.name = f"npz:{path.stem}"
+    data.metric = p["metric"]
+    return data
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool | None = None,
+    **params: Any,
+) -> Data:
+    """Load a node-classification graph by name, in graff's data convention.
+
+    Returned :class:`~torch_geometric.data.Data`:
+
+    * ``x`` float32 ``[N, F]``, raw features (no normalisation; see :func:`row_normalize`);
+    * ``edge_index`` int64 ``[2, E]``, undirected, coalesced, without self-loops;
+    * ``y`` int64 ``[N]``, ``-1`` for unlabelled nodes;
+    * ``train_mask``/``val_mask``/``test_mask`` bool ``[N, S]`` (``S = 10`` for benchmarks),
+      never containing an unlabelled node;
+    * ``name``, ``metric`` (``"accuracy"``/``"roc_auc"``), ``num_label_classes`` and ``notes``
+      (the preprocessing and repairs done, in words).
+
+    Names (case-insensitive, ``_``/``-`` interchangeable; see :func:`list_datasets`): ``cora``,
+    ``citeseer``, ``pubmed``, ``texas``, ``wisconsin``, ``cornell``, ``cornell_old``, ``film``
+    (``actor``), ``chameleon``, ``squirrel``, ``chameleon-filtered``, ``squirrel-filtered``,
+    ``minesweeper``, ``tolokers``, ``syn-cora`` (params ``homophily`` ∈ {0.0, 0.1, …, 0.9, 0.99,
+    1.0}, ``replica`` ∈ {1, 2, 3}, ``num_splits``, ``train_frac``, ``val_frac``, ``seed``),
+    ``csbm`` (params = :func:`csbm` keywords).
+
+    **Your own graph**: ``"npz:PATH"`` or a name ending in ``.npz``. The file (``np.savez``) must
+    hold ``x`` ``[N, F]`` numeric, ``y`` ``[N]`` integer (classes ``0..C-1``, ``-1`` =
+    unlabelled), and either ``edge_index`` ``[2, E]`` or ``edges`` ``[E, 2]`` integer (0-based;
+    directed edges are symmetrised). Optional ``train_mask``/``val_mask``/``test_mask`` bool,
+    each ``[N]``, ``[S, N]`` or ``[N, S]``; without them ``num_splits`` seeded stratified random
+    splits are drawn (params ``num_splits``, ``train_frac``, ``val_frac``, ``seed``, and
+    ``metric``).
+
+    Raw files are found and verified by :func:`fetch_file` (``data_dir``, ``$GRAFF_DATA``, the
+    user cache; ``download`` as there). Parsed file-based datasets are cached under
+    ``cache_dir()/processed``.
+
+    Raises:
+        GraphDataError: unknown name or parameter, or a graph that fails :func:`validate_graph`.
+        DataFileMissingError, DataFileCorruptError: see :func:`fetch_file`.
+    """
+    stripped = name.strip()
+    if stripped.lower().startswith("npz:"):
+        return _load_user_npz(stripped[4:], params)
+    if stripped.lower().endswith(".npz"):
+        return _load_user_npz(stripped, params)
+    info = _resolve(stripped)
+    p = _check_params(info, params)
+    if info.name == "csbm":
+        data = csbm(**p)
+        data = validate_graph(data)
+        return _set_meta(data, info)
+    if info.name == "syn-cora":
+        p["homophily"] = _syn_cora_homophily(p["homophily"])
+        p["replica"] = _syn_cora_replica(p["replica"])
+    files = _files_for(info, p)
+    paths = {f: fetch_file(f, data_dir, download=download) for f in files}
+    cpath = _cache_path(info, files, p)
+    cached = _load_cache(cpath)
+    if cached is not None:
+        return cached
+    data = _BUILDERS[info.family](info, paths, p)
+    data = validate_graph(data)
+    _set_meta(data, info)
+    _save_cache(cpath, data)
+    return data

@@ -1,0 +1,67 @@
+"""Seeded, class-stratified random train/val/test splits."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ._errors import GraphDataError
+
+__all__ = ["random_splits"]
+
+
+def random_splits(
+    y: Tensor,
+    num_splits: int = 10,
+    train_frac: float = 0.48,
+    val_frac: float = 0.32,
+    seed: int = 0,
+    labeled: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Draw ``num_splits`` class-stratified random splits.
+
+    Within every class, the labelled nodes are shuffled and the first
+    ``round(train_frac · n_c)`` go to train, the next ``round(val_frac · n_c)`` to validation and
+    the rest to test (48/32/20 by default, the geom-gcn proportions). Splits are seeded by
+    ``seed`` (split ``s`` is the ``s``-th draw of one :class:`torch.Generator`), so they are
+    reproducible across machines.
+
+    Args:
+        y: labels ``[N]``; nodes with ``y < 0`` are never selected.
+        num_splits: number of independent splits ``S``.
+        train_frac: fraction of each class in train.
+        val_frac: fraction of each class in validation.
+        seed: generator seed.
+        labeled: optional bool ``[N]`` restricting the eligible nodes further.
+
+    Returns:
+        ``(train_mask, val_mask, test_mask)``, each bool ``[N, S]`` and disjoint per split.
+    """
+    if num_splits < 1:
+        raise GraphDataError(f"num_splits must be >= 1, got {num_splits}")
+    if not (0 < train_frac < 1 and 0 <= val_frac < 1 and train_frac + val_frac <= 1):
+        raise GraphDataError(
+            f"need 0 < train_frac < 1, 0 <= val_frac < 1 and train_frac + val_frac <= 1, got "
+            f"train_frac={train_frac}, val_frac={val_frac}"
+        )
+    y = y.long().flatten()
+    n = y.numel()
+    ok = y >= 0
+    if labeled is not None:
+        if labeled.shape != (n,):
+            raise GraphDataError(f"labeled must be a bool mask of shape [{n}], got {labeled.shape}")
+        ok = ok & labeled.bool()
+    gen = torch.Generator().manual_seed(int(seed))
+    classes = torch.unique(y[ok]).tolist()
+    members = [(ok & (y == c)).nonzero().flatten() for c in classes]
+    masks = [torch.zeros(n, num_splits, dtype=torch.bool) for _ in range(3)]
+    for s in range(num_splits):
+        for idx in members:
+            perm = idx[torch.randperm(idx.numel(), generator=gen)]
+            n_tr = round(train_frac * idx.numel())
+            n_va = round(val_frac * idx.numel())
+            n_va = min(n_va, idx.numel() - n_tr)
+            masks[0][perm[:n_tr], s] = True
+            masks[1][perm[n_tr : n_tr + n_va], s] = True
+            masks[2][perm[n_tr + n_va :], s] = True
+    return masks[0], masks[1], masks[2]

@@ -1,0 +1,331 @@
+"""Graph checks and repairs shared by every loader, plus summary statistics.
+
+:func:`validate_graph` enforces the convention every loader returns (see :mod:`graff.data`),
+:func:`graph_stats` summarises a graph and :func:`row_normalize` is the usual feature
+preprocessing (applied by the runner, never inside loaders).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.utils import coalesce, homophily, remove_self_loops, to_undirected
+
+from ._errors import GraphDataError
+
+__all__ = ["graph_stats", "row_normalize", "validate_graph"]
+
+MASK_KEYS = ("train_mask", "val_mask", "test_mask")
+
+
+def row_normalize(x: Tensor) -> Tensor:
+    """Scale each row of ``x`` to sum to one; all-zero rows stay zero.
+
+    Args:
+        x: features ``[N, F]`` (non-negative in the usual bag-of-words case).
+
+    Returns:
+        A new tensor of the same shape and dtype.
+    """
+    s = x.sum(dim=-1, keepdim=True)
+    s = torch.where(s == 0, torch.ones_like(s), s)
+    return x / s
+
+
+def _notes(data: Data) -> list[str]:
+    notes = getattr(data, "notes", None)
+    if notes is None:
+        notes = []
+    return list(notes)
+
+
+def _check_x(x: Any) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise GraphDataError(
+            f"data.x must be a torch.Tensor of node features [N, F], got {type(x).__name__}; "
+            "convert it with torch.as_tensor(x, dtype=torch.float32)"
+        )
+    if x.is_sparse:
+        x = x.to_dense()
+    if x.dim() != 2:
+        raise GraphDataError(
+            f"data.x must be 2-D [N, F], got shape {tuple(x.shape)}; reshape it, e.g. "
+            "x.view(N, -1) or x.unsqueeze(1) for a single feature"
+        )
+    if x.size(0) == 0:
+        raise GraphDataError("graph is empty (N == 0 nodes); load a graph with at least one node")
+    if x.is_complex():
+        raise GraphDataError(f"data.x has complex dtype {x.dtype}; use real float32 features")
+    x = x.to(torch.float32)
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        rows = bad.any(dim=1).nonzero().flatten()
+        raise GraphDataError(
+            f"data.x has {int(bad.sum())} NaN/inf entries in {rows.numel()} rows (first offending "
+            f"row: {int(rows[0])}); impute or drop them before loading, e.g. "
+            "torch.nan_to_num(x, nan=0.0)"
+        )
+    return x
+
+
+def _check_y(y: Any, n: int, notes: list[str]) -> tuple[Tensor, int]:
+    if not isinstance(y, Tensor):
+        raise GraphDataError(
+            f"data.y must be a torch.Tensor of class labels [N], got {type(y).__name__}; "
+            "convert it with torch.as_tensor(y, dtype=torch.long)"
+        )
+    if y.dim() == 2 and y.size(1) == 1:
+        y = y.flatten()
+    if y.dim() != 1 or y.numel() != n:
+        raise GraphDataError(
+            f"data.y must have shape [N] = [{n}] (one label per row of x), got {tuple(y.shape)}; "
+            "use integer class ids (argmax of a one-hot matrix) for every node"
+        )
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        if y.is_floating_point() and bool(torch.isfinite(y).all() & (y == y.round()).all()):
+            notes.append(f"cast integral {y.dtype} labels to int64")
+            y = y.long()
+        else:
+            raise GraphDataError(
+                f"data.y must hold integer class ids, got dtype {y.dtype}; node classification "
+                "needs labels 0..C-1 (regression targets are not supported)"
+            )
+    y = y.long()
+    if bool((y < -1).any()):
+        raise GraphDataError(
+            f"data.y has values < -1 (min {int(y.min())}); use 0..C-1 for classes and -1 only "
+            "for unlabelled nodes"
+        )
+    labels = torch.unique(y[y >= 0])
+    c = int(labels.numel())
+    if c == 0:
+        raise GraphDataError("data.y has no labelled node (all -1); give at least one node a label")
+    if int(labels.max()) != c - 1:
+        raise GraphDataError(
+            f"data.y labels are not contiguous: {c} distinct classes but the largest id is "
+            f"{int(labels.max())} (ids present: {labels.tolist()[:20]}); remap them to 0..{c - 1}, "
+            "e.g. y = torch.unique(y, return_inverse=True)[1]"
+        )
+    return y, c
+
+
+def _check_edges(ei: Any, n: int) -> Tensor:
+    if not isinstance(ei, Tensor):
+        raise GraphDataError(
+            f"data.edge_index must be a torch.Tensor [2, E], got {type(ei).__name__}; "
+            "convert it with torch.as_tensor(edges, dtype=torch.long)"
+        )
+    if ei.is_floating_point() or ei.is_complex() or ei.dtype == torch.bool:
+        raise GraphDataError(
+            f"data.edge_index must be an integer tensor, got dtype {ei.dtype}; use .long()"
+        )
+    if ei.dim() != 2 or ei.size(0) != 2:
+        hint = (
+            " (it looks like [E, 2]: transpose it with .t())"
+            if (ei.dim() == 2 and ei.size(1) == 2)
+            else ""
+        )
+        raise GraphDataError(f"data.edge_index must have shape [2, E], got {tuple(ei.shape)}{hint}")
+    ei = ei.long()
+    if ei.size(1) == 0:
+        raise GraphDataError(
+            "graph has no edges; GRAFF needs edges — use an MLP for edgeless data, or check that "
+            "the edge list was loaded"
+        )
+    if bool((ei < 0).any()) or bool((ei >= n).any()):
+        bad = ((ei < 0) | (ei >= n)).any(dim=0).nonzero().flatten()
+        j = int(bad[0])
+        raise GraphDataError(
+            f"data.edge_index has {bad.numel()} edges with node ids outside [0, {n}) (first: "
+            f"column {j} = ({int(ei[0, j])}, {int(ei[1, j])})); node ids must index rows of x "
+            "(0-based): re-index the edges or add the missing nodes"
+        )
+    return ei
+
+
+def _check_masks(data: Data, n: int, y: Tensor, repair: bool, notes: list[str]) -> None:
+    present = [k for k in MASK_KEYS if getattr(data, k, None) is not None]
+    if not present:
+        return
+    if len(present) != 3:
+        missing = [k for k in MASK_KEYS if k not in present]
+        raise GraphDataError(
+            f"data has {present} but not {missing}; give all three masks or none (then call "
+            "graff.data.random_splits)"
+        )
+    masks: dict[str, Tensor] = {}
+    for k in MASK_KEYS:
+        m = getattr(data, k)
+        if not isinstance(m, Tensor):
+            raise GraphDataError(f"data.{k} must be a bool torch.Tensor, got {type(m).__name__}")
+        if m.dtype != torch.bool:
+            if bool(((m != 0) & (m != 1)).any()):
+                raise GraphDataError(
+                    f"data.{k} must be boolean (or 0/1), got values outside {{0, 1}}; "
+                    "pass a bool mask, not node indices"
+                )
+            m = m.bool()
+        if m.dim() == 1:
+            m = m.unsqueeze(1)
+        if m.dim() != 2 or m.size(0) != n:
+            raise GraphDataError(
+                f"data.{k} must have shape [N] or [N, S] with N = {n}, got {tuple(m.shape)}; "
+                "transpose [S, N] masks with .t()"
+            )
+        masks[k] = m
+    sizes = {k: m.size(1) for k, m in masks.items()}
+    if len(set(sizes.values())) != 1:
+        raise GraphDataError(
+            f"masks disagree on the number of splits: {sizes}; give each mask the same S columns"
+        )
+    tr, va, te = masks["train_mask"], masks["val_mask"], masks["test_mask"]
+    for (a, ma), (b, mb) in (
+        (("train", tr), ("val", va)),
+        (("train", tr), ("test", te)),
+        (("val", va), ("test", te)),
+    ):
+        ov = ma & mb
+        if bool(ov.any()):
+            s = int(ov.any(dim=0).nonzero()[0])
+            node = int(ov[:, s].nonzero()[0])
+            raise GraphDataError(
+                f"{a} and {b} masks overlap in {int(ov.sum())} (node, split) pairs (first: node "
+                f"{node} in split {s}); masks of one split must be disjoint — rebuild the split"
+            )
+    unl = (y < 0).unsqueeze(1)
+    for k, m in masks.items():
+        hit = m & unl
+        if bool(hit.any()):
+            if not repair:
+                raise GraphDataError(
+                    f"data.{k} selects {int(hit.sum())} unlabelled (y == -1) node-split pairs; "
+                    "drop them from the mask or call validate_graph(..., repair=True)"
+                )
+            per = hit.sum(dim=0).tolist()
+            nodes = sorted(set(hit.nonzero()[:, 0].tolist()))
+            notes.append(
+                f"dropped unlabelled (y=-1) nodes from {k}: {int(hit.sum())} node-split pairs "
+                f"(per split {per}; nodes {nodes[:20]}{'…' if len(nodes) > 20 else ''})"
+            )
+            masks[k] = m & ~unl
+    for k, m in masks.items():
+        setattr(data, k, m)
+
+
+def validate_graph(data: Data, *, repair: bool = True) -> Data:
+    """Check a graph against graff's data convention, repairing what can be repaired.
+
+    Convention: ``x`` float32 ``[N, F]`` finite; ``y`` int64 ``[N]`` with classes ``0..C-1`` and
+    ``-1`` for unlabelled nodes; ``edge_index`` int64 ``[2, E]`` undirected, coalesced, without
+    self-loops; optional ``train_mask``/``val_mask``/``test_mask`` bool ``[N, S]``, disjoint per
+    split and never selecting an unlabelled node.
+
+    Errors (:class:`GraphDataError`): NaN/inf features, wrong shapes or dtypes, node ids out of
+    range, an empty graph or a graph without edges, non-contiguous labels, overlapping masks.
+
+    Repairs (each recorded in ``data.notes``; with ``repair=False`` each raises instead):
+    symmetrising directed edges, removing self-loops and duplicate edges, dropping unlabelled
+    nodes from masks. Isolated nodes are allowed and counted in a note. ``[N]`` masks become
+    ``[N, 1]``. Sets ``data.num_label_classes`` and ensures ``data.notes`` exists.
+
+    Args:
+        data: the graph; modified in place and returned.
+        repair: apply the repairs above (default) or raise on them.
+    """
+    notes = _notes(data)
+    x = _check_x(data.x)
+    n = x.size(0)
+    y, c = _check_y(data.y, n, notes)
+    ei = _check_edges(data.edge_index, n)
+
+    loops = ei[0] == ei[1]
+    n_loops = int(loops.sum())
+    if n_loops:
+        if not repair:
+            raise GraphDataError(
+                f"edge_index has {n_loops} self-loops; remove them (torch_geometric.utils."
+                "remove_self_loops) or call validate_graph(..., repair=True)"
+            )
+        ei, _ = remove_self_loops(ei)
+        notes.append(f"removed {n_loops} self-loop edges (the model adds its own self-loops)")
+        if ei.size(1) == 0:
+            raise GraphDataError(
+                "graph has no edges besides self-loops; GRAFF needs edges — use an MLP"
+            )
+    e_in = ei.size(1)
+    ei_c = coalesce(ei, num_nodes=n)
+    n_dup = e_in - ei_c.size(1)
+    if n_dup:
+        if not repair:
+            raise GraphDataError(
+                f"edge_index has {n_dup} duplicate edges; coalesce it (torch_geometric.utils."
+                "coalesce) or call validate_graph(..., repair=True)"
+            )
+        notes.append(f"removed {n_dup} duplicate directed edges")
+    ei_u = to_undirected(ei_c, num_nodes=n)
+    n_added = ei_u.size(1) - ei_c.size(1)
+    if n_added:
+        if not repair:
+            raise GraphDataError(
+                f"edge_index is directed: {n_added} edges lack their reverse; symmetrise it "
+                "(torch_geometric.utils.to_undirected) or call validate_graph(..., repair=True)"
+            )
+        notes.append(f"symmetrised directed edges: added {n_added} reverse edges")
+    deg = torch.bincount(ei_u[0], minlength=n)
+    n_iso = int((deg == 0).sum())
+    if n_iso:
+        notes.append(
+            f"{n_iso} isolated nodes kept (the self-loop in the normalised adjacency handles them)"
+        )
+    data.x = x
+    data.y = y
+    data.edge_index = ei_u
+    _check_masks(data, n, y, repair, notes)
+    data.num_label_classes = c
+    data.notes = notes
+    return data
+
+
+def graph_stats(data: Data) -> dict[str, Any]:
+    """Summary statistics of a graph in graff's convention.
+
+    Returns a dict with ``nodes``, ``undirected_edges`` (unique unordered pairs, no self-loops),
+    ``features``, ``classes``, ``class_counts`` (list, labelled nodes only), ``edge_homophily``
+    (:func:`torch_geometric.utils.homophily`, ``method="edge"``, over edges between labelled
+    nodes of the undirected graph), ``isolated_nodes``, ``num_splits``, ``split_sizes`` (list of
+    ``(train, val, test)`` per split) and ``directed`` (whether ``edge_index`` lacks reverses).
+    """
+    n = int(data.num_nodes)
+    ei = data.edge_index
+    ei_nl, _ = remove_self_loops(ei)
+    und = to_undirected(ei_nl, num_nodes=n)
+    directed = und.size(1) != coalesce(ei_nl, num_nodes=n).size(1)
+    y = data.y
+    lab = (y[und[0]] >= 0) & (y[und[1]] >= 0)
+    und_l = und[:, lab]
+    h = float(homophily(und_l, y, method="edge")) if und_l.size(1) else float("nan")
+    yl = y[y >= 0]
+    c = int(yl.max()) + 1 if yl.numel() else 0
+    deg = torch.bincount(und[0], minlength=n)
+    split_sizes: list[tuple[int, int, int]] = []
+    if getattr(data, "train_mask", None) is not None:
+        ms = [getattr(data, k) for k in MASK_KEYS]
+        ms = [m.unsqueeze(1) if m.dim() == 1 else m for m in ms]
+        for s in range(ms[0].size(1)):
+            tr, va, te = (int(m[:, s].sum()) for m in ms)
+            split_sizes.append((tr, va, te))
+    return {
+        "nodes": n,
+        "undirected_edges": und.size(1) // 2,
+        "features": int(data.x.size(1)),
+        "classes": c,
+        "class_counts": torch.bincount(yl, minlength=c).tolist(),
+        "edge_homophily": h,
+        "isolated_nodes": int((deg == 0).sum()),
+        "num_splits": len(split_sizes),
+        "split_sizes": split_sizes,
+        "directed": bool(directed),
+    }

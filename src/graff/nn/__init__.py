@@ -1,0 +1,21 @@
+"""Neural-network modules: the GRAFF layer and model, W/Ω parametrisations, baselines."""
+
+from graff.nn.adjacency import normalized_adjacency, sym_spmm, sym_spmm_add
+from graff.nn.baselines import MLPClassifier
+from graff.nn.graff import GRAFF, euler_steps
+from graff.nn.graff_conv import GRAFFConv
+from graff.nn.parametrisations import OMEGA_TYPES, W_TYPES, make_omega, make_w
+
+__all__ = [
+    "GRAFF",
+    "OMEGA_TYPES",
+    "W_TYPES",
+    "GRAFFConv",
+    "MLPClassifier",
+    "euler_steps",
+    "make_omega",
+    "make_w",
+    "normalized_adjacency",
+    "sym_spmm",
+    "sym_spmm_add",
+]

@@ -1,0 +1,47 @@
+"""Shared pytest fixtures.
+
+* Every test session writes graff caches to a temporary directory (``GRAFF_CACHE`` and
+  ``XDG_CACHE_HOME`` are redirected), never to the user's home.
+* ``shared_data_dir`` is the real benchmark data root: ``$GRAFF_DATA`` if set, else
+  ``<repo>/../shared/data``; tests using it are skipped when it does not exist. Mark such
+  tests with ``@pytest.mark.shared_data``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shared_data_path() -> Path:
+    env = os.environ.get("GRAFF_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_graff_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point graff's caches at a session temp dir for the whole test run."""
+    root = tmp_path_factory.mktemp("graff-cache")
+    saved = {k: os.environ.get(k) for k in ("GRAFF_CACHE", "XDG_CACHE_HOME")}
+    os.environ["GRAFF_CACHE"] = str(root / "graff")
+    os.environ["XDG_CACHE_HOME"] = str(root / "xdg")
+    yield root
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The shared benchmark data directory; skips the test if it is absent."""
+    path = _shared_data_path()
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path} (set GRAFF_DATA)")
+    return path

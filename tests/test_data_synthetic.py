@@ -1,0 +1,67 @@
+"""csbm generator and random_splits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.utils import is_undirected
+
+from graff.data import GraphDataError, csbm, graph_stats, load_dataset, random_splits
+
+
+@pytest.mark.parametrize("h", [0.0, 0.2, 0.5, 0.8, 1.0])
+def test_csbm_homophily_and_degree(h: float) -> None:
+    d = csbm(num_nodes=600, num_classes=4, homophily=h, avg_degree=8.0, num_features=8, seed=1)
+    s = graph_stats(d)
+    assert abs(s["edge_homophily"] - h) <= 0.05
+    assert s["undirected_edges"] == 600 * 8 // 2
+    assert s["class_counts"] == [150] * 4
+    ei = d.edge_index
+    assert is_undirected(ei) and not bool((ei[0] == ei[1]).any())
+    assert torch.unique(ei, dim=1).size(1) == ei.size(1)
+
+
+def test_csbm_deterministic_and_seed_sensitive() -> None:
+    a = csbm(num_nodes=200, seed=3)
+    b = csbm(num_nodes=200, seed=3)
+    c = csbm(num_nodes=200, seed=4)
+    for k in ("x", "y", "edge_index", "train_mask", "val_mask", "test_mask"):
+        assert torch.equal(a[k], b[k])
+    assert not torch.equal(a.edge_index, c.edge_index)
+
+
+def test_csbm_feature_signal() -> None:
+    d = csbm(num_nodes=2000, num_classes=2, num_features=16, feature_signal=4.0, seed=0)
+    mu = torch.stack([d.x[d.y == c].mean(0) for c in range(2)])
+    assert mu.norm(dim=1).tolist() == pytest.approx([4.0, 4.0], abs=0.25)
+    flat = csbm(num_nodes=2000, num_classes=2, num_features=16, feature_signal=0.0, seed=0)
+    assert flat.x.mean(0).norm() < 0.25
+
+
+def test_csbm_via_registry() -> None:
+    d = load_dataset("csbm", num_nodes=300, homophily=0.9, num_splits=3)
+    assert d.name == "csbm" and d.train_mask.shape == (300, 3)
+    assert d.num_label_classes == 5
+    with pytest.raises(GraphDataError):
+        csbm(num_nodes=20, num_classes=2, avg_degree=30.0)
+
+
+def test_random_splits_stratified_disjoint() -> None:
+    y = torch.tensor([0] * 50 + [1] * 25 + [2] * 100 + [-1] * 5)
+    tr, va, te = random_splits(y, num_splits=3, seed=7)
+    assert tr.shape == (180, 3)
+    assert not bool((tr & va).any() | (tr & te).any() | (va & te).any())
+    assert bool(((tr | va | te).sum(0) == 175).all())
+    assert not bool((tr | va | te)[y < 0].any())
+    for c, n in ((0, 50), (1, 25), (2, 100)):
+        assert (tr[y == c].sum(0) == round(0.48 * n)).all()
+        assert (va[y == c].sum(0) == round(0.32 * n)).all()
+    assert not torch.equal(tr[:, 0], tr[:, 1])
+    tr2, _, _ = random_splits(y, num_splits=3, seed=7)
+    assert torch.equal(tr, tr2)
+    labeled = torch.ones(180, dtype=torch.bool)
+    labeled[:10] = False
+    tr3, va3, te3 = random_splits(y, num_splits=1, seed=0, labeled=labeled)
+    assert not bool((tr3 | va3 | te3)[:10].any())
+    with pytest.raises(GraphDataError):
+        random_splits(y, train_frac=0.8, val_frac=0.3)
