@@ -411,6 +411,7 @@ def _parser() -> argparse.ArgumentParser:
             help="folder with the raw data files (else $GRAFF_DATA, then the user cache)",
         )
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+        sp.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
 
     t = sub.add_parser("train", help="train a model on all splits of a dataset")
     t.add_argument("--dataset", required=True)
@@ -445,6 +446,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
     from graff.data import GraphDataError
     from graff.train import ConfigError, DivergenceError, RunDirError
 

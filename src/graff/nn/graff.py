@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graff.nn.graff_conv import GRAFFConv
+from graff.nn.sparse import CSRTransposePlan, csr_transpose_plan, sparse_dropout_linear
 
 __all__ = ["GRAFF", "euler_steps"]
 
@@ -35,6 +36,9 @@ def euler_steps(T: float, step_size: float) -> list[float]:
 
 
 class GRAFF(nn.Module):
+    #: :meth:`forward` accepts sparse CSR node features (see :meth:`encode`).
+    accepts_sparse_features = True
+
     r"""GRAFF: a graph neural network that is the gradient flow of a learnable energy.
 
     .. math::
@@ -59,13 +63,16 @@ class GRAFF(nn.Module):
         beta (float): initial/fixed β.
         input_dropout (float): dropout on X before the encoder.
         dropout (float): dropout inside the encoder MLP and before the decoder.
-        encoder_layers (int): extra residual layers h ← h + Lin(dropout(ReLU(h))) after the
-            linear encoder (0 = linear encoder, as in the paper's main model).
+        encoder_layers (int): residual layers after the linear encoder,
+            h ← dropout(h + Lin(ReLU(h))), with dropout also on the linear encoder's output
+            (0 = linear encoder, the paper's main model; the public code's MLP encoder is 2).
         output_relu (bool): apply ReLU to F(T) before the decoder.
         nonlinear (bool): GRAFF-NL (ReLU on each Euler increment).
         time_dependent (bool): one W per Euler step instead of a shared W.
-        step_norm (bool): standardise each channel over the nodes after every step
-            (zero mean, unit variance; the public code's setting for squirrel).
+        step_norm (bool): standardise each channel of the increment
+            −FΩ + ĀFW + βF(0) over the nodes (zero mean, unit variance) before each Euler
+            update; the public code's "layerwise batch norm" for squirrel, whose affine
+            parameters are never trained and whose statistics are always the batch's.
         self_loops (bool): self-loops in Ā.
     """
 
@@ -108,7 +115,6 @@ class GRAFF(nn.Module):
         self.input_dropout = input_dropout
         self.dropout = dropout
         self.output_relu = output_relu
-        self.step_norm = step_norm
         self.encoder = nn.Linear(in_channels, hidden_channels)
         self.encoder_mlp = nn.ModuleList(
             nn.Linear(hidden_channels, hidden_channels) for _ in range(encoder_layers)
@@ -123,8 +129,11 @@ class GRAFF(nn.Module):
             nonlinear=nonlinear,
             num_w=len(self.steps) if time_dependent else 1,
             self_loops=self_loops,
+            increment_norm=step_norm,
         )
         self.decoder = nn.Linear(hidden_channels, out_channels)
+        self._plan: CSRTransposePlan | None = None
+        self._plan_key: tuple[int, ...] | None = None
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
@@ -154,11 +163,31 @@ class GRAFF(nn.Module):
 
     # -- forward pieces ----------------------------------------------------------------------
     def encode(self, x: Tensor) -> Tensor:
-        """F(0) = ψ_EN(X) (with input dropout in training mode)."""
-        x = F.dropout(x, self.input_dropout, self.training)
-        h = self.encoder(x)
-        for lin in self.encoder_mlp:
-            h = h + lin(F.dropout(torch.relu(h), self.dropout, self.training))
+        """F(0) = ψ_EN(X) (with input dropout in training mode).
+
+        ``x`` may be a sparse CSR matrix (bag-of-words features are 1–5 % dense): dropout then
+        acts on the stored values only and the encoder is one sparse-dense product, with the
+        same distribution as dense dropout since dropped zeros stay zero.
+        """
+        if x.layout == torch.sparse_csr:
+            key = (x.crow_indices().data_ptr(), x.values().numel(), *x.shape)
+            if self._plan_key != key:
+                self._plan, self._plan_key = csr_transpose_plan(x), key
+            assert self._plan is not None
+            h = sparse_dropout_linear(
+                x,
+                self.encoder.weight,
+                self.encoder.bias,
+                self.input_dropout,
+                self.training,
+                self._plan,
+            )
+        else:
+            h = self.encoder(F.dropout(x, self.input_dropout, self.training))
+        if len(self.encoder_mlp) > 0:
+            h = F.dropout(h, self.dropout, self.training)
+            for lin in self.encoder_mlp:
+                h = F.dropout(h + lin(torch.relu(h)), self.dropout, self.training)
         return h
 
     def evolve(
@@ -183,8 +212,6 @@ class GRAFF(nn.Module):
         for k, tau in enumerate(self.steps):
             step_ops = ops if shared else self.conv.operators(k)
             f = self.conv(f, f0, adj=adj, step_size=tau, step=k, ops=step_ops)
-            if self.step_norm:
-                f = F.batch_norm(f, None, None, training=True)
             t += tau
             if callback is not None:
                 callback(k + 1, t, f)

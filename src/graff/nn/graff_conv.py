@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graff.nn.adjacency import normalized_adjacency, sym_spmm_add
@@ -37,6 +38,9 @@ class GRAFFConv(nn.Module):
         beta (float): initial (or fixed) β (default 0.0).
         nonlinear (bool): GRAFF-NL, ReLU on the increment (default False).
         num_w (int): number of W matrices (1 = shared; >1 = time-dependent).
+        increment_norm (bool): standardise each channel of the increment over the nodes
+            (zero mean, unit variance, as batch norm in training mode without affine map)
+            before the update.
         self_loops (bool): add self-loops in Ā (default True).
         cached (bool): cache Ā after the first call (transductive use, default True).
 
@@ -57,6 +61,7 @@ class GRAFFConv(nn.Module):
         beta: float = 0.0,
         nonlinear: bool = False,
         num_w: int = 1,
+        increment_norm: bool = False,
         self_loops: bool = True,
         cached: bool = True,
     ) -> None:
@@ -70,6 +75,7 @@ class GRAFFConv(nn.Module):
         self.omega_type = omega_type
         self.step_size = float(step_size)
         self.nonlinear = nonlinear
+        self.increment_norm = increment_norm
         self.self_loops = self_loops
         self.cached = cached
         self.ws = nn.ModuleList([make_w(w_type, channels) for _ in range(num_w)])
@@ -147,10 +153,14 @@ class GRAFFConv(nn.Module):
         tau = self.step_size if step_size is None else float(step_size)
         w_op, om_op = self.operators(step) if ops is None else ops
         xw = x * w_op if w_op.dim() == 1 else x @ w_op
-        if self.nonlinear:
+        if self.nonlinear or self.increment_norm:
             x_om = x * om_op if om_op.dim() == 1 else x @ om_op
             inc = sym_spmm_add(adj, xw, self.beta * x0 - x_om)
-            return x + tau * torch.relu(inc)
+            if self.increment_norm:
+                inc = F.batch_norm(inc, None, None, training=True)
+            if self.nonlinear:
+                inc = torch.relu(inc)
+            return x + tau * inc
         # Linear step, fused: base = F − τFΩ + τβF(0), then base + τ·Ā(FW).
         if self.omega.is_zero:
             base = x + (tau * self.beta) * x0
