@@ -30,15 +30,12 @@ def euler_steps(T: float, step_size: float) -> list[float]:
     full = math.floor(T / step_size + 1e-9)
     rest = T - full * step_size
     steps = [float(step_size)] * full
-    if rest > 1e-9 * max(1.0, T):
-        steps.append(rest)
+    if rest > 1e-9 * max(1.0, T) or not steps:
+        steps.append(rest if steps else float(T))
     return steps
 
 
 class GRAFF(nn.Module):
-    #: :meth:`forward` accepts sparse CSR node features (see :meth:`encode`).
-    accepts_sparse_features = True
-
     r"""GRAFF: a graph neural network that is the gradient flow of a learnable energy.
 
     .. math::
@@ -75,6 +72,9 @@ class GRAFF(nn.Module):
             parameters are never trained and whose statistics are always the batch's.
         self_loops (bool): self-loops in Ā.
     """
+
+    #: :meth:`forward` accepts sparse CSR node features (see :meth:`encode`).
+    accepts_sparse_features = True
 
     def __init__(
         self,
@@ -170,7 +170,12 @@ class GRAFF(nn.Module):
         same distribution as dense dropout since dropped zeros stay zero.
         """
         if x.layout == torch.sparse_csr:
-            key = (x.crow_indices().data_ptr(), x.values().numel(), *x.shape)
+            key = (
+                x.crow_indices().data_ptr(),
+                x.col_indices().data_ptr(),
+                x.values().numel(),
+                *x.shape,
+            )
             if self._plan_key != key:
                 self._plan, self._plan_key = csr_transpose_plan(x), key
             assert self._plan is not None

@@ -86,7 +86,7 @@ class GRAFFConv(nn.Module):
         else:
             self.register_buffer("beta", torch.tensor([float(beta)]))
         self._cached_adj: Tensor | None = None
-        self._cached_key: tuple[int, ...] | None = None
+        self._cached_key: tuple[object, ...] | None = None
 
     def reset_parameters(self) -> None:
         for w in self.ws:
@@ -105,15 +105,21 @@ class GRAFFConv(nn.Module):
         self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None
     ) -> Tensor:
         """Ā as a CSR matrix, computed once and cached when ``cached=True``."""
+        dtype = self.omega.diagonal().dtype
+        # Identity of the graph tensors (address, size, in-place version) and of the model's
+        # dtype/device: a new graph, an edited edge_index or a .double() all rebuild Ā.
         key = (
             edge_index.data_ptr(),
             edge_index.size(1),
+            edge_index._version,
             num_nodes,
             0 if edge_weight is None else edge_weight.data_ptr(),
+            0 if edge_weight is None else edge_weight._version,
+            str(dtype),
+            str(edge_index.device),
         )
         if self.cached and self._cached_adj is not None and self._cached_key == key:
             return self._cached_adj
-        dtype = self.omega.diagonal().dtype
         adj = normalized_adjacency(
             edge_index, num_nodes, edge_weight, self_loops=self.self_loops, dtype=dtype
         ).to(edge_index.device)
