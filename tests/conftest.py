@@ -2,6 +2,8 @@
 
 * Every test session writes graff caches to a temporary directory (``GRAFF_CACHE`` and
   ``XDG_CACHE_HOME`` are redirected), never to the user's home.
+* Tests run torch on one intra-op thread: their tensors are tiny, and on a busy 2-core
+  machine a 2-thread OpenMP pool made them ~40× slower (threads spin waiting for each other).
 * ``shared_data_dir`` is the real benchmark data root: ``$GRAFF_DATA`` if set, else
   ``<repo>/../shared/data``; tests using it are skipped when it does not exist. Mark such
   tests with ``@pytest.mark.shared_data``.
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +39,15 @@ def _isolated_graff_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Run each test with one torch thread, restoring the previous setting afterwards."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -26,16 +25,6 @@ from graff.nn.parametrisations import ChannelMixing
 DT = torch.float64
 ALL_W = ["sum", "prod", "neg_prod", "diag", "dd"]
 ALL_OMEGA = ["diag", "const", "zero", "sym"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Run each test on one intra-op thread: these tensors are tiny, and on a busy machine
-    OpenMP synchronisation made a 5×5 batch-norm take ~25 ms. Restored afterwards."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 # --------------------------------------------------------------------------------------------

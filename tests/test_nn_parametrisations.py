@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -20,16 +18,6 @@ from graff.nn.parametrisations import (
 D = 6
 ALL_W = ["sum", "prod", "neg_prod", "diag", "dd"]
 ALL_OMEGA = ["diag", "const", "zero", "sym"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Run each test on one intra-op thread: these tensors are tiny, and on a busy machine
-    OpenMP synchronisation made a 5×5 batch-norm take ~25 ms. Restored afterwards."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 def _randomised(module: ChannelMixing, seed: int) -> ChannelMixing:

@@ -144,7 +144,7 @@ def _diverged(where: str, model: nn.Module, epoch: int, split: int) -> Divergenc
             f"τ = {model.conv.step_size} and T = {model.T}: the explicit Euler steps are "
             "unstable (features grow without bound, typical of a strongly repulsive, "
             "high-frequency regime). Reduce model.step_size or model.T, lower optim.lr, "
-            "or use a W type with a bounded spectrum (w_type=diag or prod)."
+            "or raise optim.weight_decay to keep the spectrum of W small."
         )
     return DivergenceError(f"{where} became non-finite at epoch {epoch} of split {split}.{hint}")
 

@@ -273,7 +273,8 @@ def run(
             f"(0..{data.num_splits - 1})"
         )
     x = data.x
-    probe = build_model(cfg.model, data.x.size(1), data.num_classes)
+    with _seeded(cfg.seed):  # leaves the caller's global RNG untouched
+        probe = build_model(cfg.model, data.x.size(1), data.num_classes)
     if getattr(probe, "accepts_sparse_features", False) and _density(x) < SPARSE_DENSITY:
         x = _to_csr(x)
     out = Path(out_dir) if out_dir is not None else None

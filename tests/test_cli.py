@@ -1,0 +1,370 @@
+"""Tests of the ``graff`` command (graff.cli.main, run in-process)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import graff.data
+import graff.train
+from graff import cli
+from graff.cli import main
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "paper" / "REFERENCE.md"
+
+
+@pytest.fixture(autouse=True)
+def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Render rich output 250 columns wide so that paths and messages are not wrapped."""
+    monkeypatch.setattr(cli.console, "_width", 250)
+    monkeypatch.setattr(cli.err_console, "_width", 250)
+
+
+def _output(capsys: pytest.CaptureFixture[str]) -> str:
+    cap = capsys.readouterr()
+    return cap.out + cap.err
+
+
+@pytest.fixture()
+def npz_graph(tmp_path: Path) -> Path:
+    """A small user graph (.npz without masks) with 3 classes."""
+    rng = np.random.default_rng(0)
+    n, f = 120, 8
+    y = np.arange(n) % 3
+    x = rng.standard_normal((n, f)) + 2.0 * np.eye(3, f)[y]
+    src = rng.integers(0, n, size=300)
+    dst = rng.integers(0, n, size=300)
+    keep = src != dst
+    edge_index = np.stack([src[keep], dst[keep]])
+    path = tmp_path / "graph.npz"
+    np.savez(path, x=x.astype(np.float32), y=y, edge_index=edge_index)
+    return path
+
+
+def _train_args(npz: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--dataset",
+        f"npz:{npz}",
+        "--set",
+        "optim.epochs=3",
+        "--set",
+        "model.hidden=8",
+        "--set",
+        "data.params.num_splits=2",
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
+
+
+# -- demo ---------------------------------------------------------------------------------------
+def test_demo_quick(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``graff demo --quick`` exits 0 and prints a GRAFF row and an MLP row with the scores
+    that the runs actually produced (runs are observed through a pass-through spy)."""
+    real_run = graff.train.run
+    runs: list[tuple[str, Any]] = []
+
+    def spy_run(cfg: Any, *args: Any, **kw: Any) -> Any:
+        summary = real_run(cfg, *args, **kw)
+        runs.append((cfg.model.name, summary))
+        return summary
+
+    monkeypatch.setattr(graff.train, "run", spy_run)
+    assert main(["demo", "--quick", "--no-progress"]) == 0
+    out = _output(capsys)
+    assert "GRAFF (DD)" in out
+    assert "MLP" in out
+    assert "Traceback" not in out
+    assert [name for name, _ in runs] == ["graff", "mlp"]
+    for _, s in runs:
+        assert len(s.splits) >= 2
+        assert f"{s.mean:.2f} ± {s.std:.2f}" in out
+
+
+# -- train ----------------------------------------------------------------------------------------
+def test_train_npz(npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``graff train --dataset npz:FILE`` exits 0 and writes a complete run dir (overrides kept)."""
+    out = tmp_path / "run"
+    assert main(_train_args(npz_graph, out)) == 0
+    text = _output(capsys)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dataset"] == "npz:graph"
+    assert summary["n_splits"] == 2
+    assert summary["config"]["optim"]["epochs"] == 3
+    assert summary["config"]["model"]["hidden"] == 8
+    assert summary["config"]["data"]["dataset"] == f"npz:{npz_graph}"
+    assert all(0 <= t <= 100 for t in summary["test"])
+    assert f"{summary['mean']:.2f} ± {summary['std']:.2f}" in text
+    assert str(out / "summary.json") in text
+
+
+def test_train_mlp_model_flag(npz_graph: Path, tmp_path: Path) -> None:
+    """``--model mlp`` trains the MLP baseline."""
+    out = tmp_path / "run"
+    assert main([*_train_args(npz_graph, out), "--model", "mlp"]) == 0
+    assert json.loads((out / "summary.json").read_text())["model"] == "mlp"
+
+
+def test_train_config_file(npz_graph: Path, tmp_path: Path) -> None:
+    """``--config FILE`` is read, and ``--set`` overrides it."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: {hidden: 4, w_type: sum}\noptim: {epochs: 50, lr: 0.02}\nseed: 3\n")
+    out = tmp_path / "run"
+    assert main([*_train_args(npz_graph, out), "--config", str(cfg)]) == 0
+    saved = json.loads((out / "summary.json").read_text())["config"]
+    assert saved["model"]["w_type"] == "sum"
+    assert saved["optim"]["lr"] == 0.02
+    assert saved["seed"] == 3
+    assert saved["optim"]["epochs"] == 3  # --set wins over the file
+    assert saved["model"]["hidden"] == 8
+
+
+def test_train_interrupt_then_resume(
+    npz_graph: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C during split 1 exits 130 and says how to resume; the same command then finishes;
+    a third run into the complete dir exits 2 suggesting --overwrite."""
+    out = tmp_path / "run"
+    real_run = graff.train.run
+
+    def interrupted_run(*args: Any, **kw: Any) -> Any:
+        hook = kw["on_epoch"]
+
+        def on_epoch(k: int, e: int, s: dict[str, float]) -> None:
+            if k == 1:
+                raise KeyboardInterrupt
+            hook(k, e, s)
+
+        return real_run(*args, **{**kw, "on_epoch": on_epoch})
+
+    monkeypatch.setattr(graff.train, "run", interrupted_run)
+    assert main(_train_args(npz_graph, out)) == 130
+    text = _output(capsys)
+    assert "interrupted" in text
+    assert str(out) in text
+    assert (out / "split_0.json").exists()
+    assert not (out / "summary.json").exists()
+
+    monkeypatch.setattr(graff.train, "run", real_run)
+    assert main(_train_args(npz_graph, out)) == 0
+    assert (out / "summary.json").exists()
+    capsys.readouterr()
+
+    assert main(_train_args(npz_graph, out)) == 2
+    text = _output(capsys)
+    assert "error" in text and "--overwrite" in text
+    assert "Traceback" not in text
+    assert main([*_train_args(npz_graph, out), "--overwrite"]) == 0
+
+
+def test_unknown_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown dataset name exits 2 with an error and a suggestion, no traceback."""
+    code = main(["train", "--dataset", "texsa", "--out", str(tmp_path / "r"), "--no-progress"])
+    assert code == 2
+    text = _output(capsys)
+    assert "error" in text
+    assert "texas" in text
+    assert "Traceback" not in text
+
+
+def test_unknown_config_key(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown ``--set`` key exits 2 naming it and the close match; nothing is trained."""
+    out = tmp_path / "run"
+    assert main([*_train_args(npz_graph, out), "--set", "model.hiden=3"]) == 2
+    text = _output(capsys)
+    assert "error" in text
+    assert "model.hiden" in text and "model.hidden" in text
+    assert "Traceback" not in text
+    assert not (out / "summary.json").exists()
+
+
+def test_invalid_config_value(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An out-of-range ``--set`` value exits 2 naming the key."""
+    assert main([*_train_args(npz_graph, tmp_path / "run"), "--set", "model.step_size=0"]) == 2
+    assert "model.step_size" in _output(capsys)
+
+
+def test_missing_data_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A benchmark whose files are nowhere (and no network) exits 2 naming the missing file."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env_dir = tmp_path / "env-empty"
+    env_dir.mkdir()
+    monkeypatch.setenv("GRAFF_DATA", str(env_dir))
+    monkeypatch.setattr(graff.data._fetch, "network_available", lambda *a, **k: False)
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "texas",
+            "--data-dir",
+            str(empty),
+            "--set",
+            "optim.epochs=1",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ]
+    )
+    assert code == 2
+    text = _output(capsys)
+    assert "error" in text
+    assert "geom-gcn/new_data/texas/out1_node_feature_label.txt" in text
+    assert "--data-dir" in text
+    assert "Traceback" not in text
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+# -- datasets --------------------------------------------------------------------------------------
+def test_datasets_no_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``graff datasets --no-stats`` exits 0 and lists the registered datasets."""
+    assert main(["datasets", "--no-stats", "--data-dir", str(tmp_path)]) == 0
+    text = _output(capsys)
+    for name in ("cora", "squirrel", "syn-cora", "csbm", "texas", "minesweeper"):
+        assert name in text
+
+
+def test_datasets_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``graff datasets --json`` prints valid JSON, one record per dataset, with file presence."""
+    monkeypatch.setenv("GRAFF_DATA", str(tmp_path))
+    assert main(["datasets", "--no-stats", "--json", "--data-dir", str(tmp_path)]) == 0
+    records = json.loads(capsys.readouterr().out)
+    by_name = {r["name"]: r for r in records}
+    assert {"cora", "squirrel", "syn-cora", "csbm"} <= set(by_name)
+    assert by_name["csbm"]["present"] is True  # generated, needs no files
+    assert by_name["cora"]["present"] is False
+    assert "planetoid/ind.cora.x" in by_name["cora"]["missing"]
+    assert by_name["minesweeper"]["metric"] == "roc_auc"
+
+
+# -- reproduce (real data) -------------------------------------------------------------------------
+def _paper_texas_best_graff() -> tuple[float, float]:
+    """Best GRAFF row for Texas in REFERENCE.md's Table 1, parsed from the file."""
+    if not REFERENCE.is_file():
+        pytest.skip(f"{REFERENCE} not found")
+    best: tuple[float, float] = (-1.0, 0.0)
+    for line in REFERENCE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| GRAFF") and "±" in cells[1]:
+            mean, std = (float(v) for v in cells[1].split("±"))
+            best = max(best, (mean, std))
+    assert best[0] > 0
+    return best
+
+
+@pytest.mark.shared_data
+def test_reproduce_texas(
+    shared_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``graff reproduce --datasets texas`` writes reproduce.md/.csv with the paper's number,
+    and a second identical invocation reuses the finished run."""
+    paper_mean, paper_std = _paper_texas_best_graff()
+    assert (paper_mean, paper_std) == (88.38, 4.53)
+    out = tmp_path / "repro"
+    args = [
+        "reproduce",
+        "--datasets",
+        "texas",
+        "--set",
+        "optim.epochs=2",
+        "--set",
+        "data.splits=[0,1]",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(shared_data_dir),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    text = _output(capsys)
+    assert "texas" in text
+    md = (out / "reproduce.md").read_text()
+    assert "texas" in md and "88.38 ± 4.53" in md and "GRAFF (DD)" in md
+    rows = list(csv.DictReader((out / "reproduce.csv").read_text().splitlines()))
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["dataset"] == "texas"
+    assert row["w_type"] == "diag"
+    assert row["paper_model"] == "GRAFF (DD)"
+    assert float(row["paper_mean"]) == paper_mean
+    assert float(row["paper_std"]) == paper_std
+    summary = json.loads((out / "texas-graff" / "summary.json").read_text())
+    assert summary["splits"] == [0, 1]
+    assert summary["config"]["optim"]["epochs"] == 2
+    assert summary["config"]["model"]["hidden"] == 256  # from the shipped texas config
+    assert float(row["ours_mean"]) == pytest.approx(summary["mean"], abs=0.006)
+    assert float(row["diff"]) == pytest.approx(summary["mean"] - paper_mean, abs=0.006)
+
+    assert main(args) == 0
+    text = _output(capsys)
+    assert "reusing" in text
+    rows2 = list(csv.DictReader((out / "reproduce.csv").read_text().splitlines()))
+    assert rows2[0]["ours_mean"] == row["ours_mean"]
+
+    # the same out dir with other settings is refused, not silently reused
+    other = [a if a != "optim.epochs=2" else "optim.epochs=3" for a in args]
+    assert main(other) == 2
+    assert "Traceback" not in _output(capsys)
+
+
+def test_reproduce_unknown_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``graff reproduce`` of a dataset without a shipped config exits 2 listing the known ones."""
+    code = main(["reproduce", "--datasets", "nosuch", "--out", str(tmp_path), "--no-progress"])
+    assert code == 2
+    text = _output(capsys)
+    assert "nosuch" in text and "texas" in text
+
+
+def test_train_divergence_exits_2(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A diverging run exits 2 with the step-size advice, and leaves the run incomplete."""
+    out = tmp_path / "run"
+    extra = ["model.w_type=sum", "model.T=100", "model.step_size=5", "optim.lr=10"]
+    args = _train_args(npz_graph, out)
+    for item in extra:
+        args += ["--set", item]
+    assert main(args) == 2
+    text = _output(capsys)
+    assert "error" in text and "step_size" in text
+    assert "Traceback" not in text
+    assert not (out / "summary.json").exists()
+
+
+def test_train_csbm_with_params(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--set data.params.*`` reaches the dataset (here the built-in csbm)."""
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "csbm", "--out", str(out), "--no-progress"]
+    for item in (
+        "data.params.num_nodes=150",
+        "data.params.num_features=8",
+        "data.params.num_splits=2",
+        "data.params.homophily=0.3",
+        "optim.epochs=2",
+        "model.hidden=8",
+    ):
+        args += ["--set", item]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_splits"] == 2
+    assert summary["config"]["data"]["params"]["homophily"] == 0.3
+    notes = " ".join(summary["notes"])
+    assert "N=150" in notes and "h=0.3" in notes

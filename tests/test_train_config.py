@@ -1,0 +1,302 @@
+"""Tests of graff.train.config: defaults, YAML files, ``key=value`` overrides and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from graff.nn.parametrisations import W_TYPES
+from graff.train.config import (
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((REPO_ROOT / "configs" / "graff").glob("*.yaml"))
+
+
+def _override(*items: str) -> RunConfig:
+    return apply_overrides(RunConfig(), list(items))
+
+
+# -- defaults and YAML ------------------------------------------------------------------------
+def test_defaults_validate() -> None:
+    """The default config is valid and validate() returns the config itself."""
+    cfg = RunConfig()
+    assert cfg.validate() is cfg
+    assert cfg.model.name == "graff"
+    assert cfg.data.splits is None
+
+
+def test_load_yaml(tmp_path: Path) -> None:
+    """A YAML file sets the keys it names and keeps the defaults for the others."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "provenance: a test\n"
+        "data: {dataset: texas, normalize_features: true, splits: [0, 2]}\n"
+        "model: {hidden: 16, w_type: sum, T: 2, step_size: 0.25}\n"
+        "optim: {lr: 0.01, epochs: 7, patience: 3}\n"
+        "seed: 5\n"
+    )
+    cfg = load_config(path).validate()
+    assert cfg.provenance == "a test"
+    assert cfg.data.dataset == "texas"
+    assert cfg.data.normalize_features is True
+    assert cfg.data.splits == [0, 2]
+    assert cfg.model.hidden == 16
+    assert cfg.model.w_type == "sum"
+    assert cfg.model.T == 2.0 and isinstance(cfg.model.T, float)
+    assert cfg.model.step_size == 0.25
+    assert cfg.optim.lr == 0.01
+    assert cfg.optim.epochs == 7
+    assert cfg.optim.patience == 3
+    assert cfg.seed == 5
+    # untouched keys keep their defaults
+    default = RunConfig()
+    assert cfg.model.omega_type == default.model.omega_type
+    assert cfg.optim.weight_decay == default.optim.weight_decay
+
+
+def test_empty_yaml_is_defaults(tmp_path: Path) -> None:
+    """An empty YAML file gives the default config."""
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert config_to_dict(load_config(path)) == config_to_dict(RunConfig())
+
+
+def test_config_dict_roundtrip() -> None:
+    """config_to_dict followed by config_from_dict reproduces the same config."""
+    cfg = _override("model.hidden=12", "data.splits=[1,3]", "data.params.homophily=0.4", "seed=3")
+    again = config_from_dict(config_to_dict(cfg))
+    assert config_to_dict(again) == config_to_dict(cfg)
+
+
+# -- overrides ----------------------------------------------------------------------------------
+def test_override_dotted_key() -> None:
+    """``model.hidden=32`` sets an int."""
+    cfg = _override("model.hidden=32")
+    assert cfg.model.hidden == 32 and isinstance(cfg.model.hidden, int)
+
+
+def test_override_short_key() -> None:
+    """A key without a section resolves to its unique owner (``lr`` → optim.lr)."""
+    cfg = _override("lr=0.01", "hidden=24", "epochs=9")
+    assert cfg.optim.lr == 0.01
+    assert cfg.model.hidden == 24
+    assert cfg.optim.epochs == 9
+
+
+def test_override_top_level_keys() -> None:
+    """``seed`` and ``provenance`` are top-level keys."""
+    cfg = _override("seed=7", "provenance=hello world")
+    assert cfg.seed == 7
+    assert cfg.provenance == "hello world"
+
+
+def test_override_yaml_values() -> None:
+    """Override values are parsed as YAML: lists, booleans, floats, null."""
+    cfg = _override(
+        "data.splits=[0,1]",
+        "model.output_relu=true",
+        "model.step_size=0.5",
+        "optim.patience=null",
+        "data.normalize_features=True",
+    )
+    assert cfg.data.splits == [0, 1]
+    assert cfg.model.output_relu is True
+    assert cfg.model.step_size == 0.5
+    assert cfg.optim.patience is None
+    assert cfg.data.normalize_features is True
+    cfg.validate()
+
+
+def test_override_float_key_accepts_int() -> None:
+    """An integer for a float key becomes a float (``model.T=2``)."""
+    cfg = _override("model.T=2")
+    assert cfg.model.T == 2.0 and isinstance(cfg.model.T, float)
+
+
+def test_override_scientific_notation() -> None:
+    """Numbers in scientific notation without a dot (``1e-3``) are numbers, not strings.
+
+    PyYAML (YAML 1.1) reads ``1e-3`` as a string; a learning rate written that way must still be
+    accepted as 0.001.
+    """
+    cfg = _override("optim.lr=1e-3", "optim.weight_decay=5e-4", "model.T=2.5E0")
+    assert cfg.optim.lr == pytest.approx(1e-3)
+    assert cfg.optim.weight_decay == pytest.approx(5e-4)
+    assert cfg.model.T == 2.5
+
+
+def test_yaml_file_scientific_notation(tmp_path: Path) -> None:
+    """A config file may write ``lr: 1e-3`` / ``weight_decay: 5e-4``."""
+    path = tmp_path / "c.yaml"
+    path.write_text("optim: {lr: 1e-3, weight_decay: 5e-4}\n")
+    cfg = load_config(path).validate()
+    assert cfg.optim.lr == pytest.approx(1e-3)
+    assert cfg.optim.weight_decay == pytest.approx(5e-4)
+
+
+def test_override_dataset_params() -> None:
+    """``data.params.NAME=value`` sets a dataset parameter with a YAML-parsed value."""
+    cfg = _override("data.params.homophily=0.3", "data.params.num_nodes=150")
+    assert cfg.data.params == {"homophily": 0.3, "num_nodes": 150}
+
+
+def test_override_later_wins() -> None:
+    """Overrides apply in order: the last value of a key wins."""
+    cfg = _override("model.hidden=8", "model.hidden=40")
+    assert cfg.model.hidden == 40
+
+
+# -- errors -------------------------------------------------------------------------------------
+def test_unknown_key_suggests_close_match() -> None:
+    """A misspelt key is an error that names it and suggests the right one."""
+    with pytest.raises(ConfigError, match=r"model\.hiden") as err:
+        _override("model.hiden=32")
+    assert "model.hidden" in str(err.value)
+    assert "Did you mean" in str(err.value)
+
+
+def test_unknown_key_in_yaml(tmp_path: Path) -> None:
+    """An unknown key in a YAML file is an error naming it."""
+    path = tmp_path / "c.yaml"
+    path.write_text("optim: {learning_rate: 0.1}\n")
+    with pytest.raises(ConfigError, match=r"optim\.learning_rate"):
+        load_config(path)
+
+
+def test_unknown_section() -> None:
+    """An unknown section (override or YAML) is an error naming it."""
+    with pytest.raises(ConfigError, match=r"trainer\.lr"):
+        _override("trainer.lr=0.1")
+    with pytest.raises(ConfigError, match="trainer"):
+        config_from_dict({"trainer": {"lr": 0.1}})
+
+
+def test_unknown_short_key() -> None:
+    """A short key that no section owns is an error naming it."""
+    with pytest.raises(ConfigError, match="nonsense"):
+        _override("nonsense=1")
+
+
+@pytest.mark.parametrize(
+    ("item", "key"),
+    [
+        ("model.hidden=abc", "model.hidden"),
+        ("model.hidden=1.5", "model.hidden"),
+        ("model.hidden=true", "model.hidden"),
+        ("model.T=true", "model.T"),
+        ("model.T=abc", "model.T"),
+        ("model.output_relu=1", "model.output_relu"),
+        ("data.splits=3", "data.splits"),
+        ("data.splits=[0,a]", "data.splits"),
+        ("data.params=5", "data.params"),
+        ("model.hidden=null", "model.hidden"),
+        ("seed=x", "seed"),
+    ],
+)
+def test_wrong_type(item: str, key: str) -> None:
+    """A value of the wrong type is a ConfigError naming the key."""
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        _override(item)
+
+
+@pytest.mark.parametrize(
+    ("item", "key"),
+    [
+        ("model.step_size=0", "model.step_size"),
+        ("model.step_size=-0.5", "model.step_size"),
+        ("model.T=-1", "model.T"),
+        ("model.T=0", "model.T"),
+        ("model.T=.inf", "model.T"),
+        ("model.step_size=.nan", "model.step_size"),
+        ("model.hidden=0", "model.hidden"),
+        ("model.dropout=1", "model.dropout"),
+        ("model.dropout=1.5", "model.dropout"),
+        ("model.input_dropout=-0.1", "model.input_dropout"),
+        ("model.name=gcn", "model.name"),
+        ("model.omega_type=foo", "model.omega_type"),
+        ("optim.lr=0", "optim.lr"),
+        ("optim.epochs=0", "optim.epochs"),
+        ("optim.weight_decay=-1", "optim.weight_decay"),
+        ("optim.patience=0", "optim.patience"),
+        ("data.splits=[-1]", "data.splits"),
+    ],
+)
+def test_out_of_range(item: str, key: str) -> None:
+    """A value out of range is accepted by the override but rejected by validate(), by key."""
+    cfg = _override(item)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        cfg.validate()
+
+
+def test_dropout_just_below_one_is_valid() -> None:
+    """Dropout 0.99 is a valid probability (the bound is exclusive only at 1)."""
+    _override("model.dropout=0.99", "model.input_dropout=0").validate()
+
+
+def test_unknown_w_type_lists_valid_ones() -> None:
+    """An unknown W type names model.w_type and lists every valid type."""
+    cfg = _override("model.w_type=foo")
+    with pytest.raises(ConfigError, match=r"model\.w_type") as err:
+        cfg.validate()
+    msg = str(err.value)
+    assert "foo" in msg
+    for name in W_TYPES:
+        assert name in msg
+
+
+@pytest.mark.parametrize("item", ["model.hidden", "", "=3", "lr 0.01"])
+def test_malformed_override(item: str) -> None:
+    """An override without ``key=`` is an error quoting it."""
+    with pytest.raises(ConfigError, match="key=value"):
+        _override(item)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    """A config file that does not exist is a ConfigError naming the path."""
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match=r"nope\.yaml"):
+        load_config(path)
+
+
+def test_invalid_yaml(tmp_path: Path) -> None:
+    """A file that is not YAML is a ConfigError saying so, not a yaml exception."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: {hidden: 3\n  - [oops\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+def test_yaml_not_a_mapping(tmp_path: Path) -> None:
+    """A YAML list or a non-mapping section is a ConfigError."""
+    path = tmp_path / "list.yaml"
+    path.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError):
+        load_config(path)
+    path.write_text("model: 3\n")
+    with pytest.raises(ConfigError, match="model"):
+        load_config(path)
+
+
+# -- shipped configs -----------------------------------------------------------------------------
+def test_shipped_configs_exist() -> None:
+    """The repository ships a GRAFF config per paper dataset."""
+    names = {p.stem for p in SHIPPED}
+    assert {"texas", "wisconsin", "cornell", "film", "squirrel", "chameleon"} <= names
+    assert {"citeseer", "pubmed", "cora"} <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_config_valid(path: Path) -> None:
+    """Each shipped config loads, validates, has a provenance and names its own dataset."""
+    cfg = load_config(path).validate()
+    assert cfg.provenance.strip()
+    assert cfg.data.dataset == path.stem
+    assert cfg.model.name == "graff"
