@@ -164,24 +164,8 @@ class DDW(ChannelMixing):
         return w0 + torch.diag(w)
 
 
-class DiagOmega(ChannelMixing):
+class DiagOmega(DiagW):
     """``diag``: Ω = diag(ω), a free external potential per channel."""
-
-    is_diagonal = True
-
-    def __init__(self, channels: int) -> None:
-        super().__init__(channels)
-        self.weight = nn.Parameter(torch.empty(channels))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.uniform_(self.weight, -1.0, 1.0)
-
-    def diagonal(self) -> Tensor:
-        return self.weight
-
-    def matrix(self) -> Tensor:
-        return torch.diag(self.weight)
 
 
 class ConstOmega(ChannelMixing):

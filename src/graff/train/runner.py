@@ -234,7 +234,7 @@ def _seeded(seed: int) -> Iterator[None]:
 
 #: Features denser than this stay dense; sparser ones go to the model as CSR when it accepts
 #: them (dropout and the encoder then touch only the non-zeros).
-SPARSE_DENSITY = 0.1
+SPARSE_DENSITY = 0.25
 
 
 def _density(x: Tensor) -> float:
