@@ -256,7 +256,7 @@ def _reproduce_table(rows: list[dict[str, Any]]) -> tuple[Table, str, str]:
         "ours",
         "paper (best GRAFF row)",
         "diff",
-        "|diff| ≤ paper std",
+        "within 1 paper std",
         "time",
     ]
     for h in heads:
