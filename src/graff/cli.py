@@ -310,12 +310,16 @@ def _reproduce_table(rows: list[dict[str, Any]]) -> tuple[Table, str, str]:
     return table, "\n".join(md) + "\n", buf.getvalue()
 
 
+#: Datasets with required parameters are listed with these (statistics of one instance).
+EXAMPLE_PARAMS: dict[str, dict[str, Any]] = {"syn-cora": {"homophily": 0.5, "replica": 1}}
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from graff.data import dataset_files_present, graph_stats, list_datasets, load_dataset
 
-    table = Table(title="graff datasets")
+    table = Table(title="graff datasets (edges: undirected, without self-loops)")
+    table.add_column("name", no_wrap=True)
     for h in (
-        "name",
         "family",
         "files",
         "nodes",
@@ -337,16 +341,21 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             "missing": missing,
             "metric": info.metric,
         }
+        params = EXAMPLE_PARAMS.get(info.name, {})
+        if params:
+            rec["params"] = params
         if present and not args.no_stats:
             try:
-                stats = graph_stats(load_dataset(info.name, args.data_dir, download=False))
+                data = load_dataset(info.name, args.data_dir, download=False, **params)
+                stats = graph_stats(data)
                 rec.update(stats)
             except Exception as err:  # shown in the table, not fatal for the listing
                 rec["error"] = str(err)
         records.append(rec)
         files = "generated" if not info.files else ("yes" if present else f"missing {len(missing)}")
+        label = info.name + "".join(f" {k[0]}={v}" for k, v in params.items())
         table.add_row(
-            info.name + (f" ({', '.join(info.aliases)})" if info.aliases else ""),
+            label,
             info.family,
             files,
             str(rec.get("nodes", "")),
