@@ -1,0 +1,232 @@
+"""Low- vs high-frequency dominated dynamics (LFD / HFD): predicted from the spectra of W
+and Δ, and measured from the normalised Dirichlet energy along a trajectory.
+
+Di Giovanni et al. (2022), definition of LFD/HFD: a dynamics is LFD if
+E^Dir(F(t)/‖F(t)‖) → 0 and HFD if it → ρ_Δ/2. For the linear flows Ḟ = ĀFW (continuous),
+F ← F + τĀFW (residual Euler) and F ← τĀFW (no residual), every eigenpair
+(λ^W_r, λ^Δ_k) of W ⊗ Ā evolves independently
+with growth rate λ^W_r (1 − λ^Δ_k), resp. multiplier 1 + τλ^W_r(1 − λ^Δ_k), resp.
+τλ^W_r(1 − λ^Δ_k). Being affine in λ^W and in λ^Δ, the dominant one is attained at a corner
+λ^W ∈ {λ_min, λ_max}, λ^Δ ∈ {0, ρ_Δ}: the frequency of the winning corner decides the regime.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from graff.energy._channel import w_spectrum
+from graff.energy._dirichlet import as_features, dirichlet_energy
+from graff.energy._graph import resolve_adjacency
+
+__all__ = [
+    "EnergyTrajectory",
+    "RegimeMeasurement",
+    "RegimePrediction",
+    "measured_regime",
+    "predicted_regime",
+]
+
+Regime = Literal["LFD", "HFD", "undetermined"]
+
+
+@dataclass(frozen=True)
+class RegimePrediction:
+    """The regime the spectra predict, with the numbers behind it."""
+
+    regime: Regime
+    lambda_plus: float
+    """λ₊^W = (max eig W)₊."""
+    lambda_minus: float
+    """|λ₋^W| = (−min eig W)₊ (a magnitude)."""
+    rho: float
+    """ρ_Δ."""
+    tau: float | None
+    """Euler step τ, or ``None`` for the continuous flow."""
+    residual: bool
+    low_rate: float
+    """Dominant growth rate (continuous) or |multiplier| (discrete) at frequency λ^Δ = 0."""
+    high_rate: float
+    """The same at the highest frequency λ^Δ = ρ_Δ."""
+    condition: str
+    """The statement applied, in words."""
+    condition_holds: bool
+    """Whether that statement's hypothesis holds (continuous: |λ₋|(ρ_Δ−1) > λ₊; discrete
+    residual: eq. 1; non-residual: ρ_Δ < 2)."""
+
+
+def predicted_regime(
+    W: Tensor, rho: float, tau: float | None = None, *, residual: bool = True
+) -> RegimePrediction:
+    r"""Predict LFD/HFD of the linear GRAFF flow from the spectra of W and Δ.
+
+    * Continuous Ḟ = ĀFW (``tau=None``; Di Giovanni et al. 2022, proposition on Ḟ = ĀFW):
+      |λ₋|(ρ_Δ − 1) > λ₊ ⇒ HFD; λ₊ > |λ₋|(ρ_Δ − 1) ⇒ LFD; equality ⇒ undetermined.
+    * Residual Euler F ← F + τĀFW (the theorem under eq. (1)):
+      λ₊(ρ_Δ − 1)^{-1} < |λ₋| < 2(τ(2 − ρ_Δ))^{-1} ⇒ HFD. LFD when a frequency-0 multiplier,
+      1 + τλ₊ or |1 − τ|λ₋||, strictly beats the top-frequency one 1 + τ|λ₋|(ρ_Δ − 1).
+    * No residual, F ← τĀFW (``residual=False``; the paper's non-residual statement): LFD
+      whenever ρ_Δ < 2 (whatever the spectrum of W), undetermined on a graph with a
+      bipartite component (ρ_Δ = 2, the frequencies 0 and 2 have equal multipliers).
+
+    W = 0 (every rate equal) is undetermined. λ₊, |λ₋| follow :func:`w_spectrum`.
+    """
+    if not (math.isfinite(rho) and 0.0 <= rho <= 2.0 + 1e-9):
+        raise ValueError(f"ρ_Δ must lie in [0, 2], got {rho}")
+    if tau is not None and not (math.isfinite(tau) and tau > 0):
+        raise ValueError(f"the step τ must be a positive number, got {tau}")
+    if not residual and tau is None:
+        raise ValueError("residual=False describes the discrete map F ← τĀFW: pass τ")
+    spec = w_spectrum(W)
+    lmax, lmin = float(spec.eigenvalues[-1]), float(spec.eigenvalues[0])
+    lp, lm = spec.lambda_plus, spec.lambda_minus
+    # Rates at the corners λ^Δ = 0 (Ā-eigenvalue 1) and λ^Δ = ρ (Ā-eigenvalue 1 − ρ).
+    if tau is None:
+        low = max(lmax, lmin)
+        high = max(lmax * (1 - rho), lmin * (1 - rho))
+        condition = "continuous Ḟ = ĀFW: HFD iff |λ₋|(ρ_Δ − 1) > λ₊"
+        holds = lm * (rho - 1) > lp
+    elif residual:
+        low = max(abs(1 + tau * lmax), abs(1 + tau * lmin))
+        high = max(abs(1 + tau * lmax * (1 - rho)), abs(1 + tau * lmin * (1 - rho)))
+        condition = "residual F ← F + τĀFW, eq. 1: λ₊(ρ_Δ−1)^{-1} < |λ₋| < 2(τ(2−ρ_Δ))^{-1}"
+        upper = math.inf if rho >= 2.0 else 2.0 / (tau * (2.0 - rho))
+        holds = rho > 1 and lp / (rho - 1) < lm < upper
+    else:
+        low = tau * max(abs(lmax), abs(lmin))
+        high = tau * max(abs(lmax), abs(lmin)) * abs(1 - rho)
+        condition = "non-residual F ← τĀFW: LFD iff ρ_Δ < 2"
+        holds = rho < 2.0
+    scale = max(abs(low), abs(high), 1e-300)
+    gap = (high - low) / scale
+    regime: Regime = "undetermined" if abs(gap) <= 1e-12 else ("HFD" if gap > 0 else "LFD")
+    return RegimePrediction(regime, lp, lm, float(rho), tau, residual, low, high, condition, holds)
+
+
+@dataclass(frozen=True)
+class RegimeMeasurement:
+    """The regime read off a trajectory of normalised Dirichlet energies."""
+
+    regime: Regime
+    last: float
+    """The last normalised energy E^Dir(F/‖F‖)."""
+    hfd_limit: float
+    """ρ_Δ / 2, the HFD limit."""
+    distance_to_lfd: float
+    """|last − 0|."""
+    distance_to_hfd: float
+    """|last − ρ_Δ/2|."""
+    trend: float
+    """Mean change per step over the last ``window`` steps (> 0 rising, < 0 falling)."""
+    tail: tuple[float, ...]
+    """The last ``window`` values."""
+
+
+def measured_regime(
+    trajectory_energies: Sequence[float] | Tensor | np.ndarray | EnergyTrajectory,
+    rho: float,
+    tol: float = 1e-3,
+    *,
+    window: int = 5,
+) -> RegimeMeasurement:
+    """Classify a trajectory of normalised energies E^Dir(F(t)/‖F(t)‖) (definition of LFD/HFD).
+
+    ``"LFD"`` if the last value is within ``tol`` of 0, ``"HFD"`` if within ``tol`` of ρ_Δ/2,
+    ``"undetermined"`` otherwise (not yet converged, or oscillating, as on bipartite graphs
+    without residual). The decision uses the last value; ``trend`` and ``tail`` are evidence
+    for the reader (a converged run has a small trend). Accepts an :class:`EnergyTrajectory`.
+    """
+    if isinstance(trajectory_energies, EnergyTrajectory):
+        values = trajectory_energies.normalized
+    elif isinstance(trajectory_energies, Tensor):
+        values = [float(v) for v in trajectory_energies.detach().flatten()]
+    else:
+        values = [float(v) for v in np.asarray(trajectory_energies, dtype=float).ravel()]
+    if not values:
+        raise ValueError("measured_regime needs at least one energy value")
+    if not (math.isfinite(rho) and 0.0 <= rho <= 2.0 + 1e-9):
+        raise ValueError(f"ρ_Δ must lie in [0, 2], got {rho}")
+    if window < 1:
+        raise ValueError(f"window must be ≥ 1, got {window}")
+    last = values[-1]
+    if not math.isfinite(last):
+        raise ValueError(f"the last energy is {last}: the trajectory over/underflowed")
+    tail = tuple(values[-(window + 1) :])
+    trend = (tail[-1] - tail[0]) / (len(tail) - 1) if len(tail) > 1 else 0.0
+    d_lfd, d_hfd = abs(last), abs(last - rho / 2)
+    regime: Regime = "undetermined"
+    if d_lfd <= tol and d_lfd < d_hfd:
+        regime = "LFD"
+    elif d_hfd <= tol:
+        regime = "HFD"
+    return RegimeMeasurement(regime, last, rho / 2, d_lfd, d_hfd, trend, tail[-window:])
+
+
+@dataclass(eq=False)
+class EnergyTrajectory:
+    """Records energies along an evolution; usable as ``GRAFF.forward(..., callback=rec)``.
+
+    Each call ``rec(k, t, F)`` appends the step k, the time t, the Dirichlet energy
+    E^Dir(F) and the normalised energy E^Dir(F/‖F‖) (both in float64, from a detached copy of
+    F), and F itself if ``store_features``. The graph is fixed at construction, either as
+    ``edge_index`` (+ ``num_nodes``, else taken from the first F) or as a precomputed ``adj``.
+    The default Δ is the paper's, without self-loops, even though GRAFF evolves with
+    self-loops: pass ``self_loops=True`` or ``adj=model.conv.adjacency(...)`` for the latter.
+    """
+
+    edge_index: Tensor | None = None
+    num_nodes: int | None = None
+    self_loops: bool = False
+    adj: Tensor | None = None
+    store_features: bool = False
+    steps: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    energies: list[float] = field(default_factory=list)
+    normalized: list[float] = field(default_factory=list)
+    features: list[Tensor] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.edge_index is None and self.adj is None:
+            raise ValueError("EnergyTrajectory needs the graph: edge_index or adj")
+        self._adj64: Tensor | None = None
+
+    def _adjacency(self, n: int, device: torch.device) -> Tensor:
+        if self._adj64 is None:
+            self._adj64 = resolve_adjacency(
+                self.edge_index,
+                n if self.num_nodes is None else self.num_nodes,
+                self_loops=self.self_loops,
+                adj=self.adj,
+                dtype=torch.float64,
+                device=device,
+            )
+        return self._adj64
+
+    def __call__(self, k: int, t: float, F: Tensor) -> None:
+        f = as_features(F.detach()).to(torch.float64)
+        adj = self._adjacency(f.size(0), f.device)
+        energy = float(dirichlet_energy(f, adj=adj))
+        sq = float(f.pow(2).sum())
+        self.steps.append(int(k))
+        self.times.append(float(t))
+        self.energies.append(energy)
+        self.normalized.append(energy / sq if sq > 0 else math.nan)
+        if self.store_features:
+            self.features.append(F.detach().clone())
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def normalized_tensor(self) -> Tensor:
+        """The normalised energies as a float64 tensor [steps]."""
+        return torch.tensor(self.normalized, dtype=torch.float64)
+
+    def energy_tensor(self) -> Tensor:
+        """The raw energies E^Dir(F) as a float64 tensor [steps]."""
+        return torch.tensor(self.energies, dtype=torch.float64)

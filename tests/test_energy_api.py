@@ -1,0 +1,212 @@
+"""API tests of graff.energy: shapes, sparse vs dense, precomputed Ā, errors, and
+EnergyTrajectory as GRAFF's step callback."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor
+
+import graff.energy as energy
+from graff.energy import (
+    EnergyTrajectory,
+    dirichlet_energy,
+    is_bipartite,
+    laplacian_spectrum,
+    measured_regime,
+    normalized_dirichlet_energy,
+    normalized_laplacian,
+    predicted_regime,
+    spectral_radius,
+    total_energy,
+    w_spectrum,
+)
+from graff.nn import GRAFF
+from graff.nn.adjacency import normalized_adjacency
+
+DT = torch.float64
+
+
+def _undirected(pairs: list[tuple[int, int]]) -> Tensor:
+    e = torch.tensor(pairs, dtype=torch.long).t()
+    return torch.cat([e, e.flip(0)], dim=1)
+
+
+def _random_ei(n: int, m: int, seed: int) -> Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    e = torch.randint(0, n, (2, m), generator=gen)
+    e = e[:, e[0] != e[1]]
+    e = torch.unique(torch.sort(e, dim=0).values, dim=1)
+    return torch.cat([e, e.flip(0)], dim=1)
+
+
+TRIANGLE_TAIL = _undirected([(0, 1), (1, 2), (0, 2), (2, 3)])
+
+
+def test_all_exports_exist() -> None:
+    for name in energy.__all__:
+        assert hasattr(energy, name), name
+
+
+@pytest.mark.parametrize("self_loops", [False, True])
+def test_sparse_and_dense_laplacian_agree(self_loops: bool) -> None:
+    ei = _random_ei(30, 80, 0)
+    sparse = normalized_laplacian(ei, 30, self_loops)
+    dense = normalized_laplacian(ei, 30, self_loops, dense=True)
+    assert sparse.layout == torch.sparse_csr and dense.layout == torch.strided
+    assert sparse.shape == dense.shape == (30, 30) and dense.dtype == DT
+    torch.testing.assert_close(sparse.to_dense(), dense)
+    ref = (
+        torch.eye(30, dtype=DT)
+        - normalized_adjacency(ei, 30, self_loops=self_loops, dtype=DT).to_dense()
+    )
+    torch.testing.assert_close(dense, ref)
+
+
+@pytest.mark.parametrize("self_loops", [False, True])
+def test_edge_index_and_precomputed_adj_agree_with_isolated_node_and_loop(
+    self_loops: bool,
+) -> None:
+    """Edge form (edge_index) and trace form (adj, dense or CSR) give the same ½ tr(FᵀΔF),
+    also with an isolated node (Δ_ii = 1) and a self-loop already in edge_index."""
+    ei = torch.cat([TRIANGLE_TAIL, torch.tensor([[3], [3]])], dim=1)  # node 4 isolated
+    n = 5
+    f = torch.randn(n, 3, dtype=DT, generator=torch.Generator().manual_seed(1))
+    lap = normalized_laplacian(ei, n, self_loops, dense=True)
+    expected = 0.5 * torch.trace(f.t() @ lap @ f)
+    adj = normalized_adjacency(ei, n, self_loops=self_loops, dtype=DT)
+    for got in (
+        dirichlet_energy(f, ei, n, self_loops),
+        dirichlet_energy(f, adj=adj),
+        dirichlet_energy(f, adj=adj.to_dense()),
+    ):
+        torch.testing.assert_close(got, expected)
+    assert dirichlet_energy(f, ei).shape == ()
+
+
+def test_float32_and_one_dimensional_signal() -> None:
+    f = torch.randn(4, generator=torch.Generator().manual_seed(2))
+    e32 = dirichlet_energy(f, TRIANGLE_TAIL, 4)
+    assert e32.dtype == torch.float32
+    e64 = dirichlet_energy(f.double().unsqueeze(1), TRIANGLE_TAIL, 4)
+    assert float(e32) == pytest.approx(float(e64), rel=1e-5)
+    assert 0 <= float(normalized_dirichlet_energy(f, TRIANGLE_TAIL)) <= 1
+
+
+def test_total_energy_fields_and_source_requirements() -> None:
+    f = torch.randn(4, 2, dtype=DT)
+    w, om = torch.eye(2, dtype=DT), torch.zeros(2, 2, dtype=DT)
+    out = total_energy(f, w, om, edge_index=TRIANGLE_TAIL, num_nodes=4)
+    assert out._fields == ("external", "pairwise", "source", "total")
+    assert float(out.external) == 0.0 and float(out.source) == 0.0
+    # W = I, Ω = I: E^tot = E^Dir exactly.
+    torch.testing.assert_close(
+        total_energy(f, w, w, edge_index=TRIANGLE_TAIL).total, dirichlet_energy(f, TRIANGLE_TAIL)
+    )
+    with pytest.raises(ValueError, match="needs the source F0"):
+        total_energy(f, w, om, 0.5, edge_index=TRIANGLE_TAIL)
+    with pytest.raises(ValueError, match="F0 must have F's shape"):
+        total_energy(f, w, om, 0.5, f[:2], edge_index=TRIANGLE_TAIL)
+
+
+def test_bad_inputs_raise_clear_errors() -> None:
+    f = torch.randn(4, 2, dtype=DT)
+    with pytest.raises(ValueError, match=r"shape \[2, E\]"):
+        dirichlet_energy(f, TRIANGLE_TAIL.t(), 4)
+    with pytest.raises(ValueError, match="ids must lie in"):
+        dirichlet_energy(f[:3], TRIANGLE_TAIL)
+    with pytest.raises(ValueError, match=r"node-feature matrix \[n, d\]"):
+        dirichlet_energy(f.unsqueeze(0), TRIANGLE_TAIL)
+    with pytest.raises(ValueError, match="F has 4 rows but num_nodes=5"):
+        dirichlet_energy(f, TRIANGLE_TAIL, 5)
+    with pytest.raises(ValueError, match="graph is missing"):
+        dirichlet_energy(f)
+    with pytest.raises(ValueError, match="not both"):
+        dirichlet_energy(f, TRIANGLE_TAIL, adj=torch.eye(4, dtype=DT))
+    with pytest.raises(ValueError, match="integer node ids"):
+        dirichlet_energy(f, TRIANGLE_TAIL.double())
+    with pytest.raises(ValueError, match="features have d=2 channels"):
+        total_energy(f, torch.eye(3, dtype=DT), torch.eye(2, dtype=DT), edge_index=TRIANGLE_TAIL)
+    with pytest.raises(ValueError, match="time-dependent"):
+        w_spectrum(torch.eye(2).expand(3, 2, 2))
+    with pytest.raises(ValueError, match="symmetric"):
+        w_spectrum(torch.tensor([[0.0, 1.0], [0.0, 0.0]]))
+    with pytest.raises(ValueError, match="‖F‖ = 0"):
+        normalized_dirichlet_energy(torch.zeros(4, 2), TRIANGLE_TAIL)
+    with pytest.raises(ValueError, match="spectral_radius"):
+        laplacian_spectrum(torch.zeros(2, 0, dtype=torch.long), 2001)
+    with pytest.raises(ValueError, match="ρ_Δ must lie in"):
+        predicted_regime(torch.eye(2), 2.5)
+    with pytest.raises(ValueError, match="pass τ"):
+        predicted_regime(torch.eye(2), 1.5, residual=False)
+    with pytest.raises(ValueError, match="at least one"):
+        measured_regime([], 1.5)
+    with pytest.raises(ValueError, match="needs the graph"):
+        EnergyTrajectory()
+    with pytest.raises(ValueError, match="integer class ids"):
+        energy.edge_homophily(torch.rand(4), TRIANGLE_TAIL)
+
+
+def test_spectral_radius_lanczos_matches_dense() -> None:
+    """The eigsh (Lanczos) path agrees with dense eigvalsh on a 400-node graph."""
+    ei = _random_ei(400, 1200, 3)
+    dense = spectral_radius(ei, 400)
+    lanczos = spectral_radius(ei, 400, dense_max_nodes=0)
+    assert lanczos == pytest.approx(dense, abs=1e-8)
+    assert float(laplacian_spectrum(ei, 400)[-1]) == pytest.approx(dense, abs=1e-12)
+
+
+def test_is_bipartite_small_cases() -> None:
+    assert is_bipartite(_undirected([(0, 1), (1, 2), (2, 3), (3, 0)]), 4)
+    assert not is_bipartite(TRIANGLE_TAIL, 4)
+    # Two components, one of them an odd cycle: not bipartite; isolated nodes are fine.
+    assert not is_bipartite(_undirected([(0, 1), (2, 3), (3, 4), (4, 2)]), 6)
+    assert is_bipartite(_undirected([(0, 1), (2, 3)]), 6)
+    assert not is_bipartite(torch.tensor([[0], [0]]), 2)  # a self-loop is an odd cycle
+
+
+def test_w_spectrum_convention() -> None:
+    spec = w_spectrum(torch.diag(torch.tensor([-3.0, 0.5, 2.0])))
+    assert spec.lambda_plus == pytest.approx(2.0) and spec.lambda_minus == pytest.approx(3.0)
+    assert spec.eigenvalues.dtype == DT
+    spec = w_spectrum(torch.diag(torch.tensor([1.0, 0.5])))
+    assert spec.lambda_minus == 0.0  # no negative eigenvalue: |λ₋| = 0
+
+
+def test_measured_regime_evidence() -> None:
+    lfd = measured_regime([0.5, 0.1, 0.01, 1e-5], rho=1.8, tol=1e-3)
+    assert lfd.regime == "LFD" and lfd.trend < 0 and lfd.last == 1e-5
+    hfd = measured_regime(torch.tensor([0.3, 0.8, 0.9]), rho=1.8, tol=1e-3)
+    assert hfd.regime == "HFD" and hfd.hfd_limit == pytest.approx(0.9) and hfd.trend > 0
+    assert measured_regime([0.4, 0.4], rho=1.8).regime == "undetermined"
+
+
+def test_energy_trajectory_as_graff_callback() -> None:
+    """EnergyTrajectory records one entry per Euler step of GRAFF (k = 0 is F(0)); its
+    stored features satisfy F(t+τ) − F(t) = τ(−FΩ + ĀFW + βF(0)) = −τ∇E^tot(F)."""
+    torch.manual_seed(0)
+    n = 6
+    ei = _undirected([(0, 1), (1, 2), (2, 0), (2, 3), (3, 4), (4, 5), (5, 3)])
+    model = GRAFF(5, 4, 3, T=2.0, step_size=0.5, beta=0.3).double().eval()
+    x = torch.randn(n, 5, dtype=DT)
+    rec = EnergyTrajectory(ei, n, store_features=True)
+    out = model(x, ei, callback=rec)
+    assert out.shape == (n, 3)
+    assert len(rec) == 5 and rec.steps == [0, 1, 2, 3, 4]
+    assert rec.times == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
+    assert rec.normalized_tensor().shape == (5,) and rec.energy_tensor().dtype == DT
+    for e, f in zip(rec.normalized, rec.features, strict=True):
+        assert e == pytest.approx(float(normalized_dirichlet_energy(f, ei, n)), rel=1e-12)
+    adj = model.conv.adjacency(ei, n)
+    f0 = rec.features[0]
+    w, om, beta = model.W, model.Omega, float(model.beta)
+    for f, f_next in zip(rec.features, rec.features[1:], strict=False):
+        fr = f.clone().requires_grad_(True)
+        e_tot = total_energy(fr, w, om, beta, f0, adj=adj).total
+        (grad,) = torch.autograd.grad(e_tot, fr)
+        torch.testing.assert_close(f_next - f, -0.5 * grad)
+    # Energy of the operator the model uses (self-loops), via a precomputed Ā.
+    rec_model = EnergyTrajectory(adj=adj)
+    model(x, ei, callback=rec_model)
+    assert len(rec_model) == 5
+    assert measured_regime(rec, spectral_radius(ei, n)).regime in {"LFD", "HFD", "undetermined"}
