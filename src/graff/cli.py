@@ -373,6 +373,40 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from graff import _plots
+    from graff.analyze import analyze_run, text_report
+    from graff.energy import model_frequency_response
+
+    report, model = analyze_run(args.run_dir, split=args.split, data_dir=args.data_dir)
+    out = Path(args.out) if args.out else Path(args.run_dir) / "analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    response = None
+    if not report["time_dependent_w"]:
+        response = model_frequency_response(model)
+        kinds = list(response.kind)
+        report["frequency_response"] = {
+            "commutes": bool(response.commutes),
+            "low_pass": kinds.count("low-pass"),
+            "high_pass": kinds.count("high-pass"),
+            "flat": kinds.count("flat"),
+        }
+    text = text_report(report)
+    (out / "analysis.json").write_text(json.dumps(report, indent=2))
+    (out / "report.txt").write_text(text)
+    print(text, end="")
+    if not args.no_plots:
+        made = [
+            _plots.plot_energy(report, out / "energy.png"),
+            _plots.plot_w_spectrum(report, out / "w_spectrum.png"),
+        ]
+        if response is not None:
+            made.append(_plots.plot_frequency_response(report, response, out / "frequency.png"))
+        console.print("plots: " + ", ".join(str(p) for p in made), highlight=False)
+    console.print(f"report: {out / 'analysis.json'}", highlight=False)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from graff.data import csbm
     from graff.train import RunConfig, prepare_data, run
@@ -463,6 +497,14 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--no-stats", action="store_true", help="skip loading graphs for statistics")
     d.add_argument("--json", action="store_true", help="print JSON instead of a table")
     d.set_defaults(func=cmd_datasets)
+
+    a = sub.add_parser("analyze", help="spectrum, LFD/HFD regime, energy and plots of a GRAFF run")
+    a.add_argument("run_dir", help="a run directory written by graff train / reproduce")
+    a.add_argument("--split", type=int, default=0, help="which split's model (default 0)")
+    a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
+    a.add_argument("--no-plots", action="store_true", help="write JSON and text only")
+    a.add_argument("--data-dir")
+    a.set_defaults(func=cmd_analyze)
 
     m = sub.add_parser("demo", help="GRAFF vs an MLP on a built-in synthetic graph")
     m.add_argument("--quick", action="store_true", help="fewer splits and epochs")

@@ -40,10 +40,16 @@ from graff.energy._regime import (
     measured_regime,
     predicted_regime,
 )
+from graff.energy._response import (
+    FrequencyResponse,
+    frequency_response,
+    model_frequency_response,
+)
 
 __all__ = [
     "DENSE_SPECTRUM_MAX_NODES",
     "EnergyTrajectory",
+    "FrequencyResponse",
     "RegimeMeasurement",
     "RegimePrediction",
     "TotalEnergy",
@@ -54,9 +60,11 @@ __all__ = [
     "dirichlet_energy",
     "dirichlet_energy_W",
     "edge_homophily",
+    "frequency_response",
     "is_bipartite",
     "laplacian_spectrum",
     "measured_regime",
+    "model_frequency_response",
     "node_homophily",
     "normalized_dirichlet_energy",
     "normalized_laplacian",

@@ -1,0 +1,72 @@
+"""`graff analyze`: the report of a trained GRAFF run is faithful to the run it reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from graff.analyze import analyze_run
+from graff.cli import main
+from graff.data import load_dataset
+from graff.train import RunConfig, RunDirError, prepare_data, run
+
+PARAMS = {"num_nodes": 150, "num_features": 8, "num_classes": 3, "num_splits": 2, "seed": 1}
+
+
+def _train(tmp_path: Path, name: str = "graff") -> Path:
+    cfg = RunConfig()
+    cfg.data.dataset = "csbm"
+    cfg.data.params = dict(PARAMS)
+    cfg.model.name = name
+    cfg.model.hidden = 6
+    cfg.model.T = 2.5
+    cfg.model.step_size = 0.5
+    cfg.optim.epochs = 15
+    out = tmp_path / f"run-{name}"
+    run(cfg, prepare_data(load_dataset("csbm", **PARAMS)), out)
+    return out
+
+
+def test_report_matches_the_run(tmp_path: Path) -> None:
+    """The rebuilt model reproduces the run's split-0 test score, its W spectrum is that of
+    model.W, and the energy is recorded at F(0) and after each of the ⌈T/τ⌉ = 5 steps."""
+    out = _train(tmp_path)
+    report, model = analyze_run(out, split=0)
+    summary = json.loads((out / "summary.json").read_text())
+    assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][0], abs=1e-4)
+    eig = torch.linalg.eigvalsh(model.W.double())
+    assert report["w_eigenvalues"][0] == pytest.approx(eig.tolist(), abs=1e-9)
+    assert report["lambda_plus"] == pytest.approx(max(float(eig.max()), 0.0), abs=1e-9)
+    assert report["energy"]["steps"] == [0, 1, 2, 3, 4, 5]
+    assert report["energy"]["times"][-1] == pytest.approx(2.5)
+    assert 0.0 <= report["rho_delta"] <= 2.0
+    assert report["predicted_regime"] in {"LFD", "HFD", "undetermined"}
+    for v in report["energy"]["normalized_dirichlet"]:
+        assert 0.0 <= v <= report["rho_delta"] / 2 + 1e-9
+
+
+def test_cli_writes_report_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`graff analyze RUN --out DIR` writes analysis.json, report.txt and PNG plots."""
+    out = _train(tmp_path)
+    dest = tmp_path / "analysis"
+    assert main(["analyze", str(out), "--out", str(dest), "--split", "1"]) == 0
+    report = json.loads((dest / "analysis.json").read_text())
+    assert report["split"] == 1
+    assert (dest / "report.txt").read_text().startswith("GRAFF run")
+    for png in ("energy.png", "w_spectrum.png"):
+        assert (dest / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "predicted regime" in capsys.readouterr().out
+
+
+def test_refuses_non_graff_and_missing_split(tmp_path: Path) -> None:
+    """An MLP run or a split without a model is a clear RunDirError (exit 2 in the CLI)."""
+    mlp = _train(tmp_path, "mlp")
+    with pytest.raises(RunDirError, match="needs a GRAFF run"):
+        analyze_run(mlp)
+    graff_run = _train(tmp_path)
+    with pytest.raises(RunDirError, match="available splits: 0, 1"):
+        analyze_run(graff_run, split=7)
+    assert main(["analyze", str(tmp_path / "nowhere")]) == 2
