@@ -571,3 +571,66 @@ def test_adjusted_homophily_is_near_zero_for_random_labels() -> None:
     y = torch.multinomial(torch.tensor([0.5, 0.3, 0.15, 0.05]), 2000, True, generator=gen)
     assert abs(adjusted_homophily(y, ei)) < 0.03
     assert edge_homophily(y, ei) > 0.3
+
+
+# --------------------------------------------------------------------------------------------
+# Continuous models the paper compares with are never HFD (§4)
+# --------------------------------------------------------------------------------------------
+NEVER_HFD_GRAPHS = NON_BIPARTITE[::3]
+
+
+def _limit_energy(g: nx.Graph, K: np.ndarray, d: int, seed: int) -> tuple[float, float]:
+    """Normalised energy of the flow vec Ḟ = K vec F at a time long after the slowest mode
+    separated (t · gap = 60), and ρ_Δ of the graph."""
+    rng = np.random.default_rng(seed)
+    f0 = rng.standard_normal((g.number_of_nodes(), d))
+    t = 60.0 / max(_kron_gap(K), 1e-3)
+    (e_t,) = _linear_flow_energies(g, K, f0, np.array([t]))
+    return e_t, float(np.linalg.eigvalsh(_lap(g))[-1])
+
+
+@pytest.mark.parametrize("g", NEVER_HFD_GRAPHS, ids=_ids(NEVER_HFD_GRAPHS))
+def test_cgnn_is_never_hfd(g: nx.Graph) -> None:
+    """CGNN, Ḟ = −ΔF + FΩ̃ (+ F(0)) with symmetric Ω̃ (§4): the rate of graph mode λ_k and
+    channel mode ω_a is −λ_k + ω_a, largest at λ_k = 0 for every channel, so the homogeneous
+    flow is LFD (normalised energy → 0) whatever Ω̃ is — never HFD."""
+    d = 3
+    n = g.number_of_nodes()
+    omega = _sym(d, np.random.default_rng(n))
+    K = -np.kron(np.eye(d), _lap(g)) + np.kron(omega, np.eye(n))
+    e_t, rho = _limit_energy(g, K, d, seed=n)
+    assert e_t < 1e-6 < rho / 2
+
+
+@pytest.mark.parametrize("g", NEVER_HFD_GRAPHS, ids=_ids(NEVER_HFD_GRAPHS))
+def test_linear_pde_gcn_d_is_never_hfd(g: nx.Graph) -> None:
+    """Linear PDE-GCN_D, Ḟ = −ΔF KᵀK (§4): rates −λ_k κ_a with κ_a ≥ 0 are largest at
+    λ_k = 0, so the flow smooths (LFD) for every K — never HFD."""
+    d = 3
+    n = g.number_of_nodes()
+    k = np.random.default_rng(n + 1).standard_normal((d, d))
+    K = -np.kron(k.T @ k, _lap(g))
+    e_t, rho = _limit_energy(g, K, d, seed=n + 1)
+    assert e_t < 1e-6 < rho / 2
+
+
+@pytest.mark.parametrize("g", NEVER_HFD_GRAPHS, ids=_ids(NEVER_HFD_GRAPHS))
+def test_linear_grand_is_never_hfd(g: nx.Graph) -> None:
+    """Linear GRAND, Ḟ = −(I − A(F(0)))F with a fixed attention matrix (§4), here symmetric:
+    A = D_w^{-1/2} A_w D_w^{-1/2} for positive random edge weights w. Its slowest mode is the
+    top eigenvector D_w^{1/2}1 of A, a smooth signal, so the normalised energy settles far
+    below the HFD limit ρ_Δ/2 (and at 0 when the weights are all equal)."""
+    n = g.number_of_nodes()
+    rng = np.random.default_rng(n + 2)
+    a = nx.to_numpy_array(g, nodelist=range(n))
+    w = np.triu(a * rng.uniform(0.5, 2.0, a.shape), 1)
+    w = w + w.T
+    inv = 1 / np.sqrt(w.sum(1))
+    attention = inv[:, None] * w * inv[None, :]
+    K = -np.kron(np.eye(2), np.eye(n) - attention)
+    e_t, rho = _limit_energy(g, K, 2, seed=n + 2)
+    assert e_t < 0.5 * rho / 2
+    # Equal weights: the attention is Ā itself and the flow is the heat equation: LFD.
+    K_heat = -np.kron(np.eye(2), _lap(g))
+    e_heat, _ = _limit_energy(g, K_heat, 2, seed=n + 2)
+    assert e_heat < 1e-6

@@ -78,7 +78,7 @@ def plot_frequency_response(report: dict[str, Any], response: Any, path: Path) -
     ax.set_xlabel("graph frequency λ (eigenvalue of Δ)")
     ax.set_ylabel("gain after T")
     kinds = list(response.kind)
-    what = "channels" if response.commutes else "singular values (Ω, W do not commute)"
+    what = "channels" if response.commutes else "singular values"
     ax.set_title(
         f"{report['dataset']}: {kinds.count('low-pass')} low-pass, "
         f"{kinds.count('high-pass')} high-pass {what}",
