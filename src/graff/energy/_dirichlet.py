@@ -56,6 +56,14 @@ def check_channel_matrix(M: Tensor, d: int | None, name: str) -> Tensor:
     return M
 
 
+def _rows(F: Tensor, num_nodes: int | None) -> int:
+    """Number of nodes n = rows of F, checked against ``num_nodes`` when given."""
+    n = F.size(0)
+    if num_nodes is not None and num_nodes != n:
+        raise ValueError(f"F has {n} rows but num_nodes={num_nodes}")
+    return n
+
+
 def _graph(
     F: Tensor,
     edge_index: Tensor | None,
@@ -63,9 +71,7 @@ def _graph(
     self_loops: bool,
     adj: Tensor | None,
 ) -> Tensor:
-    n = F.size(0)
-    if num_nodes is not None and num_nodes != n:
-        raise ValueError(f"F has {n} rows but num_nodes={num_nodes}")
+    n = _rows(F, num_nodes)
     a = resolve_adjacency(
         edge_index, n, self_loops=self_loops, adj=adj, dtype=F.dtype, device=F.device
     )
@@ -106,10 +112,7 @@ def dirichlet_energy(
     """
     F = as_features(F)
     if adj is None and edge_index is not None:
-        n = F.size(0)
-        if num_nodes is not None and num_nodes != n:
-            raise ValueError(f"F has {n} rows but num_nodes={num_nodes}")
-        check_edge_index(edge_index, n)
+        check_edge_index(edge_index, _rows(F, num_nodes))
         return _edge_dirichlet(F, edge_index.to(F.device), self_loops)
     a = _graph(F, edge_index, num_nodes, self_loops, adj)
     return 0.5 * (F.pow(2).sum() - (F * adj_matmul(a, F)).sum())
