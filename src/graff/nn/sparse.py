@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["CSRTransposePlan", "csr_transpose_plan", "sparse_dropout_linear"]
+__all__ = ["CSRTransposePlan", "csr_transpose_plan", "sparse_dropout_linear", "to_csr"]
 
 
 class CSRTransposePlan(NamedTuple):
@@ -31,6 +31,13 @@ def _csr(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> T
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Sparse CSR support is in beta"
         return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+
+
+def to_csr(x: Tensor) -> Tensor:
+    """A dense (or COO) matrix as sparse CSR, without PyTorch's beta-state warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Sparse CSR support is in beta"
+        return x.to_sparse_csr()
 
 
 def csr_transpose_plan(x: Tensor) -> CSRTransposePlan:

@@ -21,7 +21,6 @@ import platform
 import statistics
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import yaml
 from torch import Tensor
 
 import graff
+from graff.nn.sparse import to_csr
 from graff.train.config import ConfigError, RunConfig, config_to_dict
 from graff.train.fit import SplitResult, build_model, train_split
 
@@ -237,14 +237,12 @@ def _seeded(seed: int) -> Iterator[None]:
 SPARSE_DENSITY = 0.25
 
 
-def _density(x: Tensor) -> float:
-    return float((x != 0).sum()) / max(1, x.numel())
-
-
-def _to_csr(x: Tensor) -> Tensor:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "Sparse CSR support is in beta"
-        return x.to_sparse_csr()
+def _model_features(model: torch.nn.Module, x: Tensor) -> Tensor:
+    """``x`` as CSR when the model accepts sparse features and ``x`` is sparse enough."""
+    density = float((x != 0).sum()) / max(1, x.numel())
+    if getattr(model, "accepts_sparse_features", False) and density < SPARSE_DENSITY:
+        return to_csr(x)
+    return x
 
 
 EpochHook = Callable[[int, int, dict[str, float]], None]
@@ -272,11 +270,7 @@ def run(
             f"data.splits {bad} out of range: {data.name} has {data.num_splits} splits "
             f"(0..{data.num_splits - 1})"
         )
-    x = data.x
-    with _seeded(cfg.seed):  # leaves the caller's global RNG untouched
-        probe = build_model(cfg.model, data.x.size(1), data.num_classes)
-    if getattr(probe, "accepts_sparse_features", False) and _density(x) < SPARSE_DENSITY:
-        x = _to_csr(x)
+    x: Tensor | None = None  # data.x as the model takes it, converted once for all splits
     out = Path(out_dir) if out_dir is not None else None
     done = _open_run_dir(out, cfg, overwrite) if out is not None else set()
     start = time.perf_counter()
@@ -292,6 +286,8 @@ def run(
             on_split_start(k, len(splits))
         with _seeded(cfg.seed + k):
             model = build_model(cfg.model, data.x.size(1), data.num_classes)
+            if x is None:
+                x = _model_features(model, data.x)
             hook = None if on_epoch is None else (lambda e, s, k=k: on_epoch(k, e, s))
             res = train_split(
                 model,
