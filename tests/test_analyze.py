@@ -34,7 +34,7 @@ def test_report_matches_the_run(tmp_path: Path) -> None:
     """The rebuilt model reproduces the run's split-0 test score, its W spectrum is that of
     model.W, and the energy is recorded at F(0) and after each of the ⌈T/τ⌉ = 5 steps."""
     out = _train(tmp_path)
-    report, model = analyze_run(out, split=0)
+    report, model, response = analyze_run(out, split=0)
     summary = json.loads((out / "summary.json").read_text())
     assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][0], abs=1e-4)
     eig = torch.linalg.eigvalsh(model.W.double())
@@ -44,6 +44,8 @@ def test_report_matches_the_run(tmp_path: Path) -> None:
     assert report["energy"]["times"][-1] == pytest.approx(2.5)
     assert 0.0 <= report["rho_delta"] <= 2.0
     assert report["predicted_regime"] in {"LFD", "HFD", "undetermined"}
+    assert response is not None
+    assert report["frequency_response"]["low_pass"] == list(response.kind).count("low-pass")
     for v in report["energy"]["normalized_dirichlet"]:
         assert 0.0 <= v <= report["rho_delta"] / 2 + 1e-9
 

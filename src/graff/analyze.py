@@ -16,8 +16,10 @@ import yaml
 
 from graff.energy import (
     EnergyTrajectory,
+    FrequencyResponse,
     edge_homophily,
     measured_regime,
+    model_frequency_response,
     node_homophily,
     predicted_regime,
     prediction_homophily,
@@ -54,8 +56,9 @@ def _load_run(run_dir: Path, split: int) -> tuple[Any, Path]:
 
 def analyze_run(
     run_dir: str | Path, *, split: int = 0, data_dir: str | None = None
-) -> tuple[dict[str, Any], GRAFF]:
-    """Report on split ``split`` of a GRAFF run (see module docstring), and the model.
+) -> tuple[dict[str, Any], GRAFF, FrequencyResponse | None]:
+    """Report on split ``split`` of a GRAFF run (see module docstring), the model, and its
+    per-channel frequency response (``None`` for a time-dependent W).
 
     The energies use the model's own Ā (with self-loops when the model has them), so ρ_Δ and
     the LFD/HFD limits refer to the operator the model actually applied.
@@ -87,7 +90,7 @@ def analyze_run(
     # Homophily of the labels is measured on edges between labelled nodes only.
     keep = labelled[ei[0]] & labelled[ei[1]]
     y_known, ei_known = prepared.y.clamp(min=0), ei[:, keep]
-    test = prepared.test_mask[:, split] if split < prepared.num_splits else labelled
+    test = prepared.test_mask[:, split]
     report = {
         "run_dir": str(run_dir),
         "split": split,
@@ -125,7 +128,17 @@ def analyze_run(
         },
         "test_accuracy": float((pred[test] == prepared.y[test]).float().mean()),
     }
-    return report, model
+    response = None
+    if len(mats) == 1:
+        response = model_frequency_response(model)
+        kinds = list(response.kind)
+        report["frequency_response"] = {
+            "commutes": bool(response.commutes),
+            "low_pass": kinds.count("low-pass"),
+            "high_pass": kinds.count("high-pass"),
+            "flat": kinds.count("flat"),
+        }
+    return report, model, response
 
 
 def text_report(report: dict[str, Any]) -> str:

@@ -376,21 +376,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from graff import _plots
     from graff.analyze import analyze_run, text_report
-    from graff.energy import model_frequency_response
 
-    report, model = analyze_run(args.run_dir, split=args.split, data_dir=args.data_dir)
+    report, _, response = analyze_run(args.run_dir, split=args.split, data_dir=args.data_dir)
     out = Path(args.out) if args.out else Path(args.run_dir) / "analysis"
     out.mkdir(parents=True, exist_ok=True)
-    response = None
-    if not report["time_dependent_w"]:
-        response = model_frequency_response(model)
-        kinds = list(response.kind)
-        report["frequency_response"] = {
-            "commutes": bool(response.commutes),
-            "low_pass": kinds.count("low-pass"),
-            "high_pass": kinds.count("high-pass"),
-            "flat": kinds.count("flat"),
-        }
     text = text_report(report)
     (out / "analysis.json").write_text(json.dumps(report, indent=2))
     (out / "report.txt").write_text(text)
