@@ -6,9 +6,9 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from graff.nn.functional import dropout
 from graff.nn.graff_conv import GRAFFConv
 from graff.nn.sparse import CSRTransposePlan, csr_transpose_plan, sparse_dropout_linear
 
@@ -188,11 +188,11 @@ class GRAFF(nn.Module):
                 self._plan,
             )
         else:
-            h = self.encoder(F.dropout(x, self.input_dropout, self.training))
+            h = self.encoder(dropout(x, self.input_dropout, self.training))
         if len(self.encoder_mlp) > 0:
-            h = F.dropout(h, self.dropout, self.training)
+            h = dropout(h, self.dropout, self.training)
             for lin in self.encoder_mlp:
-                h = F.dropout(h + lin(torch.relu(h)), self.dropout, self.training)
+                h = dropout(h + lin(torch.relu(h)), self.dropout, self.training)
         return h
 
     def evolve(
@@ -226,7 +226,7 @@ class GRAFF(nn.Module):
         """Y = ψ_DE(F(T)) (optional ReLU, dropout, linear)."""
         if self.output_relu:
             f = torch.relu(f)
-        f = F.dropout(f, self.dropout, self.training)
+        f = dropout(f, self.dropout, self.training)
         return self.decoder(f)
 
     def forward(

@@ -12,8 +12,9 @@ import warnings
 from typing import Any, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from graff.nn.functional import dropout
 
 __all__ = ["CSRTransposePlan", "csr_transpose_plan", "sparse_dropout_linear", "to_csr"]
 
@@ -83,6 +84,6 @@ def sparse_dropout_linear(
 
     Same distribution as dense dropout (dropped zeros stay zero). No gradient flows to X.
     """
-    values = F.dropout(x.values(), p, training)
+    values = dropout(x.values(), p, training)
     out = _SparseLinear.apply(x, values, weight, plan)
     return out if bias is None else out + bias

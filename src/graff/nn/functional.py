@@ -1,0 +1,71 @@
+"""Dropout with a cheaper random source than :func:`torch.nn.functional.dropout` on the CPU.
+
+PyTorch's CPU dropout draws one Bernoulli variable per element from a sequential Mersenne
+twister: 15–25 ns per element on this kind of machine, more than every other operation of a
+GRAFF training step together on Pubmed-sized graphs. Here one 64-bit draw of the same
+generator feeds four elements (16 random bits each), which makes dropout 3–4× cheaper.
+
+The drop probability is rounded to a multiple of 2⁻¹⁶ (|p_eff − p| ≤ 7.7·10⁻⁶) and the kept
+values are scaled by exactly 1/(1 − p_eff), so the output is unbiased. The draws come from
+PyTorch's default generator: :func:`torch.manual_seed` makes them reproducible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["dropout", "dropout_mask"]
+
+_LEVELS = 1 << 16
+
+
+def _threshold(p: float) -> tuple[int, float]:
+    """(int16 threshold, scale): keep an element when its 16 random bits are ≥ threshold."""
+    dropped = min(round(p * _LEVELS), _LEVELS - 1)
+    return dropped - _LEVELS // 2, _LEVELS / (_LEVELS - dropped)
+
+
+def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device) -> Tensor:
+    """A boolean keep-mask of ``shape``: each entry True with probability 1 − p_eff."""
+    n = 1
+    for s in shape:
+        n *= s
+    threshold, _ = _threshold(p)
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
+    words.random_(-(1 << 63), None)  # all 64 bits uniform (plain random_() leaves the top bit 0)
+    return words.view(torch.int16)[:n].view(shape) >= threshold
+
+
+class _Dropout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, p: float) -> Tensor:
+        keep = dropout_mask(x.shape, p, x.device)
+        scale = _threshold(p)[1]
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        return x * keep * scale
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None]:
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        (keep,) = ctx.saved_tensors
+        return grad * keep * ctx.scale, None
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout with drop probability ``p`` (a drop-in for ``F.dropout``).
+
+    Identity when not training or ``p == 0``; ``p`` must be in [0, 1).
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if not training or p == 0.0 or x.numel() == 0:
+        return x
+    if not x.is_floating_point():
+        raise TypeError(f"dropout needs a floating-point tensor, got {x.dtype}")
+    out: Tensor = _Dropout.apply(x, p)
+    return out
