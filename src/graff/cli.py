@@ -450,6 +450,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiments() -> Any:
+    """The figure scripts (package graff_experiments in experiments/, installed with graff;
+    in a source checkout that was never installed, imported from experiments/ directly)."""
+    try:
+        import graff_experiments
+    except ImportError:
+        root = Path(__file__).resolve().parents[2] / "experiments"
+        if not (root / "graff_experiments").is_dir():
+            raise
+        sys.path.insert(0, str(root))
+        import graff_experiments
+    return graff_experiments
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    exp = _experiments()
+    if args.name not in exp.FIGURES:
+        err_console.print(
+            f"[bold red]error[/]: unknown figure {args.name!r}; choose one of: "
+            + ", ".join(exp.FIGURES),
+            highlight=False,
+        )
+        return 2
+    opts = exp.FigureOptions(
+        out=Path(args.out),
+        quick=args.quick,
+        data_dir=args.data_dir,
+        progress=not args.no_progress,
+        runs=Path(args.runs) if args.runs else None,
+    )
+    t0 = time.perf_counter()
+    paths, findings = exp.make_figure(args.name, opts)
+    for line in findings:
+        console.print(line, highlight=False)
+    console.print(
+        f"{args.name}: {', '.join(str(p) for p in paths)} ({time.perf_counter() - t0:.0f} s)",
+        highlight=False,
+    )
+    return 0
+
+
 # -- entry point -------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="graff", description=__doc__)
@@ -494,6 +535,19 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--no-plots", action="store_true", help="write JSON and text only")
     a.add_argument("--data-dir")
     a.set_defaults(func=cmd_analyze)
+
+    f = sub.add_parser(
+        "figure",
+        help="regenerate one of the paper's figures (experiments/)",
+        description="Figures: syn-cora, prediction-homophily, particles, spectrum, depth, "
+        "runtime. Each writes NAME.png and NAME.csv (particles also a GIF) to --out.",
+    )
+    f.add_argument("name", help="figure name (graff figure --help lists them)")
+    f.add_argument("--quick", action="store_true", help="tiny settings (seconds; for tests)")
+    f.add_argument("--out", default="docs/figures", help="output folder (default docs/figures)")
+    f.add_argument("--runs", help="spectrum: reuse finished run dirs <RUNS>/<dataset>-graff")
+    common(f)
+    f.set_defaults(func=cmd_figure)
 
     m = sub.add_parser("demo", help="GRAFF vs an MLP on a built-in synthetic graph")
     m.add_argument("--quick", action="store_true", help="fewer splits and epochs")

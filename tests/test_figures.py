@@ -1,0 +1,140 @@
+"""Tests of ``graff figure`` (experiments/graff_experiments): every figure in --quick mode."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from graff import cli
+from graff.cli import main
+
+graff_experiments = pytest.importorskip("graff_experiments")
+
+
+@pytest.fixture(autouse=True)
+def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.console, "_width", 250)
+    monkeypatch.setattr(cli.err_console, "_width", 250)
+
+
+def _figure(name: str, out: Path, *extra: str, data_dir: Path | None = None) -> None:
+    args = ["figure", name, "--quick", "--out", str(out), "--no-progress", *extra]
+    if data_dir is not None:
+        args += ["--data-dir", str(data_dir)]
+    assert main(args) == 0
+
+
+def _read(out: Path, name: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    png = out / f"{name}.png"
+    assert png.stat().st_size > 1000
+    with Image.open(png) as im:
+        assert im.size[0] > 100 and im.size[1] > 100
+    with (out / f"{name}.csv").open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ()) == columns
+        rows = list(reader)
+    assert rows
+    return rows
+
+
+def _in_unit(value: str) -> bool:
+    v = float(value)
+    return 0.0 <= v <= 1.0
+
+
+def test_unknown_figure_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["figure", "nope", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown figure 'nope'" in err
+    for name in graff_experiments.FIGURES:
+        assert name in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_particles_quick(tmp_path: Path) -> None:
+    from graff_experiments import particles
+
+    _figure("particles", tmp_path)
+    rows = _read(tmp_path, "particles", particles.COLUMNS)
+    with Image.open(tmp_path / "particles.gif") as gif:
+        assert gif.n_frames > 1
+    assert {r["run"] for r in rows} == {"attractive", "repulsive"}
+    energies: dict[str, dict[int, float]] = {}
+    for r in rows:
+        e = float(r["normalized_energy"])
+        assert 0.0 <= e <= 1.0
+        assert math.isfinite(float(r["x"])) and math.isfinite(float(r["y"]))
+        energies.setdefault(r["run"], {})[int(r["step"])] = e
+    last = {run: e[max(e)] for run, e in energies.items()}
+    # Attraction (W ⪰ 0) smooths, repulsion (W ⪯ 0) sharpens: the paper's Figure 2.
+    assert last["attractive"] < last["repulsive"]
+    assert energies["attractive"][max(energies["attractive"])] < energies["attractive"][0]
+
+
+@pytest.fixture(scope="module")
+def syn_cora_out(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("figures")
+    _figure("syn-cora", out, data_dir=shared_data_dir)
+    return out
+
+
+@pytest.mark.shared_data
+def test_syn_cora_quick(syn_cora_out: Path) -> None:
+    from graff_experiments import syn_cora
+
+    rows = _read(syn_cora_out, "syn-cora", syn_cora.COLUMNS)
+    s = syn_cora.settings(quick=True)
+    assert {r["model"] for r in rows} == {"sum", "prod", "neg_prod", "dd", "gcn"}
+    assert len(rows) == 5 * len(s.levels) * len(s.replicas)
+    for r in rows:
+        assert _in_unit(r["test_acc"]) and _in_unit(r["val_acc"]) and _in_unit(r["pred_homophily"])
+        assert abs(float(r["graph_homophily"]) - float(r["homophily"])) < 0.05
+        if r["model"] == "gcn":
+            assert r["encoder_pred_homophily"] == "nan"
+        else:
+            assert _in_unit(r["encoder_pred_homophily"])
+    # On the perfectly homophilous graph every model is nearly right.
+    assert all(float(r["test_acc"]) > 0.8 for r in rows if float(r["homophily"]) == 1.0)
+
+
+@pytest.mark.shared_data
+def test_prediction_homophily_reuses_syn_cora_fits(
+    syn_cora_out: Path, shared_data_dir: Path
+) -> None:
+    from graff_experiments import prediction_homophily, syn_cora
+
+    _figure("prediction-homophily", syn_cora_out, data_dir=shared_data_dir)
+    rows = _read(syn_cora_out, "prediction-homophily", prediction_homophily.COLUMNS)
+    assert {r["fits_from"] for r in rows} == {"syn-cora.csv"}
+    with (syn_cora_out / "syn-cora.csv").open(newline="") as fh:
+        fits = {(r["model"], r["homophily"]): r for r in csv.DictReader(fh)}
+    for r in rows:
+        assert _in_unit(r["true_homophily"]) and _in_unit(r["pred_homophily"])
+        assert _in_unit(r["encoder_pred_homophily"])
+        assert r["pred_homophily"] == fits[(r["w_type"], r["homophily"])]["pred_homophily"]
+    assert {r["w_type"] for r in rows} == set(syn_cora.GRAFF_VARIANTS)
+
+
+@pytest.mark.shared_data
+def test_spectrum_quick(tmp_path: Path, shared_data_dir: Path) -> None:
+    from graff_experiments import spectrum
+
+    _figure("spectrum", tmp_path, data_dir=shared_data_dir)
+    rows = _read(tmp_path, "spectrum", spectrum.COLUMNS)
+    assert sorted(r["dataset"] for r in rows) == sorted(spectrum.QUICK_DATASETS)
+    homophily = [float(r["edge_homophily"]) for r in rows]
+    assert homophily == sorted(homophily)
+    for r in rows:
+        eig = [float(v) for v in r["eigenvalues"].split()]
+        assert eig == sorted(eig)
+        assert math.isclose(eig[0], float(r["lambda_min"]), rel_tol=1e-4, abs_tol=1e-6)
+        assert int(r["n_positive"]) + int(r["n_negative"]) <= len(eig)
+        assert r["predicted_regime"] in ("LFD", "HFD", "undetermined")
+        assert 0.0 < float(r["rho_delta"]) <= 2.0
+        assert float(r["measured_energy_end"]) >= 0.0
