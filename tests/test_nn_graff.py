@@ -774,3 +774,86 @@ def test_mlp_rejects_zero_layers() -> None:
     """MLPClassifier(num_layers < 1) raises ValueError naming num_layers."""
     with pytest.raises(ValueError, match="num_layers"):
         MLPClassifier(3, 4, 2, num_layers=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Fast path: in-place accumulation and node reordering
+# --------------------------------------------------------------------------------------------
+def test_sym_spmm_add_inplace_writes_into_base_and_keeps_gradients() -> None:
+    """inplace=True returns base itself, with the same values and gradients as the out-of-place
+    product (base is a temporary computed from a leaf, as in the Euler step)."""
+    adj, n = _abar_sparse(0)
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(n, 3, dtype=DT, generator=gen)
+    b = torch.randn(n, 3, dtype=DT, generator=gen)
+    g = torch.randn(n, 3, dtype=DT, generator=gen)
+    grads = []
+    for inplace in (False, True):
+        xa, ba = x.clone().requires_grad_(), b.clone().requires_grad_()
+        base = ba * 2.0  # a fresh temporary
+        out = sym_spmm_add(adj, xa, base, 0.5, inplace=inplace)
+        assert (out.data_ptr() == base.data_ptr()) is inplace
+        (out * g).sum().backward()
+        grads.append((out.detach(), xa.grad, ba.grad))
+    for a, b_ in zip(grads[0], grads[1], strict=True):
+        torch.testing.assert_close(a, b_, rtol=0, atol=1e-12)
+
+
+def test_rcm_order_is_a_permutation_that_narrows_the_bandwidth() -> None:
+    from graff.nn.adjacency import rcm_order
+
+    n = 300
+    gen = torch.Generator().manual_seed(0)
+    path = torch.stack([torch.arange(n - 1), torch.arange(1, n)])
+    shuffle = torch.randperm(n, generator=gen)
+    ei = to_undirected(shuffle[path], num_nodes=n)  # a path graph with shuffled ids
+    order = rcm_order(ei, n)
+    assert torch.equal(order.sort().values, torch.arange(n))
+    new_id = torch.empty_like(order)
+    new_id[order] = torch.arange(n)
+    bandwidth = lambda e: int((e[0] - e[1]).abs().max())  # noqa: E731
+    assert bandwidth(ei) > 50
+    assert bandwidth(new_id[ei]) == 1  # RCM recovers the path order
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_reordered_evolution_matches_the_plain_one(train: bool) -> None:
+    """reorder=True gives the same logits, gradients and callback states (in the caller's node
+    order) as reorder=False, up to summation order."""
+    n = 60
+    ei = _random_graph(n, 150, seed=7)
+    x = torch.randn(n, 5, dtype=DT, generator=torch.Generator().manual_seed(1))
+    runs = []
+    for reorder in (False, True):
+        torch.manual_seed(0)
+        model = GRAFF(5, 6, 3, T=2.5, step_size=0.5, reorder=reorder, dropout=0.3).double()
+        model.train(train)
+        _, order = model.conv.propagation(ei, n)
+        assert (order is not None) is reorder
+        states: list[Tensor] = []
+        torch.manual_seed(1)
+        out = model(x, ei, callback=lambda k, t, f: states.append(f.detach().clone()))
+        out.square().sum().backward()
+        runs.append((out.detach(), model.conv.ws[0].matrix().detach(), states, model))
+    (out_a, _, states_a, model_a), (out_b, _, states_b, model_b) = runs
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-10)
+    for fa, fb in zip(states_a, states_b, strict=True):
+        torch.testing.assert_close(fa, fb, rtol=0, atol=1e-10)
+    for (name, pa), pb in zip(model_a.named_parameters(), model_b.parameters(), strict=True):
+        assert pa.grad is not None and pb.grad is not None, name
+        torch.testing.assert_close(pa.grad, pb.grad, rtol=0, atol=1e-9, msg=name)
+
+
+def test_reorder_default_depends_on_graph_size() -> None:
+    from graff.nn.graff_conv import REORDER_MIN_NODES
+
+    conv = GRAFFConv(4)
+    small = _random_graph(50, 80, seed=0)
+    assert conv.propagation(small, 50)[1] is None
+    n = REORDER_MIN_NODES
+    ring = torch.stack([torch.arange(n), (torch.arange(n) + 1) % n])
+    big = to_undirected(ring, num_nodes=n)
+    adj, order = conv.propagation(big, n)
+    assert order is not None and adj.shape == (n, n)
+    assert conv.propagation(big, n)[0] is adj  # cached
+    assert GRAFFConv(4, reorder=False).propagation(big, n)[1] is None

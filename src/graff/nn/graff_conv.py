@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graff.nn.adjacency import normalized_adjacency, sym_spmm_add
+from graff.nn.adjacency import normalized_adjacency, rcm_order, sym_spmm_add
 from graff.nn.parametrisations import ChannelMixing, make_omega, make_w
 
 __all__ = ["GRAFFConv"]
+
+#: graphs with at least this many nodes are renumbered for locality when ``reorder=None``.
+REORDER_MIN_NODES = 10_000
 
 
 class GRAFFConv(nn.Module):
@@ -43,6 +49,10 @@ class GRAFFConv(nn.Module):
             before the update.
         self_loops (bool): add self-loops in Ā (default True).
         cached (bool): cache Ā after the first call (transductive use, default True).
+        reorder (bool or None): let :meth:`propagation` renumber the nodes in reverse
+            Cuthill–McKee order for a whole evolution (faster sparse products, same result up
+            to floating-point summation order); ``None`` (default): only for graphs of at least
+            ``REORDER_MIN_NODES`` nodes, where the features outgrow the CPU caches.
 
     Shapes:
         - input: features [n, d], initial features F(0) [n, d], edge_index [2, E]
@@ -64,6 +74,7 @@ class GRAFFConv(nn.Module):
         increment_norm: bool = False,
         self_loops: bool = True,
         cached: bool = True,
+        reorder: bool | None = None,
     ) -> None:
         super().__init__()
         if not step_size > 0:
@@ -78,6 +89,7 @@ class GRAFFConv(nn.Module):
         self.increment_norm = increment_norm
         self.self_loops = self_loops
         self.cached = cached
+        self.reorder = reorder
         self.ws = nn.ModuleList([make_w(w_type, channels) for _ in range(num_w)])
         self.omega = make_omega(omega_type, channels)
         self.beta_init = float(beta)
@@ -85,8 +97,7 @@ class GRAFFConv(nn.Module):
             self.beta = nn.Parameter(torch.tensor([float(beta)]))
         else:
             self.register_buffer("beta", torch.tensor([float(beta)]))
-        self._cached_adj: Tensor | None = None
-        self._cached_key: tuple[object, ...] | None = None
+        self._cache: dict[str, tuple[tuple[object, ...], Any]] = {}
 
     def reset_parameters(self) -> None:
         for w in self.ws:
@@ -94,38 +105,78 @@ class GRAFFConv(nn.Module):
         self.omega.reset_parameters()  # type: ignore[operator]
         with torch.no_grad():
             self.beta.fill_(self.beta_init)
-        self._cached_adj = None
-        self._cached_key = None
+        self._cache = {}
 
     def w(self, step: int = 0) -> ChannelMixing:
         """The W parametrisation used at Euler step ``step``."""
         return self.ws[min(step, len(self.ws) - 1)]  # type: ignore[return-value]
 
-    def adjacency(
-        self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None
-    ) -> Tensor:
-        """Ā as a CSR matrix, computed once and cached when ``cached=True``."""
-        dtype = self.omega.diagonal().dtype
+    def _cache_key(
+        self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None
+    ) -> tuple[object, ...]:
         # Identity of the graph tensors (address, size, in-place version) and of the model's
         # dtype/device: a new graph, an edited edge_index or a .double() all rebuild Ā.
-        key = (
+        return (
             edge_index.data_ptr(),
             edge_index.size(1),
             edge_index._version,
             num_nodes,
             0 if edge_weight is None else edge_weight.data_ptr(),
             0 if edge_weight is None else edge_weight._version,
-            str(dtype),
+            str(self.omega.diagonal().dtype),
             str(edge_index.device),
         )
-        if self.cached and self._cached_adj is not None and self._cached_key == key:
-            return self._cached_adj
-        adj = normalized_adjacency(
-            edge_index, num_nodes, edge_weight, self_loops=self.self_loops, dtype=dtype
-        ).to(edge_index.device)
+
+    def _cached(self, name: str, key: tuple[object, ...], build: Callable[[], Any]) -> Any:
+        hit = self._cache.get(name)
+        if self.cached and hit is not None and hit[0] == key:
+            return hit[1]
+        value = build()
         if self.cached:
-            self._cached_adj, self._cached_key = adj, key
+            self._cache[name] = (key, value)
+        return value
+
+    def adjacency(
+        self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None
+    ) -> Tensor:
+        """Ā as a CSR matrix, computed once and cached when ``cached=True``."""
+        dtype = self.omega.diagonal().dtype
+
+        def build() -> Tensor:
+            return normalized_adjacency(
+                edge_index, num_nodes, edge_weight, self_loops=self.self_loops, dtype=dtype
+            ).to(edge_index.device)
+
+        key = self._cache_key(edge_index, num_nodes, edge_weight)
+        adj: Tensor = self._cached("adj", key, build)
         return adj
+
+    def propagation(
+        self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """(Ā, order) for a whole evolution, cached like :meth:`adjacency`.
+
+        ``order`` is None when the nodes keep their numbering; otherwise Ā is that of the graph
+        renumbered so that new node i is old node ``order[i]`` (see ``reorder``), and features
+        must be taken to that order (``F[order]``) and back.
+        """
+        want = self.reorder if self.reorder is not None else num_nodes >= REORDER_MIN_NODES
+        if not want:
+            return self.adjacency(edge_index, num_nodes, edge_weight), None
+        dtype = self.omega.diagonal().dtype
+
+        def build() -> tuple[Tensor, Tensor]:
+            order = rcm_order(edge_index, num_nodes)
+            new_id = torch.empty_like(order)
+            new_id[order] = torch.arange(num_nodes, device=order.device)
+            adj = normalized_adjacency(
+                new_id[edge_index], num_nodes, edge_weight, self_loops=self.self_loops, dtype=dtype
+            ).to(edge_index.device)
+            return adj, order
+
+        key = self._cache_key(edge_index, num_nodes, edge_weight)
+        result: tuple[Tensor, Tensor] = self._cached("reordered", key, build)
+        return result
 
     def operators(self, step: int = 0) -> tuple[Tensor, Tensor]:
         """(W, Ω) of step ``step``, each as a vector [d] when diagonal or a matrix [d, d].
@@ -150,8 +201,13 @@ class GRAFFConv(nn.Module):
         step_size: float | None = None,
         step: int = 0,
         ops: tuple[Tensor, Tensor] | None = None,
+        source: Tensor | None = None,
     ) -> Tensor:
-        """One Euler step. Pass either ``edge_index`` or a precomputed ``adj`` (Ā, CSR)."""
+        """One Euler step. Pass either ``edge_index`` or a precomputed ``adj`` (Ā, CSR).
+
+        ``source`` may hold τβF(0) for this step's τ, computed once for all steps of a pass
+        (:meth:`source`); the linear step then makes one pass over the features less.
+        """
         if adj is None:
             if edge_index is None:
                 raise ValueError("GRAFFConv needs edge_index or a precomputed adj")
@@ -167,14 +223,20 @@ class GRAFFConv(nn.Module):
             if self.nonlinear:
                 inc = torch.relu(inc)
             return x + tau * inc
-        # Linear step, fused: base = F − τFΩ + τβF(0), then base + τ·Ā(FW).
+        # Linear step, fused: base = F − τFΩ + τβF(0) (a fresh tensor), then base += τ·Ā(FW)
+        # in place.
+        src = self.source(x0, tau) if source is None else source
         if self.omega.is_zero:
-            base = x + (tau * self.beta) * x0
+            base = x + src
         elif om_op.dim() == 1:
-            base = torch.addcmul((tau * self.beta) * x0, x, 1.0 - tau * om_op)
+            base = torch.addcmul(src, x, 1.0 - tau * om_op)
         else:
-            base = x - tau * (x @ om_op) + (tau * self.beta) * x0
-        return sym_spmm_add(adj, xw, base, tau)
+            base = x - tau * (x @ om_op) + src
+        return sym_spmm_add(adj, xw, base, tau, inplace=True)
+
+    def source(self, x0: Tensor, step_size: float) -> Tensor:
+        """The source term τβF(0) of one Euler step of size τ."""
+        return (step_size * self.beta) * x0
 
     def extra_repr(self) -> str:
         return (
