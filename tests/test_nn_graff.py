@@ -832,7 +832,7 @@ def test_reordered_evolution_matches_the_plain_one(train: bool) -> None:
         assert (order is not None) is reorder
         states: list[Tensor] = []
         torch.manual_seed(1)
-        out = model(x, ei, callback=lambda k, t, f: states.append(f.detach().clone()))
+        out = model(x, ei, callback=lambda k, t, f, s=states: s.append(f.detach().clone()))
         out.square().sum().backward()
         runs.append((out.detach(), model.conv.ws[0].matrix().detach(), states, model))
     (out_a, _, states_a, model_a), (out_b, _, states_b, model_b) = runs
