@@ -857,3 +857,34 @@ def test_reorder_default_depends_on_graph_size() -> None:
     assert order is not None and adj.shape == (n, n)
     assert conv.propagation(big, n)[0] is adj  # cached
     assert GRAFFConv(4, reorder=False).propagation(big, n)[1] is None
+
+
+def test_checkpointed_evolution_matches_and_saves_less() -> None:
+    """checkpoint=True gives the same logits and gradients, and keeps fewer tensors for the
+    backward pass (O(√steps) instead of O(steps) feature matrices)."""
+    n = 40
+    ei = _random_graph(n, 90, seed=11)
+    x = torch.randn(n, 5, dtype=DT, generator=torch.Generator().manual_seed(2))
+    results = []
+    for ckpt in (False, True):
+        torch.manual_seed(0)
+        model = GRAFF(5, 6, 3, T=16.0, step_size=1.0, checkpoint=ckpt).double()
+        saved: list[int] = []
+
+        def pack(t: Tensor, saved: list[int] = saved) -> Tensor:
+            saved.append(t.numel())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = model(x, ei)
+        out.square().sum().backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        big = sum(1 for s in saved if s == n * 6)  # saved n×d feature matrices
+        results.append((out.detach(), grads, big))
+    (out_a, g_a, big_a), (out_b, g_b, big_b) = results
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-12)
+    assert len(g_a) == len(g_b)
+    for a, b in zip(g_a, g_b, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+    assert big_a >= 16  # at least one n×d tensor per Euler step without checkpointing
+    assert big_b <= big_a // 2

@@ -491,6 +491,17 @@ def cmd_figure(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from graff.bench import BenchError
+    from graff.bench import cli as bench_cli
+
+    try:
+        return bench_cli(args, console)
+    except BenchError as err:
+        err_console.print(f"[bold red]error[/]: {err}", highlight=False)
+        return 2
+
+
 # -- entry point -------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="graff", description=__doc__)
@@ -548,6 +559,19 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--runs", help="spectrum: reuse finished run dirs <RUNS>/<dataset>-graff")
     common(f)
     f.set_defaults(func=cmd_figure)
+
+    b = sub.add_parser("bench", help="time GRAFF against a PyG GCN of equal depth (speed)")
+    b.add_argument("--quick", action="store_true", help="Cora only, depths 2 and 8 (seconds)")
+    b.add_argument("--graphs", help="from cora,pubmed,synthetic,synthetic-rcm (default all)")
+    b.add_argument("--depths", help="comma-separated depths (default 2,4,…,64; 2,8,32 on 200k)")
+    b.add_argument("--modes", help="inference,train (default both)")
+    b.add_argument("--hidden", type=int, default=64, help="feature width d (default 64)")
+    b.add_argument("--repeats", type=int, help="timed rounds per model (default 5)")
+    b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    b.add_argument("--json", action="store_true", help="print the records as JSON")
+    b.add_argument("--out", help="also write the JSON to this file")
+    common(b)
+    b.set_defaults(func=cmd_bench)
 
     m = sub.add_parser("demo", help="GRAFF vs an MLP on a built-in synthetic graph")
     m.add_argument("--quick", action="store_true", help="fewer splits and epochs")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from graff.nn.functional import dropout
 from graff.nn.graff_conv import GRAFFConv
@@ -71,6 +72,10 @@ class GRAFF(nn.Module):
             update; the public code's "layerwise batch norm" for squirrel, whose affine
             parameters are never trained and whose statistics are always the batch's.
         self_loops (bool): self-loops in Ā.
+        checkpoint (bool): activation checkpointing over the Euler steps when training:
+            the evolution runs in ⌈√steps⌉ segments and keeps only each segment's input for
+            the backward pass, which recomputes the segment — memory O(√T) instead of O(T)
+            for about one more forward pass of compute (ignored when a callback is given).
         reorder (bool or None): evolve in reverse Cuthill–McKee node order (faster sparse
             products; the output keeps the caller's order). ``None`` (default): on graphs of at
             least 10 000 nodes (:class:`GRAFFConv`).
@@ -99,6 +104,7 @@ class GRAFF(nn.Module):
         time_dependent: bool = False,
         step_norm: bool = False,
         self_loops: bool = True,
+        checkpoint: bool = False,
         reorder: bool | None = None,
     ) -> None:
         super().__init__()
@@ -119,6 +125,7 @@ class GRAFF(nn.Module):
         self.input_dropout = input_dropout
         self.dropout = dropout
         self.output_relu = output_relu
+        self.checkpoint = checkpoint
         self.encoder = nn.Linear(in_channels, hidden_channels)
         self.encoder_mlp = nn.ModuleList(
             nn.Linear(hidden_channels, hidden_channels) for _ in range(encoder_layers)
@@ -225,17 +232,33 @@ class GRAFF(nn.Module):
             callback(0, t, f if inverse is None else f[inverse])
         shared = len(self.conv.ws) == 1
         ops = self.conv.operators(0) if shared else None
-        # τβF(0) is the same at every step of equal τ: computed once per step size.
-        sources: dict[float, Tensor] = {}
+        # τβF(0) is the same at every step of equal τ: computed once per step size (≤ 2).
         fused = not (self.conv.nonlinear or self.conv.increment_norm)
-        for k, tau in enumerate(self.steps):
+        sources = {tau: self.conv.source(f0, tau) for tau in set(self.steps)} if fused else {}
+
+        def step(k: int, f: Tensor) -> Tensor:
+            tau = self.steps[k]
+            src = sources.get(tau)
             step_ops = ops if shared else self.conv.operators(k)
-            src = None
-            if fused:
-                src = sources.get(tau)
-                if src is None:
-                    src = sources[tau] = self.conv.source(f0, tau)
-            f = self.conv(f, f0, adj=adj, step_size=tau, step=k, ops=step_ops, source=src)
+            out: Tensor = self.conv(f, f0, adj=adj, step_size=tau, step=k, ops=step_ops, source=src)
+            return out
+
+        if self.checkpoint and callback is None and torch.is_grad_enabled():
+            # √steps segments; only each segment's input is kept for the backward pass.
+            n = len(self.steps)
+            size = max(1, math.ceil(math.sqrt(n)))
+            for lo in range(0, n, size):
+                hi = min(n, lo + size)
+
+                def segment(f: Tensor, lo: int = lo, hi: int = hi) -> Tensor:
+                    for k in range(lo, hi):
+                        f = step(k, f)
+                    return f
+
+                f = checkpoint(segment, f, use_reentrant=False)
+            return f if inverse is None else f[inverse]
+        for k, tau in enumerate(self.steps):
+            f = step(k, f)
             t += tau
             if callback is not None:
                 callback(k + 1, t, f if inverse is None else f[inverse])

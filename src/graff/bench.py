@@ -1,0 +1,520 @@
+"""Speed of GRAFF against a PyG GCN of equal depth and width, and against the memory bus.
+
+Everything is measured in one process: for each graph, depth and mode the two models run
+interleaved (GRAFF, GCN, GRAFF, GCN, …) and the medians are compared, so the slow drifts of
+a shared machine hit both alike. ``graff bench`` is the command-line front end; the table in
+benchmarks/README.md comes from it.
+
+- **Models.** GRAFF: linear encoder, ``depth`` Euler steps (T = depth, τ = 1) with a DD W
+  and a diagonal Ω, linear decoder. GCN: :class:`torch_geometric.nn.models.GCN` with
+  ``depth`` GCNConv layers (``cached=True``, on ``edge_index`` — PyG's default path). Both
+  have width ``hidden``, dropout 0.5 in their usual places and fused Adam. GRAFF takes the
+  node features as sparse CSR when they are < 25 % dense (as ``graff train`` does); PyG's GCN
+  only takes dense features.
+- **Modes.** ``inference``: one forward pass in eval mode under ``torch.no_grad``.
+  ``train``: zero_grad, forward, cross-entropy on half the nodes, backward, Adam step.
+- **Memory.** Peak resident memory a mode adds to the process (Linux ``VmHWM``, reset before
+  each measurement, with glibc returning freed blocks to the OS so that RSS tracks live
+  memory); None where /proc is unavailable.
+- **Bandwidth.** The propagation step ``F' = B + τ Ā(FW)`` (one sparse-dense product with
+  accumulation, the core of a GRAFF step) against the machine's streaming bandwidth, measured
+  with a large ``c = a + b``. Its minimal traffic: the CSR arrays once, FW, B and F' once each.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import statistics
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graff.nn import GRAFF
+from graff.nn.adjacency import normalized_adjacency, rcm_order, sym_spmm_add
+from graff.nn.sparse import to_csr
+
+__all__ = [
+    "BandwidthRecord",
+    "BenchError",
+    "BenchGraph",
+    "BenchRecord",
+    "bench_graph",
+    "bench_models",
+    "compare",
+    "machine_bandwidth",
+    "propagation_bandwidth",
+    "rcm_order",
+    "run_bench",
+    "synthetic_graph",
+]
+
+SPARSE_DENSITY = 0.25
+
+
+class BenchError(ValueError):
+    """A benchmark request that cannot run (unknown graph, mode or depth list)."""
+
+
+@dataclass
+class BenchGraph:
+    """A graph to time on: features (dense), undirected edge_index, class count."""
+
+    name: str
+    x: Tensor
+    edge_index: Tensor
+    num_classes: int
+    note: str = ""
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.x.size(0))
+
+    @property
+    def num_edges(self) -> int:
+        """Directed edges in edge_index (each undirected edge counts twice)."""
+        return int(self.edge_index.size(1))
+
+
+@dataclass
+class BenchRecord:
+    """GRAFF vs GCN on one graph × depth × mode; times in milliseconds (medians)."""
+
+    graph: str
+    nodes: int
+    edges: int
+    hidden: int
+    depth: int
+    mode: str
+    graff_ms: float
+    gcn_ms: float
+    ratio: float
+    graff_peak_mb: float | None = None
+    gcn_peak_mb: float | None = None
+    repeats: int = 0
+    threads: int = 0
+
+
+@dataclass
+class BandwidthRecord:
+    """The propagation step B + τĀ(FW) on one graph against the machine's bandwidth."""
+
+    graph: str
+    nodes: int
+    nnz: int
+    hidden: int
+    step_ms: float
+    traffic_mb: float
+    achieved_gbs: float
+    machine_gbs: float
+    fraction: float
+    threads: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- graphs ----------------------------------------------------------------------------------
+
+
+def synthetic_graph(
+    num_nodes: int = 200_000,
+    degree: int = 8,
+    num_features: int = 128,
+    num_classes: int = 10,
+    *,
+    seed: int = 0,
+    order: str = "shuffled",
+) -> BenchGraph:
+    """A large graph with the locality of real ones, built in a few seconds.
+
+    Nodes are uniform points in the unit square, each linked to its ``degree`` nearest
+    neighbours (made undirected: ≈ 2 · degree · n directed edges, 2.0M for the defaults);
+    labels are the cell of a coarse grid, features noisy one-hot labels plus Gaussian noise.
+    ``order="shuffled"`` numbers the nodes at random, as a crawled or concatenated dataset
+    arrives; ``"rcm"`` renumbers them by reverse Cuthill–McKee (:func:`rcm_order`), the cheap
+    reordering that puts neighbours close in memory.
+    """
+    from scipy.spatial import cKDTree
+
+    if order not in ("shuffled", "rcm"):
+        raise ValueError(f"order must be 'shuffled' or 'rcm', got {order!r}")
+    rng = np.random.default_rng(seed)
+    pts = rng.random((num_nodes, 2))
+    _, nbrs = cKDTree(pts).query(pts, k=degree + 1)
+    src = np.repeat(np.arange(num_nodes), degree)
+    dst = nbrs[:, 1:].reshape(-1)
+    side = int(np.ceil(np.sqrt(num_classes)))
+    cell = np.minimum((pts * side).astype(np.int64), side - 1)
+    y = (cell[:, 0] * side + cell[:, 1]) % num_classes
+    perm = rng.permutation(num_nodes)  # node i of the geometry gets id perm[i]
+    edge_index = torch.from_numpy(np.stack([perm[np.r_[src, dst]], perm[np.r_[dst, src]]]))
+    edge_index = torch.unique(edge_index, dim=1)
+    yt = torch.empty(num_nodes, dtype=torch.long)
+    yt[torch.from_numpy(perm)] = torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(num_nodes, num_features, generator=gen)
+    x[:, :num_classes] += 2.0 * F.one_hot(yt, num_classes).float()
+    name = f"synthetic-{num_nodes // 1000}k"
+    graph = BenchGraph(name, x, edge_index, num_classes, note="2-D kNN graph, shuffled ids")
+    if order == "rcm":
+        graph = _permuted(graph, rcm_order(edge_index, num_nodes))
+        graph.name, graph.note = f"{name}-rcm", "2-D kNN graph, RCM order"
+    return graph
+
+
+def _permuted(graph: BenchGraph, order: Tensor) -> BenchGraph:
+    new_id = torch.empty_like(order)
+    new_id[order] = torch.arange(order.numel())
+    return BenchGraph(graph.name, graph.x[order], new_id[graph.edge_index], graph.num_classes)
+
+
+def bench_graph(name: str, data_dir: str | None = None) -> BenchGraph:
+    """``cora``, ``pubmed`` (real files), ``synthetic`` or ``synthetic-rcm`` (built-in)."""
+    if name in ("synthetic", "synthetic-rcm"):
+        return synthetic_graph(order="rcm" if name.endswith("rcm") else "shuffled")
+    from graff.data import load_dataset
+
+    data = load_dataset(name, data_dir=data_dir)
+    y = data.y.long()
+    return BenchGraph(name, data.x.float(), data.edge_index, int(y.max()) + 1)
+
+
+# -- models and timing ------------------------------------------------------------------------
+
+
+def bench_models(graph: BenchGraph, depth: int, hidden: int = 64) -> tuple[nn.Module, nn.Module]:
+    """(GRAFF, PyG GCN) of equal depth and width for ``graph`` (see the module docstring)."""
+    from torch_geometric.nn.models import GCN
+
+    if depth < 1:
+        raise ValueError(f"depth must be ≥ 1, got {depth}")
+    p, k = graph.x.size(1), graph.num_classes
+    graff = GRAFF(p, hidden, k, w_type="dd", omega_type="diag", T=float(depth), dropout=0.5)
+    gcn = GCN(p, hidden, depth, out_channels=k, dropout=0.5, cached=True)
+    return graff, gcn
+
+
+def _graff_features(x: Tensor) -> Tensor:
+    density = float((x != 0).sum()) / max(1, x.numel())
+    return to_csr(x) if density < SPARSE_DENSITY else x
+
+
+def _step_fn(model: nn.Module, x: Tensor, graph: BenchGraph, mode: str) -> Callable[[], None]:
+    edge_index = graph.edge_index
+    if mode == "inference":
+        model.eval()
+
+        def infer() -> None:
+            with torch.no_grad():
+                model(x, edge_index)
+
+        return infer
+    if mode != "train":
+        raise ValueError(f"mode must be 'inference' or 'train', got {mode!r}")
+    gen = torch.Generator().manual_seed(0)
+    mask = torch.rand(graph.num_nodes, generator=gen) < 0.5
+    y = torch.randint(0, graph.num_classes, (graph.num_nodes,), generator=gen)[mask]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    model.train()
+
+    def train() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x, edge_index)[mask], y)
+        loss.backward()
+        opt.step()
+
+    return train
+
+
+def compare(
+    fns: Sequence[Callable[[], object]], repeats: int = 5, warmup: int = 1
+) -> list[list[float]]:
+    """Run the functions interleaved ``repeats`` times after ``warmup`` rounds; seconds each."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+    return times
+
+
+# -- memory -------------------------------------------------------------------------------------
+
+
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def _vm_kb(key: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key):
+                return int(line.split()[1])
+    raise OSError(f"{key} not in /proc/self/status")
+
+
+@contextmanager
+def _os_returns_freed_memory() -> Iterator[Any]:
+    """glibc settings under which RSS follows live memory (undone afterwards)."""
+    from graff import perf
+
+    libc = _libc()
+    if libc is None:
+        yield None
+        return
+    libc.mallopt(perf._M_MMAP_THRESHOLD, 64 << 10)
+    libc.mallopt(perf._M_TRIM_THRESHOLD, 64 << 10)
+    libc.mallopt(perf._M_TOP_PAD, 0)
+    try:
+        yield libc
+    finally:
+        if perf._applied:
+            perf._applied = False
+            perf.tune_allocator()
+
+
+def peak_memory_mb(fn: Callable[[], object]) -> float | None:
+    """Peak resident memory (MB) that one call of ``fn`` adds to the process; None if unknown."""
+    try:
+        with _os_returns_freed_memory() as libc:
+            if libc is None:
+                return None
+            gc.collect()
+            libc.malloc_trim(0)
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")  # reset VmHWM to the current RSS
+            base = _vm_kb("VmRSS")
+            fn()
+            return (_vm_kb("VmHWM") - base) / 1024
+    except OSError:
+        return None
+
+
+# -- bandwidth ----------------------------------------------------------------------------------
+
+
+def machine_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
+    """Streaming bandwidth (GB/s) of ``c = a + b`` over three arrays of ``megabytes`` each."""
+    n = megabytes * (1 << 20) // 4
+    a, b = torch.rand(n), torch.rand(n)
+    c = torch.empty(n)
+    (ts,) = compare([lambda: torch.add(a, b, out=c)], repeats=repeats)
+    return 3 * n * 4 / min(ts) / 1e9
+
+
+def propagation_bandwidth(
+    graph: BenchGraph, hidden: int = 64, repeats: int = 10, machine_gbs: float | None = None
+) -> BandwidthRecord:
+    """Time ``B + τ Ā(FW)`` on ``graph`` at width ``hidden`` and convert it to GB/s."""
+    adj = normalized_adjacency(graph.edge_index, graph.num_nodes)
+    n, nnz = graph.num_nodes, int(adj.values().numel())
+    gen = torch.Generator().manual_seed(0)
+    fw = torch.randn(n, hidden, generator=gen)
+    base = torch.randn(n, hidden, generator=gen)
+    (ts,) = compare([lambda: sym_spmm_add(adj, fw, base, 0.5)], repeats=repeats)
+    step = statistics.median(ts)
+    index_bytes = adj.col_indices().element_size()
+    traffic = nnz * (4 + index_bytes) + (n + 1) * index_bytes + 3 * n * hidden * 4
+    gbs = traffic / step / 1e9
+    machine = machine_bandwidth() if machine_gbs is None else machine_gbs
+    return BandwidthRecord(
+        graph=graph.name,
+        nodes=n,
+        nnz=nnz,
+        hidden=hidden,
+        step_ms=step * 1e3,
+        traffic_mb=traffic / 1e6,
+        achieved_gbs=gbs,
+        machine_gbs=machine,
+        fraction=gbs / machine,
+        threads=torch.get_num_threads(),
+    )
+
+
+# -- driver ---------------------------------------------------------------------------------------
+
+
+def run_bench(
+    graphs: Sequence[BenchGraph],
+    depths: Sequence[int],
+    modes: Sequence[str] = ("inference", "train"),
+    *,
+    hidden: int = 64,
+    repeats: int = 5,
+    memory: bool = True,
+    on_record: Callable[[BenchRecord], None] | None = None,
+) -> list[BenchRecord]:
+    """Time GRAFF against GCN for every graph × depth × mode (seeded model weights)."""
+    records = []
+    for graph in graphs:
+        x_graff = _graff_features(graph.x)
+        for depth in depths:
+            for mode in modes:
+                torch.manual_seed(0)
+                graff, gcn = bench_models(graph, depth, hidden)
+                fns = [_step_fn(graff, x_graff, graph, mode), _step_fn(gcn, graph.x, graph, mode)]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # sparse CSR "beta" notes
+                    t_graff, t_gcn = compare(fns, repeats=repeats)
+                    peaks = [peak_memory_mb(fn) if memory else None for fn in fns]
+                g_ms, c_ms = statistics.median(t_graff) * 1e3, statistics.median(t_gcn) * 1e3
+                rec = BenchRecord(
+                    graph=graph.name,
+                    nodes=graph.num_nodes,
+                    edges=graph.num_edges,
+                    hidden=hidden,
+                    depth=depth,
+                    mode=mode,
+                    graff_ms=g_ms,
+                    gcn_ms=c_ms,
+                    ratio=g_ms / c_ms,
+                    graff_peak_mb=peaks[0],
+                    gcn_peak_mb=peaks[1],
+                    repeats=repeats,
+                    threads=torch.get_num_threads(),
+                )
+                records.append(rec)
+                if on_record is not None:
+                    on_record(rec)
+                del graff, gcn, fns
+    return records
+
+
+def as_dicts(records: Sequence[BenchRecord | BandwidthRecord]) -> list[dict[str, Any]]:
+    """Records as JSON-ready dicts."""
+    return [asdict(r) for r in records]
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+#: depths timed by default; the 200k-node graphs stop at 32 (a 64-layer GCN training step there
+#: takes about a minute on 2 cores).
+DEFAULT_DEPTHS = {"small": (2, 4, 8, 16, 32, 64), "large": (2, 8, 32)}
+DEFAULT_GRAPHS = ("cora", "pubmed", "synthetic", "synthetic-rcm")
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BenchError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise BenchError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def cli(args: Any, console: Any) -> int:
+    """``graff bench``: run the benchmark, print tables (or JSON), optionally save JSON."""
+    import json
+    import platform
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    quick = bool(args.quick)
+    names = [g.strip() for g in args.graphs.split(",")] if args.graphs else None
+    names = names or (["cora"] if quick else list(DEFAULT_GRAPHS))
+    unknown = [g for g in names if g not in DEFAULT_GRAPHS]
+    if unknown:
+        raise BenchError(f"unknown bench graph(s) {unknown}; choose from {list(DEFAULT_GRAPHS)}")
+    modes = [m.strip() for m in args.modes.split(",")] if args.modes else ["inference", "train"]
+    bad = [m for m in modes if m not in ("inference", "train")]
+    if bad:
+        raise BenchError(f"unknown mode(s) {bad}; choose inference and/or train")
+    depths = _ints(args.depths) if args.depths else None
+    repeats = args.repeats or (2 if quick else 5)
+    machine = machine_bandwidth(64 if quick else 256)
+    records: list[BenchRecord] = []
+    bandwidth: list[BandwidthRecord] = []
+    show = not args.json and not args.no_progress
+    with Progress(console=console, disable=not show, transient=True) as progress:
+        task = progress.add_task("bench", total=len(names))
+        for name in names:
+            progress.update(task, description=f"loading {name}")
+            graph = bench_graph(name, args.data_dir)
+            large = graph.num_nodes >= 100_000
+            ds = depths or (
+                [2, 8] if quick else list(DEFAULT_DEPTHS["large" if large else "small"])
+            )
+
+            def tick(rec: BenchRecord, name: str = name) -> None:
+                progress.update(task, description=f"{name}: depth {rec.depth} {rec.mode} done")
+
+            progress.update(task, description=f"{name}: timing")
+            records += run_bench(
+                [graph],
+                ds,
+                modes,
+                hidden=args.hidden,
+                repeats=max(2, repeats - 2) if large else repeats,
+                memory=not args.no_memory,
+                on_record=tick,
+            )
+            if not quick or large:
+                bandwidth.append(propagation_bandwidth(graph, args.hidden, machine_gbs=machine))
+            progress.advance(task)
+    env = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine_bandwidth_gbs": machine,
+        "processor": platform.processor() or platform.machine(),
+    }
+    payload = {"environment": env, "records": as_dicts(records), "bandwidth": as_dicts(bandwidth)}
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return 0
+    threads = f"{env['threads']} thread" + ("s" if env["threads"] != 1 else "")
+    table = Table(title=f"GRAFF vs PyG GCN, width {args.hidden} ({threads})")
+    for col in ("graph", "depth", "mode", "GRAFF ms", "GCN ms", "ratio", "peak MB G/GCN"):
+        table.add_column(col, justify="left" if col in ("graph", "mode") else "right")
+    for r in records:
+        peak = (
+            "—"
+            if r.graff_peak_mb is None or r.gcn_peak_mb is None
+            else f"{r.graff_peak_mb:.0f} / {r.gcn_peak_mb:.0f}"
+        )
+        table.add_row(
+            r.graph,
+            str(r.depth),
+            r.mode,
+            f"{r.graff_ms:.1f}",
+            f"{r.gcn_ms:.1f}",
+            f"{r.ratio:.2f}",
+            peak,
+        )
+    console.print(table)
+    if bandwidth:
+        bw = Table(title=f"Propagation step B + τĀ(FW) vs memory bandwidth ({machine:.1f} GB/s)")
+        for col in ("graph", "nnz", "d", "step ms", "traffic MB", "GB/s", "of machine"):
+            bw.add_column(col, justify="left" if col == "graph" else "right")
+        for b in bandwidth:
+            bw.add_row(
+                b.graph,
+                f"{b.nnz:,}",
+                str(b.hidden),
+                f"{b.step_ms:.2f}",
+                f"{b.traffic_mb:.0f}",
+                f"{b.achieved_gbs:.2f}",
+                f"{100 * b.fraction:.0f} %",
+            )
+        console.print(bw)
+    return 0
