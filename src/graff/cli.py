@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -20,22 +18,6 @@ from rich.table import Table
 # Redirected output (logs, CI) gets a fixed width wide enough for the result tables.
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
-
-PAPER_DATASETS = (
-    "texas",
-    "wisconsin",
-    "cornell",
-    "cornell_old",
-    "film",
-    "squirrel",
-    "chameleon",
-    "citeseer",
-    "pubmed",
-    "cora",
-)
-GRAFF_ROWS = ("GRAFF (DD)", "GRAFF (D)", "GRAFF time-dep (DD)")
-#: The paper's Cornell numbers come from the pre-July-2022 files (shared/paper/REFERENCE.md).
-PAPER_DATASET = {"cornell_old": "cornell"}
 
 
 def configs_dir() -> Path:
@@ -168,146 +150,108 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _paper_best(published: list[dict[str, Any]], dataset: str) -> dict[str, Any] | None:
-    key = PAPER_DATASET.get(dataset, dataset)
-    rows = [r for r in published if r["dataset"] == key and r["model"] in GRAFF_ROWS]
-    return max(rows, key=lambda r: r["mean"]) if rows else None
-
-
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from graff.reproduce import Cell, dataset_groups, paper_cell, results_csv, results_markdown
     from graff.train import RunDirError, published_results, read_summary
+    from graff.train.config import MODEL_NAMES
 
-    datasets = [d.strip() for d in args.datasets.split(",")] if args.datasets else PAPER_DATASETS
+    models = [m.strip() for m in (args.models or "graff").split(",") if m.strip()]
+    if models == ["all"]:
+        models = list(MODEL_NAMES)
+    unknown = [m for m in models if m not in MODEL_NAMES]
+    if unknown:
+        raise RunDirError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}")
+    datasets = dataset_groups(args.datasets)
+    missing = [(m, d) for m in models for d in datasets if shipped_config(m, d) is None]
+    if missing:
+        listing = ", ".join(f"{m}/{d}" for m, d in missing)
+        raise RunDirError(
+            f"no shipped config for {listing} in {configs_dir()}; available for "
+            + "; ".join(
+                f"{m}: " + ", ".join(sorted(p.stem for p in (configs_dir() / m).glob("*.yaml")))
+                for m in models
+            )
+        )
     published = published_results()
     out_root = Path(args.out)
-    rows: list[dict[str, Any]] = []
+    cells: list[Cell] = []
     t0 = time.perf_counter()
-    for ds in datasets:
-        path = shipped_config("graff", ds)
-        if path is None:
-            raise RunDirError(
-                f"no shipped config for dataset {ds!r} in {configs_dir()}; available: "
-                + ", ".join(sorted(p.stem for p in (configs_dir() / "graff").glob("*.yaml")))
+    for model in models:
+        for ds in datasets:
+            args.config = str(shipped_config(model, ds))
+            cfg, _ = _resolve_config(args, None, None)
+            run_dir = out_root / f"{ds}-{model}"
+            summary: dict[str, Any]
+            if (run_dir / "summary.json").exists() and not args.overwrite:
+                summary = read_summary(run_dir)
+                if summary.get("config") != _cfg_dict(cfg):
+                    raise RunDirError(
+                        f"{run_dir} holds a finished run with another configuration; "
+                        "pass --overwrite or another --out"
+                    )
+                console.print(f"{model} on {ds}: reusing finished run in {run_dir}")
+            else:
+                prepared = _load_prepared(cfg, args.data_dir)
+                try:
+                    summary = _run_with_progress(cfg, prepared, run_dir, args).to_json()
+                except KeyboardInterrupt:
+                    err_console.print(
+                        f"[yellow]interrupted[/]: rerun the same command to resume ({run_dir})"
+                    )
+                    return 130
+            console.print(
+                f"{model} on {ds}: {_fmt(summary['mean'], summary['std'])} "
+                f"{'ROC-AUC' if summary['metric'] == 'roc_auc' else '%'} "
+                f"in {summary['seconds']:.0f} s",
+                highlight=False,
             )
-        args.config = str(path)
-        cfg, _ = _resolve_config(args, None, None)
-        run_dir = out_root / f"{ds}-graff"
-        summary: dict[str, Any]
-        if (run_dir / "summary.json").exists() and not args.overwrite:
-            summary = read_summary(run_dir)
-            if summary.get("config") != _cfg_dict(cfg):
-                raise RunDirError(
-                    f"{run_dir} holds a finished run with another configuration; "
-                    "pass --overwrite or another --out"
+            paper = paper_cell(published, model, ds)
+            cells.append(
+                Cell(
+                    model=model,
+                    dataset=ds,
+                    metric=summary["metric"],
+                    mean=summary["mean"],
+                    std=summary["std"],
+                    n_splits=len(summary["test"]),
+                    seconds=summary["seconds"],
+                    w_type=cfg.model.w_type if model.startswith("graff") else "",
+                    paper_model=paper["model"] if paper else "",
+                    paper_mean=paper["mean"] if paper else float("nan"),
+                    paper_std=paper["std"] if paper else float("nan"),
                 )
-            console.print(f"{ds}: reusing finished run in {run_dir}")
-        else:
-            prepared = _load_prepared(cfg, args.data_dir)
-            try:
-                summary = _run_with_progress(cfg, prepared, run_dir, args).to_json()
-            except KeyboardInterrupt:
-                err_console.print(
-                    f"[yellow]interrupted[/]: rerun the same command to resume ({run_dir})"
-                )
-                return 130
-        console.print(
-            f"{ds}: {_fmt(summary['mean'], summary['std'])} % in {summary['seconds']:.0f} s",
-            highlight=False,
-        )
-        paper = _paper_best(published, ds)
-        rows.append(
-            {
-                "dataset": ds,
-                "ours_mean": summary["mean"],
-                "ours_std": summary["std"],
-                "w_type": cfg.model.w_type,
-                "n_splits": len(summary["test"]),
-                "paper_model": paper["model"] if paper else "",
-                "paper_mean": paper["mean"] if paper else float("nan"),
-                "paper_std": paper["std"] if paper else float("nan"),
-                "seconds": summary["seconds"],
-            }
-        )
+            )
     wall = time.perf_counter() - t0
-    table, md, csv_text = _reproduce_table(rows)
-    console.print(table)
+    md = results_markdown(cells)
+    console.print(_markdown_table(md))
     console.print(
-        f"wall time {wall:.0f} s (this invocation); ± is the sample std over each run's splits"
+        f"wall time {wall:.0f} s (this invocation); ± is the sample std over each run's splits; "
+        "† = more than 2 published std from the published mean",
+        highlight=False,
     )
     out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "reproduce.md").write_text(md)
-    (out_root / "reproduce.csv").write_text(csv_text)
+    (out_root / "reproduce.csv").write_text(results_csv(cells))
     console.print(f"table written to {out_root / 'reproduce.md'} and reproduce.csv")
     return 0
+
+
+def _markdown_table(md: str) -> Table:
+    """A rich Table from the Markdown table (published rows dimmed)."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in md.splitlines()]
+    table = Table(title="ours vs published (test accuracy % or ROC-AUC ×100, 10 splits)")
+    for head in rows[0]:
+        table.add_column(head.replace(" (ROC-AUC)", "\n(ROC-AUC)"))
+    for cells in rows[2:]:
+        style = "dim" if cells[0].endswith("published") else None
+        table.add_row(*cells, style=style)
+    return table
 
 
 def _cfg_dict(cfg: Any) -> dict[str, Any]:
     from graff.train.config import config_to_dict
 
     return config_to_dict(cfg)
-
-
-def _reproduce_table(rows: list[dict[str, Any]]) -> tuple[Table, str, str]:
-    table = Table(title="GRAFF: ours vs the paper (test accuracy %, Geom-GCN splits)")
-    heads = [
-        "dataset",
-        "W",
-        "splits",
-        "ours",
-        "paper (best GRAFF row)",
-        "diff",
-        "within 1 paper std",
-        "time",
-    ]
-    for h in heads:
-        table.add_column(h)
-    md = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(
-        [
-            "dataset",
-            "w_type",
-            "ours_mean",
-            "ours_std",
-            "paper_model",
-            "paper_mean",
-            "paper_std",
-            "diff",
-            "within_paper_std",
-            "seconds",
-        ]
-    )
-    for r in rows:
-        diff = r["ours_mean"] - r["paper_mean"]
-        within = abs(diff) <= r["paper_std"]
-        cells = [
-            r["dataset"],
-            r["w_type"],
-            str(r["n_splits"]),
-            _fmt(r["ours_mean"], r["ours_std"]),
-            f"{_fmt(r['paper_mean'], r['paper_std'])} ({r['paper_model']})",
-            f"{diff:+.2f}",
-            "yes" if within else "no",
-            f"{r['seconds']:.0f} s",
-        ]
-        table.add_row(*cells)
-        md.append("| " + " | ".join(cells) + " |")
-        writer.writerow(
-            [
-                r["dataset"],
-                r["w_type"],
-                f"{r['ours_mean']:.2f}",
-                f"{r['ours_std']:.2f}",
-                r["paper_model"],
-                r["paper_mean"],
-                r["paper_std"],
-                f"{diff:.2f}",
-                within,
-                f"{r['seconds']:.1f}",
-            ]
-        )
-    return table, "\n".join(md) + "\n", buf.getvalue()
 
 
 #: Datasets with required parameters are listed with these (statistics of one instance).
@@ -525,8 +469,13 @@ def _parser() -> argparse.ArgumentParser:
     common(t)
     t.set_defaults(func=cmd_train)
 
-    r = sub.add_parser("reproduce", help="run the shipped GRAFF configs, compare with the paper")
-    r.add_argument("--datasets", help=f"comma-separated (default: {','.join(PAPER_DATASETS)})")
+    r = sub.add_parser("reproduce", help="run the shipped configs, compare with the paper")
+    r.add_argument("--models", help="comma-separated model names, or all (default: graff)")
+    r.add_argument(
+        "--datasets",
+        help="comma-separated names, or paper (the 9 + cornell_old), extra (filtered "
+        "chameleon/squirrel, minesweeper, tolokers) or all (default)",
+    )
     r.add_argument("--out", default="runs/reproduce", help="root of the run directories")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for all runs")
     r.add_argument("--overwrite", action="store_true", help="rerun finished datasets")
