@@ -220,7 +220,7 @@ def test_wrong_type(item: str, key: str) -> None:
         ("model.dropout=1", "model.dropout"),
         ("model.dropout=1.5", "model.dropout"),
         ("model.input_dropout=-0.1", "model.input_dropout"),
-        ("model.name=gcn", "model.name"),
+        ("model.name=gcnn", "model.name"),
         ("model.omega_type=foo", "model.omega_type"),
         ("optim.lr=0", "optim.lr"),
         ("optim.epochs=0", "optim.epochs"),

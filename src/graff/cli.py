@@ -461,7 +461,12 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on all splits of a dataset")
     t.add_argument("--dataset", required=True)
-    t.add_argument("--model", default=None, help="graff (default) or mlp")
+    t.add_argument(
+        "--model",
+        default=None,
+        help="graff (default), graff_nores, mlp, gcn, gat, sage, gcnii, appnp, gprgnn, h2gcn, "
+        "grand, cgnn or pde_gcn; model-specific options via --set model.params.NAME=VALUE",
+    )
     t.add_argument("--config", help="YAML config (default: the shipped one for the dataset)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     t.add_argument("--out", help="run directory (default runs/<dataset>-<model>-<time>)")

@@ -37,7 +37,22 @@ __all__ = [
     "load_config",
 ]
 
-MODEL_NAMES = ("graff", "mlp")
+#: Names of the registered models (graff.train.models.MODELS holds their builders).
+MODEL_NAMES = (
+    "graff",
+    "graff_nores",
+    "mlp",
+    "gcn",
+    "gat",
+    "sage",
+    "gcnii",
+    "appnp",
+    "gprgnn",
+    "h2gcn",
+    "grand",
+    "cgnn",
+    "pde_gcn",
+)
 
 
 class ConfigError(ValueError):
@@ -61,7 +76,12 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Model hyperparameters (see :class:`graff.nn.GRAFF` for their meaning)."""
+    """Model hyperparameters (see :class:`graff.nn.GRAFF` for their meaning).
+
+    The typed fields are shared: each model takes those its registry entry names
+    (:data:`graff.train.models.MODELS`) and ignores the others. Model-specific keywords go
+    in ``params`` and are checked against the model's constructor.
+    """
 
     name: str = "graff"
     hidden: int = 64
@@ -79,8 +99,10 @@ class ModelConfig:
     time_dependent: bool = False
     step_norm: bool = False
     self_loops: bool = True
-    #: MLP baseline only: number of linear layers.
+    #: layers of the baselines (MLP/GCN/GAT/SAGE/GCNII layers, the MLP of APPNP/GPRGNN).
     num_layers: int = 2
+    #: model-specific keywords of the model's constructor, e.g. ``{alpha: 0.1, K: 10}``.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +128,8 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Check ranges and names; raise :class:`ConfigError` on the first problem."""
+        from graff.train.models import check_model_config  # the registry imports this module
+
         m, o = self.model, self.optim
         _check(m.name in MODEL_NAMES, "model.name", m.name, f"one of {', '.join(MODEL_NAMES)}")
         _check(m.w_type in W_TYPES, "model.w_type", m.w_type, f"one of {', '.join(W_TYPES)}")
@@ -128,6 +152,7 @@ class RunConfig:
         _check(o.weight_decay >= 0, "optim.weight_decay", o.weight_decay, "≥ 0")
         _check(o.epochs >= 1, "optim.epochs", o.epochs, "a positive integer")
         _check(o.patience is None or o.patience >= 1, "optim.patience", o.patience, "≥ 1 or null")
+        check_model_config(m)
         if self.data.splits is not None:
             _check(
                 all(s >= 0 for s in self.data.splits),
@@ -278,8 +303,9 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
                     f"override key {key!r} is ambiguous: write one of "
                     + ", ".join(f"{s}.{key}" for s in owners)
                 )
-        if key.startswith("data.params."):
-            cfg.data.params[key.split(".", 2)[2]] = value
+        if key.startswith(("data.params.", "model.params.")):
+            section, _, name = key.split(".", 2)
+            getattr(cfg, section).params[name] = value
             continue
         _set(cfg, key, value)
     return cfg

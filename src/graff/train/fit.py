@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from scipy.stats import rankdata
 from torch import Tensor, nn
 
-from graff.nn import GRAFF, MLPClassifier
-from graff.train.config import ModelConfig, OptimConfig
+from graff.nn import GRAFF
+from graff.train.config import OptimConfig
+from graff.train.models import build_model
 
 __all__ = [
     "DivergenceError",
@@ -52,40 +53,6 @@ def _metric(metric: str, logits: Tensor, y: Tensor) -> float:
     if metric == "roc_auc":
         return roc_auc(torch.softmax(logits, dim=-1)[:, 1], y)
     return accuracy(logits, y)
-
-
-def build_model(cfg: ModelConfig, in_channels: int, num_classes: int) -> nn.Module:
-    """Instantiate the model named ``cfg.name`` for the given input width and class count."""
-    if cfg.name == "graff":
-        return GRAFF(
-            in_channels,
-            cfg.hidden,
-            num_classes,
-            w_type=cfg.w_type,
-            omega_type=cfg.omega_type,
-            T=cfg.T,
-            step_size=cfg.step_size,
-            learn_beta=cfg.learn_beta,
-            beta=cfg.beta,
-            input_dropout=cfg.input_dropout,
-            dropout=cfg.dropout,
-            encoder_layers=cfg.encoder_layers,
-            output_relu=cfg.output_relu,
-            nonlinear=cfg.nonlinear,
-            time_dependent=cfg.time_dependent,
-            step_norm=cfg.step_norm,
-            self_loops=cfg.self_loops,
-        )
-    if cfg.name == "mlp":
-        return MLPClassifier(
-            in_channels,
-            cfg.hidden,
-            num_classes,
-            num_layers=cfg.num_layers,
-            input_dropout=cfg.input_dropout,
-            dropout=cfg.dropout,
-        )
-    raise ValueError(f"unknown model {cfg.name!r}; choose one of: graff, mlp")
 
 
 @dataclass
