@@ -135,7 +135,9 @@ BASE: dict[str, dict[str, Any]] = {
     },
 }
 
-_GCNII_SRC = "GCNII full-supervised script full.sh (chennnM/GCNII; Chen et al. 2020, geom-gcn splits)"
+_GCNII_SRC = (
+    "GCNII full-supervised script full.sh (chennnM/GCNII; Chen et al. 2020, geom-gcn splits)"
+)
 _GCNII_CAP = (
     " Depth capped at 16 layers for the time budget (published: {L}); the cap is the only change."
 )
@@ -258,7 +260,10 @@ def cell(model: str, dataset: str) -> tuple[dict[str, Any], str, bool]:
 def _provenance(source: str, cfg: dict[str, Any], searched: bool, result: str | None) -> str:
     feats = "Raw (not row-normalised) features, as the GRAFF configs read them"
     o = cfg["optim"]
-    budget = f"at most {o['epochs']} epochs, early stopping after {o['patience']} without a better validation score"
+    budget = (
+        f"at most {o['epochs']} epochs, early stopping after {o['patience']} without a "
+        "better validation score"
+    )
     text = f"{source.rstrip('.')}. {feats}; {budget}."
     if searched:
         text += (

@@ -36,6 +36,7 @@ from graff.nn._csr_ops import (
     two_hop_adjacency,
 )
 from graff.nn.adjacency import normalized_adjacency, sym_spmm, sym_spmm_add
+from graff.nn.functional import dropout
 from graff.nn.graff import GRAFF, StepCallback
 from graff.nn.sparse import CSRTransposePlan, csr_transpose_plan, sparse_dropout_linear
 
@@ -102,7 +103,7 @@ def _dropout_linear(
     """``dropout(x) Wᵀ + b`` for dense or sparse CSR ``x``."""
     if x.layout == torch.sparse_csr:
         return sparse_dropout_linear(x, weight, bias, p, training, plans(x))
-    return F.linear(F.dropout(x, p, training), weight, bias)
+    return F.linear(dropout(x, p, training), weight, bias)
 
 
 class InputDropoutLinear(nn.Module):
@@ -204,7 +205,7 @@ class _MLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = self.input(x)
         for lin in self.lins:
-            h = lin(F.dropout(torch.relu(h), self.dropout, self.training))
+            h = lin(dropout(torch.relu(h), self.dropout, self.training))
         return h
 
 
@@ -313,7 +314,7 @@ class GCN(nn.Module):
         h = x
         for i, conv in enumerate(self.convs):
             if i > 0:
-                h = F.dropout(torch.relu(h), self.dropout, self.training)
+                h = dropout(torch.relu(h), self.dropout, self.training)
             h = conv(h, adj)
         return h
 
@@ -410,7 +411,7 @@ class GAT(nn.Module):
         h = x
         for i, conv in enumerate(self.convs):
             if i > 0:
-                h = F.dropout(F.elu(h), self.dropout, self.training)
+                h = dropout(F.elu(h), self.dropout, self.training)
             h = gat_conv_csr(conv, h, s)
         return h
 
@@ -431,7 +432,7 @@ def gat_conv_csr(conv: GATConv, x: Tensor, structure: EdgeStructure) -> Tensor:
     # Entry (i, j) of row i: the message j → i (source j, target i).
     scores = a_dst.index_select(0, s.row) + a_src.index_select(0, s.col)
     scores = F.leaky_relu(scores, conv.negative_slope)
-    alpha = F.dropout(edge_softmax(scores, s), conv.dropout, conv.training)
+    alpha = dropout(edge_softmax(scores, s), conv.dropout, conv.training)
     alpha_t = alpha.t().contiguous()  # [H, E]
     heads = [edge_values_mm(alpha_t[k], h[:, k], s) for k in range(H)]
     out = torch.cat(heads, dim=-1) if conv.concat else torch.stack(heads).mean(dim=0)
@@ -578,8 +579,8 @@ class GCNII(nn.Module):
         )
         h = h0 = torch.relu(self.input(x))
         for conv in self.convs:
-            h = torch.relu(conv(F.dropout(h, self.dropout, self.training), h0, adj))
-        return self.output(F.dropout(h, self.dropout, self.training))
+            h = torch.relu(conv(dropout(h, self.dropout, self.training), h0, adj))
+        return self.output(dropout(h, self.dropout, self.training))
 
 
 # -- APPNP -------------------------------------------------------------------------------------
@@ -726,7 +727,7 @@ class GPRGNN(nn.Module):
         adj = _gcn_adjacency(
             self._graph, edge_index, x.size(0), edge_weight, _dtype(self), self.self_loops
         )
-        h = F.dropout(self.mlp(x), self.dprate, self.training)
+        h = dropout(self.mlp(x), self.dprate, self.training)
         out = h * self.gamma[0]
         for k in range(1, self.K + 1):
             h = sym_spmm(adj, h)
@@ -812,7 +813,7 @@ class H2GCN(nn.Module):
         for _ in range(self.rounds):
             r = torch.cat([sym_spmm(a1, r), sym_spmm(a2, r)], dim=-1)
             reps.append(r)
-        h = F.dropout(torch.cat(reps, dim=-1), self.dropout, self.training)
+        h = dropout(torch.cat(reps, dim=-1), self.dropout, self.training)
         return self.classify(h)
 
 

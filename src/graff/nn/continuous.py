@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torchdiffeq import odeint
 
@@ -38,6 +37,7 @@ from graff.nn._csr_ops import (
 )
 from graff.nn.adjacency import normalized_adjacency, sym_spmm_add
 from graff.nn.baselines import InputDropoutLinear
+from graff.nn.functional import dropout
 
 __all__ = [
     "ADAPTIVE_METHODS",
@@ -148,7 +148,7 @@ class _ContinuousClassifier(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         f0 = self.encoder(x)
         f = self.integrate(self.vector_field(f0, edge_index, edge_weight), f0)
-        return self.decoder(F.dropout(torch.relu(f), self.dropout, self.training))
+        return self.decoder(dropout(torch.relu(f), self.dropout, self.training))
 
     def extra_repr(self) -> str:
         return f"T={self.T}, step_size={self.step_size}, method={self.method!r}"
