@@ -297,11 +297,11 @@ def test_reproduce_texas(
     text = _output(capsys)
     assert "texas" in text
     md = (out / "reproduce.md").read_text()
-    assert "texas" in md and "88.38 ± 4.53" in md and "GRAFF (DD)" in md
+    assert "texas" in md and "88.38 ± 4.53" in md and "graff — published" in md
     rows = list(csv.DictReader((out / "reproduce.csv").read_text().splitlines()))
     assert len(rows) == 1
     row = rows[0]
-    assert row["dataset"] == "texas"
+    assert (row["model"], row["dataset"], row["metric"]) == ("graff", "texas", "accuracy")
     assert row["w_type"] == "diag"
     assert row["paper_model"] == "GRAFF (DD)"
     assert float(row["paper_mean"]) == paper_mean
@@ -310,14 +310,17 @@ def test_reproduce_texas(
     assert summary["splits"] == [0, 1]
     assert summary["config"]["optim"]["epochs"] == 2
     assert summary["config"]["model"]["hidden"] == 256  # from the shipped texas config
-    assert float(row["ours_mean"]) == pytest.approx(summary["mean"], abs=0.006)
+    assert float(row["mean"]) == pytest.approx(summary["mean"], abs=0.006)
     assert float(row["diff"]) == pytest.approx(summary["mean"] - paper_mean, abs=0.006)
+    assert float(row["diff_in_paper_std"]) == pytest.approx(
+        abs(summary["mean"] - paper_mean) / paper_std, abs=0.006
+    )
 
     assert main(args) == 0
     text = _output(capsys)
     assert "reusing" in text
     rows2 = list(csv.DictReader((out / "reproduce.csv").read_text().splitlines()))
-    assert rows2[0]["ours_mean"] == row["ours_mean"]
+    assert rows2[0]["mean"] == row["mean"]
 
     # the same out dir with other settings is refused, not silently reused
     other = [a if a != "optim.epochs=2" else "optim.epochs=3" for a in args]
@@ -331,6 +334,48 @@ def test_reproduce_unknown_dataset(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 2
     text = _output(capsys)
     assert "nosuch" in text and "texas" in text
+
+
+def test_reproduce_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["reproduce", "--models", "graff,gnn", "--out", str(tmp_path), "--no-progress"])
+    assert code == 2
+    text = _output(capsys)
+    assert "gnn" in text and "gcn" in text
+
+
+@pytest.mark.shared_data
+def test_reproduce_two_models_one_table(
+    shared_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--models mlp,gcn on texas and minesweeper: one Markdown table (a row per model and its
+    published row) and a CSV line per model × dataset, ROC-AUC marked for minesweeper."""
+    out = tmp_path / "repro"
+    args = ["reproduce", "--models", "mlp,gcn", "--datasets", "texas,minesweeper"]
+    args += ["--set", "optim.epochs=2", "--set", "data.splits=[0]", "--out", str(out)]
+    assert main([*args, "--data-dir", str(shared_data_dir), "--no-progress"]) == 0
+    rows = list(csv.DictReader((out / "reproduce.csv").read_text().splitlines()))
+    assert [(r["model"], r["dataset"]) for r in rows] == [
+        ("mlp", "texas"),
+        ("mlp", "minesweeper"),
+        ("gcn", "texas"),
+        ("gcn", "minesweeper"),
+    ]
+    by = {(r["model"], r["dataset"]): r for r in rows}
+    assert by[("gcn", "minesweeper")]["metric"] == "roc_auc"
+    assert float(by[("gcn", "minesweeper")]["paper_mean"]) == 89.75  # Platonov et al.
+    assert by[("mlp", "minesweeper")]["paper_model"] == ""  # nothing published
+    assert float(by[("gcn", "texas")]["paper_mean"]) == 55.14
+    md = (out / "reproduce.md").read_text().splitlines()
+    assert md[0].startswith("| model | texas | minesweeper (ROC-AUC) |")
+    assert [line.split("|")[1].strip() for line in md[2:]] == [
+        "mlp",
+        "mlp — published",
+        "gcn",
+        "gcn — published",
+    ]
+    for m in ("mlp", "gcn"):
+        for ds in ("texas", "minesweeper"):
+            assert (out / f"{ds}-{m}" / "summary.json").is_file()
 
 
 def test_train_divergence_exits_2(
