@@ -138,3 +138,35 @@ def test_spectrum_quick(tmp_path: Path, shared_data_dir: Path) -> None:
         assert r["predicted_regime"] in ("LFD", "HFD", "undetermined")
         assert 0.0 < float(r["rho_delta"]) <= 2.0
         assert float(r["measured_energy_end"]) >= 0.0
+
+
+@pytest.mark.shared_data
+def test_depth_quick(tmp_path: Path, shared_data_dir: Path) -> None:
+    from graff_experiments import depth
+
+    _figure("depth", tmp_path, data_dir=shared_data_dir)
+    rows = _read(tmp_path, "depth", depth.COLUMNS)
+    s = depth.settings(quick=True)
+    assert len(rows) == len(s.datasets) * len(s.depths) * len(depth.MODELS)
+    assert {r["model"] for r in rows} == set(depth.MODELS)
+    for r in rows:
+        assert r["status"] in ("ok", "diverged")
+        if r["status"] == "ok":
+            assert _in_unit(r["test_acc"])
+            assert 0.0 <= float(r["normalized_energy"]) <= float(r["hfd_limit"]) + 1e-6
+        if r["model"] != "gcn":
+            assert math.isclose(float(r["T"]), int(r["depth"]) * s.step_size)
+
+
+@pytest.mark.shared_data
+def test_runtime_quick(tmp_path: Path, shared_data_dir: Path) -> None:
+    from graff_experiments import runtime
+
+    _figure("runtime", tmp_path, data_dir=shared_data_dir)
+    rows = _read(tmp_path, "runtime", runtime.COLUMNS)
+    assert [int(r["depth"]) for r in rows] == list(runtime.settings(quick=True).depths)
+    for r in rows:
+        graff_ms, gcn_ms = float(r["graff_ms"]), float(r["gcn_ms"])
+        assert graff_ms > 0 and gcn_ms > 0
+        assert math.isclose(float(r["ratio"]), graff_ms / gcn_ms, rel_tol=1e-4)
+        assert r["mode"] == "inference"

@@ -22,7 +22,9 @@ FIGURES: dict[str, tuple[str, str]] = {
         "prediction_homophily",
         "homophily of the predictions with and without the evolution vs the true homophily",
     ),
+    "runtime": ("runtime", "inference time vs depth on Cora, GRAFF vs GCN, as ratios"),
     "particles": ("particles", "2-D feature particles under attractive vs repulsive W"),
+    "depth": ("depth", "accuracy and normalised Dirichlet energy vs depth (over-smoothing)"),
     "spectrum": ("spectrum", "learned W eigenvalues per dataset, predicted LFD/HFD regime"),
 }
 

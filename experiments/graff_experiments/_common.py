@@ -31,7 +31,6 @@ from graff.train import (
     prepare_data,
     train_split,
 )
-from graff.train.config import MODEL_NAMES
 from graff.train.runner import SPARSE_DENSITY
 
 __all__ = [
@@ -71,8 +70,7 @@ class Fit:
 
 
 def run_config(model: ModelConfig, optim: OptimConfig, seed: int = 0) -> RunConfig:
-    cfg = RunConfig(model=model, optim=optim, seed=seed)
-    return cfg if model.name not in MODEL_NAMES else cfg.validate()
+    return RunConfig(model=model, optim=optim, seed=seed).validate()
 
 
 def load_prepared(
@@ -100,21 +98,13 @@ def _features(model: nn.Module, x: Tensor) -> Tensor:
     return x
 
 
-def _build(cfg: ModelConfig, in_channels: int, num_classes: int) -> nn.Module:
-    if cfg.name == "gcn" and "gcn" not in MODEL_NAMES:  # TEMPORARY stand-in
-        from torch_geometric.nn.models import GCN
-
-        return GCN(in_channels, cfg.hidden, cfg.num_layers, num_classes, dropout=cfg.dropout)
-    return build_model(cfg, in_channels, num_classes)
-
-
 def fit(cfg: RunConfig, data: PreparedData, split: int = 0) -> Fit:
     """Train ``cfg.model`` on split ``split`` of ``data`` from seed ``cfg.seed + split``.
 
     Raises :class:`graff.train.DivergenceError` when training blows up.
     """
     with _seeded(cfg.seed + split):
-        model = _build(cfg.model, data.x.size(1), data.num_classes)
+        model = build_model(cfg.model, data.x.size(1), data.num_classes)
         x = _features(model, data.x)
         result = train_split(
             model,

@@ -172,7 +172,7 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.grid(axis="y", alpha=0.3)
     ymin = min(r["lambda_min"] for r in rows)
     ymax = max(r["lambda_max"] for r in rows)
-    ax.set_ylim(min(ymin, -0.5) - 0.8, max(ymax, 0.5) + 1.0)
+    ax.set_ylim(min(ymin, -0.5) - 0.8, max(ymax, 0.5) + 1.4)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
