@@ -101,6 +101,8 @@ def test_cli_bench_json(
     assert cli.main([*args, "--json", "--out", str(out), "--data-dir", str(shared_data_dir)]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(out.read_text())
+    md = out.with_suffix(".md").read_text()
+    assert md.count("| cora | 2,708 |") == 2 and "GRAFF / GCN" in md
     assert {(r["graph"], r["depth"], r["mode"]) for r in printed["records"]} == {
         ("cora", 2, "inference"),
         ("cora", 2, "train"),

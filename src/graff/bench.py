@@ -478,7 +478,9 @@ def cli(args: Any, console: Any) -> int:
     if args.out:
         from pathlib import Path
 
-        Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+        out = Path(args.out)
+        out.write_text(json.dumps(payload, indent=2) + "\n")
+        out.with_suffix(".md").write_text(markdown(payload))
     if args.json:
         print(json.dumps(payload, indent=2))
         return 0
@@ -518,3 +520,38 @@ def cli(args: Any, console: Any) -> int:
             )
         console.print(bw)
     return 0
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """The JSON payload of ``graff bench`` as Markdown tables (benchmarks/README.md)."""
+    env = payload["environment"]
+    lines = [
+        f"torch {env['torch']}, {env['threads']} thread(s), streaming bandwidth "
+        f"{env['machine_bandwidth_gbs']:.1f} GB/s",
+        "",
+        "| graph | nodes | edges | depth | mode | GRAFF ms | GCN ms | GRAFF / GCN "
+        "| peak MB GRAFF | peak MB GCN |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def mb(v: float | None) -> str:
+        return "—" if v is None else f"{v:.0f}"
+
+    for r in payload["records"]:
+        lines.append(
+            f"| {r['graph']} | {r['nodes']:,} | {r['edges']:,} | {r['depth']} | {r['mode']} "
+            f"| {r['graff_ms']:.1f} | {r['gcn_ms']:.1f} | {r['ratio']:.2f} "
+            f"| {mb(r['graff_peak_mb'])} | {mb(r['gcn_peak_mb'])} |"
+        )
+    if payload["bandwidth"]:
+        lines += [
+            "",
+            "| graph | nnz of Ā | d | step ms | minimal traffic MB | GB/s | of streaming |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for b in payload["bandwidth"]:
+            lines.append(
+                f"| {b['graph']} | {b['nnz']:,} | {b['hidden']} | {b['step_ms']:.2f} "
+                f"| {b['traffic_mb']:.0f} | {b['achieved_gbs']:.2f} | {100 * b['fraction']:.0f} % |"
+            )
+    return "\n".join(lines) + "\n"
