@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from graff.analyze import analyze_run
-from graff.train import load_config, run
+from graff.train import ConfigError, load_config, run
 
 from ._common import FigureOptions, FitProgress, load_prepared, pyplot, write_csv
 
@@ -61,11 +61,14 @@ COLUMNS = (
 
 
 def _train_split0(dataset: str, root: Path, opts: FigureOptions, epochs: int | None) -> Path:
-    from graff.cli import shipped_config
+    from graff.cli import configs_dir, shipped_config
 
     path = shipped_config("graff", dataset)
     if path is None:
-        raise FileNotFoundError(f"no shipped config configs/graff/{dataset}.yaml")
+        raise ConfigError(
+            f"no config {configs_dir() / 'graff' / f'{dataset}.yaml'}: run from the repository "
+            "root or point $GRAFF_CONFIGS at its configs/ folder"
+        )
     cfg = load_config(path)
     cfg.data.splits = [0]
     if epochs is not None:
