@@ -517,7 +517,9 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="time GRAFF against a PyG GCN of equal depth (speed)")
     b.add_argument("--quick", action="store_true", help="Cora only, depths 2 and 8 (seconds)")
     b.add_argument("--graphs", help="from cora,pubmed,synthetic,synthetic-rcm (default all)")
-    b.add_argument("--depths", help="comma-separated depths (default 2,4,…,64; 2,8,32 on 200k)")
+    b.add_argument(
+        "--depths", help="comma-separated (default 2,4,…,64; 200k nodes: 2,8,32, training 2,8)"
+    )
     b.add_argument("--modes", help="inference,train (default both)")
     b.add_argument("--hidden", type=int, default=64, help="feature width d (default 64)")
     b.add_argument("--repeats", type=int, help="timed rounds per model (default 5)")
