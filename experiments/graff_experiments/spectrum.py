@@ -17,24 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from graff.analyze import analyze_run
+from graff.reproduce import PAPER_DATASETS
 from graff.train import ConfigError, load_config, run
 
 from ._common import FigureOptions, FitProgress, load_prepared, pyplot, write_csv
 
 __all__ = ["COLUMNS", "DATASETS", "make"]
 
-DATASETS = (
-    "texas",
-    "wisconsin",
-    "cornell",
-    "cornell_old",
-    "film",
-    "squirrel",
-    "chameleon",
-    "citeseer",
-    "pubmed",
-    "cora",
-)
+DATASETS = PAPER_DATASETS
 QUICK_DATASETS = ("texas", "cornell")
 #: the range the paper reports (dataset -> (λ_min, λ_max))
 PAPER_RANGES = {"squirrel": (-3.61, 2.48)}
