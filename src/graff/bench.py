@@ -305,6 +305,15 @@ def peak_memory_mb(fn: Callable[[], object]) -> float | None:
         return None
 
 
+def _release_memory() -> None:
+    """Drop the last configuration's models and hand free heap memory back to the OS, so that
+    a long benchmark does not accumulate fragmented heap (an OOM kill on the 200k graphs)."""
+    gc.collect()
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
 # -- bandwidth ----------------------------------------------------------------------------------
 
 
@@ -392,6 +401,7 @@ def run_bench(
                 if on_record is not None:
                     on_record(rec)
                 del graff, gcn, fns
+                _release_memory()
     return records
 
 
