@@ -1,7 +1,10 @@
 """Write configs/<model>/<dataset>.yaml for the baselines, and run their learning-rate search.
 
-    python configs/search_baselines.py write            # base configs (provenance, lr = base)
-    python configs/search_baselines.py search [MODELS]  # the search below, then rewrite
+    python configs/search_baselines.py time [MODELS]    # seconds per epoch of missing cells
+    python configs/search_baselines.py search [MODELS]  # the search below (stale cells only)
+    python configs/search_baselines.py write            # (re)write every YAML from the JSON
+
+configs/search_baselines.json keeps the measured seconds per epoch and the search results.
 
 Every (model, dataset) cell starts from the model's *base setting* (its paper's defaults, see
 BASE). Where a paper publishes per-dataset hyperparameters for these splits (PUBLISHED), they
@@ -18,9 +21,11 @@ bag-of-words features are ~30x smaller; with the short patience below, many base
 stopped at the majority class before they started to learn.)
 
 Epoch budget: the whole table (13 models × 14 datasets × 10 splits) must run in about an
-hour on 2 CPU cores, so every baseline trains for at most EPOCHS epochs with early stopping
-after PATIENCE epochs without a better validation score (fewer on the largest graphs for
-the most expensive models, see BUDGET).
+hour on 2 CPU cores, so every baseline trains for at most EPOCHS = 200 epochs, and fewer
+where an epoch is slow: epochs = clamp(3 s / measured seconds per epoch, 20, 200), early
+stopping after max(10, epochs // 5) epochs without a better validation score (budget()).
+A few expensive cells are also made smaller (REDUCED; said in their provenance). A search
+result is redone when its cell's budget changes.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ DATASETS = (
 )
 LRS = (0.002, 0.01, 0.05)
 EPOCHS, PATIENCE = 200, 40
+NORES_PATIENCE = 50
 WD = 5e-4
 
 _GPR = "GPR-GNN (Chien et al. 2021) dense-split baseline setting"
@@ -199,26 +205,20 @@ PUBLISHED: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
-_H2_SMALL = {"model": {"hidden": 32}, "params": {"rounds": 1}}
-#: (model, dataset) → (epochs, patience, extra overrides): the expensive cells. H2GCN's strict
-#: two-hop graph has 45 M pairs on tolokers, 8.4 M on squirrel, 2.5 M on film, 1.1 M on
-#: pubmed; GAT and GCNII pay per edge and per layer on the large graphs.
-BUDGET: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {
-    ("h2gcn", "tolokers"): (30, 10, {"model": {"hidden": 16}, "params": {"rounds": 1}}),
-    ("h2gcn", "squirrel"): (100, 20, _H2_SMALL),
-    ("h2gcn", "film"): (150, 30, {"model": {"hidden": 32}}),
-    ("h2gcn", "pubmed"): (150, 30, {"model": {"hidden": 32}}),
-    ("h2gcn", "chameleon"): (150, 30, {}),
-    ("h2gcn", "squirrel-filtered"): (150, 30, {}),
-    ("gat", "squirrel"): (100, 20, {}),
-    ("gat", "tolokers"): (60, 15, {}),
-    ("gat", "pubmed"): (150, 30, {}),
-    ("gcnii", "squirrel"): (150, 30, {"model": {"num_layers": 8}}),
-    ("gcnii", "tolokers"): (100, 20, {"model": {"num_layers": 8}}),
-    ("gcnii", "pubmed"): (150, 30, {}),
-    ("gcnii", "film"): (150, 30, {"model": {"num_layers": 8}}),
+#: Architecture reductions of the expensive cells (documented in their provenance). H2GCN's
+#: strict two-hop graph has 45 M pairs on tolokers, 8.4 M on squirrel, 2.5 M on film, 1.1 M
+#: on pubmed; GCNII pays per layer on the large graphs.
+REDUCED: dict[tuple[str, str], dict[str, Any]] = {
+    ("h2gcn", "tolokers"): {"model": {"hidden": 16}, "params": {"rounds": 1}},
+    ("h2gcn", "squirrel"): {"model": {"hidden": 32}, "params": {"rounds": 1}},
+    ("h2gcn", "film"): {"model": {"hidden": 32}},
+    ("h2gcn", "pubmed"): {"model": {"hidden": 32}},
+    ("gcnii", "squirrel"): {"model": {"num_layers": 8}},
+    ("gcnii", "tolokers"): {"model": {"num_layers": 8}},
+    ("gcnii", "film"): {"model": {"num_layers": 8}},
 }
-#: Cells without a config: too expensive for the table's budget on this machine.
+#: Epoch budget: seconds one split may take at the measured speed (see budget()).
+SPLIT_SECONDS, MIN_EPOCHS = 3.0, 20
 SKIP: set[tuple[str, str]] = set()
 
 
@@ -237,6 +237,29 @@ def _describe(extra: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in flat.items())
 
 
+def _results() -> dict[str, Any]:
+    path = ROOT / "search_baselines.json"
+    raw = json.loads(path.read_text()) if path.exists() else {}
+    raw.setdefault("seconds_per_epoch", {})
+    raw.setdefault("search", {})
+    return dict(raw)
+
+
+_RESULTS = _results()
+
+
+def budget(model: str, dataset: str) -> tuple[int, int]:
+    """(epochs, patience): at most EPOCHS, fewer where one epoch (training step and
+    evaluation, measured on this machine with 1 thread: ``search_baselines.py time``) is slow:
+    epochs = clamp(SPLIT_SECONDS / seconds_per_epoch, MIN_EPOCHS, EPOCHS), patience =
+    max(10, epochs // 5)."""
+    per = _RESULTS["seconds_per_epoch"].get(f"{model}/{dataset}")
+    if per is None:
+        return EPOCHS, PATIENCE
+    epochs = max(MIN_EPOCHS, min(EPOCHS, int(SPLIT_SECONDS / per)))
+    return epochs, max(10, epochs // 5)
+
+
 def cell(model: str, dataset: str) -> tuple[dict[str, Any], str, bool]:
     """(config dict, provenance source text, whether the cell is searched)."""
     spec = copy.deepcopy(BASE[model])
@@ -244,7 +267,8 @@ def cell(model: str, dataset: str) -> tuple[dict[str, Any], str, bool]:
     searched = pub is None or bool(pub.get("search"))
     if pub is not None:
         spec = _merge(spec, {k: v for k, v in pub.items() if k != "search"})
-    epochs, patience, extra = BUDGET.get((model, dataset), (EPOCHS, PATIENCE, {}))
+    epochs, patience = budget(model, dataset)
+    extra = REDUCED.get((model, dataset), {})
     spec = _merge(spec, extra)
     if extra:
         spec["source"] += f"; reduced for the time budget: {_describe(extra)}"
@@ -276,10 +300,13 @@ def _provenance(source: str, cfg: dict[str, Any], searched: bool, result: str | 
     return text
 
 
-def write(model: str, dataset: str, result: dict[str, Any] | None = None) -> Path:
+def write(model: str, dataset: str) -> Path:
+    """Write configs/<model>/<dataset>.yaml (with the search result when it is current)."""
     cfg, source, searched = cell(model, dataset)
     summary = None
-    if result is not None:
+    result = _RESULTS["search"].get(f"{model}/{dataset}")
+    budget_now = [cfg["optim"]["epochs"], cfg["optim"]["patience"]]
+    if searched and result is not None and result.get("budget") == budget_now:
         cfg["optim"]["lr"] = result["lr"]
         summary = ", ".join(f"lr {lr}: val {v:.2f}" for lr, v in result["val"].items())
         summary += f" -> {result['lr']}"
@@ -296,9 +323,14 @@ def write_graff_nores() -> None:
     for src in sorted((ROOT / "graff").glob("*.yaml")):
         raw = yaml.safe_load(src.read_text())
         raw["model"]["name"] = "graff_nores"
+        raw["optim"].setdefault("patience", None)
+        if raw["optim"]["patience"] is None:
+            raw["optim"]["patience"] = NORES_PATIENCE
         raw["provenance"] = (
             "Ablation 'GRAFF without residual' (F <- tau(-F Omega + A F W + beta F(0))): the "
-            f"hyperparameters of configs/graff/{src.name}, unchanged, not searched. "
+            f"hyperparameters of configs/graff/{src.name}, unchanged, not searched, plus early "
+            f"stopping after {raw['optim']['patience']} epochs without a better validation "
+            "score (the time budget; without the residual the best epoch is often early). "
             f"That config's provenance: {raw.get('provenance', '')}"
         )
         dest = ROOT / "graff_nores" / src.name
@@ -307,63 +339,101 @@ def write_graff_nores() -> None:
         dest.write_text(header + yaml.safe_dump(raw, sort_keys=False, width=100))
 
 
-def search(models: list[str], results_path: Path) -> None:
+def _save() -> None:
+    path = ROOT / "search_baselines.json"
+    path.write_text(json.dumps(_RESULTS, indent=1, sort_keys=True) + "\n")
+
+
+def _prepared(dataset: str) -> Any:
     from graff.data import load_dataset
-    from graff.train import prepare_data, run
+    from graff.train import prepare_data
+
+    return prepare_data(load_dataset(dataset), normalize_features=False)
+
+
+def time_epochs(models: list[str]) -> None:
+    """Measure seconds per epoch (8 epochs after 2 warm-up ones, split 0, 1 thread)."""
+    import torch
+
+    from graff.train import OptimConfig, train_split
+    from graff.train.config import config_from_dict
+    from graff.train.models import build_model
+    from graff.train.runner import _model_features
+
+    torch.set_num_threads(1)
+    for dataset in DATASETS:
+        todo = [
+            m
+            for m in models
+            if (m, dataset) not in SKIP and f"{m}/{dataset}" not in _RESULTS["seconds_per_epoch"]
+        ]
+        data = _prepared(dataset) if todo else None
+        for model in todo:
+            cfg = config_from_dict(cell(model, dataset)[0]).validate()
+            torch.manual_seed(0)
+            net = build_model(cfg.model, data.x.size(1), data.num_classes)
+            x = _model_features(net, data.x)
+            masks = (data.train_mask[:, 0], data.val_mask[:, 0], data.test_mask[:, 0])
+            args = (net, x, data.edge_index, data.y, *masks)
+            train_split(*args, OptimConfig(lr=cfg.optim.lr, epochs=2), metric=data.metric)
+            t0 = time.perf_counter()
+            train_split(*args, OptimConfig(lr=cfg.optim.lr, epochs=8), metric=data.metric)
+            per = (time.perf_counter() - t0) / 8
+            _RESULTS["seconds_per_epoch"][f"{model}/{dataset}"] = per
+            _save()
+            print(f"{model}/{dataset}: {1e3 * per:.1f} ms per epoch", flush=True)
+
+
+def search(models: list[str]) -> None:
+    """The learning-rate search of every searched cell whose result is missing or stale."""
+    from graff.train import run
     from graff.train.config import config_from_dict
 
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    data_cache: dict[tuple[str, bool], Any] = {}
+    found = _RESULTS["search"]
     for dataset in DATASETS:
+        data = None
         for model in models:
             key = f"{model}/{dataset}"
-            if (model, dataset) in SKIP:
-                continue
             cfg_dict, _, searched = cell(model, dataset)
-            if not searched or key in results:
+            budget_now = [cfg_dict["optim"]["epochs"], cfg_dict["optim"]["patience"]]
+            if (model, dataset) in SKIP or not searched:
                 continue
-            norm = cfg_dict["data"]["normalize_features"]
-            if (dataset, norm) not in data_cache:
-                data_cache.clear()
-                data_cache[(dataset, norm)] = prepare_data(
-                    load_dataset(dataset), normalize_features=norm
-                )
-            data = data_cache[(dataset, norm)]
+            if key in found and found[key].get("budget") == budget_now:
+                continue
+            data = data if data is not None else _prepared(dataset)
             vals, secs = {}, {}
             for lr in LRS:
                 d = copy.deepcopy(cfg_dict)
                 d["optim"]["lr"] = lr
                 d["data"]["splits"] = [0]
-                cfg = config_from_dict(d).validate()
                 t0 = time.perf_counter()
-                summary = run(cfg, data)
+                summary = run(config_from_dict(d).validate(), data)
                 secs[str(lr)] = time.perf_counter() - t0
                 vals[str(lr)] = summary.val[0]
             best = max(LRS, key=lambda lr: (vals[str(lr)], -lr))
-            results[key] = {"lr": best, "val": vals, "seconds": secs}
-            results_path.write_text(json.dumps(results, indent=1))
-            write(model, dataset, {"lr": best, "val": {lr: vals[str(lr)] for lr in LRS}})
-            print(key, json.dumps(results[key]), flush=True)
+            found[key] = {"lr": best, "val": vals, "seconds": secs, "budget": budget_now}
+            _save()
+            write(model, dataset)
+            print(key, json.dumps(found[key]), flush=True)
 
 
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "write"
-    results_path = ROOT / "search_baselines.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    models = argv[1:] or list(BASE)
     if cmd == "write":
         for model in BASE:
             for dataset in DATASETS:
                 if (model, dataset) in SKIP:
                     (ROOT / model / f"{dataset}.yaml").unlink(missing_ok=True)
                     continue
-                res = results.get(f"{model}/{dataset}")
-                if res is not None:
-                    res = {"lr": res["lr"], "val": {float(k): v for k, v in res["val"].items()}}
-                write(model, dataset, res)
+                write(model, dataset)
         write_graff_nores()
         return 0
+    if cmd == "time":
+        time_epochs(models)
+        return 0
     if cmd == "search":
-        search(argv[1:] or list(BASE), results_path)
+        search(models)
         return 0
     print(__doc__)
     return 2
