@@ -216,6 +216,8 @@ REDUCED: dict[tuple[str, str], dict[str, Any]] = {
     ("gcnii", "squirrel"): {"model": {"num_layers": 8}},
     ("gcnii", "tolokers"): {"model": {"num_layers": 8}},
     ("gcnii", "film"): {"model": {"num_layers": 8}},
+    ("gcnii", "pubmed"): {"model": {"num_layers": 8}},
+    ("gat", "tolokers"): {"params": {"heads": 4}},
 }
 #: Epoch budget: seconds one split may take at the measured speed (see budget()).
 SPLIT_SECONDS, MIN_EPOCHS = 3.0, 20
@@ -300,13 +302,20 @@ def _provenance(source: str, cfg: dict[str, Any], searched: bool, result: str | 
     return text
 
 
+def _current(result: dict[str, Any] | None, cfg: dict[str, Any]) -> bool:
+    """Whether a search result was obtained with this cell's model and epoch budget."""
+    if result is None:
+        return False
+    budget_now = [cfg["optim"]["epochs"], cfg["optim"]["patience"]]
+    return bool(result.get("budget") == budget_now and result.get("model") == cfg["model"])
+
+
 def write(model: str, dataset: str) -> Path:
     """Write configs/<model>/<dataset>.yaml (with the search result when it is current)."""
     cfg, source, searched = cell(model, dataset)
     summary = None
     result = _RESULTS["search"].get(f"{model}/{dataset}")
-    budget_now = [cfg["optim"]["epochs"], cfg["optim"]["patience"]]
-    if searched and result is not None and result.get("budget") == budget_now:
+    if searched and result is not None and _current(result, cfg):
         cfg["optim"]["lr"] = result["lr"]
         summary = ", ".join(f"lr {lr}: val {v:.2f}" for lr, v in result["val"].items())
         summary += f" -> {result['lr']}"
@@ -395,10 +404,9 @@ def search(models: list[str]) -> None:
         for model in models:
             key = f"{model}/{dataset}"
             cfg_dict, _, searched = cell(model, dataset)
-            budget_now = [cfg_dict["optim"]["epochs"], cfg_dict["optim"]["patience"]]
             if (model, dataset) in SKIP or not searched:
                 continue
-            if key in found and found[key].get("budget") == budget_now:
+            if _current(found.get(key), cfg_dict):
                 continue
             data = data if data is not None else _prepared(dataset)
             vals, secs = {}, {}
@@ -411,7 +419,13 @@ def search(models: list[str]) -> None:
                 secs[str(lr)] = time.perf_counter() - t0
                 vals[str(lr)] = summary.val[0]
             best = max(LRS, key=lambda lr: (vals[str(lr)], -lr))
-            found[key] = {"lr": best, "val": vals, "seconds": secs, "budget": budget_now}
+            found[key] = {
+                "lr": best,
+                "val": vals,
+                "seconds": secs,
+                "budget": [cfg_dict["optim"]["epochs"], cfg_dict["optim"]["patience"]],
+                "model": cfg_dict["model"],
+            }
             _save()
             write(model, dataset)
             print(key, json.dumps(found[key]), flush=True)
