@@ -74,3 +74,20 @@ def test_dropout_near_one_keeps_a_finite_scale() -> None:
 def test_tune_allocator_applies_on_glibc_and_is_idempotent() -> None:
     assert tune_allocator() is True
     assert tune_allocator() is True
+
+
+def test_permute_rows_matches_indexing_with_gradients() -> None:
+    from graff.nn.functional import permute_rows
+
+    gen = torch.Generator().manual_seed(5)
+    order = torch.randperm(30, generator=gen)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(30)
+    x = torch.randn(30, 4, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(30, 4, dtype=torch.float64, generator=gen)
+    out = permute_rows(x, order, inverse)
+    assert torch.equal(out, x.detach()[order])
+    (out * g).sum().backward()
+    assert x.grad is not None
+    assert torch.equal(x.grad, g[inverse])
+    assert torch.autograd.gradcheck(lambda t: permute_rows(t, order, inverse), (x,))

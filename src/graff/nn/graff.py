@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from graff.nn.functional import dropout
+from graff.nn.functional import dropout, permute_rows
 from graff.nn.graff_conv import GRAFFConv
 from graff.nn.sparse import CSRTransposePlan, csr_transpose_plan, sparse_dropout_linear
 
@@ -226,7 +226,7 @@ class GRAFF(nn.Module):
         if order is not None:  # evolve in the cache-friendly node order, return in the caller's
             inverse = torch.empty_like(order)
             inverse[order] = torch.arange(order.numel(), device=order.device)
-            f0 = f0[order]
+            f0 = permute_rows(f0, order, inverse)
         f, t = f0, 0.0
         if callback is not None:
             callback(0, t, f if inverse is None else f[inverse])
@@ -256,13 +256,13 @@ class GRAFF(nn.Module):
                     return f
 
                 f = checkpoint(segment, f, use_reentrant=False)
-            return f if inverse is None else f[inverse]
+            return f if inverse is None else permute_rows(f, inverse, order)
         for k, tau in enumerate(self.steps):
             f = step(k, f)
             t += tau
             if callback is not None:
                 callback(k + 1, t, f if inverse is None else f[inverse])
-        return f if inverse is None else f[inverse]
+        return f if inverse is None else permute_rows(f, inverse, order)
 
     def decode(self, f: Tensor) -> Tensor:
         """Y = ψ_DE(F(T)) (optional ReLU, dropout, linear)."""
