@@ -456,3 +456,22 @@ def test_shipped_configs_cover_the_table() -> None:
     for name in MODEL_NAMES:
         have = {p.stem for p in (REPO_ROOT / "configs" / name).glob("*.yaml")}
         assert graff <= have, f"{name} lacks configs for {sorted(graff - have)}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((REPO_ROOT / "configs" / "graff").glob("*.yaml")),
+    ids=lambda p: p.stem,
+)
+def test_graff_nores_configs_reuse_graff_hyperparameters(path: Path) -> None:
+    """GRAFF without residual runs with GRAFF's settings (only the name and patience differ)."""
+    graff = load_config(path)
+    nores = load_config(REPO_ROOT / "configs" / "graff_nores" / path.name)
+    graff.model.name = "graff_nores"
+    assert nores.model == graff.model
+    assert nores.data == graff.data
+    assert (nores.optim.lr, nores.optim.weight_decay, nores.optim.epochs) == (
+        graff.optim.lr,
+        graff.optim.weight_decay,
+        graff.optim.epochs,
+    )
