@@ -256,13 +256,13 @@ class GRAFF(nn.Module):
                     return f
 
                 f = checkpoint(segment, f, use_reentrant=False)
-            return f if inverse is None else permute_rows(f, inverse, order)
+            return f if inverse is None or order is None else permute_rows(f, inverse, order)
         for k, tau in enumerate(self.steps):
             f = step(k, f)
             t += tau
             if callback is not None:
                 callback(k + 1, t, f if inverse is None else f[inverse])
-        return f if inverse is None else permute_rows(f, inverse, order)
+        return f if inverse is None or order is None else permute_rows(f, inverse, order)
 
     def decode(self, f: Tensor) -> Tensor:
         """Y = ψ_DE(F(T)) (optional ReLU, dropout, linear)."""
