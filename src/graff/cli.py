@@ -532,6 +532,7 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="GRAFF vs an MLP on a built-in synthetic graph")
     m.add_argument("--quick", action="store_true", help="fewer splits and epochs")
     m.add_argument("--no-progress", action="store_true")
+    m.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     m.set_defaults(func=cmd_demo)
     return p
 
