@@ -376,6 +376,15 @@ def test_reproduce_two_models_one_table(
     for m in ("mlp", "gcn"):
         for ds in ("texas", "minesweeper"):
             assert (out / f"{ds}-{m}" / "summary.json").is_file()
+    # --table-only tabulates what is finished and trains nothing
+    _output(capsys)
+    only = ["reproduce", "--models", "mlp,sage", "--datasets", "texas", "--table-only"]
+    only += ["--set", "optim.epochs=2", "--set", "data.splits=[0]"]  # the finished runs' config
+    assert main([*only, "--out", str(out), "--no-progress"]) == 0
+    assert "sage/texas" in _output(capsys)
+    assert not (out / "texas-sage").exists()
+    rows = list(csv.DictReader((out / "reproduce.csv").read_text().splitlines()))
+    assert [(r["model"], r["dataset"]) for r in rows] == [("mlp", "texas")]
 
 
 def test_train_divergence_exits_2(

@@ -175,6 +175,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     published = published_results()
     out_root = Path(args.out)
     cells: list[Cell] = []
+    skipped: list[str] = []
     t0 = time.perf_counter()
     for model in models:
         for ds in datasets:
@@ -190,6 +191,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                         "pass --overwrite or another --out"
                     )
                 console.print(f"{model} on {ds}: reusing finished run in {run_dir}")
+            elif args.table_only:
+                skipped.append(f"{model}/{ds}")
+                continue
             else:
                 prepared = _load_prepared(cfg, args.data_dir)
                 try:
@@ -222,6 +226,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 )
             )
     wall = time.perf_counter() - t0
+    if skipped:
+        console.print(
+            f"--table-only: no finished run for {len(skipped)} cells (left empty): "
+            + ", ".join(skipped),
+            highlight=False,
+        )
+    if not cells:
+        raise RunDirError(f"no finished runs under {out_root} for these models and datasets")
     md = results_markdown(cells)
     console.print(_markdown_table(md))
     console.print(
@@ -484,6 +496,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs/reproduce", help="root of the run directories")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for all runs")
     r.add_argument("--overwrite", action="store_true", help="rerun finished datasets")
+    r.add_argument(
+        "--table-only", action="store_true", help="train nothing: tabulate the finished runs"
+    )
     common(r)
     r.set_defaults(func=cmd_reproduce)
 
