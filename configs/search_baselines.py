@@ -40,23 +40,10 @@ from typing import Any
 
 import yaml
 
+from graff.reproduce import EXTRA_DATASETS, PAPER_DATASETS
+
 ROOT = Path(__file__).resolve().parent
-DATASETS = (
-    "texas",
-    "wisconsin",
-    "cornell",
-    "cornell_old",
-    "film",
-    "squirrel",
-    "chameleon",
-    "citeseer",
-    "pubmed",
-    "cora",
-    "chameleon-filtered",
-    "squirrel-filtered",
-    "minesweeper",
-    "tolokers",
-)
+DATASETS = PAPER_DATASETS + EXTRA_DATASETS
 LRS = (0.002, 0.01, 0.05)
 EPOCHS, PATIENCE = 200, 40
 NORES_PATIENCE = 50
