@@ -20,7 +20,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import Tensor, nn
 
-from graff.nn.sparse import to_csr
 from graff.train import (
     ModelConfig,
     OptimConfig,
@@ -31,7 +30,7 @@ from graff.train import (
     prepare_data,
     train_split,
 )
-from graff.train.runner import SPARSE_DENSITY
+from graff.train.runner import model_features
 
 __all__ = [
     "FigureOptions",
@@ -90,12 +89,8 @@ def _seeded(seed: int) -> Iterator[None]:
 
 
 def _features(model: nn.Module, x: Tensor) -> Tensor:
-    """``x`` as CSR when the model accepts sparse features and ``x`` is sparse enough
-    (the rule of :func:`graff.train.run`)."""
-    density = float((x != 0).sum()) / max(1, x.numel())
-    if getattr(model, "accepts_sparse_features", False) and density < SPARSE_DENSITY:
-        return to_csr(x)
-    return x
+    """``x`` as the model takes it (the rule of :func:`graff.train.run`)."""
+    return model_features(model, x)
 
 
 def fit(cfg: RunConfig, data: PreparedData, split: int = 0) -> Fit:

@@ -41,7 +41,6 @@ from torch import Tensor, nn
 
 from graff.nn import GRAFF
 from graff.nn.adjacency import normalized_adjacency, rcm_order, sym_spmm_add
-from graff.nn.sparse import to_csr
 
 __all__ = [
     "BandwidthRecord",
@@ -57,8 +56,6 @@ __all__ = [
     "run_bench",
     "synthetic_graph",
 ]
-
-SPARSE_DENSITY = 0.25
 
 
 class BenchError(ValueError):
@@ -203,8 +200,10 @@ def bench_models(graph: BenchGraph, depth: int, hidden: int = 64) -> tuple[nn.Mo
 
 
 def _graff_features(x: Tensor) -> Tensor:
-    density = float((x != 0).sum()) / max(1, x.numel())
-    return to_csr(x) if density < SPARSE_DENSITY else x
+    """The features as GRAFF gets them from ``graff train`` (CSR when sparse enough)."""
+    from graff.train.runner import model_features
+
+    return model_features(GRAFF, x)
 
 
 def _step_fn(model: nn.Module, x: Tensor, graph: BenchGraph, mode: str) -> Callable[[], None]:

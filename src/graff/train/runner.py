@@ -237,8 +237,9 @@ def _seeded(seed: int) -> Iterator[None]:
 SPARSE_DENSITY = 0.25
 
 
-def _model_features(model: torch.nn.Module, x: Tensor) -> Tensor:
-    """``x`` as CSR when the model accepts sparse features and ``x`` is sparse enough."""
+def model_features(model: object, x: Tensor) -> Tensor:
+    """``x`` as CSR when the model (instance or class) accepts sparse features and ``x`` is
+    sparse enough; else ``x`` unchanged. The rule of :func:`run`, for every caller."""
     density = float((x != 0).sum()) / max(1, x.numel())
     if getattr(model, "accepts_sparse_features", False) and density < SPARSE_DENSITY:
         return to_csr(x)
@@ -287,7 +288,7 @@ def run(
         with _seeded(cfg.seed + k):
             model = build_model(cfg.model, data.x.size(1), data.num_classes)
             if x is None:
-                x = _model_features(model, data.x)
+                x = model_features(model, data.x)
             hook = None if on_epoch is None else (lambda e, s, k=k: on_epoch(k, e, s))
             res = train_split(
                 model,
