@@ -422,3 +422,44 @@ def test_train_csbm_with_params(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert summary["config"]["data"]["params"]["homophily"] == 0.3
     notes = " ".join(summary["notes"])
     assert "N=150" in notes and "h=0.3" in notes
+
+
+@pytest.mark.shared_data
+def test_reproduce_jobs_matches_sequential(
+    shared_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--jobs 2 trains the cells in worker processes: the same numbers as one process, the
+    table in --models × --datasets order; a worker's error exits 2 without a traceback."""
+    base = ["reproduce", "--models", "graff,mlp", "--datasets", "texas,cornell"]
+    base += ["--set", "optim.epochs=3", "--set", "data.splits=[0,1]", "--threads", "1"]
+    base += ["--data-dir", str(shared_data_dir), "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "seq")]) == 0
+    assert main([*base, "--out", str(tmp_path / "par"), "--jobs", "2"]) == 0
+    seq = (tmp_path / "seq" / "reproduce.csv").read_text().splitlines()
+    par = (tmp_path / "par" / "reproduce.csv").read_text().splitlines()
+    pairs = [tuple(r.split(",")[:2]) for r in par[1:]]
+    assert pairs == [("graff", "texas"), ("graff", "cornell"), ("mlp", "texas"), ("mlp", "cornell")]
+    col = par[0].split(",").index("mean")
+    assert [r.split(",")[col] for r in par] == [r.split(",")[col] for r in seq]
+    _output(capsys)
+    bad = [a if a != str(shared_data_dir) else str(tmp_path / "empty") for a in base]
+    assert main([*bad, "--out", str(tmp_path / "bad"), "--jobs", "2"]) == 2
+    text = _output(capsys)
+    assert "Traceback" not in text and "error" in text
+    assert main([*base, "--out", str(tmp_path / "bad"), "--jobs", "0"]) == 2
+    assert "--jobs" in _output(capsys)
+
+
+def test_estimated_cost_orders_cells() -> None:
+    """The scheduling cost grows with the graph, the epochs and the depth."""
+    from graff.reproduce import estimated_cost
+    from graff.train import RunConfig
+
+    def cost(ds: str, epochs: int = 100, T: float = 3.0) -> float:
+        cfg = RunConfig()
+        cfg.data.dataset, cfg.optim.epochs, cfg.model.T = ds, epochs, T
+        return estimated_cost(cfg)
+
+    assert cost("pubmed") > cost("cora") > cost("texas")
+    assert cost("cora", epochs=200) == pytest.approx(2 * cost("cora"))
+    assert cost("squirrel", T=6.0) > cost("squirrel", T=3.0)

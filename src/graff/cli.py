@@ -95,11 +95,9 @@ def _resolve_config(args: argparse.Namespace, dataset: str | None, model: str | 
 
 
 def _load_prepared(cfg: Any, data_dir: str | None) -> Any:
-    from graff.data import load_dataset
-    from graff.train import prepare_data
+    from graff.reproduce import load_prepared
 
-    data = load_dataset(cfg.data.dataset, data_dir, **cfg.data.params)
-    return prepare_data(data, normalize_features=cfg.data.normalize_features)
+    return load_prepared(cfg, data_dir)
 
 
 def _run_with_progress(cfg: Any, prepared: Any, out: Path | None, args: argparse.Namespace) -> Any:
@@ -150,6 +148,66 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_cell(model: str, ds: str, summary: dict[str, Any]) -> None:
+    console.print(
+        f"{model} on {ds}: {_fmt(summary['mean'], summary['std'])} "
+        f"{'ROC-AUC' if summary['metric'] == 'roc_auc' else '%'} "
+        f"in {summary['seconds']:.0f} s",
+        highlight=False,
+    )
+
+
+def _train_parallel(
+    todo: list[tuple[str, str, Any, Path]], args: argparse.Namespace
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Train the cells in ``args.jobs`` worker processes, dearest first; one bar over cells."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    from graff.reproduce import estimated_cost, train_cell
+
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    order = sorted(todo, key=lambda c: estimated_cost(c[2]), reverse=True)
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.no_progress,
+    )
+    ctx = multiprocessing.get_context("spawn")  # no forked OpenMP/MKL thread pools
+    with progress, ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+        task = progress.add_task(
+            f"{len(order)} runs, {args.jobs} processes × {threads} thread(s)",
+            total=len(order),
+            info="",
+        )
+        running: dict[Future[dict[str, Any]], tuple[str, str]] = {}
+        for model, ds, cfg, run_dir in order:
+            fut = pool.submit(
+                train_cell, _cfg_dict(cfg), str(run_dir), args.data_dir, threads, args.overwrite
+            )
+            running[fut] = (model, ds)
+        try:
+            pending = set(running)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    model, ds = running[fut]
+                    summary = fut.result()  # re-raises a worker's error (config, data, NaN)
+                    done[model, ds] = summary
+                    _print_cell(model, ds, summary)
+                    progress.update(task, advance=1, info=f"last: {model} on {ds}")
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            raise
+    return done
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from graff.reproduce import Cell, dataset_groups, paper_cell, results_csv, results_markdown
     from graff.train import RunDirError, published_results, read_summary
@@ -162,6 +220,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if unknown:
         raise RunDirError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}")
     datasets = dataset_groups(args.datasets)
+    if args.jobs < 1:
+        raise RunDirError(f"--jobs must be at least 1, got {args.jobs}")
     missing = [(m, d) for m in models for d in datasets if shipped_config(m, d) is None]
     if missing:
         listing = ", ".join(f"{m}/{d}" for m, d in missing)
@@ -174,15 +234,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         )
     published = published_results()
     out_root = Path(args.out)
-    cells: list[Cell] = []
-    skipped: list[str] = []
     t0 = time.perf_counter()
+    # 1. what each cell needs: a finished run to reuse, training, or (--table-only) nothing
+    plan: list[tuple[str, str, Any, Path]] = []
+    summaries: dict[tuple[str, str], dict[str, Any]] = {}
+    skipped: list[str] = []
     for model in models:
         for ds in datasets:
             args.config = str(shipped_config(model, ds))
             cfg, _ = _resolve_config(args, None, None)
             run_dir = out_root / f"{ds}-{model}"
-            summary: dict[str, Any]
+            plan.append((model, ds, cfg, run_dir))
             if (run_dir / "summary.json").exists() and not args.overwrite:
                 summary = read_summary(run_dir)
                 if summary.get("config") != _cfg_dict(cfg):
@@ -191,40 +253,49 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                         "pass --overwrite or another --out"
                     )
                 console.print(f"{model} on {ds}: reusing finished run in {run_dir}")
+                _print_cell(model, ds, summary)
+                summaries[model, ds] = summary
             elif args.table_only:
                 skipped.append(f"{model}/{ds}")
-                continue
-            else:
+    todo = [c for c in plan if (c[0], c[1]) not in summaries and not args.table_only]
+    # 2. train what is missing: here with a progress bar per cell, or in --jobs processes
+    try:
+        if args.jobs > 1 and len(todo) > 1:
+            summaries.update(_train_parallel(todo, args))
+        else:
+            for model, ds, cfg, run_dir in todo:
                 prepared = _load_prepared(cfg, args.data_dir)
-                try:
-                    summary = _run_with_progress(cfg, prepared, run_dir, args).to_json()
-                except KeyboardInterrupt:
-                    err_console.print(
-                        f"[yellow]interrupted[/]: rerun the same command to resume ({run_dir})"
-                    )
-                    return 130
-            console.print(
-                f"{model} on {ds}: {_fmt(summary['mean'], summary['std'])} "
-                f"{'ROC-AUC' if summary['metric'] == 'roc_auc' else '%'} "
-                f"in {summary['seconds']:.0f} s",
-                highlight=False,
+                summary = _run_with_progress(cfg, prepared, run_dir, args).to_json()
+                _print_cell(model, ds, summary)
+                summaries[model, ds] = summary
+    except KeyboardInterrupt:
+        err_console.print(
+            f"[yellow]interrupted[/]: finished runs are kept under {out_root}; rerun the "
+            "same command to resume"
+        )
+        return 130
+    # 3. the table, in the order of --models × --datasets
+    cells: list[Cell] = []
+    for model, ds, cfg, _run_dir in plan:
+        if (model, ds) not in summaries:
+            continue
+        summary = summaries[model, ds]
+        paper = paper_cell(published, model, ds)
+        cells.append(
+            Cell(
+                model=model,
+                dataset=ds,
+                metric=summary["metric"],
+                mean=summary["mean"],
+                std=summary["std"],
+                n_splits=len(summary["test"]),
+                seconds=summary["seconds"],
+                w_type=cfg.model.w_type if model.startswith("graff") else "",
+                paper_model=paper["model"] if paper else "",
+                paper_mean=paper["mean"] if paper else float("nan"),
+                paper_std=paper["std"] if paper else float("nan"),
             )
-            paper = paper_cell(published, model, ds)
-            cells.append(
-                Cell(
-                    model=model,
-                    dataset=ds,
-                    metric=summary["metric"],
-                    mean=summary["mean"],
-                    std=summary["std"],
-                    n_splits=len(summary["test"]),
-                    seconds=summary["seconds"],
-                    w_type=cfg.model.w_type if model.startswith("graff") else "",
-                    paper_model=paper["model"] if paper else "",
-                    paper_mean=paper["mean"] if paper else float("nan"),
-                    paper_std=paper["std"] if paper else float("nan"),
-                )
-            )
+        )
     wall = time.perf_counter() - t0
     if skipped:
         console.print(
@@ -498,6 +569,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="rerun finished datasets")
     r.add_argument(
         "--table-only", action="store_true", help="train nothing: tabulate the finished runs"
+    )
+    r.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train this many runs at once in worker processes (each with --threads, default "
+        "cores / jobs); e.g. --jobs 2 on 2 cores",
     )
     common(r)
     r.set_defaults(func=cmd_reproduce)

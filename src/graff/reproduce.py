@@ -14,14 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DATASET_SIZES",
     "EXTRA_DATASETS",
     "PAPER_DATASETS",
     "PUBLISHED_ROWS",
     "Cell",
     "dataset_groups",
+    "estimated_cost",
+    "load_prepared",
     "paper_cell",
     "results_csv",
     "results_markdown",
+    "train_cell",
 ]
 
 #: The paper's 9 datasets (Geom-GCN splits); cornell_old = the pre-July-2022 Cornell files the
@@ -58,6 +62,82 @@ PUBLISHED_ROWS: dict[str, tuple[str, ...]] = {
 #: Which published column a dataset is compared with; None: no comparable published number
 #: (the paper's Cornell numbers come from the old files, shared/paper/REFERENCE.md).
 PUBLISHED_DATASET: dict[str, str | None] = {"cornell_old": "cornell", "cornell": None}
+
+
+#: (nodes, directed edges, features) of the reproduced datasets, as loaded: the cost model
+#: that orders the cells of a parallel ``graff reproduce`` (longest first) reads them.
+DATASET_SIZES: dict[str, tuple[int, int, int]] = {
+    "texas": (183, 558, 1703),
+    "wisconsin": (251, 900, 1703),
+    "cornell": (183, 554, 1703),
+    "cornell_old": (183, 554, 1703),
+    "film": (7600, 53318, 932),
+    "squirrel": (5201, 396706, 2089),
+    "chameleon": (2277, 62742, 2325),
+    "citeseer": (3327, 9104, 3703),
+    "pubmed": (19717, 88648, 500),
+    "cora": (2708, 10556, 1433),
+    "chameleon-filtered": (890, 17708, 2325),
+    "squirrel-filtered": (2223, 93996, 2089),
+    "minesweeper": (10000, 78804, 7),
+    "tolokers": (11758, 1038000, 10),
+}
+
+
+def estimated_cost(cfg: Any) -> float:
+    """A relative training cost of a run config (multiply-adds per epoch × epochs × splits).
+
+    Only for scheduling: ``graff reproduce --jobs N`` starts the dearest cells first so that
+    the workers finish together. Unknown datasets count as Cora-sized.
+    """
+    n, e, p = DATASET_SIZES.get(cfg.data.dataset, DATASET_SIZES["cora"])
+    m = cfg.model
+    if m.name.startswith("graff"):
+        depth = math.ceil(m.T / m.step_size - 1e-9)
+    else:
+        depth = max(m.num_layers, int(m.params.get("K", 0)))
+    per_epoch = m.hidden * (n * p + depth * (e + n) + depth * n * m.hidden)
+    splits = len(cfg.data.splits) if cfg.data.splits is not None else 10
+    return float(per_epoch * cfg.optim.epochs * splits)
+
+
+def load_prepared(cfg: Any, data_dir: str | None) -> Any:
+    """The dataset of ``cfg`` loaded (from ``data_dir``, else $GRAFF_DATA, else the user
+    cache) and preprocessed for :func:`graff.train.run`."""
+    from graff.data import load_dataset
+    from graff.train import prepare_data
+
+    data = load_dataset(cfg.data.dataset, data_dir, **cfg.data.params)
+    return prepare_data(data, normalize_features=cfg.data.normalize_features)
+
+
+def train_cell(
+    config: dict[str, Any],
+    run_dir: str,
+    data_dir: str | None,
+    threads: int,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Train one (model, dataset) cell in this process and return its summary record.
+
+    The worker of ``graff reproduce --jobs N``: it takes plain data (the config as a dict) so
+    that it can run in a spawned process, sets that process's torch threads and allocator,
+    and writes the usual resumable run directory.
+    """
+    import warnings
+
+    import torch
+
+    from graff.perf import tune_allocator
+    from graff.train import run
+    from graff.train.config import config_from_dict
+
+    tune_allocator()
+    torch.set_num_threads(threads)
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    cfg = config_from_dict(config)
+    summary = run(cfg, load_prepared(cfg, data_dir), run_dir, overwrite=overwrite)
+    return summary.to_json()
 
 
 def dataset_groups(spec: str | None) -> list[str]:
