@@ -35,21 +35,25 @@ def shipped_config(model: str, dataset: str) -> Path | None:
 
 
 # -- progress ----------------------------------------------------------------------------------
+def _progress(enabled: bool) -> Progress:
+    """A rich bar with a description, M/N done, a free ``info`` field and the elapsed time."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not enabled,
+    )
+
+
 class _RunProgress:
     """A rich progress bar over splits × epochs, with the best validation score so far."""
 
     def __init__(self, label: str, epochs: int, n_splits: int, enabled: bool = True) -> None:
         self.epochs = epochs
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not enabled,
-            transient=False,
-        )
+        self.progress = _progress(enabled)
         self.task = self.progress.add_task(label, total=epochs * n_splits, info="")
         self.best = 0.0
 
@@ -169,15 +173,7 @@ def _train_parallel(
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     order = sorted(todo, key=lambda c: estimated_cost(c[2]), reverse=True)
     done: dict[tuple[str, str], dict[str, Any]] = {}
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=args.no_progress,
-    )
+    progress = _progress(not args.no_progress)
     ctx = multiprocessing.get_context("spawn")  # no forked OpenMP/MKL thread pools
     with progress, ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
         task = progress.add_task(
