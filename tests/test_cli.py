@@ -442,10 +442,13 @@ def test_reproduce_jobs_matches_sequential(
     col = par[0].split(",").index("mean")
     assert [r.split(",")[col] for r in par] == [r.split(",")[col] for r in seq]
     _output(capsys)
-    bad = [a if a != str(shared_data_dir) else str(tmp_path / "empty") for a in base]
-    assert main([*bad, "--out", str(tmp_path / "bad"), "--jobs", "2"]) == 2
+    diverge = ["model.w_type=sum", "model.T=100", "model.step_size=5", "optim.lr=10"]
+    bad = [*base, "--out", str(tmp_path / "bad"), "--jobs", "2"]
+    for item in diverge:
+        bad += ["--set", item]
+    assert main(bad) == 2  # the worker's DivergenceError reaches the parent
     text = _output(capsys)
-    assert "Traceback" not in text and "error" in text
+    assert "Traceback" not in text and "non-finite" in text
     assert main([*base, "--out", str(tmp_path / "bad"), "--jobs", "0"]) == 2
     assert "--jobs" in _output(capsys)
 
