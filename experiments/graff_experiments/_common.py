@@ -88,11 +88,6 @@ def _seeded(seed: int) -> Iterator[None]:
         yield
 
 
-def _features(model: nn.Module, x: Tensor) -> Tensor:
-    """``x`` as the model takes it (the rule of :func:`graff.train.run`)."""
-    return model_features(model, x)
-
-
 def fit(cfg: RunConfig, data: PreparedData, split: int = 0) -> Fit:
     """Train ``cfg.model`` on split ``split`` of ``data`` from seed ``cfg.seed + split``.
 
@@ -100,7 +95,7 @@ def fit(cfg: RunConfig, data: PreparedData, split: int = 0) -> Fit:
     """
     with _seeded(cfg.seed + split):
         model = build_model(cfg.model, data.x.size(1), data.num_classes)
-        x = _features(model, data.x)
+        x = model_features(model, data.x)
         result = train_split(
             model,
             x,
