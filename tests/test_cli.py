@@ -466,3 +466,14 @@ def test_estimated_cost_orders_cells() -> None:
     assert cost("pubmed") > cost("cora") > cost("texas")
     assert cost("cora", epochs=200) == pytest.approx(2 * cost("cora"))
     assert cost("squirrel", T=6.0) > cost("squirrel", T=3.0)
+
+
+@pytest.mark.shared_data
+def test_dataset_sizes_match_the_loaded_graphs(shared_data_dir: Path) -> None:
+    """The scheduling table's (nodes, edges, features) are those of the datasets as loaded."""
+    from graff.reproduce import DATASET_SIZES, EXTRA_DATASETS, PAPER_DATASETS
+
+    assert set(DATASET_SIZES) == set(PAPER_DATASETS + EXTRA_DATASETS)
+    for name, size in DATASET_SIZES.items():
+        g = graff.data.load_dataset(name, shared_data_dir)
+        assert (g.num_nodes, g.edge_index.size(1), g.x.size(1)) == size, name
