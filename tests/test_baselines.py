@@ -50,7 +50,7 @@ from graff.train.models import MODELS, build_model, check_model_config
 
 DT = torch.float64
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = sorted((REPO_ROOT / "configs").glob("*/*.yaml"))
+SHIPPED = sorted((REPO_ROOT / "src" / "graff" / "configs").glob("*/*.yaml"))
 
 
 # -- graphs and dense references ---------------------------------------------------------------
@@ -452,21 +452,21 @@ def test_shipped_config_loads_and_validates(path: Path) -> None:
 
 def test_shipped_configs_cover_the_table() -> None:
     """Every registered baseline ships a config for every dataset that GRAFF has one for."""
-    graff = {p.stem for p in (REPO_ROOT / "configs" / "graff").glob("*.yaml")}
+    graff = {p.stem for p in (REPO_ROOT / "src" / "graff" / "configs" / "graff").glob("*.yaml")}
     for name in MODEL_NAMES:
-        have = {p.stem for p in (REPO_ROOT / "configs" / name).glob("*.yaml")}
+        have = {p.stem for p in (REPO_ROOT / "src" / "graff" / "configs" / name).glob("*.yaml")}
         assert graff <= have, f"{name} lacks configs for {sorted(graff - have)}"
 
 
 @pytest.mark.parametrize(
     "path",
-    sorted((REPO_ROOT / "configs" / "graff").glob("*.yaml")),
+    sorted((REPO_ROOT / "src" / "graff" / "configs" / "graff").glob("*.yaml")),
     ids=lambda p: p.stem,
 )
 def test_graff_nores_configs_reuse_graff_hyperparameters(path: Path) -> None:
     """GRAFF without residual runs with GRAFF's settings (only the name and patience differ)."""
     graff = load_config(path)
-    nores = load_config(REPO_ROOT / "configs" / "graff_nores" / path.name)
+    nores = load_config(REPO_ROOT / "src" / "graff" / "configs" / "graff_nores" / path.name)
     graff.model.name = "graff_nores"
     assert nores.model == graff.model
     assert nores.data == graff.data

@@ -17,7 +17,7 @@ from graff.train.config import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = sorted((REPO_ROOT / "configs" / "graff").glob("*.yaml"))
+SHIPPED = sorted((REPO_ROOT / "src" / "graff" / "configs" / "graff").glob("*.yaml"))
 
 
 def _override(*items: str) -> RunConfig:

@@ -51,13 +51,13 @@ COLUMNS = (
 
 
 def _train_split0(dataset: str, root: Path, opts: FigureOptions, epochs: int | None) -> Path:
-    from graff.cli import configs_dir, shipped_config
+    from graff.configs import configs_dir, shipped_config
 
     path = shipped_config("graff", dataset)
     if path is None:
         raise ConfigError(
-            f"no config {configs_dir() / 'graff' / f'{dataset}.yaml'}: run from the repository "
-            "root or point $GRAFF_CONFIGS at its configs/ folder"
+            f"no config {configs_dir() / 'graff' / f'{dataset}.yaml'}: the installed package "
+            "lacks it, or $GRAFF_CONFIGS points at a folder without it"
         )
     cfg = load_config(path)
     cfg.data.splits = [0]

@@ -15,23 +15,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graff.configs import available_configs, configs_dir, shipped_config
+
 # Redirected output (logs, CI) gets a fixed width wide enough for the result tables.
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
-
-
-def configs_dir() -> Path:
-    """Where the shipped per-dataset configs live (``$GRAFF_CONFIGS`` overrides)."""
-    env = os.environ.get("GRAFF_CONFIGS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[2] / "configs"
-    return here if here.is_dir() else Path.cwd() / "configs"
-
-
-def shipped_config(model: str, dataset: str) -> Path | None:
-    path = configs_dir() / model / f"{dataset}.yaml"
-    return path if path.is_file() else None
 
 
 # -- progress ----------------------------------------------------------------------------------
@@ -224,7 +212,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise RunDirError(
             f"no shipped config for {listing} in {configs_dir()}; available for "
             + "; ".join(
-                f"{m}: " + ", ".join(sorted(p.stem for p in (configs_dir() / m).glob("*.yaml")))
+                f"{m}: " + ", ".join(available_configs(m))
                 for m in models
             )
         )

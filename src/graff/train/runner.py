@@ -41,6 +41,7 @@ __all__ = [
     "RunDirError",
     "Summary",
     "atomic_write",
+    "fit_split",
     "prepare_data",
     "published_results",
     "read_summary",
@@ -249,6 +250,55 @@ def model_features(model: object, x: Tensor) -> Tensor:
 EpochHook = Callable[[int, int, dict[str, float]], None]
 
 
+def _fit(
+    cfg: RunConfig,
+    data: PreparedData,
+    k: int,
+    on_epoch: Callable[[int, dict[str, float]], None] | None,
+    x: Tensor | None,
+) -> tuple[SplitResult, Tensor]:
+    with _seeded(cfg.seed + k):
+        model = build_model(cfg.model, data.x.size(1), data.num_classes)
+        if x is None:
+            x = model_features(model, data.x)
+        res = train_split(
+            model,
+            x,
+            data.edge_index,
+            data.y,
+            data.train_mask[:, k],
+            data.val_mask[:, k],
+            data.test_mask[:, k],
+            cfg.optim,
+            metric=data.metric,
+            split=k,
+            on_epoch=on_epoch,
+        )
+    return res, x
+
+
+def fit_split(
+    cfg: RunConfig,
+    data: PreparedData,
+    split: int,
+    *,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> SplitResult:
+    """Train split ``split`` of ``data`` exactly as :func:`run` does (seed ``cfg.seed + split``,
+    the model of ``cfg.model``, the test metric at the best-validation epoch); no files.
+
+    ``on_epoch(epoch, scores)`` is called after every epoch with ``loss``, ``train``, ``val``
+    and ``test`` (fractions); raising from it stops the split (e.g. a pruned search trial).
+    """
+    cfg.validate()
+    if not 0 <= split < data.num_splits:
+        raise ConfigError(
+            f"split {split} out of range: {data.name} has {data.num_splits} splits "
+            f"(0..{data.num_splits - 1})"
+        )
+    return _fit(cfg, data, split, on_epoch, None)[0]
+
+
 def run(
     cfg: RunConfig,
     data: PreparedData,
@@ -285,24 +335,8 @@ def run(
             continue
         if on_split_start is not None:
             on_split_start(k, len(splits))
-        with _seeded(cfg.seed + k):
-            model = build_model(cfg.model, data.x.size(1), data.num_classes)
-            if x is None:
-                x = model_features(model, data.x)
-            hook = None if on_epoch is None else (lambda e, s, k=k: on_epoch(k, e, s))
-            res = train_split(
-                model,
-                x,
-                data.edge_index,
-                data.y,
-                data.train_mask[:, k],
-                data.val_mask[:, k],
-                data.test_mask[:, k],
-                cfg.optim,
-                metric=data.metric,
-                split=k,
-                on_epoch=hook,
-            )
+        hook = None if on_epoch is None else (lambda e, s, k=k: on_epoch(k, e, s))
+        res, x = _fit(cfg, data, k, hook, x)
         results.append(res)
         if out is not None:
             buf = io.BytesIO()
