@@ -1,0 +1,38 @@
+"""graff.registry: one registry per kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from graff.registry import Registry, UnknownNameError
+
+
+def test_register_as_call_and_decorator_keeps_order() -> None:
+    reg: Registry[object] = Registry("thing")
+    reg.register("b", 1)
+
+    @reg.register("a")
+    def f() -> None: ...
+
+    assert reg.names() == ("b", "a")
+    assert reg["a"] is f and reg["b"] == 1
+    assert list(reg) == ["b", "a"] and len(reg) == 2 and "a" in reg
+
+
+def test_duplicate_name_is_refused() -> None:
+    reg: Registry[int] = Registry("thing")
+    reg.register("x", 1)
+    with pytest.raises(ValueError, match="'x' is already registered"):
+        reg.register("x", 2)
+    assert reg["x"] == 1
+
+
+def test_unknown_name_lists_choices_and_suggests() -> None:
+    reg: Registry[int] = Registry("solver")
+    reg.register("euler", 1)
+    reg.register("rk4", 2)
+    with pytest.raises(UnknownNameError) as info:
+        reg.get_or_raise("eulr")
+    msg = str(info.value)
+    assert "unknown solver 'eulr'" in msg and "Did you mean euler?" in msg
+    assert "euler, rk4" in msg
