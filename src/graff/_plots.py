@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from graff.errors import MissingExtraError
+
 
 def _pyplot() -> Any:
     try:
         import matplotlib
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
-            "plots need matplotlib: pip install 'graff[plot]' (or matplotlib)"
-        ) from None
+    except ImportError:
+        raise MissingExtraError("matplotlib", "plot", "plotting") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -8,11 +8,11 @@ whole graph in eval mode and returns a JSON-ready report. Plotting lives in
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from graff.energy import (
     EnergyTrajectory,
@@ -26,20 +26,29 @@ from graff.energy import (
     spectral_radius,
     w_spectrum,
 )
+from graff._io import atomic_write
+from graff.errors import ConfigError, RunDirError
 from graff.nn import GRAFF
-from graff.train.config import config_from_dict
-from graff.train.fit import build_model
-from graff.train.runner import RunDirError, prepare_data
+from graff.train import build_model, config_from_dict, load_prepared
+from graff.train.rundir import read_config_yaml
 
-__all__ = ["analyze_run", "text_report"]
+__all__ = ["analyze_run", "text_report", "write_analysis"]
 
 
 def _load_run(run_dir: Path, split: int) -> tuple[Any, Path]:
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.is_file():
         raise RunDirError(f"{run_dir} is not a graff run directory (no config.yaml)")
-    meta = yaml.safe_load(cfg_path.read_text()) or {}
-    cfg = config_from_dict(dict(meta.get("config", {})))
+    meta = read_config_yaml(cfg_path)
+    if meta is None:
+        raise RunDirError(
+            f"{cfg_path} is damaged or not written by graff; train the run again "
+            "(graff train --overwrite --out DIR)"
+        )
+    try:
+        cfg = config_from_dict(dict(meta["config"]))
+    except ConfigError as err:
+        raise RunDirError(f"{cfg_path} holds an unusable config: {err}") from None
     if cfg.model.name != "graff":
         raise RunDirError(
             f"{run_dir} holds a {cfg.model.name!r} run; graff analyze needs a GRAFF run"
@@ -63,15 +72,20 @@ def analyze_run(
     The energies use the model's own Ā (with self-loops when the model has them), so ρ_Δ and
     the LFD/HFD limits refer to the operator the model actually applied.
     """
-    from graff.data import load_dataset
-
     run_dir = Path(run_dir)
     cfg, weights = _load_run(run_dir, split)
-    data = load_dataset(cfg.data.dataset, data_dir, **cfg.data.params)
-    prepared = prepare_data(data, normalize_features=cfg.data.normalize_features)
+    prepared = load_prepared(cfg, data_dir)
     model = build_model(cfg.model, prepared.x.size(1), prepared.num_classes)
     assert isinstance(model, GRAFF)
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as err:  # any unpickling or shape error: the file is not our checkpoint
+        raise RunDirError(
+            f"{weights} is damaged or does not belong to this run's config "
+            f"({type(err).__name__}); train the split again (graff train --overwrite "
+            "--out RUN_DIR with the run's options)"
+        ) from None
     model.eval()
     ei, n = prepared.edge_index, prepared.x.size(0)
     self_loops = cfg.model.self_loops
@@ -175,3 +189,33 @@ def text_report(report: dict[str, Any]) -> str:
                 f"{fr['flat']} flat"
             )
     return "\n".join(lines) + "\n"
+
+
+def write_analysis(
+    run_dir: str | Path,
+    *,
+    split: int = 0,
+    out: str | Path | None = None,
+    plots: bool = True,
+    data_dir: str | None = None,
+) -> tuple[str, list[Path]]:
+    """:func:`analyze_run`, written to ``out`` (default ``RUN_DIR/analysis``): analysis.json,
+    report.txt and (``plots``, needs matplotlib) energy, W-spectrum and frequency plots.
+    Returns the text report and the files written."""
+    from graff import _plots
+
+    report, _, response = analyze_run(run_dir, split=split, data_dir=data_dir)
+    folder = Path(out) if out is not None else Path(run_dir) / "analysis"
+    text = text_report(report)
+    files = [
+        atomic_write(folder / "analysis.json", json.dumps(report, indent=2)),
+        atomic_write(folder / "report.txt", text),
+    ]
+    if plots:
+        files += [
+            _plots.plot_energy(report, folder / "energy.png"),
+            _plots.plot_w_spectrum(report, folder / "w_spectrum.png"),
+        ]
+        if response is not None:
+            files.append(_plots.plot_frequency_response(report, response, folder / "frequency.png"))
+    return text, files

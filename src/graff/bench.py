@@ -32,6 +32,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from graff._io import atomic_write
+from graff.errors import GraffError
 from graff.nn import GRAFF
 from graff.nn.adjacency import normalized_adjacency, rcm_order, sym_spmm_add
 
@@ -49,16 +52,18 @@ __all__ = [
     "BenchRecord",
     "bench_graph",
     "bench_models",
+    "benchmark",
     "compare",
     "machine_bandwidth",
     "propagation_bandwidth",
     "rcm_order",
     "run_bench",
     "synthetic_graph",
+    "write_results",
 ]
 
 
-class BenchError(ValueError):
+class BenchError(GraffError, ValueError):
     """A benchmark request that cannot run (unknown graph, mode or depth list)."""
 
 
@@ -418,122 +423,91 @@ DEFAULT_DEPTHS = {"small": (2, 4, 8, 16, 32, 64), "large": (2, 8, 32), "large-tr
 DEFAULT_GRAPHS = ("cora", "pubmed", "synthetic", "synthetic-rcm")
 
 
-def _ints(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise BenchError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise BenchError(f"expected positive integers, got {text!r}")
-    return values
+def benchmark(
+    graphs: Sequence[str] | None = None,
+    depths: Sequence[int] | None = None,
+    modes: Sequence[str] = ("inference", "train"),
+    *,
+    hidden: int = 64,
+    repeats: int | None = None,
+    memory: bool = True,
+    quick: bool = False,
+    data_dir: str | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """``graff bench`` as a function: time GRAFF against PyG's GCN; the JSON-ready payload
+    (``environment``, ``records``, ``bandwidth``; :func:`markdown` renders it).
 
-
-def cli(args: Any, console: Any) -> int:
-    """``graff bench``: run the benchmark, print tables (or JSON), optionally save JSON."""
-    import json
+    Args:
+        graphs: from cora, pubmed, synthetic, synthetic-rcm (default all; cora if ``quick``).
+        depths: default 2,4,…,64 (200k-node graphs 2,8,32; their training 2,8); 2,8 if quick.
+        modes: inference and/or train.
+        repeats: timed rounds per model (default 5; 2 if quick).
+        on_progress: called with a short status line as the benchmark goes.
+    """
     import platform
 
-    from rich.progress import Progress
-    from rich.table import Table
-
-    quick = bool(args.quick)
-    names = [g.strip() for g in args.graphs.split(",")] if args.graphs else None
-    names = names or (["cora"] if quick else list(DEFAULT_GRAPHS))
+    names = list(graphs) if graphs else (["cora"] if quick else list(DEFAULT_GRAPHS))
     unknown = [g for g in names if g not in DEFAULT_GRAPHS]
     if unknown:
         raise BenchError(f"unknown bench graph(s) {unknown}; choose from {list(DEFAULT_GRAPHS)}")
-    modes = [m.strip() for m in args.modes.split(",")] if args.modes else ["inference", "train"]
     bad = [m for m in modes if m not in ("inference", "train")]
-    if bad:
+    if bad or not modes:
         raise BenchError(f"unknown mode(s) {bad}; choose inference and/or train")
-    depths = _ints(args.depths) if args.depths else None
-    repeats = args.repeats or (2 if quick else 5)
+    if depths is not None and (not depths or min(depths) < 1):
+        raise BenchError(f"depths must be positive integers, got {list(depths)}")
+    if hidden < 1:
+        raise BenchError(f"hidden must be a positive integer, got {hidden}")
+    repeats = repeats or (2 if quick else 5)
+    say = on_progress or (lambda text: None)
     machine = machine_bandwidth(64 if quick else 256)
     records: list[BenchRecord] = []
     bandwidth: list[BandwidthRecord] = []
-    show = not args.json and not args.no_progress
-    with Progress(console=console, disable=not show, transient=True) as progress:
-        task = progress.add_task("bench", total=len(names))
-        for name in names:
-            progress.update(task, description=f"loading {name}")
-            graph = bench_graph(name, args.data_dir)
-            large = graph.num_nodes >= 100_000
-            ds = depths or (
-                [2, 8] if quick else list(DEFAULT_DEPTHS["large" if large else "small"])
+    for name in names:
+        say(f"loading {name}")
+        graph = bench_graph(name, data_dir)
+        large = graph.num_nodes >= 100_000
+        ds = list(depths) if depths else (
+            [2, 8] if quick else list(DEFAULT_DEPTHS["large" if large else "small"])
+        )
+
+        def tick(rec: BenchRecord, name: str = name) -> None:
+            say(f"{name}: depth {rec.depth} {rec.mode} done")
+
+        say(f"{name}: timing")
+        for mode in modes:
+            mode_depths = ds
+            if large and mode == "train" and not depths:
+                mode_depths = [d for d in ds if d in DEFAULT_DEPTHS["large-train"]]
+            records += run_bench(
+                [graph],
+                mode_depths,
+                [mode],
+                hidden=hidden,
+                repeats=max(2, repeats - 2) if large else repeats,
+                memory=memory,
+                on_record=tick,
             )
-
-            def tick(rec: BenchRecord, name: str = name) -> None:
-                progress.update(task, description=f"{name}: depth {rec.depth} {rec.mode} done")
-
-            progress.update(task, description=f"{name}: timing")
-            for mode in modes:
-                mode_depths = ds
-                if large and mode == "train" and not depths:
-                    mode_depths = [d for d in ds if d in DEFAULT_DEPTHS["large-train"]]
-                records += run_bench(
-                    [graph],
-                    mode_depths,
-                    [mode],
-                    hidden=args.hidden,
-                    repeats=max(2, repeats - 2) if large else repeats,
-                    memory=not args.no_memory,
-                    on_record=tick,
-                )
-            if not quick or large:
-                bandwidth.append(propagation_bandwidth(graph, args.hidden, machine_gbs=machine))
-            progress.advance(task)
+        if not quick or large:
+            bandwidth.append(propagation_bandwidth(graph, hidden, machine_gbs=machine))
     env = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine_bandwidth_gbs": machine,
         "processor": platform.processor() or platform.machine(),
     }
-    payload = {"environment": env, "records": as_dicts(records), "bandwidth": as_dicts(bandwidth)}
-    if args.out:
-        from pathlib import Path
+    return {"environment": env, "records": as_dicts(records), "bandwidth": as_dicts(bandwidth)}
 
-        out = Path(args.out)
-        out.write_text(json.dumps(payload, indent=2) + "\n")
-        out.with_suffix(".md").write_text(markdown(payload))
-    if args.json:
-        print(json.dumps(payload, indent=2))
-        return 0
-    threads = f"{env['threads']} thread" + ("s" if env["threads"] != 1 else "")
-    table = Table(title=f"GRAFF vs PyG GCN, width {args.hidden} ({threads})")
-    for col in ("graph", "depth", "mode", "GRAFF ms", "GCN ms", "ratio", "peak MB G/GCN"):
-        table.add_column(col, justify="left" if col in ("graph", "mode") else "right")
-    for r in records:
-        peak = (
-            "—"
-            if r.graff_peak_mb is None or r.gcn_peak_mb is None
-            else f"{r.graff_peak_mb:.0f} / {r.gcn_peak_mb:.0f}"
-        )
-        table.add_row(
-            r.graph,
-            str(r.depth),
-            r.mode,
-            f"{r.graff_ms:.1f}",
-            f"{r.gcn_ms:.1f}",
-            f"{r.ratio:.2f}",
-            peak,
-        )
-    console.print(table)
-    if bandwidth:
-        bw = Table(title=f"Propagation step B + τĀ(FW) vs memory bandwidth ({machine:.1f} GB/s)")
-        for col in ("graph", "nnz", "d", "step ms", "traffic MB", "GB/s", "of machine"):
-            bw.add_column(col, justify="left" if col == "graph" else "right")
-        for b in bandwidth:
-            bw.add_row(
-                b.graph,
-                f"{b.nnz:,}",
-                str(b.hidden),
-                f"{b.step_ms:.2f}",
-                f"{b.traffic_mb:.0f}",
-                f"{b.achieved_gbs:.2f}",
-                f"{100 * b.fraction:.0f} %",
-            )
-        console.print(bw)
-    return 0
+
+def write_results(payload: dict[str, Any], path: str | Path) -> list[Path]:
+    """The payload as JSON in ``path`` and as Markdown tables beside it (``.md``)."""
+    import json
+
+    path = Path(path)
+    return [
+        atomic_write(path, json.dumps(payload, indent=2) + "\n"),
+        atomic_write(path.with_suffix(".md"), markdown(payload)),
+    ]
 
 
 def markdown(payload: dict[str, Any]) -> str:

@@ -1,30 +1,38 @@
-"""The results table of ``graff reproduce``: our runs next to the published numbers.
+"""``graff reproduce`` as a library function: shipped configs × datasets, trained and tabulated.
 
-One row per model (and under it the published row, where there is one), one column per
-dataset; written as Markdown and as long-format CSV (one line per model × dataset).
+:func:`reproduce` resolves the shipped config of every (model, dataset) cell, reuses finished
+runs under ``out_root``, trains the rest (in this process or in ``jobs`` worker processes,
+dearest first) and returns the table of :mod:`graff.paper` beside the published numbers.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from graff._io import atomic_write
+from graff.configs import available_configs, configs_dir, shipped_config
+from graff.errors import ConfigError, RunDirError
+from graff.paper import Cell, paper_cell, published_results, results_csv, results_markdown
+from graff.train import MODELS, RunConfig, read_summary, resolve_config, run
+from graff.train.config import config_from_dict, config_identity, config_to_dict
 
 __all__ = [
     "DATASET_SIZES",
     "EXTRA_DATASETS",
     "PAPER_DATASETS",
-    "PUBLISHED_ROWS",
-    "Cell",
+    "ReproduceHooks",
+    "ReproduceResult",
     "dataset_groups",
     "estimated_cost",
-    "load_prepared",
-    "paper_cell",
-    "results_csv",
-    "results_markdown",
+    "reproduce",
     "train_cell",
 ]
 
@@ -45,24 +53,6 @@ PAPER_DATASETS = (
 #: Platonov et al. 2023: squirrel/chameleon without their duplicated nodes, and two
 #: heterophilous graphs with ROC-AUC; columns that keep the leaky unfiltered ones company.
 EXTRA_DATASETS = ("chameleon-filtered", "squirrel-filtered", "minesweeper", "tolokers")
-
-#: Our model name → the published row(s) it is compared with (best of several for GRAFF).
-PUBLISHED_ROWS: dict[str, tuple[str, ...]] = {
-    "graff": ("GRAFF (DD)", "GRAFF (D)", "GRAFF time-dep (DD)"),
-    "mlp": ("MLP",),
-    "gcn": ("GCN",),
-    "gat": ("GAT",),
-    "sage": ("GraphSAGE",),
-    "gcnii": ("GCNII",),
-    "gprgnn": ("GPRGNN",),
-    "h2gcn": ("H2GCN",),
-    "grand": ("GRAND",),
-    "cgnn": ("CGNN",),
-}
-#: Which published column a dataset is compared with; None: no comparable published number
-#: (the paper's Cornell numbers come from the old files, shared/paper/REFERENCE.md).
-PUBLISHED_DATASET: dict[str, str | None] = {"cornell_old": "cornell", "cornell": None}
-
 
 #: (nodes, directed edges, features) of the reproduced datasets, as loaded: the cost model
 #: that orders the cells of a parallel ``graff reproduce`` (longest first) reads them.
@@ -101,14 +91,21 @@ def estimated_cost(cfg: Any) -> float:
     return float(per_epoch * cfg.optim.epochs * splits)
 
 
-def load_prepared(cfg: Any, data_dir: str | None) -> Any:
-    """The dataset of ``cfg`` loaded (from ``data_dir``, else $GRAFF_DATA, else the user
-    cache) and preprocessed for :func:`graff.train.run`."""
-    from graff.data import load_dataset
-    from graff.train import prepare_data
+def estimated_cost(cfg: Any) -> float:
+    """A relative training cost of a run config (multiply-adds per epoch × epochs × splits).
 
-    data = load_dataset(cfg.data.dataset, data_dir, **cfg.data.params)
-    return prepare_data(data, normalize_features=cfg.data.normalize_features)
+    Only for scheduling: ``graff reproduce --jobs N`` starts the dearest cells first so that
+    the workers finish together. Unknown datasets count as Cora-sized.
+    """
+    n, e, p = DATASET_SIZES.get(cfg.data.dataset, DATASET_SIZES["cora"])
+    m = cfg.model
+    if m.name.startswith("graff"):
+        depth = math.ceil(m.T / m.step_size - 1e-9)
+    else:
+        depth = max(m.num_layers, int(m.params.get("K", 0)))
+    per_epoch = m.hidden * (n * p + depth * (e + n) + depth * n * m.hidden)
+    splits = len(cfg.data.splits) if cfg.data.splits is not None else 10
+    return float(per_epoch * cfg.optim.epochs * splits)
 
 
 def train_cell(
@@ -129,15 +126,12 @@ def train_cell(
     import torch
 
     from graff.perf import tune_allocator
-    from graff.train import run
-    from graff.train.config import config_from_dict
 
     tune_allocator()
     torch.set_num_threads(threads)
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     cfg = config_from_dict(config)
-    summary = run(cfg, load_prepared(cfg, data_dir), run_dir, overwrite=overwrite)
-    return summary.to_json()
+    return run(cfg, None, run_dir, data_dir=data_dir, overwrite=overwrite).to_json()
 
 
 def dataset_groups(spec: str | None) -> list[str]:
@@ -157,122 +151,195 @@ def dataset_groups(spec: str | None) -> list[str]:
 
 
 @dataclass
-class Cell:
-    """One model × dataset result (percent) and the published number it is compared with."""
+class ReproduceHooks:
+    """Progress callbacks of :func:`reproduce` (each optional).
 
-    model: str
-    dataset: str
-    metric: str
-    mean: float
-    std: float
-    n_splits: int
-    seconds: float
-    w_type: str = ""
-    paper_model: str = ""
-    paper_mean: float = math.nan
-    paper_std: float = math.nan
-
-    @property
-    def diff(self) -> float:
-        return self.mean - self.paper_mean
-
-    @property
-    def diff_in_std(self) -> float:
-        """|ours − paper| in units of the paper's std (NaN without a published number)."""
-        if math.isnan(self.paper_mean) or not self.paper_std > 0:
-            return math.nan
-        return abs(self.diff) / self.paper_std
-
-
-def paper_cell(
-    published: Sequence[dict[str, Any]], model: str, dataset: str
-) -> dict[str, Any] | None:
-    """The published row for ``model`` on ``dataset`` (the best of several for GRAFF)."""
-    key = PUBLISHED_DATASET.get(dataset, dataset)
-    names = PUBLISHED_ROWS.get(model, ())
-    if key is None or not names:
-        return None
-    rows = [r for r in published if r["dataset"] == key and r["model"] in names]
-    return max(rows, key=lambda r: r["mean"]) if rows else None
-
-
-def _fmt(mean: float, std: float) -> str:
-    return "—" if math.isnan(mean) else f"{mean:.2f} ± {std:.2f}"
-
-
-def _columns(cells: Sequence[Cell]) -> tuple[list[str], list[str]]:
-    models = list(dict.fromkeys(c.model for c in cells))
-    datasets = list(dict.fromkeys(c.dataset for c in cells))
-    return models, datasets
-
-
-def results_markdown(cells: Sequence[Cell]) -> str:
-    """Models × datasets; under each model with published numbers, a "paper" row.
-
-    A † marks our numbers more than 2 published standard deviations from the paper's.
-    ROC-AUC datasets (minesweeper, tolokers) are marked in the header.
+    ``cell_start(model, dataset, cfg, n_splits)`` before a cell trains in this process, then
+    ``split_start(k, n)`` and ``epoch(k, epoch, scores)`` as in :func:`graff.train.run`;
+    ``cells_start(n, jobs, threads)`` before training in worker processes;
+    ``cell_done(model, dataset, summary, reused)`` after each cell.
     """
-    models, datasets = _columns(cells)
-    by = {(c.model, c.dataset): c for c in cells}
-    metric = {c.dataset: c.metric for c in cells}
-    heads = ["model"] + [d + (" (ROC-AUC)" if metric[d] == "roc_auc" else "") for d in datasets]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    for m in models:
-        row, paper, has_paper = [m], [f"{m} — published"], False
-        for d in datasets:
-            c = by.get((m, d))
-            if c is None:
-                row.append("")
-                paper.append("")
-                continue
-            far = c.diff_in_std > 2
-            row.append(_fmt(c.mean, c.std) + (" †" if far else ""))
-            paper.append(_fmt(c.paper_mean, c.paper_std))
-            has_paper |= not math.isnan(c.paper_mean)
-        lines.append("| " + " | ".join(row) + " |")
-        if has_paper:
-            lines.append("| " + " | ".join(paper) + " |")
-    return "\n".join(lines) + "\n"
+
+    cell_start: Callable[[str, str, RunConfig, int], None] | None = None
+    split_start: Callable[[int, int], None] | None = None
+    epoch: Callable[[int, int, dict[str, float]], None] | None = None
+    cell_end: Callable[[], None] | None = None
+    cells_start: Callable[[int, int, int], None] | None = None
+    cell_done: Callable[[str, str, dict[str, Any], bool], None] | None = None
 
 
-CSV_FIELDS = (
-    "model",
-    "dataset",
-    "metric",
-    "mean",
-    "std",
-    "n_splits",
-    "seconds",
-    "w_type",
-    "paper_model",
-    "paper_mean",
-    "paper_std",
-    "diff",
-    "diff_in_paper_std",
-)
+@dataclass
+class ReproduceResult:
+    """The table of one :func:`reproduce` call."""
+
+    cells: list[Cell]
+    markdown: str
+    csv: str
+    #: cells without a finished run (``table_only``), as ``model/dataset``.
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    files: list[Path] = field(default_factory=list)
 
 
-def results_csv(cells: Sequence[Cell]) -> str:
-    """One line per model × dataset (percent; NaN where nothing was published)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_FIELDS)
-    for c in cells:
-        writer.writerow(
-            [
-                c.model,
-                c.dataset,
-                c.metric,
-                f"{c.mean:.2f}",
-                f"{c.std:.2f}",
-                c.n_splits,
-                f"{c.seconds:.1f}",
-                c.w_type,
-                c.paper_model,
-                c.paper_mean,
-                c.paper_std,
-                f"{c.diff:.2f}",
-                f"{c.diff_in_std:.2f}",
-            ]
+def _check_models(models: Sequence[str]) -> list[str]:
+    names = list(MODELS) if list(models) == ["all"] else list(models)
+    unknown = [m for m in names if m not in MODELS]
+    if unknown:
+        raise ConfigError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)} or all")
+    return names
+
+
+def _train_parallel(
+    todo: list[tuple[str, str, RunConfig, Path]],
+    jobs: int,
+    threads: int | None,
+    data_dir: str | None,
+    overwrite: bool,
+    hooks: ReproduceHooks,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Train the cells in ``jobs`` worker processes, dearest first."""
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    order = sorted(todo, key=lambda c: estimated_cost(c[2]), reverse=True)
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    if hooks.cells_start:
+        hooks.cells_start(len(order), jobs, threads)
+    ctx = multiprocessing.get_context("spawn")  # no forked OpenMP/MKL thread pools
+    with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        running: dict[Future[dict[str, Any]], tuple[str, str]] = {}
+        for model, ds, cfg, run_dir in order:
+            args = (config_to_dict(cfg), str(run_dir), data_dir, threads, overwrite)
+            running[pool.submit(train_cell, *args)] = (model, ds)
+        try:
+            pending = set(running)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    model, ds = running[fut]
+                    summary = fut.result()  # re-raises a worker's error (config, data, NaN)
+                    done[model, ds] = summary
+                    if hooks.cell_done:
+                        hooks.cell_done(model, ds, summary, False)
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            raise
+    return done
+
+
+def reproduce(
+    models: Sequence[str] = ("graff",),
+    datasets: str | Sequence[str] | None = None,
+    out_root: str | os.PathLike[str] = "runs/reproduce",
+    *,
+    jobs: int = 1,
+    threads: int | None = None,
+    overwrite: bool = False,
+    table_only: bool = False,
+    data_dir: str | None = None,
+    overrides: Sequence[str] = (),
+    device: str | None = None,
+    hooks: ReproduceHooks | None = None,
+) -> ReproduceResult:
+    """Train (or reuse) every model × dataset cell with its shipped config; the table.
+
+    Args:
+        models: model names, or ``["all"]``.
+        datasets: ``paper``, ``extra``, ``all`` (default), names, or a comma-separated string.
+        out_root: run directories go to ``out_root/<dataset>-<model>``; the table to
+            ``reproduce.md`` and ``reproduce.csv`` there.
+        jobs: cells trained at once in spawned worker processes (``threads`` each, default
+            cores / jobs).
+        table_only: train nothing; tabulate the finished runs.
+        overrides: ``key=value`` applied to every cell's config.
+    """
+    hooks = hooks or ReproduceHooks()
+    names = _check_models(models)
+    ds_list = dataset_groups(datasets if isinstance(datasets, str) or datasets is None
+                             else ",".join(datasets))
+    if jobs < 1:
+        raise ConfigError(f"jobs must be at least 1, got {jobs}")
+    missing = [(m, d) for m in names for d in ds_list if shipped_config(m, d) is None]
+    if missing:
+        listing = ", ".join(f"{m}/{d}" for m, d in missing)
+        raise ConfigError(
+            f"no shipped config for {listing} in {configs_dir()}; available for "
+            + "; ".join(f"{m}: " + ", ".join(available_configs(m)) for m in names)
         )
-    return buf.getvalue()
+    out = Path(out_root)
+    t0 = time.perf_counter()
+    plan: list[tuple[str, str, RunConfig, Path]] = []
+    summaries: dict[tuple[str, str], dict[str, Any]] = {}
+    skipped: list[str] = []
+    for model in names:
+        for ds in ds_list:
+            cfg, _ = resolve_config(
+                config=shipped_config(model, ds), overrides=overrides, device=device
+            )
+            run_dir = out / f"{ds}-{model}"
+            plan.append((model, ds, cfg, run_dir))
+            if (run_dir / "summary.json").exists() and not overwrite:
+                summary = read_summary(run_dir)
+                if config_identity(summary.get("config", {})) != config_identity(cfg):
+                    raise RunDirError(
+                        f"{run_dir} holds a finished run with another configuration; "
+                        "pass --overwrite or another --out"
+                    )
+                summaries[model, ds] = summary
+                if hooks.cell_done:
+                    hooks.cell_done(model, ds, summary, True)
+            elif table_only:
+                skipped.append(f"{model}/{ds}")
+    todo = [c for c in plan if (c[0], c[1]) not in summaries and not table_only]
+    if jobs > 1 and len(todo) > 1:
+        summaries.update(_train_parallel(todo, jobs, threads, data_dir, overwrite, hooks))
+    else:
+        for model, ds, cfg, run_dir in todo:
+            n = len(cfg.data.splits) if cfg.data.splits is not None else 10
+            if hooks.cell_start:
+                hooks.cell_start(model, ds, cfg, n)
+            try:
+                summary = run(
+                    cfg,
+                    None,
+                    run_dir,
+                    data_dir=data_dir,
+                    overwrite=overwrite,
+                    on_split_start=hooks.split_start,
+                    on_epoch=hooks.epoch,
+                ).to_json()
+            finally:
+                if hooks.cell_end:
+                    hooks.cell_end()
+            summaries[model, ds] = summary
+            if hooks.cell_done:
+                hooks.cell_done(model, ds, summary, False)
+    published = published_results()
+    cells = [
+        _cell(model, ds, cfg, summaries[model, ds], published)
+        for model, ds, cfg, _ in plan
+        if (model, ds) in summaries
+    ]
+    if not cells:
+        raise RunDirError(f"no finished runs under {out} for these models and datasets")
+    md, csv_text = results_markdown(cells), results_csv(cells)
+    files = [atomic_write(out / "reproduce.md", md), atomic_write(out / "reproduce.csv", csv_text)]
+    return ReproduceResult(cells, md, csv_text, skipped, time.perf_counter() - t0, files)
+
+
+def _cell(
+    model: str, ds: str, cfg: RunConfig, summary: dict[str, Any], published: list[dict[str, Any]]
+) -> Cell:
+    paper = paper_cell(published, model, ds)
+    return Cell(
+        model=model,
+        dataset=ds,
+        metric=summary["metric"],
+        mean=summary["mean"],
+        std=summary["std"],
+        n_splits=len(summary["test"]),
+        seconds=summary["seconds"],
+        w_type=cfg.model.w_type if model.startswith("graff") else "",
+        paper_model=paper["model"] if paper else "",
+        paper_mean=paper["mean"] if paper else float("nan"),
+        paper_std=paper["std"] if paper else float("nan"),
+    )

@@ -1,27 +1,34 @@
-"""Configs, single-split training and the multi-split runner."""
+"""Configs, the model registry, single-split training, multi-split runs and run directories.
 
+- :mod:`~graff.train.config`: the config schema (dataclasses), YAML and ``--set`` overrides.
+- :mod:`~graff.train.models`: the model registry (:data:`MODELS`, :func:`register_model`).
+- :mod:`~graff.train.fit`: one split of full-batch training (:func:`train_split`).
+- :mod:`~graff.train.runner`: :func:`run` (every split, optionally into a run directory) and
+  :func:`fit_split` (one split exactly as :func:`run` trains it).
+- :mod:`~graff.train.rundir`: atomic, resumable, verified run directories.
+- :mod:`~graff.train.resolve`: dataset/model/config/overrides → a validated config.
+"""
+
+from graff.errors import ConfigError, DivergenceError, RunDirError
 from graff.train.config import (
-    ConfigError,
     DataConfig,
     ModelConfig,
     OptimConfig,
     RunConfig,
     apply_overrides,
+    config_from_dict,
+    config_to_dict,
     load_config,
 )
-from graff.train.fit import DivergenceError, SplitResult, build_model, evaluate, train_split
-from graff.train.runner import (
-    PreparedData,
-    RunDirError,
-    Summary,
-    fit_split,
-    prepare_data,
-    published_results,
-    read_summary,
-    run,
-)
+from graff.train.fit import SplitResult, build_model, evaluate, train_split
+from graff.train.models import MODELS, register_model
+from graff.train.prepared import PreparedData, load_prepared, prepare_data
+from graff.train.resolve import resolve_config
+from graff.train.rundir import read_summary
+from graff.train.runner import Summary, fit_split, run
 
 __all__ = [
+    "MODELS",
     "ConfigError",
     "DataConfig",
     "DivergenceError",
@@ -34,12 +41,16 @@ __all__ = [
     "Summary",
     "apply_overrides",
     "build_model",
+    "config_from_dict",
+    "config_to_dict",
     "evaluate",
     "fit_split",
     "load_config",
+    "load_prepared",
     "prepare_data",
-    "published_results",
     "read_summary",
+    "register_model",
+    "resolve_config",
     "run",
     "train_split",
 ]

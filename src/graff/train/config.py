@@ -23,9 +23,13 @@ from typing import Any, get_type_hints
 
 import yaml
 
-from graff.nn.parametrisations import OMEGA_TYPES, W_TYPES
+from graff._coerce import coerce
+from graff.errors import ConfigError
+from graff.nn import OMEGA_TYPES, W_TYPES
+from graff.train.models import MODELS, check_model_config
 
 __all__ = [
+    "MAX_EULER_STEPS",
     "ConfigError",
     "DataConfig",
     "ModelConfig",
@@ -33,30 +37,17 @@ __all__ = [
     "RunConfig",
     "apply_overrides",
     "config_from_dict",
+    "config_identity",
     "config_to_dict",
     "load_config",
 ]
 
-#: Names of the registered models (graff.train.models.MODELS holds their builders).
-MODEL_NAMES = (
-    "graff",
-    "graff_nores",
-    "mlp",
-    "gcn",
-    "gat",
-    "sage",
-    "gcnii",
-    "appnp",
-    "gprgnn",
-    "h2gcn",
-    "grand",
-    "cgnn",
-    "pde_gcn",
-)
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot run, with what is wrong and what to do."""
+#: Default limit on the Euler steps ⌈T/τ⌉ of a GRAFF model (``model.max_steps`` raises it):
+#: each step keeps an N × hidden tensor for the backward pass, so a typo such as
+#: ``T=1000000`` would otherwise run out of memory after a long wait.
+MAX_EULER_STEPS = 10_000
+#: Seeds are 64-bit (torch.manual_seed's range).
+_MAX_SEED = 2**63 - 1
 
 
 @dataclass
@@ -99,6 +90,8 @@ class ModelConfig:
     time_dependent: bool = False
     step_norm: bool = False
     self_loops: bool = True
+    #: refuse more than this many Euler steps ⌈T/τ⌉ (GRAFF; see MAX_EULER_STEPS).
+    max_steps: int = MAX_EULER_STEPS
     #: layers of the baselines (MLP/GCN/GAT/SAGE/GCNII layers, the MLP of APPNP/GPRGNN).
     num_layers: int = 2
     #: model-specific keywords of the model's constructor, e.g. ``{alpha: 0.1, K: 10}``.
@@ -125,13 +118,13 @@ class RunConfig:
     seed: int = 0
     #: free text: where the hyperparameters come from.
     provenance: str = ""
+    #: where to train: cpu, cuda, cuda:N, mps or auto (not part of the results' identity).
+    device: str = "cpu"
 
     def validate(self) -> RunConfig:
         """Check ranges and names; raise :class:`ConfigError` on the first problem."""
-        from graff.train.models import check_model_config  # the registry imports this module
-
-        m, o = self.model, self.optim
-        _check(m.name in MODEL_NAMES, "model.name", m.name, f"one of {', '.join(MODEL_NAMES)}")
+        m, o, d = self.model, self.optim, self.data
+        _check(m.name in MODELS, "model.name", m.name, f"one of {', '.join(MODELS)}")
         _check(m.w_type in W_TYPES, "model.w_type", m.w_type, f"one of {', '.join(W_TYPES)}")
         _check(
             m.omega_type in OMEGA_TYPES,
@@ -142,24 +135,52 @@ class RunConfig:
         _check(m.hidden > 0, "model.hidden", m.hidden, "a positive integer")
         _check(_pos(m.T), "model.T", m.T, "a positive number (integration time)")
         _check(_pos(m.step_size), "model.step_size", m.step_size, "a positive number (τ)")
+        _check(m.max_steps >= 1, "model.max_steps", m.max_steps, "a positive integer")
+        steps = math.ceil(m.T / m.step_size - 1e-9)
+        if m.name.startswith("graff") and steps > m.max_steps:
+            raise ConfigError(
+                f"model.T / model.step_size = {m.T:g} / {m.step_size:g} is {steps} Euler steps, "
+                f"more than model.max_steps = {m.max_steps}; every step keeps an N × hidden "
+                "tensor for the backward pass. Use a larger step_size or a smaller T, or raise "
+                f"the limit with --set model.max_steps={steps} if you mean it"
+            )
         for name in ("input_dropout", "dropout"):
             p = getattr(m, name)
             _check(0.0 <= p < 1.0, f"model.{name}", p, "a probability in [0, 1)")
         _check(m.encoder_layers >= 0, "model.encoder_layers", m.encoder_layers, "≥ 0")
         _check(m.num_layers >= 1, "model.num_layers", m.num_layers, "≥ 1")
         _check(math.isfinite(m.beta), "model.beta", m.beta, "a finite number")
-        _check(_pos(o.lr), "optim.lr", o.lr, "a positive number")
-        _check(o.weight_decay >= 0, "optim.weight_decay", o.weight_decay, "≥ 0")
+        _check(_pos(o.lr), "optim.lr", o.lr, "a positive finite number")
+        _check(
+            math.isfinite(o.weight_decay) and o.weight_decay >= 0,
+            "optim.weight_decay",
+            o.weight_decay,
+            "a finite number ≥ 0",
+        )
         _check(o.epochs >= 1, "optim.epochs", o.epochs, "a positive integer")
         _check(o.patience is None or o.patience >= 1, "optim.patience", o.patience, "≥ 1 or null")
+        _check(0 <= self.seed <= _MAX_SEED, "seed", self.seed, f"an integer in [0, {_MAX_SEED}]")
         check_model_config(m)
-        if self.data.splits is not None:
+        if d.splits is not None:
             _check(
-                all(s >= 0 for s in self.data.splits),
+                len(d.splits) > 0 and all(s >= 0 for s in d.splits),
                 "data.splits",
-                self.data.splits,
-                "a list of split indices ≥ 0",
+                d.splits,
+                "a non-empty list of split indices ≥ 0",
             )
+            dup = sorted({s for s in d.splits if d.splits.count(s) > 1})
+            _check(
+                not dup,
+                "data.splits",
+                d.splits,
+                f"each split once (repeated: {dup}); a repeated split would be averaged twice",
+            )
+        _check(
+            isinstance(self.device, str) and bool(self.device.strip()),
+            "device",
+            self.device,
+            "cpu, cuda, cuda:N, mps or auto",
+        )
         return self
 
 
@@ -173,7 +194,7 @@ def _check(ok: bool, key: str, value: Any, expected: str) -> None:
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig}
-_TOP = ("seed", "provenance")
+_TOP = ("seed", "provenance", "device")
 
 
 def _all_keys() -> list[str]:
@@ -187,52 +208,9 @@ def _unknown(key: str) -> ConfigError:
     return ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(_all_keys())}")
 
 
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """Convert ``value`` to the annotated type ``hint`` or raise ConfigError."""
-    text = str(hint)
-    optional = "None" in text
-    if value is None:
-        if optional:
-            return None
-        raise ConfigError(f"{key} may not be null")
-    if "dict" in text:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key} must be a mapping, got {value!r}")
-        return dict(value)
-    if "list" in text:
-        if not isinstance(value, list | tuple) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
-        ):
-            raise ConfigError(f"{key} must be a list of integers, got {value!r}")
-        return [int(v) for v in value]
-    if text.startswith("bool") or hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
-    if "int" in text:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
-    if "float" in text:
-        if isinstance(value, str):
-            # YAML 1.1 reads "1e-3" (no dot) as a string; accept it as the number it is.
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"{key} must be a string, got {value!r}")
-    return value
-
-
 def _set(cfg: RunConfig, key: str, value: Any) -> None:
     if key in _TOP:
-        setattr(cfg, key, _coerce(key, value, get_type_hints(RunConfig)[key]))
+        setattr(cfg, key, coerce(key, value, get_type_hints(RunConfig)[key]))
         return
     section, _, name = key.partition(".")
     if section not in _SECTIONS or not name:
@@ -241,7 +219,7 @@ def _set(cfg: RunConfig, key: str, value: Any) -> None:
     hints = get_type_hints(type(obj))
     if name not in hints:
         raise _unknown(key)
-    setattr(obj, name, _coerce(key, value, hints[name]))
+    setattr(obj, name, coerce(key, value, hints[name]))
 
 
 def config_from_dict(raw: dict[str, Any], base: RunConfig | None = None) -> RunConfig:
@@ -266,6 +244,17 @@ def config_from_dict(raw: dict[str, Any], base: RunConfig | None = None) -> RunC
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
+
+
+#: Keys that do not change a run's numbers: two configs that differ only there are the same run.
+_NOT_IDENTITY = ("device", "provenance")
+
+
+def config_identity(cfg: RunConfig | dict[str, Any]) -> dict[str, Any]:
+    """The part of a config that determines the results (without device and provenance):
+    what a finished or unfinished run directory is compared by."""
+    record = config_to_dict(cfg) if isinstance(cfg, RunConfig) else dict(cfg)
+    return {k: v for k, v in record.items() if k not in _NOT_IDENTITY}
 
 
 def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:

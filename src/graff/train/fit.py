@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from scipy.stats import rankdata
 from torch import Tensor, nn
 
+from graff.data import GraphDataError
+from graff.errors import DivergenceError
 from graff.nn import GRAFF
 from graff.train.config import OptimConfig
 from graff.train.models import build_model
@@ -26,10 +28,6 @@ __all__ = [
     "roc_auc",
     "train_split",
 ]
-
-
-class DivergenceError(RuntimeError):
-    """Training produced non-finite values (the evolution blew up)."""
 
 
 def accuracy(logits: Tensor, y: Tensor) -> float:
@@ -69,6 +67,11 @@ class SplitResult:
     seconds: float
     state_dict: dict[str, Any] = field(repr=False, default_factory=dict)
 
+    @classmethod
+    def record_fields(cls) -> tuple[str, ...]:
+        """The fields of the JSON record (all but the state dict)."""
+        return ("split", "metric", "train", "val", "test", "best_epoch", "epochs_run", "seconds")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "split": self.split,
@@ -101,19 +104,42 @@ def _snapshot(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _diverged(where: str, model: nn.Module, epoch: int, split: int) -> DivergenceError:
-    hint = ""
-    if isinstance(model, GRAFF):
-        with torch.no_grad():
-            lam = torch.linalg.eigvalsh(model.W.double().reshape(-1, *model.W.shape[-2:]))
-        hint = (
-            f" The learned W has eigenvalues in [{lam.min():.3g}, {lam.max():.3g}] with "
-            f"τ = {model.conv.step_size} and T = {model.T}: the explicit Euler steps are "
-            "unstable (features grow without bound, typical of a strongly repulsive, "
-            "high-frequency regime). Reduce model.step_size or model.T, lower optim.lr, "
-            "or raise optim.weight_decay to keep the spectrum of W small."
+def _w_spectrum_hint(model: nn.Module) -> str:
+    if not isinstance(model, GRAFF):
+        return ""
+    with torch.no_grad():
+        w = model.W.double()
+        if not bool(torch.isfinite(w).all()):
+            return (
+                " The learned W itself is non-finite: the optimiser step blew up; lower "
+                "optim.lr or optim.weight_decay."
+            )
+        lam = torch.linalg.eigvalsh(w.reshape(-1, *w.shape[-2:]))
+    return (
+        f" The learned W has eigenvalues in [{lam.min():.3g}, {lam.max():.3g}] with "
+        f"τ = {model.conv.step_size} and T = {model.T}: the explicit Euler steps are "
+        "unstable (features grow without bound, typical of a strongly repulsive, "
+        "high-frequency regime). Reduce model.step_size or model.T, lower optim.lr, "
+        "or raise optim.weight_decay to keep the spectrum of W small."
+    )
+
+
+def _diverged(
+    where: str, model: nn.Module, epoch: int, split: int, x: Tensor, stepped: bool
+) -> DivergenceError:
+    """The error for non-finite values, blaming the likeliest cause: the inputs when nothing
+    was trained yet, else the learned dynamics."""
+    head = f"{where} became non-finite at epoch {epoch} of split {split}."
+    if not stepped:
+        values = x.values() if x.layout == torch.sparse_csr else x
+        scale = float(values.detach().abs().max()) if values.numel() else 0.0
+        return DivergenceError(
+            f"{head} This happened in the first forward pass, before any training step, so "
+            f"the inputs are at fault, not the training: the largest |feature| is {scale:.3g} "
+            "(float32 overflows above 3.4e38, and products of features far above 1e10 do). "
+            "Rescale the features, e.g. with data.normalize_features=true."
         )
-    return DivergenceError(f"{where} became non-finite at epoch {epoch} of split {split}.{hint}")
+    return DivergenceError(head + _w_spectrum_hint(model))
 
 
 def train_split(
@@ -136,6 +162,11 @@ def train_split(
     at that epoch.
     """
     start = time.perf_counter()
+    if int(train_mask.sum()) == 0:
+        raise GraphDataError(
+            f"split {split} has no training nodes; give every split at least one labelled "
+            "training node"
+        )
     # The fused kernel is ~10× faster than the per-tensor loop on the CPU for these sizes.
     opt = torch.optim.Adam(
         model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay, fused=True
@@ -150,12 +181,12 @@ def train_split(
         logits = model(x, edge_index)
         loss = F.cross_entropy(logits[train_mask], y_train)
         if not torch.isfinite(loss):
-            raise _diverged("the training loss", model, epoch, split)
+            raise _diverged("the training loss", model, epoch, split, x, stepped=epoch > 1)
         loss.backward()
         opt.step()
         scores, logits = evaluate(model, x, edge_index, y, masks, metric)
         if not bool(torch.isfinite(logits).all()):
-            raise _diverged("the model output", model, epoch, split)
+            raise _diverged("the model output", model, epoch, split, x, stepped=True)
         if on_epoch is not None:
             on_epoch(epoch, {"loss": float(loss.detach()), **scores})
         if scores["val"] > best["val"]:

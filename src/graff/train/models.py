@@ -1,47 +1,71 @@
-"""The model registry: ``model.name`` → a module built from a :class:`ModelConfig`.
+"""The model registry: ``model.name`` → a module built from the model section of a config.
 
 Every model takes ``(in_channels, hidden_channels, out_channels, *, keywords)`` and
-``forward(x, edge_index, edge_weight=None)``. A registry entry names the typed
-:class:`~graff.train.config.ModelConfig` fields the model takes (``hidden`` always; e.g.
-``num_layers``, ``dropout``, ``T``); every other keyword of its constructor is a
-model-specific parameter, set under ``model.params`` and checked against the constructor's
-signature and annotations::
+``forward(x, edge_index, edge_weight=None)``. A registry entry names the typed model-config
+fields the model takes (``hidden`` always; e.g. ``num_layers``, ``dropout``, ``T``); every
+other keyword of its constructor is a model-specific parameter, set under ``model.params`` and
+checked against the constructor's signature and annotations::
 
     model: {name: gcnii, hidden: 64, num_layers: 16, dropout: 0.5,
             params: {alpha: 0.5, theta: 1.0}}
 
-``graff train --model gcnii --set model.params.alpha=0.2`` overrides one of them.
+``graff train --model gcnii --set model.params.alpha=0.2`` overrides one of them. Adding a
+model is one class, one :func:`register_model` call and its configs: the name list, the
+validation, ``--help`` and ``graff reproduce`` read :data:`MODELS`.
+
+This module does not import :mod:`graff.train.config` (the config schema validates through
+it), so it works on any object with the model section's attributes.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
-import math
-import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from graff.nn import GRAFF
-from graff.nn.baselines import (
+from graff._coerce import coerce
+from graff.errors import ConfigError
+from graff.nn import (
+    CGNN,
     GAT,
     GCN,
     GCNII,
     GPRGNN,
+    GRAFF,
     H2GCN,
+    PDEGCND,
     APPNPNet,
     GRAFFNoResidual,
+    GRANDLinear,
     GraphSAGE,
     MLPClassifier,
 )
-from graff.nn.continuous import CGNN, PDEGCND, GRANDLinear
-from graff.train.config import ConfigError, ModelConfig
+from graff.registry import Registry
 
-__all__ = ["MODELS", "ModelSpec", "build_model", "check_model_config"]
+__all__ = [
+    "MODELS",
+    "ModelSettings",
+    "ModelSpec",
+    "build_model",
+    "check_model_config",
+    "model_kwargs",
+    "register_model",
+]
+
+
+class ModelSettings(Protocol):
+    """What the registry reads of a model config section (:class:`graff.train.ModelConfig`)."""
+
+    name: str
+    hidden: int
+    params: dict[str, Any]
+
 
 _GRAFF_FIELDS = (
     "w_type",
@@ -90,89 +114,45 @@ class ModelSpec:
         return typing.get_type_hints(self.cls.__init__)
 
 
-MODELS: dict[str, ModelSpec] = {
-    "graff": ModelSpec(GRAFF, _GRAFF_FIELDS, "GRAFF, the gradient-flow GNN (the paper's model)"),
-    "graff_nores": ModelSpec(
-        GRAFFNoResidual, _GRAFF_FIELDS, "ablation: GRAFF without residual, F ← τ(−FΩ+ĀFW+βF₀)"
-    ),
-    "mlp": ModelSpec(MLPClassifier, ("num_layers", *_DROPOUTS), "graph-agnostic MLP"),
-    "gcn": ModelSpec(GCN, ("num_layers", *_DROPOUTS, "self_loops"), "GCN (Kipf & Welling)"),
-    "gat": ModelSpec(GAT, ("num_layers", *_DROPOUTS), "GAT (Veličković et al.)"),
-    "sage": ModelSpec(GraphSAGE, ("num_layers", *_DROPOUTS), "GraphSAGE-mean (Hamilton et al.)"),
-    "gcnii": ModelSpec(GCNII, ("num_layers", *_DROPOUTS, "self_loops"), "GCNII (Chen et al.)"),
-    "appnp": ModelSpec(
-        APPNPNet, ("num_layers", *_DROPOUTS, "self_loops"), "APPNP (Gasteiger et al.)"
-    ),
-    "gprgnn": ModelSpec(GPRGNN, ("num_layers", *_DROPOUTS, "self_loops"), "GPR-GNN (Chien et al.)"),
-    "h2gcn": ModelSpec(H2GCN, _DROPOUTS, "H2GCN (Zhu et al.)"),
-    "grand": ModelSpec(GRANDLinear, _ODE, "linear GRAND, Ḟ = (𝒜(F₀) − I)F (torchdiffeq)"),
-    "cgnn": ModelSpec(CGNN, _ODE, "CGNN, Ḟ = −ΔF + FΩ̃ + F₀ (torchdiffeq)"),
-    "pde_gcn": ModelSpec(PDEGCND, _ODE, "linear PDE-GCN_D, Ḟ = −ΔFKᵀK (torchdiffeq)"),
-}
+#: Every registered model, in registration order (the order of ``--help`` and tables).
+MODELS: Registry[ModelSpec] = Registry("model")
 
 
-def _unknown_model(name: str) -> ConfigError:
-    close = difflib.get_close_matches(name, list(MODELS), n=2)
-    hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    return ConfigError(
-        f"model.name = {name!r} is not a registered model.{hint} Choose one of: {', '.join(MODELS)}"
-    )
+def register_model(name: str, cls: type[nn.Module], fields: Sequence[str], summary: str) -> None:
+    """Register ``cls`` as model ``name``: ``fields`` are the typed model-config fields it takes
+    as keywords of the same name; its other keyword-only parameters become ``model.params``."""
+    MODELS.register(name, ModelSpec(cls, tuple(fields), summary))
 
 
-def _describe(hint: Any) -> str:
-    text = str(hint).replace("typing.", "")
-    return getattr(hint, "__name__", text) if isinstance(hint, type) else text
+register_model("graff", GRAFF, _GRAFF_FIELDS, "GRAFF, the gradient-flow GNN (the paper's model)")
+register_model(
+    "graff_nores",
+    GRAFFNoResidual,
+    _GRAFF_FIELDS,
+    "ablation: GRAFF without residual, F ← τ(−FΩ+ĀFW+βF₀)",
+)
+register_model("mlp", MLPClassifier, ("num_layers", *_DROPOUTS), "graph-agnostic MLP")
+register_model("gcn", GCN, ("num_layers", *_DROPOUTS, "self_loops"), "GCN (Kipf & Welling)")
+register_model("gat", GAT, ("num_layers", *_DROPOUTS), "GAT (Veličković et al.)")
+register_model("sage", GraphSAGE, ("num_layers", *_DROPOUTS), "GraphSAGE-mean (Hamilton et al.)")
+register_model("gcnii", GCNII, ("num_layers", *_DROPOUTS, "self_loops"), "GCNII (Chen et al.)")
+register_model(
+    "appnp", APPNPNet, ("num_layers", *_DROPOUTS, "self_loops"), "APPNP (Gasteiger et al.)"
+)
+register_model(
+    "gprgnn", GPRGNN, ("num_layers", *_DROPOUTS, "self_loops"), "GPR-GNN (Chien et al.)"
+)
+register_model("h2gcn", H2GCN, _DROPOUTS, "H2GCN (Zhu et al.)")
+register_model("grand", GRANDLinear, _ODE, "linear GRAND, Ḟ = (𝒜(F₀) − I)F (torchdiffeq)")
+register_model("cgnn", CGNN, _ODE, "CGNN, Ḟ = −ΔF + FΩ̃ + F₀ (torchdiffeq)")
+register_model("pde_gcn", PDEGCND, _ODE, "linear PDE-GCN_D, Ḟ = −ΔFKᵀK (torchdiffeq)")
 
 
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """``value`` as the annotated type ``hint`` (int, float, bool, str, lists, Optional)."""
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        if len(inner) == 1:
-            return _coerce(key, value, inner[0])
-        return value
-    bad = ConfigError(f"model.params.{key} = {value!r} is invalid: expected {_describe(hint)}")
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if hint is int:
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-        return value
-    if hint is float:
-        if isinstance(value, str):
-            try:  # YAML 1.1 reads "1e-3" as a string
-                value = float(value)
-            except ValueError:
-                raise bad from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad
-        if not math.isfinite(value):
-            raise bad
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise bad
-        return value
-    if typing.get_origin(hint) is list:
-        if not isinstance(value, list | tuple):
-            raise bad
-        (item,) = args or (Any,)
-        return [_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
-    return value
-
-
-def _model_kwargs(cfg: ModelConfig) -> tuple[ModelSpec, dict[str, Any]]:
+def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
     """The spec and the constructor keywords of ``cfg`` (typed fields + coerced params)."""
-    spec = MODELS.get(cfg.name)
-    if spec is None:
-        raise _unknown_model(cfg.name)
+    if cfg.name not in MODELS:
+        raise ConfigError(f"model.name: {MODELS.unknown_message(cfg.name)}")
+    spec = MODELS[cfg.name]
     if not isinstance(cfg.params, dict):
         raise ConfigError(f"model.params must be a mapping, got {cfg.params!r}")
     allowed = spec.parameters()
@@ -180,7 +160,7 @@ def _model_kwargs(cfg: ModelConfig) -> tuple[ModelSpec, dict[str, Any]]:
     kwargs: dict[str, Any] = {f: getattr(cfg, f) for f in spec.fields}
     for key, value in cfg.params.items():
         if key in allowed:
-            kwargs[key] = _coerce(key, value, hints.get(key, Any))
+            kwargs[key] = coerce(f"model.params.{key}", value, hints.get(key, Any))
             continue
         if key in spec.fields or key == "hidden":
             raise ConfigError(
@@ -197,10 +177,10 @@ def _model_kwargs(cfg: ModelConfig) -> tuple[ModelSpec, dict[str, Any]]:
     return spec, kwargs
 
 
-def check_model_config(cfg: ModelConfig) -> None:
+def check_model_config(cfg: ModelSettings) -> None:
     """Raise :class:`ConfigError` unless ``cfg`` builds: known name, known params of the right
     types, and values the model's constructor accepts (checked by building a tiny instance)."""
-    spec, kwargs = _model_kwargs(cfg)
+    spec, kwargs = model_kwargs(cfg)
     try:
         # On the meta device (no memory, no arithmetic) and without touching the global RNG.
         with torch.random.fork_rng(devices=[]), torch.device("meta"):
@@ -209,7 +189,7 @@ def check_model_config(cfg: ModelConfig) -> None:
         raise ConfigError(f"model {cfg.name!r}: {err}") from None
 
 
-def build_model(cfg: ModelConfig, in_channels: int, num_classes: int) -> nn.Module:
+def build_model(cfg: ModelSettings, in_channels: int, num_classes: int) -> nn.Module:
     """Instantiate the model named ``cfg.name`` for the given input width and class count."""
-    spec, kwargs = _model_kwargs(cfg)
+    spec, kwargs = model_kwargs(cfg)
     return spec.cls(in_channels, cfg.hidden, num_classes, **kwargs)

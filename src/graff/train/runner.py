@@ -1,26 +1,19 @@
-"""Multi-split runs with an atomic, resumable run directory.
+"""Multi-split runs: the protocol of ``graff train`` as a library function.
 
-Layout of a run directory::
-
-    config.yaml        resolved configuration (+ versions), written first
-    split_<k>.pt       best-validation model of split k
-    split_<k>.json     scores of split k (written after its model: marks the split done)
-    summary.json       written last, atomically: a run is complete iff this file exists
-
-An interrupted run leaves no ``summary.json``; running the same command again resumes it,
-skipping the splits whose ``split_<k>.json`` exists. Metrics in JSON are percentages.
+:func:`run` trains ``cfg.model`` on every selected split of a dataset and returns a
+:class:`Summary`; with ``out_dir`` the results go to a resumable run directory
+(:mod:`graff.train.rundir`). :func:`fit_split` trains one split exactly as :func:`run` does,
+for the figures and the hyperparameter search. Split k is trained from seed ``cfg.seed + k``,
+so the same config gives the same numbers on the same device and thread count.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import math
 import os
-import platform
 import statistics
-import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,92 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import Tensor
 
-import graff
+from graff.device import resolve_device
+from graff.errors import ConfigError
 from graff.nn.sparse import to_csr
-from graff.train.config import ConfigError, RunConfig, config_to_dict
+from graff.train.config import RunConfig, config_to_dict
 from graff.train.fit import SplitResult, build_model, train_split
+from graff.train.prepared import PreparedData, load_prepared
+from graff.train.rundir import RunDir
 
 __all__ = [
-    "PreparedData",
-    "RunDirError",
+    "SPARSE_DENSITY",
+    "EpochHook",
     "Summary",
-    "atomic_write",
+    "estimate_memory_bytes",
     "fit_split",
-    "prepare_data",
-    "published_results",
-    "read_summary",
+    "model_features",
     "run",
 ]
-
-
-class RunDirError(RuntimeError):
-    """The output directory cannot be used for this run."""
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@dataclass
-class PreparedData:
-    """Tensors a run needs, preprocessed once per dataset."""
-
-    name: str
-    x: Tensor
-    edge_index: Tensor
-    y: Tensor
-    train_mask: Tensor  # [N, S]
-    val_mask: Tensor
-    test_mask: Tensor
-    num_classes: int
-    metric: str
-    notes: list[str]
-
-    @property
-    def num_splits(self) -> int:
-        return int(self.train_mask.size(1))
-
-
-def _as_2d(mask: Tensor) -> Tensor:
-    return mask.unsqueeze(1) if mask.dim() == 1 else mask
-
-
-def prepare_data(data: Any, *, normalize_features: bool = False) -> PreparedData:
-    """Turn a loaded graph (``graff.data`` convention) into the tensors a run uses."""
-    from graff.data import row_normalize
-
-    x = data.x.float()
-    if normalize_features:
-        x = row_normalize(x)
-    y = data.y.long()
-    num_classes = int(getattr(data, "num_label_classes", int(y.max()) + 1))
-    return PreparedData(
-        name=str(getattr(data, "name", "graph")),
-        x=x,
-        edge_index=data.edge_index,
-        y=y,
-        train_mask=_as_2d(data.train_mask).bool(),
-        val_mask=_as_2d(data.val_mask).bool(),
-        test_mask=_as_2d(data.test_mask).bool(),
-        num_classes=num_classes,
-        metric=str(getattr(data, "metric", "accuracy")),
-        notes=list(getattr(data, "notes", [])),
-    )
 
 
 @dataclass
@@ -169,68 +95,13 @@ class Summary:
         )
 
 
-def read_summary(run_dir: str | Path) -> dict[str, Any]:
-    """Read ``summary.json`` of a complete run (RunDirError if the run is incomplete)."""
-    path = Path(run_dir) / "summary.json"
-    if not path.is_file():
-        raise RunDirError(f"{run_dir} holds no complete run (no summary.json)")
-    return dict(json.loads(path.read_text()))
-
-
-def _config_record(cfg: RunConfig) -> dict[str, Any]:
-    return config_to_dict(cfg)
-
-
-def _open_run_dir(out_dir: Path, cfg: RunConfig, overwrite: bool) -> set[int]:
-    """Create or reopen ``out_dir``; return the split indices already finished."""
-    record = _config_record(cfg)
-    cfg_path = out_dir / "config.yaml"
-    if (out_dir / "summary.json").exists() and not overwrite:
-        raise RunDirError(
-            f"{out_dir} already holds a complete run; choose another --out or pass --overwrite"
-        )
-    if overwrite and out_dir.exists():
-        for p in out_dir.iterdir():
-            if p.name == "summary.json" or p.name.startswith("split_") or p.name == "config.yaml":
-                p.unlink()
-    if cfg_path.exists():
-        old = yaml.safe_load(cfg_path.read_text()) or {}
-        if old.get("config") != record:
-            raise RunDirError(
-                f"{out_dir} holds an unfinished run with a different configuration; "
-                "resume it with the same options, pass --overwrite, or choose another --out"
-            )
-    elif out_dir.exists() and any(out_dir.iterdir()):
-        raise RunDirError(
-            f"{out_dir} exists and is not a graff run directory; choose another --out"
-        )
-    else:
-        meta = {
-            "config": record,
-            "versions": {
-                "graff": graff.__version__,
-                "torch": str(torch.__version__),
-                "python": platform.python_version(),
-            },
-        }
-        atomic_write(cfg_path, yaml.safe_dump(meta, sort_keys=False))
-    done = set()
-    for p in out_dir.glob("split_*.json"):
-        try:
-            done.add(int(json.loads(p.read_text())["split"]))
-        except (ValueError, KeyError, json.JSONDecodeError):
-            p.unlink()  # unreadable: the split is simply run again
-    return done
-
-
 @contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    state = torch.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's generators (CPU, and the CUDA device in use) and restore them after."""
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
         yield
-    finally:
-        torch.set_rng_state(state)
 
 
 #: Features denser than this stay dense; sparser ones go to the model as CSR when it accepts
@@ -247,6 +118,52 @@ def model_features(model: object, x: Tensor) -> Tensor:
     return x
 
 
+def estimate_memory_bytes(cfg: RunConfig, data: PreparedData) -> int:
+    """A rough upper estimate of a training step's memory: the features, the graph, and the
+    N × hidden tensors every layer or Euler step keeps for the backward pass."""
+    m = cfg.model
+    n, e = data.x.size(0), data.edge_index.size(1)
+    if m.name.startswith("graff"):
+        depth = math.ceil(m.T / m.step_size - 1e-9)
+    else:
+        depth = max(m.num_layers, int(m.params.get("K", 0) or 0), 1)
+    per_layer = 4 * n * m.hidden * 4  # features, increment, dropout mask, gradient
+    return int(data.x.numel() * 4 * 3 + e * 24 + (depth + 2) * per_layer)
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _check_memory(cfg: RunConfig, data: PreparedData, device: torch.device) -> None:
+    if device.type != "cpu":
+        return
+    need, have = estimate_memory_bytes(cfg, data), _available_memory()
+    if have is None:
+        return
+    if need > have:
+        raise ConfigError(
+            f"this run needs about {need / 2**30:.1f} GiB ({data.x.size(0)} nodes × hidden "
+            f"{cfg.model.hidden} × its depth) but {have / 2**30:.1f} GiB of memory is "
+            "available; reduce model.hidden or the depth (model.T / model.step_size, "
+            "model.num_layers)"
+        )
+    if need > have / 2:
+        warnings.warn(
+            f"this run may need about {need / 2**30:.1f} GiB of the {have / 2**30:.1f} GiB "
+            "of memory available",
+            ResourceWarning,
+            stacklevel=3,
+        )
+
+
 EpochHook = Callable[[int, int, dict[str, float]], None]
 
 
@@ -257,8 +174,8 @@ def _fit(
     on_epoch: Callable[[int, dict[str, float]], None] | None,
     x: Tensor | None,
 ) -> tuple[SplitResult, Tensor]:
-    with _seeded(cfg.seed + k):
-        model = build_model(cfg.model, data.x.size(1), data.num_classes)
+    with _seeded(cfg.seed + k, data.x.device):
+        model = build_model(cfg.model, data.x.size(1), data.num_classes).to(data.x.device)
         if x is None:
             x = model_features(model, data.x)
         res = train_split(
@@ -277,20 +194,45 @@ def _fit(
     return res, x
 
 
+def _split_list(cfg: RunConfig, data: PreparedData) -> list[int]:
+    splits = list(range(data.num_splits)) if cfg.data.splits is None else list(cfg.data.splits)
+    bad = [s for s in splits if s >= data.num_splits]
+    if bad:
+        raise ConfigError(
+            f"data.splits {bad} out of range: {data.name} has {data.num_splits} splits "
+            f"(0..{data.num_splits - 1})"
+        )
+    return splits
+
+
+def _prepared(cfg: RunConfig, data: PreparedData | None, data_dir: str | None) -> PreparedData:
+    """``data`` (or ``cfg``'s dataset, loaded) on ``cfg.device``, checked for the task."""
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    if data is None:
+        data = load_prepared(cfg, data_dir)
+    data.check_task()
+    if data.x.device != device:
+        data = data.to(device)
+    return data
+
+
 def fit_split(
     cfg: RunConfig,
-    data: PreparedData,
+    data: PreparedData | None,
     split: int,
     *,
+    data_dir: str | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> SplitResult:
-    """Train split ``split`` of ``data`` exactly as :func:`run` does (seed ``cfg.seed + split``,
-    the model of ``cfg.model``, the test metric at the best-validation epoch); no files.
+    """Train split ``split`` exactly as :func:`run` does (seed ``cfg.seed + split``, the
+    model of ``cfg.model``, the test metric at the best-validation epoch); no files.
 
-    ``on_epoch(epoch, scores)`` is called after every epoch with ``loss``, ``train``, ``val``
-    and ``test`` (fractions); raising from it stops the split (e.g. a pruned search trial).
+    ``data`` may be None: ``cfg``'s dataset is then loaded. ``on_epoch(epoch, scores)`` is
+    called after every epoch with ``loss``, ``train``, ``val`` and ``test`` (fractions);
+    raising from it stops the split (e.g. a pruned search trial).
     """
-    cfg.validate()
+    data = _prepared(cfg, data, data_dir)
     if not 0 <= split < data.num_splits:
         raise ConfigError(
             f"split {split} out of range: {data.name} has {data.num_splits} splits "
@@ -301,36 +243,39 @@ def fit_split(
 
 def run(
     cfg: RunConfig,
-    data: PreparedData,
-    out_dir: str | Path | None = None,
+    data: PreparedData | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
     *,
+    data_dir: str | None = None,
     overwrite: bool = False,
     on_split_start: Callable[[int, int], None] | None = None,
     on_epoch: EpochHook | None = None,
 ) -> Summary:
     """Train ``cfg.model`` on every selected split of ``data``; return the summary.
 
-    With ``out_dir``, results go to a resumable run directory (module docstring).
-    Split k is trained from seed ``cfg.seed + k``: the same command gives the same numbers.
+    Args:
+        cfg: the run config (validated here).
+        data: the prepared graph; None loads ``cfg.data.dataset`` (from ``data_dir``, else
+            ``$GRAFF_DATA``, else the user cache).
+        out_dir: a resumable run directory (:mod:`graff.train.rundir`); None writes nothing.
+        overwrite: replace a finished run in ``out_dir`` once the new one has finished.
+        on_split_start: ``f(k, n_splits)`` before each split trained here.
+        on_epoch: ``f(k, epoch, scores)`` after each epoch.
     """
-    cfg.validate()
-    splits = list(range(data.num_splits)) if cfg.data.splits is None else list(cfg.data.splits)
-    bad = [s for s in splits if s >= data.num_splits]
-    if bad:
-        raise ConfigError(
-            f"data.splits {bad} out of range: {data.name} has {data.num_splits} splits "
-            f"(0..{data.num_splits - 1})"
-        )
+    data = _prepared(cfg, data, data_dir)
+    splits = _split_list(cfg, data)
+    _check_memory(cfg, data, data.x.device)
     x: Tensor | None = None  # data.x as the model takes it, converted once for all splits
-    out = Path(out_dir) if out_dir is not None else None
-    done = _open_run_dir(out, cfg, overwrite) if out is not None else set()
+    rundir = RunDir(Path(out_dir)) if out_dir is not None else None
+    done = rundir.open(cfg, overwrite=overwrite) if rundir is not None else set()
     start = time.perf_counter()
     results: list[SplitResult] = []
     for k in splits:
-        if out is not None and k in done:
-            rec = json.loads((out / f"split_{k}.json").read_text())
+        if rundir is not None and k in done:
+            rec = rundir.load_split(k)
+            fields = {f: rec[f] for f in SplitResult.record_fields() if f in rec}
             results.append(
-                SplitResult(**{**rec, **{m: rec[m] / 100.0 for m in ("train", "val", "test")}})
+                SplitResult(**{**fields, **{m: rec[m] / 100.0 for m in ("train", "val", "test")}})
             )
             continue
         if on_split_start is not None:
@@ -338,27 +283,14 @@ def run(
         hook = None if on_epoch is None else (lambda e, s, k=k: on_epoch(k, e, s))
         res, x = _fit(cfg, data, k, hook, x)
         results.append(res)
-        if out is not None:
-            buf = io.BytesIO()
-            torch.save(res.state_dict, buf)
-            atomic_write(out / f"split_{k}.pt", buf.getvalue())
+        if rundir is not None:
             rec = res.to_json()
             rec.update({m: 100.0 * rec[m] for m in ("train", "val", "test")})
-            atomic_write(out / f"split_{k}.json", json.dumps(rec, indent=2))
+            rundir.save_split(k, rec, res.state_dict)
     summary = Summary.from_results(data.name, cfg.model.name, results, time.perf_counter() - start)
-    if out is not None:
+    if rundir is not None:
         payload = summary.to_json()
-        payload["config"] = _config_record(cfg)
+        payload["config"] = config_to_dict(cfg)
         payload["notes"] = data.notes
-        atomic_write(out / "summary.json", json.dumps(payload, indent=2))
+        rundir.finish(payload)
     return summary
-
-
-def published_results() -> list[dict[str, Any]]:
-    """The paper's Table 1 (arXiv v1) as rows: model, dataset, mean, std, source."""
-    path = Path(__file__).with_name("published.csv")
-    with path.open() as fh:
-        return [
-            {**row, "mean": float(row["mean"]), "std": float(row["std"])}
-            for row in csv.DictReader(fh)
-        ]

@@ -1,0 +1,94 @@
+"""One type-coercion helper for config values, search spaces and model parameters.
+
+:func:`coerce` converts a value read from YAML or ``--set`` to the type a dataclass field or
+constructor parameter is annotated with, and raises :class:`~graff.errors.ConfigError`
+naming the key when it cannot. It reads the annotation (``typing.get_origin``/``get_args``),
+never its text.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from typing import Any
+
+from graff.errors import ConfigError
+
+__all__ = ["coerce", "describe"]
+
+
+def describe(hint: Any) -> str:
+    """A short human name of a type annotation (``int``, ``list[int]``, ``float | None``)."""
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return hint.__name__
+    return str(hint).replace("typing.", "")
+
+
+def _bad(key: str, value: Any, hint: Any) -> ConfigError:
+    return ConfigError(f"{key} = {value!r} is invalid: expected {describe(hint)}")
+
+
+def coerce(key: str, value: Any, hint: Any) -> Any:
+    """``value`` as the annotated type ``hint``: bool, int, float (finite), str, ``list[T]``,
+    ``dict[...]``, ``T | None`` and ``Any``. Integer-valued floats pass as int; strings such as
+    ``"1e-3"`` (YAML 1.1 reads them as text) pass as float."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or hint is object:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            if type(None) in args:
+                return None
+            raise ConfigError(f"{key} may not be null: expected {describe(hint)}")
+        inner = [a for a in args if a is not type(None)]
+        errors = []
+        for option in inner:
+            try:
+                return coerce(key, value, option)
+            except ConfigError as err:
+                errors.append(err)
+        raise _bad(key, value, hint)
+    if value is None:
+        raise ConfigError(f"{key} may not be null: expected {describe(hint)}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} = {value!r} is invalid: expected true or false")
+    if hint is int:
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} = {value!r} is invalid: expected an integer")
+        return value
+    if hint is float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{key} = {value!r} is invalid: expected a number") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} = {value!r} is invalid: expected a number")
+        try:
+            out = float(value)
+        except OverflowError:
+            out = math.inf
+        if not math.isfinite(out):
+            raise ConfigError(f"{key} = {value!r} is invalid: expected a finite number")
+        return out
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} = {value!r} is invalid: expected a string")
+        return value
+    if origin is list or hint is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key} = {value!r} is invalid: expected a list ({describe(hint)})")
+        (item,) = args or (Any,)
+        return [coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} = {value!r} is invalid: expected a mapping")
+        return dict(value)
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise _bad(key, value, hint)
+    return value

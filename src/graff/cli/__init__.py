@@ -1,0 +1,82 @@
+"""The ``graff`` command: argument parsing and printing only; the work is library calls.
+
+Every expected failure (bad data, config, path, damaged run directory, missing extra, an
+operating-system error) ends in one plain line on stderr naming the cause and the fix, with
+exit status 2 (1 for a run that diverged); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _os_error(err: OSError) -> str:
+    where = f" {err.filename}" if err.filename else ""
+    what = err.strerror or str(err)
+    hint = {
+        28: "free some disk space or choose another --out",
+        13: "choose a folder you may write to (--out) or fix its permissions",
+        30: "choose a writable folder (--out)",
+        20: "a part of the path is a file, not a folder: choose another path",
+        21: "the path is a folder, not a file",
+        2: "check the path",
+    }.get(err.errno or 0, "check the path and try again")
+    return f"{what}:{where}; {hint}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # without importing torch
+        from graff import __version__
+
+        print(f"graff {__version__}")
+        return 0
+    from graff.cli import _render as r
+    from graff.errors import DivergenceError, GraffError
+
+    debug = "--debug" in argv
+    try:
+        from graff.cli._commands import COMMANDS
+        from graff.cli._parser import build_parser
+
+        args = build_parser().parse_args(argv)
+        from graff.perf import tune_allocator
+
+        tune_allocator()  # reuse freed heap memory: 1.7–2× faster epochs (graff.perf)
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
+        return int(COMMANDS[args.command](args))
+    except DivergenceError as err:
+        if debug:
+            raise
+        r.error(str(err), label="run failed")
+        return 1
+    except GraffError as err:
+        if debug:
+            raise
+        r.error(str(err))
+        return 2
+    except OSError as err:
+        if debug:
+            raise
+        r.error(_os_error(err))
+        return 2
+    except MemoryError:
+        if debug:
+            raise
+        r.error("out of memory; reduce model.hidden, the depth or the graph size")
+        return 2
+    except KeyboardInterrupt:
+        r.error("stopped", label="interrupted")
+        return 130
+
+
+if __name__ == "__main__":  # python -m graff.cli
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

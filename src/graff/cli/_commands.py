@@ -1,0 +1,288 @@
+"""The ``graff`` commands: each calls one library function and prints its result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from graff.cli import _render as r
+
+__all__ = ["COMMANDS"]
+
+
+def _metric_name(metric: str) -> str:
+    return "ROC-AUC" if metric == "roc_auc" else "accuracy"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from graff.train import load_prepared, resolve_config, run
+
+    cfg, source = resolve_config(
+        args.dataset, args.model, args.config, args.set or (), seed=args.seed, device=args.device
+    )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{stamp}"
+    r.say(f"config: {source}; run directory: {out}", stderr=args.json)
+    data = load_prepared(cfg, args.data_dir)
+    n = len(cfg.data.splits) if cfg.data.splits is not None else data.num_splits
+    label = f"{cfg.model.name} on {data.name}"
+    bar = r.RunProgress(label, cfg.optim.epochs, n, enabled=not args.no_progress)
+    try:
+        with bar:
+            summary = run(
+                cfg,
+                data,
+                out,
+                overwrite=args.overwrite,
+                on_split_start=bar.split_start,
+                on_epoch=bar.epoch,
+            )
+    except KeyboardInterrupt:
+        r.error(
+            f"finished splits are kept in {out}; rerun with --out {out} and the same "
+            "options to resume",
+            label="interrupted",
+        )
+        return 130
+    if args.json:
+        print(json.dumps({**summary.to_json(), "run_dir": str(out)}, indent=2))
+        return 0
+    r.say(
+        f"{summary.model} on {summary.dataset}: test {_metric_name(summary.metric)} "
+        f"{r.fmt(summary.mean, summary.std)} % over {len(summary.splits)} splits "
+        f"(± sample std), {summary.seconds:.1f} s"
+    )
+    r.say(f"results: {out / 'summary.json'}")
+    return 0
+
+
+def _cell_line(model: str, ds: str, summary: dict[str, Any]) -> str:
+    unit = "ROC-AUC" if summary["metric"] == "roc_auc" else "%"
+    return (
+        f"{model} on {ds}: {r.fmt(summary['mean'], summary['std'])} {unit} "
+        f"in {summary['seconds']:.0f} s"
+    )
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from graff.reproduce import ReproduceHooks, reproduce
+
+    quiet = args.json
+    state: dict[str, Any] = {}
+
+    def cell_start(model: str, ds: str, cfg: Any, n: int) -> None:
+        state["bar"] = bar = r.RunProgress(
+            f"{model} on {ds}", cfg.optim.epochs, n, enabled=not args.no_progress
+        )
+        bar.__enter__()
+
+    def cell_end() -> None:
+        state.pop("bar").__exit__(None, None, None)
+
+    def cells_start(n: int, jobs: int, threads: int) -> None:
+        state["cells"] = p = r.progress_bar(not args.no_progress)
+        p.__enter__()
+        state["task"] = p.add_task(f"{n} runs, {jobs} processes × {threads} thread(s)", total=n, info="")
+
+    def cell_done(model: str, ds: str, summary: dict[str, Any], reused: bool) -> None:
+        if reused:
+            r.say(f"{model} on {ds}: reusing the finished run", stderr=quiet)
+        r.say(_cell_line(model, ds, summary), stderr=quiet)
+        if "cells" in state and not reused:
+            state["cells"].update(state["task"], advance=1, info=f"last: {model} on {ds}")
+
+    hooks = ReproduceHooks(
+        cell_start=cell_start,
+        split_start=lambda k, n: state["bar"].split_start(k, n),
+        epoch=lambda k, e, s: state["bar"].epoch(k, e, s),
+        cell_end=cell_end,
+        cells_start=cells_start,
+        cell_done=cell_done,
+    )
+    models = [m.strip() for m in (args.models or "graff").split(",") if m.strip()]
+    try:
+        result = reproduce(
+            models,
+            args.datasets,
+            args.out,
+            jobs=args.jobs,
+            threads=args.threads,
+            overwrite=args.overwrite,
+            table_only=args.table_only,
+            data_dir=args.data_dir,
+            overrides=args.set or (),
+            device=args.device,
+            hooks=hooks,
+        )
+    except KeyboardInterrupt:
+        r.error(
+            f"finished runs are kept under {args.out}; rerun the same command to resume",
+            label="interrupted",
+        )
+        return 130
+    finally:
+        if "cells" in state:
+            state["cells"].__exit__(None, None, None)
+    if args.json:
+        cells = [{**c.__dict__, "diff_in_paper_std": c.diff_in_std} for c in result.cells]
+        print(json.dumps({"cells": cells, "skipped": result.skipped, "seconds": result.seconds},
+                         indent=2, default=str))
+        return 0
+    if result.skipped:
+        r.say(
+            f"--table-only: no finished run for {len(result.skipped)} cells (left empty): "
+            + ", ".join(result.skipped)
+        )
+    r.out.print(r.markdown_table(result.markdown))
+    r.say(
+        f"wall time {result.seconds:.0f} s (this invocation); ± is the sample std over each "
+        "run's splits; † = more than 2 published std from the published mean"
+    )
+    r.say(f"table written to {result.files[0]} and {result.files[1].name}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from graff.cli._tune import cmd_tune as run_tune
+
+    return run_tune(args)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from graff.data import dataset_records
+
+    records = dataset_records(args.data_dir, stats=not args.no_stats)
+    if args.json:
+        print(json.dumps(records, indent=2, default=str))
+        return 0
+    rows = []
+    for rec in records:
+        files = "generated" if rec["generated"] else (
+            "yes" if rec["present"] else f"missing {len(rec['missing'])}"
+        )
+        label = rec["name"] + "".join(f" {k[0]}={v}" for k, v in rec.get("params", {}).items())
+        hom = f"{rec['edge_homophily']:.3f}" if "edge_homophily" in rec else rec.get("error", "")
+        rows.append(
+            [label, rec["family"], files]
+            + [str(rec.get(k, "")) for k in ("nodes", "undirected_edges", "features", "classes")]
+            + [hom, str(rec.get("num_splits", "")), rec["metric"]]
+        )
+    cols = ["name", "family", "files", "nodes", "edges", "features", "classes", "edge hom.",
+            "splits", "metric"]
+    r.out.print(r.table("graff datasets (edges: undirected, without self-loops)", cols, rows))
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from graff.analyze import write_analysis
+
+    text, files = write_analysis(
+        args.run_dir, split=args.split, out=args.out, plots=not args.no_plots,
+        data_dir=args.data_dir,
+    )
+    print(text, end="")
+    r.say("written: " + ", ".join(str(p) for p in files))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from graff.demo import demo
+
+    def hooks(label: str, epochs: int, n: int) -> r.RunProgress:
+        return r.RunProgress(label, epochs, n, enabled=not args.no_progress)
+
+    about, results = demo(args.quick, device=args.device, hooks=hooks)
+    r.say(f"graff demo: {about}")
+    rows = [[name, r.fmt(s.mean, s.std), f"{s.seconds:.1f}"] for name, s in results]
+    title = "demo: test accuracy (%) over splits, ± sample std"
+    r.out.print(r.table(title, ["model", "test accuracy", "seconds"], rows))
+    return 0
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from graff.experiments import FigureOptions, make_figure
+
+    opts = FigureOptions(
+        out=Path(args.out),
+        quick=args.quick,
+        data_dir=args.data_dir,
+        progress=not args.no_progress,
+        runs=Path(args.runs) if args.runs else None,
+    )
+    t0 = time.perf_counter()
+    paths, findings = make_figure(args.name, opts)
+    for line in findings:
+        r.say(line)
+    r.say(f"{args.name}: {', '.join(str(p) for p in paths)} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+def _ints(text: str | None) -> list[int] | None:
+    from graff.bench import BenchError
+
+    if not text:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BenchError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from graff.bench import benchmark, write_results
+
+    split = lambda t: [v.strip() for v in t.split(",") if v.strip()] if t else None  # noqa: E731
+    with r.progress_bar(not args.json and not args.no_progress) as bar:
+        task = bar.add_task("bench", total=None, info="")
+        payload = benchmark(
+            split(args.graphs),
+            _ints(args.depths),
+            split(args.modes) or ("inference", "train"),
+            hidden=args.hidden,
+            repeats=args.repeats,
+            memory=not args.no_memory,
+            quick=args.quick,
+            data_dir=args.data_dir,
+            on_progress=lambda text: bar.update(task, description=text),
+        )
+    if args.out:
+        write_results(payload, args.out)
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return 0
+    env = payload["environment"]
+    threads = f"{env['threads']} thread" + ("s" if env["threads"] != 1 else "")
+    rows = []
+    for rec in payload["records"]:
+        peaks = (rec["graff_peak_mb"], rec["gcn_peak_mb"])
+        peak = "—" if None in peaks else f"{peaks[0]:.0f} / {peaks[1]:.0f}"
+        rows.append([rec["graph"], str(rec["depth"]), rec["mode"], f"{rec['graff_ms']:.1f}",
+                     f"{rec['gcn_ms']:.1f}", f"{rec['ratio']:.2f}", peak])
+    cols = ["graph", "depth", "mode", "GRAFF ms", "GCN ms", "ratio", "peak MB G/GCN"]
+    r.out.print(r.table(f"GRAFF vs PyG GCN, width {args.hidden} ({threads})", cols, rows))
+    if payload["bandwidth"]:
+        rows = [[b["graph"], f"{b['nnz']:,}", str(b["hidden"]), f"{b['step_ms']:.2f}",
+                 f"{b['traffic_mb']:.0f}", f"{b['achieved_gbs']:.2f}",
+                 f"{100 * b['fraction']:.0f} %"] for b in payload["bandwidth"]]
+        cols = ["graph", "nnz", "d", "step ms", "traffic MB", "GB/s", "of machine"]
+        title = (
+            f"Propagation step B + τĀ(FW) vs memory bandwidth "
+            f"({env['machine_bandwidth_gbs']:.1f} GB/s)"
+        )
+        r.out.print(r.table(title, cols, rows))
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "reproduce": cmd_reproduce,
+    "tune": cmd_tune,
+    "datasets": cmd_datasets,
+    "analyze": cmd_analyze,
+    "figure": cmd_figure,
+    "bench": cmd_bench,
+    "demo": cmd_demo,
+}

@@ -1,0 +1,173 @@
+"""The ``graff`` argument parser. Name lists in the help come from the registries."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["build_parser"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, 2^63 - 1], got {value}")
+    return value
+
+
+def _names() -> tuple[str, str]:
+    from graff.data import list_datasets
+    from graff.train import MODELS
+
+    models = ", ".join(MODELS)
+    datasets = ", ".join(d.name for d in list_datasets()) + ", npz:PATH"
+    return models, datasets
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from graff import __version__
+
+    models, datasets = _names()
+    p = argparse.ArgumentParser(
+        prog="graff",
+        description="GRAFF, graph neural networks as gradient flows: train, reproduce the paper, "
+        "tune, analyse and benchmark.",
+        epilog=f"models: {models}. datasets: {datasets}. `graff COMMAND --help` for each command.",
+    )
+    p.add_argument("--version", action="version", version=f"graff {__version__}")
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, **kw: object) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[debug], **kw)  # type: ignore[arg-type]
+
+    def common(sp: argparse.ArgumentParser, *, device: bool = True) -> None:
+        sp.add_argument(
+            "--data-dir", help="folder with the raw data files (else $GRAFF_DATA, then the user cache)"
+        )
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+        sp.add_argument(
+            "--threads", type=_positive_int, help="torch CPU threads (default: torch's)"
+        )
+        if device:
+            sp.add_argument(
+                "--device",
+                default=None,
+                help="cpu (default), cuda, cuda:N, mps or auto (a GPU if there is one)",
+            )
+
+    def run_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--seed", type=_seed, help="base seed (split k uses seed + k)")
+        sp.add_argument(
+            "--json", action="store_true", help="print the result as JSON on stdout (only that)"
+        )
+
+    t = command(
+        "train", "train a model on all splits of a dataset",
+        epilog=f"datasets: {datasets}",
+    )
+    t.add_argument("--dataset", required=True, help="a dataset name or npz:PATH (see below)")
+    t.add_argument(
+        "--model",
+        default=None,
+        help=f"one of {models} (default graff); model-specific options via "
+        "--set model.params.NAME=VALUE",
+    )
+    t.add_argument("--config", help="YAML config (default: the shipped one for the dataset)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    t.add_argument("--out", help="run directory (default runs/<dataset>-<model>-<time>)")
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in --out once the new one has finished",
+    )
+    common(t)
+    run_options(t)
+
+    r = command("reproduce", "run the shipped configs, compare with the paper")
+    r.add_argument("--models", help=f"comma-separated from {models}, or all (default graff)")
+    r.add_argument(
+        "--datasets",
+        help="comma-separated names, or paper (the 9 + cornell_old), extra (filtered "
+        "chameleon/squirrel, minesweeper, tolokers) or all (default)",
+    )
+    r.add_argument("--out", default="runs/reproduce", help="root of the run directories")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for all runs")
+    r.add_argument("--overwrite", action="store_true", help="rerun finished cells")
+    r.add_argument(
+        "--table-only", action="store_true", help="train nothing: tabulate the finished runs"
+    )
+    r.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        help="train this many runs at once in worker processes (each with --threads, default "
+        "cores / jobs); e.g. --jobs 2 on 2 cores",
+    )
+    common(r)
+    r.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
+
+    from graff.cli._tune import add_tune_arguments
+
+    add_tune_arguments(command("tune", "search hyperparameters on validation (Optuna)"), models)
+    tu = sub.choices["tune"]
+    common(tu)
+    run_options(tu)
+
+    d = command("datasets", "list datasets, file presence and statistics")
+    d.add_argument("--data-dir")
+    d.add_argument("--no-stats", action="store_true", help="skip loading graphs for statistics")
+    d.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    a = command("analyze", "spectrum, LFD/HFD regime, energy and plots of a GRAFF run")
+    a.add_argument("run_dir", help="a run directory written by graff train / reproduce")
+    a.add_argument("--split", type=int, default=0, help="which split's model (default 0)")
+    a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
+    a.add_argument("--no-plots", action="store_true", help="write JSON and text only")
+    a.add_argument("--data-dir")
+
+    from graff.experiments import FIGURES
+
+    f = command(
+        "figure",
+        "regenerate one of the paper's figures",
+        epilog="figures: " + ", ".join(FIGURES)
+        + ". Each writes NAME.png and NAME.csv (particles also a GIF) to --out.",
+    )
+    f.add_argument("name", choices=list(FIGURES), metavar="NAME", help=", ".join(FIGURES))
+    f.add_argument("--quick", action="store_true", help="tiny settings (seconds; for tests)")
+    f.add_argument("--out", default="docs/figures", help="output folder (default docs/figures)")
+    f.add_argument("--runs", help="spectrum: reuse finished run dirs <RUNS>/<dataset>-graff")
+    common(f, device=False)
+
+    b = command("bench", "time GRAFF against a PyG GCN of equal depth (speed)")
+    b.add_argument("--quick", action="store_true", help="Cora only, depths 2 and 8 (seconds)")
+    b.add_argument("--graphs", help="from cora,pubmed,synthetic,synthetic-rcm (default all)")
+    b.add_argument(
+        "--depths", help="comma-separated (default 2,4,…,64; 200k nodes: 2,8,32, training 2,8)"
+    )
+    b.add_argument("--modes", help="inference,train (default both)")
+    b.add_argument("--hidden", type=_positive_int, default=64, help="feature width d (default 64)")
+    b.add_argument("--repeats", type=_positive_int, help="timed rounds per model (default 5)")
+    b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    b.add_argument("--json", action="store_true", help="print the records as JSON")
+    b.add_argument("--out", help="also write the JSON (and FILE.md) to this file")
+    common(b, device=False)
+
+    m = command("demo", "GRAFF vs an MLP on a built-in synthetic graph")
+    m.add_argument("--quick", action="store_true", help="fewer splits and epochs")
+    common(m)
+    return p

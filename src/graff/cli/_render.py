@@ -1,0 +1,104 @@
+"""Printing for the ``graff`` command: results on stdout, progress and errors on stderr.
+
+User text (paths, dataset names, error messages) is never read as rich markup.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+__all__ = [
+    "RunProgress",
+    "error",
+    "fmt",
+    "markdown_table",
+    "out",
+    "progress_bar",
+    "say",
+    "table",
+]
+
+#: Results. Redirected output (logs, CI) gets a fixed width wide enough for the tables.
+out = Console(width=None if sys.stdout.isatty() else 120, highlight=False)
+#: Progress bars, notes and errors: stdout stays clean for --json.
+err = Console(stderr=True, highlight=False)
+
+
+def say(text: str, *, stderr: bool = False) -> None:
+    """Print plain text (never markup)."""
+    (err if stderr else out).print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def error(text: str, *, label: str = "error") -> None:
+    err.print(Text.assemble((label, "bold red"), ": ", text), soft_wrap=True)
+
+
+def fmt(mean: float, std: float) -> str:
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def progress_bar(enabled: bool) -> Progress:
+    """A rich bar on stderr: description, bar, M/N done, a free ``info`` field, elapsed time."""
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}", markup=False),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not enabled,
+    )
+
+
+class RunProgress:
+    """A bar over splits × epochs with the best validation score of the split so far."""
+
+    def __init__(self, label: str, epochs: int, n_splits: int, enabled: bool = True) -> None:
+        self.epochs = epochs
+        self.progress = progress_bar(enabled)
+        self.task = self.progress.add_task(label, total=epochs * n_splits, info="")
+        self.best = 0.0
+
+    def __enter__(self) -> RunProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def split_start(self, k: int, n: int) -> None:
+        self.best = 0.0
+
+    def epoch(self, k: int, e: int, scores: dict[str, float]) -> None:
+        self.best = max(self.best, scores["val"])
+        self.progress.advance(self.task)
+        if e % 10 == 0 or e == self.epochs:
+            info = f"split {k}  epoch {e}  best val {100 * self.best:.1f}"
+            self.progress.update(self.task, info=info)
+
+
+def table(title: str, columns: list[str], rows: list[list[str]], **kw: Any) -> Table:
+    t = Table(title=Text(title), **kw)
+    for c in columns:
+        t.add_column(Text(c))
+    for r in rows:
+        t.add_row(*(Text(c) for c in r))
+    return t
+
+
+def markdown_table(md: str) -> Table:
+    """A rich Table from a Markdown table (rows ending in "published" dimmed)."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in md.splitlines()]
+    t = Table(title="ours vs published (test accuracy % or ROC-AUC ×100, 10 splits)")
+    for head in rows[0]:
+        t.add_column(Text(head.replace(" (ROC-AUC)", "\n(ROC-AUC)")))
+    for cells in rows[2:]:
+        style = "dim" if cells[0].endswith("published") else None
+        t.add_row(*(Text(c) for c in cells), style=style)
+    return t

@@ -1,0 +1,44 @@
+"""The catalogue behind ``graff datasets``: every registered dataset, its files and statistics."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ._errors import GraphDataError
+from ._registry import dataset_files_present, list_datasets, load_dataset
+from ._validate import graph_stats
+
+__all__ = ["EXAMPLE_PARAMS", "dataset_records"]
+
+#: Datasets with required parameters are listed with these (statistics of one instance).
+EXAMPLE_PARAMS: dict[str, dict[str, Any]] = {"syn-cora": {"homophily": 0.5, "replica": 1}}
+
+
+def dataset_records(
+    data_dir: str | os.PathLike[str] | None = None, *, stats: bool = True
+) -> list[dict[str, Any]]:
+    """One record per registered dataset: name, family, metric, file presence (``present``,
+    ``missing``), the example ``params`` where it needs some, and (``stats``, files present)
+    the statistics of :func:`graph_stats` measured on the loaded graph, or ``error``."""
+    records = []
+    for info in list_datasets():
+        present, missing = dataset_files_present(info.name, data_dir)
+        rec: dict[str, Any] = {
+            "name": info.name,
+            "family": info.family,
+            "generated": not info.files,
+            "present": present,
+            "missing": missing,
+            "metric": info.metric,
+        }
+        params = EXAMPLE_PARAMS.get(info.name, {})
+        if params:
+            rec["params"] = params
+        if present and stats:
+            try:
+                rec.update(graph_stats(load_dataset(info.name, data_dir, download=False, **params)))
+            except GraphDataError as err:  # shown in the listing, not fatal for it
+                rec["error"] = str(err)
+        records.append(rec)
+    return records

@@ -1,0 +1,60 @@
+"""From what a user names (dataset, model, config file, ``--set`` overrides) to a RunConfig."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from graff.configs import shipped_config
+from graff.errors import ConfigError
+from graff.train.config import RunConfig, apply_overrides, load_config
+
+__all__ = ["resolve_config"]
+
+
+def resolve_config(
+    dataset: str | None = None,
+    model: str | None = None,
+    config: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    seed: int | None = None,
+    device: str | None = None,
+) -> tuple[RunConfig, str]:
+    """The validated config of a run and where its settings came from.
+
+    The base is ``config`` if given, else the shipped config of (``model`` or graff,
+    ``dataset``) if there is one, else the defaults; ``dataset`` and ``model`` then name the
+    data and the model, ``overrides`` (``key=value``) set single keys, and ``seed`` /
+    ``device`` the top-level keys. An override that renames the dataset or the model named
+    here is refused: the settings would belong to another one.
+    """
+    cfg = RunConfig()
+    source = "defaults"
+    if config is not None:
+        cfg = load_config(config)
+        source = str(config)
+    elif dataset is not None:
+        path = shipped_config(model or "graff", dataset)
+        if path is not None:
+            cfg = load_config(path)
+            source = f"shipped config {model or 'graff'}/{dataset}.yaml"
+    if dataset is not None:
+        cfg.data.dataset = dataset
+    if model is not None:
+        cfg.model.name = model
+    apply_overrides(cfg, list(overrides))
+    for given, key, now in (
+        (dataset, "dataset", cfg.data.dataset),
+        (model, "model", cfg.model.name),
+    ):
+        if given is not None and now != given:
+            raise ConfigError(
+                f"--{key} {given} and an override setting the {key} to {now!r} disagree: the "
+                f"settings would be those of {given}. Use --{key} {now} instead"
+            )
+    if seed is not None:
+        apply_overrides(cfg, [f"seed={seed}"])
+    if device is not None:
+        cfg.device = device
+    return cfg.validate(), source
