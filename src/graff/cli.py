@@ -461,30 +461,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _experiments() -> Any:
-    """The figure scripts (package graff_experiments in experiments/, installed with graff;
-    in a source checkout that was never installed, imported from experiments/ directly)."""
-    try:
-        import graff_experiments
-    except ImportError:
-        root = Path(__file__).resolve().parents[2] / "experiments"
-        if not (root / "graff_experiments").is_dir():
-            raise
-        sys.path.insert(0, str(root))
-        import graff_experiments
-    return graff_experiments
-
-
 def cmd_figure(args: argparse.Namespace) -> int:
-    exp = _experiments()
-    if args.name not in exp.FIGURES:
+    from graff.experiments import FIGURES, FigureOptions, make_figure
+
+    if args.name not in FIGURES:
         err_console.print(
-            f"[bold red]error[/]: unknown figure {args.name!r}; choose one of: "
-            + ", ".join(exp.FIGURES),
-            highlight=False,
+            f"[bold red]error[/]: {FIGURES.unknown_message(args.name)}", highlight=False
         )
         return 2
-    opts = exp.FigureOptions(
+    opts = FigureOptions(
         out=Path(args.out),
         quick=args.quick,
         data_dir=args.data_dir,
@@ -492,7 +477,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
         runs=Path(args.runs) if args.runs else None,
     )
     t0 = time.perf_counter()
-    paths, findings = exp.make_figure(args.name, opts)
+    paths, findings = make_figure(args.name, opts)
     for line in findings:
         console.print(line, highlight=False)
     console.print(
@@ -580,7 +565,7 @@ def _parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser(
         "figure",
-        help="regenerate one of the paper's figures (experiments/)",
+        help="regenerate one of the paper's figures (graff.experiments)",
         description="Figures: syn-cora, prediction-homophily, particles, spectrum, depth, "
         "runtime. Each writes NAME.png and NAME.csv (particles also a GIF) to --out.",
     )
