@@ -83,6 +83,33 @@ def test_duplicate_figure_name_is_refused() -> None:
         experiments.register_figure("depth", "again")(spec.make)
 
 
+def test_fit_is_fit_split_with_the_best_model_rebuilt() -> None:
+    """A figure's fit is split k of ``graff train`` (same scores as fit_split), and the rebuilt
+    model in eval mode gives the scores of the best-validation epoch again."""
+    import torch
+
+    from graff.data import csbm
+    from graff.experiments._common import fit, run_config
+    from graff.train import ModelConfig, OptimConfig, evaluate, fit_split, prepare_data
+
+    data = prepare_data(csbm(num_nodes=80, num_classes=3, num_features=8, num_splits=2, seed=1))
+    cfg = run_config(ModelConfig(hidden=8, T=2.0), OptimConfig(lr=0.02, epochs=15), seed=3)
+    state = torch.get_rng_state()
+    f = fit(cfg, data, 1)
+    assert torch.equal(torch.get_rng_state(), state)  # rebuilding leaves the global RNG alone
+    ref = fit_split(cfg, data, 1)
+    assert (f.result.test, f.result.val, f.result.best_epoch) == (
+        ref.test,
+        ref.val,
+        ref.best_epoch,
+    )
+    assert not f.model.training
+    masks = {"val": data.val_mask[:, 1], "test": data.test_mask[:, 1]}
+    with torch.no_grad():
+        scores, _ = evaluate(f.model, f.x, data.edge_index, data.y, masks, data.metric)
+    assert scores == {"val": ref.val, "test": ref.test}
+
+
 def test_importing_graff_and_the_figures_leaves_matplotlib_unloaded() -> None:
     """The library core never imports the figures, and the figures import matplotlib only
     when they draw."""
