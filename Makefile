@@ -22,9 +22,9 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests experiments
-	$(VENV)/bin/ruff format --check src tests experiments
-	$(VENV)/bin/mypy src experiments/graff_experiments
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy src
 
 check: lint test
 

@@ -1,18 +1,20 @@
-"""Tests of ``graff figure`` (experiments/graff_experiments): every figure in --quick mode."""
+"""Tests of ``graff figure`` (graff.experiments): the registry, every figure in --quick mode."""
 
 from __future__ import annotations
 
 import csv
+import importlib
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from graff import cli
+from graff import cli, experiments
 from graff.cli import main
-
-graff_experiments = pytest.importorskip("graff_experiments")
+from graff.registry import UnknownNameError
 
 
 @pytest.fixture(autouse=True)
@@ -52,13 +54,78 @@ def test_unknown_figure_is_a_clear_error(
     assert main(["figure", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown figure 'nope'" in err
-    for name in graff_experiments.FIGURES:
+    for name in experiments.FIGURES:
         assert name in err
     assert not any(tmp_path.iterdir())
 
 
+def test_each_figure_module_registers_its_make() -> None:
+    assert len(experiments.FIGURES) == len(experiments.MODULES)
+    by_module = {spec.module: spec for spec in experiments.FIGURES.values()}
+    for name in experiments.MODULES:
+        module = importlib.import_module(f"graff.experiments.{name}")
+        spec = by_module[module.__name__]
+        assert spec.make is module.make
+        assert experiments.FIGURES[spec.name] is spec and spec.summary
+
+
+def test_make_figure_unknown_name_lists_the_figures(tmp_path: Path) -> None:
+    opts = experiments.FigureOptions(out=tmp_path, quick=True, progress=False)
+    with pytest.raises(UnknownNameError, match="unknown figure 'spectra'") as info:
+        experiments.make_figure("spectra", opts)
+    assert "Did you mean spectrum" in str(info.value)
+    assert all(name in str(info.value) for name in experiments.FIGURES)
+
+
+def test_duplicate_figure_name_is_refused() -> None:
+    spec = experiments.FIGURES["depth"]
+    with pytest.raises(ValueError, match="figure 'depth' is already registered"):
+        experiments.register_figure("depth", "again")(spec.make)
+
+
+def test_fit_is_fit_split_with_the_best_model_rebuilt() -> None:
+    """A figure's fit is split k of ``graff train`` (same scores as fit_split), and the rebuilt
+    model in eval mode gives the scores of the best-validation epoch again."""
+    import torch
+
+    from graff.data import csbm
+    from graff.experiments._common import fit, run_config
+    from graff.train import ModelConfig, OptimConfig, evaluate, fit_split, prepare_data
+
+    data = prepare_data(csbm(num_nodes=80, num_classes=3, num_features=8, num_splits=2, seed=1))
+    cfg = run_config(ModelConfig(hidden=8, T=2.0), OptimConfig(lr=0.02, epochs=15), seed=3)
+    state = torch.get_rng_state()
+    f = fit(cfg, data, 1)
+    assert torch.equal(torch.get_rng_state(), state)  # rebuilding leaves the global RNG alone
+    ref = fit_split(cfg, data, 1)
+    assert (f.result.test, f.result.val, f.result.best_epoch) == (
+        ref.test,
+        ref.val,
+        ref.best_epoch,
+    )
+    assert not f.model.training
+    masks = {"val": data.val_mask[:, 1], "test": data.test_mask[:, 1]}
+    with torch.no_grad():
+        scores, _ = evaluate(f.model, f.x, data.edge_index, data.y, masks, data.metric)
+    assert scores == {"val": ref.val, "test": ref.test}
+
+
+def test_importing_graff_and_the_figures_leaves_matplotlib_unloaded() -> None:
+    """The library core never imports the figures, and the figures import matplotlib only
+    when they draw."""
+    code = (
+        "import sys, graff.cli, graff.train, graff.nn, graff.analyze\n"
+        "assert 'graff.experiments' not in sys.modules, 'core imported graff.experiments'\n"
+        "import graff.experiments\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib')\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_particles_quick(tmp_path: Path) -> None:
-    from graff_experiments import particles
+    from graff.experiments import particles
 
     _figure("particles", tmp_path)
     rows = _read(tmp_path, "particles", particles.COLUMNS)
@@ -86,7 +153,7 @@ def syn_cora_out(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path
 
 @pytest.mark.shared_data
 def test_syn_cora_quick(syn_cora_out: Path) -> None:
-    from graff_experiments import syn_cora
+    from graff.experiments import syn_cora
 
     rows = _read(syn_cora_out, "syn-cora", syn_cora.COLUMNS)
     s = syn_cora.settings(quick=True)
@@ -107,7 +174,7 @@ def test_syn_cora_quick(syn_cora_out: Path) -> None:
 def test_prediction_homophily_reuses_syn_cora_fits(
     syn_cora_out: Path, shared_data_dir: Path
 ) -> None:
-    from graff_experiments import prediction_homophily, syn_cora
+    from graff.experiments import prediction_homophily, syn_cora
 
     _figure("prediction-homophily", syn_cora_out, data_dir=shared_data_dir)
     rows = _read(syn_cora_out, "prediction-homophily", prediction_homophily.COLUMNS)
@@ -123,7 +190,7 @@ def test_prediction_homophily_reuses_syn_cora_fits(
 
 @pytest.mark.shared_data
 def test_spectrum_quick(tmp_path: Path, shared_data_dir: Path) -> None:
-    from graff_experiments import spectrum
+    from graff.experiments import spectrum
 
     _figure("spectrum", tmp_path, data_dir=shared_data_dir)
     rows = _read(tmp_path, "spectrum", spectrum.COLUMNS)
@@ -142,7 +209,7 @@ def test_spectrum_quick(tmp_path: Path, shared_data_dir: Path) -> None:
 
 @pytest.mark.shared_data
 def test_depth_quick(tmp_path: Path, shared_data_dir: Path) -> None:
-    from graff_experiments import depth
+    from graff.experiments import depth
 
     _figure("depth", tmp_path, data_dir=shared_data_dir)
     rows = _read(tmp_path, "depth", depth.COLUMNS)
@@ -160,7 +227,7 @@ def test_depth_quick(tmp_path: Path, shared_data_dir: Path) -> None:
 
 @pytest.mark.shared_data
 def test_runtime_quick(tmp_path: Path, shared_data_dir: Path) -> None:
-    from graff_experiments import runtime
+    from graff.experiments import runtime
 
     _figure("runtime", tmp_path, data_dir=shared_data_dir)
     rows = _read(tmp_path, "runtime", runtime.COLUMNS)

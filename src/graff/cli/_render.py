@@ -9,9 +9,11 @@ import sys
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
+
+from graff import _progress
 
 __all__ = [
     "RunProgress",
@@ -44,16 +46,8 @@ def fmt(mean: float, std: float) -> str:
 
 
 def progress_bar(enabled: bool) -> Progress:
-    """A rich bar on stderr: description, bar, M/N done, a free ``info`` field, elapsed time."""
-    return Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}", markup=False),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not enabled,
-    )
+    """The progress bar of :mod:`graff._progress`, on stderr."""
+    return _progress.progress_bar(enabled, err)
 
 
 class RunProgress:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._common import FigureOptions, pyplot, write_csv
+from ._common import FigureOptions, pyplot, register_figure, write_csv
 from .syn_cora import GRAFF_VARIANTS, LABELS, Settings, read_fits, settings, sweep
 
 __all__ = ["COLUMNS", "make"]
@@ -130,6 +130,10 @@ def plot(rows: Sequence[dict[str, Any]], s: Settings, path: Path) -> Path:
     return path
 
 
+@register_figure(
+    "prediction-homophily",
+    "homophily of the predictions with and without the evolution vs the true homophily",
+)
 def make(opts: FigureOptions) -> tuple[list[Path], list[str]]:
     s = settings(opts.quick)
     fits = read_fits(opts.out / "syn-cora.csv", GRAFF_VARIANTS, s)

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ._common import FigureOptions, FitProgress, pyplot, write_csv
+from ._common import FigureOptions, FitProgress, pyplot, register_figure, write_csv
 
 __all__ = ["COLUMNS", "Settings", "make", "settings"]
 
@@ -97,6 +97,7 @@ def plot(rows: Sequence[dict[str, Any]], s: Settings, path: Path) -> Path:
     return path
 
 
+@register_figure("runtime", "inference time vs depth on Cora, GRAFF vs GCN, as ratios")
 def make(opts: FigureOptions) -> tuple[list[Path], list[str]]:
     s = settings(opts.quick)
     rows = measure(s, opts.data_dir, opts.progress)

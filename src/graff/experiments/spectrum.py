@@ -1,7 +1,7 @@
 """``spectrum``: the learned W eigenvalues per dataset and the LFD/HFD regime they predict.
 
 For each paper dataset, the GRAFF model of split 0 trained with the shipped config
-(``configs/graff/<dataset>.yaml``) is read by :func:`graff.analyze.analyze_run`: the
+(``graff/configs/graff/<dataset>.yaml``) is read by :func:`graff.analyze.analyze_run`: the
 eigenvalues of W (positive ones attract along edges, negative ones repel), ρ_Δ of the model's
 Ā, and the regime predicted for the residual Euler map F ← F + τĀFW by the paper's theorem
 (eq. 1; W only: Ω and the source are left out of the prediction). The paper reports e.g.
@@ -20,7 +20,14 @@ from graff.analyze import analyze_run
 from graff.reproduce import PAPER_DATASETS
 from graff.train import ConfigError, load_config, run
 
-from ._common import FigureOptions, FitProgress, load_prepared, pyplot, write_csv
+from ._common import (
+    FigureOptions,
+    FitProgress,
+    load_prepared,
+    pyplot,
+    register_figure,
+    write_csv,
+)
 
 __all__ = ["COLUMNS", "DATASETS", "make"]
 
@@ -63,12 +70,7 @@ def _train_split0(dataset: str, root: Path, opts: FigureOptions, epochs: int | N
     cfg.data.splits = [0]
     if epochs is not None:
         cfg.optim.epochs = epochs
-    prepared = load_prepared(
-        cfg.data.dataset,
-        opts.data_dir,
-        normalize_features=cfg.data.normalize_features,
-        **cfg.data.params,
-    )
+    prepared = load_prepared(cfg.data, opts.data_dir)
     out = root / f"{dataset}-graff"
     run(cfg, prepared, out)
     return out
@@ -188,6 +190,7 @@ def findings(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+@register_figure("spectrum", "learned W eigenvalues per dataset, predicted LFD/HFD regime")
 def make(opts: FigureOptions) -> tuple[list[Path], list[str]]:
     rows = collect(opts)
     opts.out.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from graff.energy import normalized_dirichlet_energy, spectral_radius
 from graff.nn import GRAFF
-from graff.train import DivergenceError, ModelConfig, OptimConfig
+from graff.train import DataConfig, DivergenceError, ModelConfig, OptimConfig
 
 from ._common import (
     FigureOptions,
@@ -33,6 +33,7 @@ from ._common import (
     gcn_config,
     load_prepared,
     pyplot,
+    register_figure,
     run_config,
     write_csv,
 )
@@ -124,7 +125,7 @@ def sweep(s: Settings, data_dir: str | None, progress: bool = True) -> list[dict
     optim = OptimConfig(lr=s.lr, weight_decay=s.weight_decay, epochs=s.epochs, patience=s.patience)
     with FitProgress("depth", len(s.datasets) * len(s.depths) * len(MODELS), progress) as bar:
         for ds in s.datasets:
-            data = load_prepared(ds, data_dir)
+            data = load_prepared(DataConfig(ds), data_dir)
             n = data.x.size(0)
             hfd = spectral_radius(data.edge_index, n) / 2
             for depth in s.depths:
@@ -231,6 +232,7 @@ def findings(rows: Sequence[dict[str, Any]], s: Settings) -> list[str]:
     return lines
 
 
+@register_figure("depth", "accuracy and normalised Dirichlet energy vs depth (over-smoothing)")
 def make(opts: FigureOptions) -> tuple[list[Path], list[str]]:
     s = settings(opts.quick)
     rows = sweep(s, opts.data_dir, opts.progress)

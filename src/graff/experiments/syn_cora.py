@@ -25,7 +25,7 @@ import torch
 
 from graff.energy import edge_homophily, prediction_homophily
 from graff.nn import GRAFF
-from graff.train import ModelConfig, OptimConfig
+from graff.train import DataConfig, ModelConfig, OptimConfig
 
 from ._common import (
     FigureOptions,
@@ -35,6 +35,7 @@ from ._common import (
     gcn_config,
     load_prepared,
     pyplot,
+    register_figure,
     run_config,
     write_csv,
 )
@@ -130,7 +131,8 @@ def sweep(
     with FitProgress("syn-cora", total, progress) as bar:
         for h in s.levels:
             for r in s.replicas:
-                data = load_prepared("syn-cora", data_dir, homophily=h, replica=r)
+                syn = DataConfig("syn-cora", {"homophily": h, "replica": r})
+                data = load_prepared(syn, data_dir)
                 true_h = edge_homophily(data.y, data.edge_index)
                 for m in models:
                     bar.info(f"h={h:.1f} replica {r} {LABELS[m]}")
@@ -256,6 +258,7 @@ def plot(rows: Sequence[dict[str, Any]], s: Settings, path: Path) -> Path:
     return path
 
 
+@register_figure("syn-cora", "test accuracy vs homophily on syn-cora: W variants and GCN")
 def make(opts: FigureOptions) -> tuple[list[Path], list[str]]:
     s = settings(opts.quick)
     rows = sweep(MODELS, s, opts.data_dir, opts.progress)

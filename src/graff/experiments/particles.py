@@ -24,7 +24,15 @@ from graff.energy import EnergyTrajectory, spectral_radius
 from graff.nn import GRAFF
 from graff.train import ModelConfig, OptimConfig, prepare_data
 
-from ._common import FigureOptions, FitProgress, fit, pyplot, run_config, write_csv
+from ._common import (
+    FigureOptions,
+    FitProgress,
+    fit,
+    pyplot,
+    register_figure,
+    run_config,
+    write_csv,
+)
 
 __all__ = ["COLUMNS", "RUNS", "Trajectory", "make", "trajectories"]
 
@@ -246,6 +254,7 @@ def plot(
     return png, gif
 
 
+@register_figure("particles", "2-D feature particles under attractive vs repulsive W")
 def make(opts: FigureOptions) -> tuple[list[Path], list[str]]:
     s = settings(opts.quick)
     prepared, runs = trajectories(s, opts.progress)

@@ -1,39 +1,42 @@
-"""Shared pieces of the figure scripts: options, seeded training of one split, CSV, plots.
+"""Shared pieces of the figure scripts: the figure registry, options, training one split,
+loading data, the progress bar, CSV, plots.
 
-Training goes through the library (:func:`graff.train.build_model`, :func:`graff.train.
-train_split`): a fit here is exactly split ``k`` of ``graff train`` with the same config
-(seed ``cfg.seed + k``, best-validation weights).
+Training and data loading go through the library: :func:`fit` is :func:`graff.train.fit_split`
+(exactly split ``k`` of ``graff train`` with the same config: seed ``cfg.seed + k``,
+best-validation weights) and :func:`load_prepared` is the loading of ``graff train``.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import Tensor, nn
 
+from graff._progress import progress_bar
+from graff.registry import Registry
+from graff.reproduce import load_prepared as _load_prepared
 from graff.train import (
+    DataConfig,
     ModelConfig,
     OptimConfig,
     PreparedData,
     RunConfig,
     SplitResult,
     build_model,
-    prepare_data,
-    train_split,
+    fit_split,
 )
 from graff.train.runner import model_features
 
 __all__ = [
+    "FIGURES",
     "FigureOptions",
+    "FigureSpec",
     "Fit",
     "FitProgress",
     "fit",
@@ -41,6 +44,7 @@ __all__ = [
     "gcn_config",
     "load_prepared",
     "pyplot",
+    "register_figure",
     "run_config",
     "write_csv",
 ]
@@ -58,6 +62,41 @@ class FigureOptions:
     runs: Path | None = None
 
 
+FigureResult = tuple[list[Path], list[str]]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A registered figure: ``graff figure NAME`` calls ``make``."""
+
+    name: str
+    #: the module that draws it (``graff.experiments.depth``).
+    module: str
+    #: what it shows, one line (``graff figure --help``, README).
+    summary: str
+    #: ``make(options) -> (files written, findings)``.
+    make: Callable[[FigureOptions], FigureResult]
+
+
+#: Every figure, in the order ``graff figure`` lists them; each module registers its own
+#: ``make`` with :func:`register_figure` (``graff.experiments`` imports them all).
+FIGURES: Registry[FigureSpec] = Registry("figure")
+
+
+def register_figure(
+    name: str, summary: str
+) -> Callable[[Callable[[FigureOptions], FigureResult]], Callable[[FigureOptions], FigureResult]]:
+    """Decorator: register a module's ``make`` as figure ``name`` (duplicates are refused)."""
+
+    def add(
+        make: Callable[[FigureOptions], FigureResult],
+    ) -> Callable[[FigureOptions], FigureResult]:
+        FIGURES.register(name, FigureSpec(name, make.__module__, summary, make))
+        return make
+
+    return add
+
+
 @dataclass
 class Fit:
     """One trained split: its scores and the model at the best-validation epoch (eval mode)."""
@@ -72,45 +111,26 @@ def run_config(model: ModelConfig, optim: OptimConfig, seed: int = 0) -> RunConf
     return RunConfig(model=model, optim=optim, seed=seed).validate()
 
 
-def load_prepared(
-    name: str, data_dir: str | None, *, normalize_features: bool = False, **params: Any
-) -> PreparedData:
-    from graff.data import load_dataset
-
-    data = load_dataset(name, data_dir, **params)
-    return prepare_data(data, normalize_features=normalize_features)
-
-
-@contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
+def load_prepared(data: DataConfig, data_dir: str | None) -> PreparedData:
+    """Dataset ``data`` loaded and preprocessed exactly as ``graff train`` does (from
+    ``data_dir``, else $GRAFF_DATA, else the user cache)."""
+    prepared: PreparedData = _load_prepared(RunConfig(data=data), data_dir)
+    return prepared
 
 
 def fit(cfg: RunConfig, data: PreparedData, split: int = 0) -> Fit:
-    """Train ``cfg.model`` on split ``split`` of ``data`` from seed ``cfg.seed + split``.
+    """Split ``split`` of ``graff train`` with ``cfg`` (:func:`graff.train.fit_split`: seed
+    ``cfg.seed + split``, best-validation weights), with its model rebuilt in eval mode.
 
     Raises :class:`graff.train.DivergenceError` when training blows up.
     """
-    with _seeded(cfg.seed + split):
+    result = fit_split(cfg, data, split)
+    # Rebuilding draws fresh initial weights (then replaced): leave the global RNG untouched.
+    with torch.random.fork_rng(devices=[]):
         model = build_model(cfg.model, data.x.size(1), data.num_classes)
-        x = model_features(model, data.x)
-        result = train_split(
-            model,
-            x,
-            data.edge_index,
-            data.y,
-            data.train_mask[:, split],
-            data.val_mask[:, split],
-            data.test_mask[:, split],
-            cfg.optim,
-            metric=data.metric,
-            split=split,
-        )
     model.load_state_dict(result.state_dict)
     model.eval()
-    return Fit(result, model, x)
+    return Fit(result, model, model_features(model, data.x))
 
 
 def gcn_config(hidden: int, num_layers: int, dropout: float, input_dropout: float) -> ModelConfig:
@@ -125,18 +145,10 @@ def gcn_config(hidden: int, num_layers: int, dropout: float, input_dropout: floa
 
 
 class FitProgress:
-    """A rich progress bar over a figure's fits (stderr, so that stdout stays clean)."""
+    """A progress bar over a figure's fits (:func:`graff._progress.progress_bar`, stderr)."""
 
     def __init__(self, label: str, total: int, enabled: bool = True) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            disable=not enabled,
-        )
+        self.progress = progress_bar(enabled)
         self.task = self.progress.add_task(label, total=total, info="")
 
     def __enter__(self) -> FitProgress:
