@@ -13,7 +13,10 @@ import pytest
 import graff.data
 import graff.train
 from graff import cli
-from graff.cli import main
+from graff.cli import (
+    _render,  # noqa: F401  (cli._render.out/err are patched)
+    main,
+)
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "paper" / "REFERENCE.md"
 
@@ -21,8 +24,8 @@ REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "paper" / "REFERENC
 @pytest.fixture(autouse=True)
 def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
     """Render rich output 250 columns wide so that paths and messages are not wrapped."""
-    monkeypatch.setattr(cli.console, "_width", 250)
-    monkeypatch.setattr(cli.err_console, "_width", 250)
+    monkeypatch.setattr(cli._render.out, "_width", 250)
+    monkeypatch.setattr(cli._render.err, "_width", 250)
 
 
 def _output(capsys: pytest.CaptureFixture[str]) -> str:
@@ -387,18 +390,19 @@ def test_reproduce_two_models_one_table(
     assert [(r["model"], r["dataset"]) for r in rows] == [("mlp", "texas")]
 
 
-def test_train_divergence_exits_2(
+def test_train_divergence_exits_1(
     npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A diverging run exits 2 with the step-size advice, and leaves the run incomplete."""
+    """A diverging run (a failed run) exits 1 with the step-size advice, and leaves the run
+    incomplete."""
     out = tmp_path / "run"
     extra = ["model.w_type=sum", "model.T=100", "model.step_size=5", "optim.lr=10"]
     args = _train_args(npz_graph, out)
     for item in extra:
         args += ["--set", item]
-    assert main(args) == 2
+    assert main(args) == 1
     text = _output(capsys)
-    assert "error" in text and "step_size" in text
+    assert "run failed" in text and "step_size" in text
     assert "Traceback" not in text
     assert not (out / "summary.json").exists()
 
@@ -446,7 +450,7 @@ def test_reproduce_jobs_matches_sequential(
     bad = [*base, "--out", str(tmp_path / "bad"), "--jobs", "2"]
     for item in diverge:
         bad += ["--set", item]
-    assert main(bad) == 2  # the worker's DivergenceError reaches the parent
+    assert main(bad) == 1  # the worker's DivergenceError reaches the parent
     text = _output(capsys)
     assert "Traceback" not in text and "non-finite" in text
     assert main([*base, "--out", str(tmp_path / "bad"), "--jobs", "0"]) == 2

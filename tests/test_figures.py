@@ -19,8 +19,8 @@ from graff.registry import UnknownNameError
 
 @pytest.fixture(autouse=True)
 def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli.console, "_width", 250)
-    monkeypatch.setattr(cli.err_console, "_width", 250)
+    monkeypatch.setattr(cli._render.out, "_width", 250)
+    monkeypatch.setattr(cli._render.err, "_width", 250)
 
 
 def _figure(name: str, out: Path, *extra: str, data_dir: Path | None = None) -> None:

@@ -214,8 +214,6 @@ def test_wrong_type(item: str, key: str) -> None:
         ("model.step_size=-0.5", "model.step_size"),
         ("model.T=-1", "model.T"),
         ("model.T=0", "model.T"),
-        ("model.T=.inf", "model.T"),
-        ("model.step_size=.nan", "model.step_size"),
         ("model.hidden=0", "model.hidden"),
         ("model.dropout=1", "model.dropout"),
         ("model.dropout=1.5", "model.dropout"),
@@ -300,3 +298,41 @@ def test_shipped_config_valid(path: Path) -> None:
     assert cfg.provenance.strip()
     assert cfg.data.dataset == path.stem
     assert cfg.model.name == "graff"
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "model.T=.inf",
+        "model.step_size=.nan",
+        "optim.weight_decay=.inf",
+        "optim.lr=-.inf",
+        "optim.lr=1e999",
+    ],
+)
+def test_non_finite_numbers_are_refused_by_the_override(item: str) -> None:
+    """inf/nan never reach a run (weight_decay=inf used to crash the divergence report)."""
+    key = item.split("=")[0]
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.") + ".*finite"):
+        _override(item)
+
+
+@pytest.mark.parametrize(
+    ("item", "match"),
+    [
+        ("seed=18446744073709551616", r"seed.*\[0, "),
+        ("seed=-1", r"seed"),
+        ("data.splits=[0,0]", r"data\.splits.*repeated: \[0\]"),
+        ("data.splits=[]", r"data\.splits.*non-empty"),
+        ("model.T=1000000", r"1000000 Euler steps.*model\.max_steps"),
+    ],
+)
+def test_validation_refuses_meaningless_runs(item: str, match: str) -> None:
+    cfg = _override(item)
+    with pytest.raises(ConfigError, match=match):
+        cfg.validate()
+
+
+def test_max_steps_can_be_raised() -> None:
+    cfg = _override("model.T=20000", "model.max_steps=20000")
+    assert cfg.validate().model.max_steps == 20000

@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from graff.data import csbm
+from graff.paper import published_results
 from graff.train import (
     ConfigError,
     PreparedData,
@@ -21,7 +22,6 @@ from graff.train import (
     build_model,
     evaluate,
     prepare_data,
-    published_results,
     read_summary,
     run,
 )

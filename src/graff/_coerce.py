@@ -42,12 +42,13 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
                 return None
             raise ConfigError(f"{key} may not be null: expected {describe(hint)}")
         inner = [a for a in args if a is not type(None)]
-        errors = []
+        if len(inner) == 1:  # T | None: the error of T is the precise one
+            return coerce(key, value, inner[0])
         for option in inner:
             try:
                 return coerce(key, value, option)
-            except ConfigError as err:
-                errors.append(err)
+            except ConfigError:
+                continue
         raise _bad(key, value, hint)
     if value is None:
         raise ConfigError(f"{key} may not be null: expected {describe(hint)}")

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from graff._io import atomic_write
 from graff.energy import (
     EnergyTrajectory,
     FrequencyResponse,
@@ -26,7 +27,6 @@ from graff.energy import (
     spectral_radius,
     w_spectrum,
 )
-from graff._io import atomic_write
 from graff.errors import ConfigError, RunDirError
 from graff.nn import GRAFF
 from graff.train import build_model, config_from_dict, load_prepared

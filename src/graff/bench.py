@@ -467,8 +467,10 @@ def benchmark(
         say(f"loading {name}")
         graph = bench_graph(name, data_dir)
         large = graph.num_nodes >= 100_000
-        ds = list(depths) if depths else (
-            [2, 8] if quick else list(DEFAULT_DEPTHS["large" if large else "small"])
+        ds = (
+            list(depths)
+            if depths
+            else ([2, 8] if quick else list(DEFAULT_DEPTHS["large" if large else "small"]))
         )
 
         def tick(rec: BenchRecord, name: str = name) -> None:

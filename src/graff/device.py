@@ -31,9 +31,7 @@ def resolve_device(spec: str | torch.device | None) -> torch.device:
         spec = str(spec)
     text = (spec or "cpu").strip().lower()
     if not _SPEC.match(text):
-        raise ConfigError(
-            f"device = {spec!r} is invalid: expected cpu, cuda, cuda:N, mps or auto"
-        )
+        raise ConfigError(f"device = {spec!r} is invalid: expected cpu, cuda, cuda:N, mps or auto")
     if text == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", torch.cuda.current_device())

@@ -46,7 +46,6 @@ PUBLISHED_ROWS: dict[str, tuple[str, ...]] = {
 PUBLISHED_DATASET: dict[str, str | None] = {"cornell_old": "cornell", "cornell": None}
 
 
-
 def published_results() -> list[dict[str, Any]]:
     """The paper's Table 1 (arXiv v1) as rows: model, dataset, mean, std, source."""
     text = (files("graff") / "published.csv").read_text()

@@ -25,12 +25,14 @@ import difflib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar, overload
 
+from graff.errors import GraffError
+
 __all__ = ["Registry", "UnknownNameError"]
 
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(GraffError, KeyError):
     """A name that is not registered; the message lists the valid names."""
 
     def __str__(self) -> str:  # KeyError would print the message quoted

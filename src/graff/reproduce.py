@@ -91,23 +91,6 @@ def estimated_cost(cfg: Any) -> float:
     return float(per_epoch * cfg.optim.epochs * splits)
 
 
-def estimated_cost(cfg: Any) -> float:
-    """A relative training cost of a run config (multiply-adds per epoch × epochs × splits).
-
-    Only for scheduling: ``graff reproduce --jobs N`` starts the dearest cells first so that
-    the workers finish together. Unknown datasets count as Cora-sized.
-    """
-    n, e, p = DATASET_SIZES.get(cfg.data.dataset, DATASET_SIZES["cora"])
-    m = cfg.model
-    if m.name.startswith("graff"):
-        depth = math.ceil(m.T / m.step_size - 1e-9)
-    else:
-        depth = max(m.num_layers, int(m.params.get("K", 0)))
-    per_epoch = m.hidden * (n * p + depth * (e + n) + depth * n * m.hidden)
-    splits = len(cfg.data.splits) if cfg.data.splits is not None else 10
-    return float(per_epoch * cfg.optim.epochs * splits)
-
-
 def train_cell(
     config: dict[str, Any],
     run_dir: str,
@@ -254,8 +237,9 @@ def reproduce(
     """
     hooks = hooks or ReproduceHooks()
     names = _check_models(models)
-    ds_list = dataset_groups(datasets if isinstance(datasets, str) or datasets is None
-                             else ",".join(datasets))
+    ds_list = dataset_groups(
+        datasets if isinstance(datasets, str) or datasets is None else ",".join(datasets)
+    )
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, got {jobs}")
     missing = [(m, d) for m in names for d in ds_list if shipped_config(m, d) is None]

@@ -43,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from graff.cli._commands import COMMANDS
         from graff.cli._parser import build_parser
 
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as stop:  # --help, or a usage error argparse has printed
+            return int(stop.code or 0)
         from graff.perf import tune_allocator
 
         tune_allocator()  # reuse freed heap memory: 1.7–2× faster epochs (graff.perf)

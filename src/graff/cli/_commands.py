@@ -24,7 +24,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.dataset, args.model, args.config, args.set or (), seed=args.seed, device=args.device
     )
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{stamp}"
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{stamp}"
+    )
     r.say(f"config: {source}; run directory: {out}", stderr=args.json)
     data = load_prepared(cfg, args.data_dir)
     n = len(cfg.data.splits) if cfg.data.splits is not None else data.num_splits
@@ -85,7 +89,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     def cells_start(n: int, jobs: int, threads: int) -> None:
         state["cells"] = p = r.progress_bar(not args.no_progress)
         p.__enter__()
-        state["task"] = p.add_task(f"{n} runs, {jobs} processes × {threads} thread(s)", total=n, info="")
+        state["task"] = p.add_task(
+            f"{n} runs, {jobs} processes × {threads} thread(s)", total=n, info=""
+        )
 
     def cell_done(model: str, ds: str, summary: dict[str, Any], reused: bool) -> None:
         if reused:
@@ -128,8 +134,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             state["cells"].__exit__(None, None, None)
     if args.json:
         cells = [{**c.__dict__, "diff_in_paper_std": c.diff_in_std} for c in result.cells]
-        print(json.dumps({"cells": cells, "skipped": result.skipped, "seconds": result.seconds},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {"cells": cells, "skipped": result.skipped, "seconds": result.seconds},
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     if result.skipped:
         r.say(
@@ -160,8 +171,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for rec in records:
-        files = "generated" if rec["generated"] else (
-            "yes" if rec["present"] else f"missing {len(rec['missing'])}"
+        files = (
+            "generated"
+            if rec["generated"]
+            else ("yes" if rec["present"] else f"missing {len(rec['missing'])}")
         )
         label = rec["name"] + "".join(f" {k[0]}={v}" for k, v in rec.get("params", {}).items())
         hom = f"{rec['edge_homophily']:.3f}" if "edge_homophily" in rec else rec.get("error", "")
@@ -170,8 +183,18 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             + [str(rec.get(k, "")) for k in ("nodes", "undirected_edges", "features", "classes")]
             + [hom, str(rec.get("num_splits", "")), rec["metric"]]
         )
-    cols = ["name", "family", "files", "nodes", "edges", "features", "classes", "edge hom.",
-            "splits", "metric"]
+    cols = [
+        "name",
+        "family",
+        "files",
+        "nodes",
+        "edges",
+        "features",
+        "classes",
+        "edge hom.",
+        "splits",
+        "metric",
+    ]
     r.out.print(r.table("graff datasets (edges: undirected, without self-loops)", cols, rows))
     return 0
 
@@ -180,7 +203,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from graff.analyze import write_analysis
 
     text, files = write_analysis(
-        args.run_dir, split=args.split, out=args.out, plots=not args.no_plots,
+        args.run_dir,
+        split=args.split,
+        out=args.out,
+        plots=not args.no_plots,
         data_dir=args.data_dir,
     )
     print(text, end="")
@@ -194,7 +220,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def hooks(label: str, epochs: int, n: int) -> r.RunProgress:
         return r.RunProgress(label, epochs, n, enabled=not args.no_progress)
 
-    about, results = demo(args.quick, device=args.device, hooks=hooks)
+    about, results = demo(args.quick, device=args.device or "cpu", hooks=hooks)
     r.say(f"graff demo: {about}")
     rows = [[name, r.fmt(s.mean, s.std), f"{s.seconds:.1f}"] for name, s in results]
     title = "demo: test accuracy (%) over splits, ± sample std"
@@ -259,14 +285,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for rec in payload["records"]:
         peaks = (rec["graff_peak_mb"], rec["gcn_peak_mb"])
         peak = "—" if None in peaks else f"{peaks[0]:.0f} / {peaks[1]:.0f}"
-        rows.append([rec["graph"], str(rec["depth"]), rec["mode"], f"{rec['graff_ms']:.1f}",
-                     f"{rec['gcn_ms']:.1f}", f"{rec['ratio']:.2f}", peak])
+        rows.append(
+            [
+                rec["graph"],
+                str(rec["depth"]),
+                rec["mode"],
+                f"{rec['graff_ms']:.1f}",
+                f"{rec['gcn_ms']:.1f}",
+                f"{rec['ratio']:.2f}",
+                peak,
+            ]
+        )
     cols = ["graph", "depth", "mode", "GRAFF ms", "GCN ms", "ratio", "peak MB G/GCN"]
     r.out.print(r.table(f"GRAFF vs PyG GCN, width {args.hidden} ({threads})", cols, rows))
     if payload["bandwidth"]:
-        rows = [[b["graph"], f"{b['nnz']:,}", str(b["hidden"]), f"{b['step_ms']:.2f}",
-                 f"{b['traffic_mb']:.0f}", f"{b['achieved_gbs']:.2f}",
-                 f"{100 * b['fraction']:.0f} %"] for b in payload["bandwidth"]]
+        rows = [
+            [
+                b["graph"],
+                f"{b['nnz']:,}",
+                str(b["hidden"]),
+                f"{b['step_ms']:.2f}",
+                f"{b['traffic_mb']:.0f}",
+                f"{b['achieved_gbs']:.2f}",
+                f"{100 * b['fraction']:.0f} %",
+            ]
+            for b in payload["bandwidth"]
+        ]
         cols = ["graph", "nnz", "d", "step ms", "traffic MB", "GB/s", "of machine"]
         title = (
             f"Propagation step B + τĀ(FW) vs memory bandwidth "

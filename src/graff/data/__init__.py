@@ -16,6 +16,7 @@ User graphs: ``load_dataset("npz:PATH")`` reads an ``.npz`` with ``x`` ``[N, F]`
 seeded stratified random splits are drawn.
 """
 
+from ._catalog import EXAMPLE_PARAMS, dataset_records
 from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError
 from ._fetch import cache_dir, fetch_file, resolve_data_dir
 from ._registry import (
@@ -30,6 +31,7 @@ from ._synthetic import csbm
 from ._validate import graph_stats, row_normalize, validate_graph
 
 __all__ = [
+    "EXAMPLE_PARAMS",
     "LOADER_VERSION",
     "DataFileCorruptError",
     "DataFileMissingError",
@@ -38,6 +40,7 @@ __all__ = [
     "cache_dir",
     "csbm",
     "dataset_files_present",
+    "dataset_records",
     "fetch_file",
     "graph_stats",
     "list_datasets",

@@ -6,8 +6,10 @@ every message says what is wrong *and* what to do about it.
 
 from __future__ import annotations
 
+from graff.errors import GraffError
 
-class GraphDataError(ValueError):
+
+class GraphDataError(GraffError, ValueError):
     """A dataset, data file or graph is unusable; the message says why and how to fix it."""
 
 

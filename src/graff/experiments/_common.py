@@ -20,7 +20,6 @@ from torch import Tensor, nn
 
 from graff._progress import progress_bar
 from graff.registry import Registry
-from graff.reproduce import load_prepared as _load_prepared
 from graff.train import (
     DataConfig,
     ModelConfig,
@@ -31,6 +30,7 @@ from graff.train import (
     build_model,
     fit_split,
 )
+from graff.train import load_prepared as _load_prepared
 from graff.train.runner import model_features
 
 __all__ = [
@@ -184,11 +184,6 @@ def format_cell(value: Any) -> Any:
 
 def pyplot() -> Any:
     """matplotlib.pyplot with the Agg backend (imported only when a figure is drawn)."""
-    try:
-        import matplotlib
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise RuntimeError("figures need matplotlib: pip install 'graff[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from graff._plots import _pyplot
 
-    return plt
+    return _pyplot()

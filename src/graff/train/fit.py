@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,16 +131,21 @@ def _diverged(
     """The error for non-finite values, blaming the likeliest cause: the inputs when nothing
     was trained yet, else the learned dynamics."""
     head = f"{where} became non-finite at epoch {epoch} of split {split}."
-    if not stepped:
-        values = x.values() if x.layout == torch.sparse_csr else x
-        scale = float(values.detach().abs().max()) if values.numel() else 0.0
+    values = x.values() if x.layout == torch.sparse_csr else x
+    scale = float(values.detach().abs().max()) if values.numel() else 0.0
+    if not math.isfinite(scale) or scale > _HUGE_FEATURE:
         return DivergenceError(
-            f"{head} This happened in the first forward pass, before any training step, so "
-            f"the inputs are at fault, not the training: the largest |feature| is {scale:.3g} "
-            "(float32 overflows above 3.4e38, and products of features far above 1e10 do). "
-            "Rescale the features, e.g. with data.normalize_features=true."
+            f"{head} The largest |feature| is {scale:.3g}: the inputs overflow float32 "
+            "arithmetic before any training step (products of features far above 1e10 do), so "
+            "the features, not the training, are at fault. Rescale them, e.g. with "
+            "data.normalize_features=true."
         )
-    return DivergenceError(head + _w_spectrum_hint(model))
+    when = " (in the first forward pass, before any training step)" if not stepped else ""
+    return DivergenceError(head + when + _w_spectrum_hint(model))
+
+
+#: Features above this magnitude make float32 products overflow long before training can help.
+_HUGE_FEATURE = 1e15
 
 
 def train_split(

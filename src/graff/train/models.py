@@ -139,9 +139,7 @@ register_model("gcnii", GCNII, ("num_layers", *_DROPOUTS, "self_loops"), "GCNII 
 register_model(
     "appnp", APPNPNet, ("num_layers", *_DROPOUTS, "self_loops"), "APPNP (Gasteiger et al.)"
 )
-register_model(
-    "gprgnn", GPRGNN, ("num_layers", *_DROPOUTS, "self_loops"), "GPR-GNN (Chien et al.)"
-)
+register_model("gprgnn", GPRGNN, ("num_layers", *_DROPOUTS, "self_loops"), "GPR-GNN (Chien et al.)")
 register_model("h2gcn", H2GCN, _DROPOUTS, "H2GCN (Zhu et al.)")
 register_model("grand", GRANDLinear, _ODE, "linear GRAND, Ḟ = (𝒜(F₀) − I)F (torchdiffeq)")
 register_model("cgnn", CGNN, _ODE, "CGNN, Ḟ = −ΔF + FΩ̃ + F₀ (torchdiffeq)")

@@ -178,9 +178,9 @@ class RunDir:
             # Train beside it; swap the run files in when the new run has finished.
             self.target = self._sibling()
             sib_meta = read_config_yaml(self.target / "config.yaml")
-            if sib_meta is None or config_identity(sib_meta["config"]) != config_identity(cfg):
-                if self.target.exists():
-                    shutil.rmtree(self.target)  # our own scratch folder, never the user's
+            stale = sib_meta is None or config_identity(sib_meta["config"]) != config_identity(cfg)
+            if stale and self.target.exists():
+                shutil.rmtree(self.target)  # our own scratch folder, never the user's
         self._write_config(cfg)
         return {k for k in self._split_indices(self.target) if self.finished_split(k, self.target)}
 
