@@ -292,5 +292,12 @@ def run(
         payload = summary.to_json()
         payload["config"] = config_to_dict(cfg)
         payload["notes"] = data.notes
+        # Bit-reproducible for the same device, torch build and thread count (GEMM reductions
+        # split across threads round differently), so the summary records them.
+        payload["environment"] = {
+            "device": str(data.x.device),
+            "threads": torch.get_num_threads(),
+            "torch": str(torch.__version__),
+        }
         rundir.finish(payload)
     return summary
