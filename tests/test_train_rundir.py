@@ -116,7 +116,7 @@ def test_damaged_finished_run_is_reported(
     out = tmp_path / "run"
     run(_cfg(), data3, out)
     (out / victim).write_bytes(b"\x00\x01{not json")
-    with pytest.raises(RunDirError, match="damaged.*--overwrite"):
+    with pytest.raises(RunDirError, match=r"damaged.*--overwrite"):
         read_summary(out)
 
 
