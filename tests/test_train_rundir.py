@@ -110,9 +110,7 @@ def test_garbage_checkpoint_makes_the_split_run_again(data3: PreparedData, tmp_p
 
 
 @pytest.mark.parametrize("victim", ["summary.json", "split_2.json", "split_0.pt"])
-def test_damaged_finished_run_is_reported(
-    data3: PreparedData, tmp_path: Path, victim: str
-) -> None:
+def test_damaged_finished_run_is_reported(data3: PreparedData, tmp_path: Path, victim: str) -> None:
     out = tmp_path / "run"
     run(_cfg(), data3, out)
     (out / victim).write_bytes(b"\x00\x01{not json")

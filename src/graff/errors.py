@@ -8,12 +8,15 @@ traceback. :class:`graff.data.GraphDataError` is a GraffError too.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "ConfigError",
     "DivergenceError",
     "GraffError",
     "MissingExtraError",
     "RunDirError",
+    "describe_os_error",
 ]
 
 
@@ -41,3 +44,22 @@ class MissingExtraError(GraffError, ImportError):
             f"{what} needs {package}, which is not installed: pip install 'graff-gnn[{extra}]' "
             f"(or pip install {package})"
         )
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "free some disk space or choose another --out",
+    errno.EDQUOT: "free some disk space or choose another --out",
+    errno.EACCES: "choose a folder you may write to (--out) or fix its permissions",
+    errno.EPERM: "choose a folder you may write to (--out) or fix its permissions",
+    errno.EROFS: "choose a writable folder (--out)",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+    errno.EISDIR: "the path is a folder, not a file",
+    errno.ENOENT: "check the path",
+}
+
+
+def describe_os_error(err: OSError) -> str:
+    """One line for an operating-system error: what failed, on which path, and what to do."""
+    where = f": {err.filename}" if err.filename else ""
+    hint = _OS_HINTS.get(err.errno or 0, "check the path and try again")
+    return f"{err.strerror or err}{where}; {hint}"

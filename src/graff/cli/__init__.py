@@ -14,20 +14,6 @@ from collections.abc import Sequence
 __all__ = ["main"]
 
 
-def _os_error(err: OSError) -> str:
-    where = f" {err.filename}" if err.filename else ""
-    what = err.strerror or str(err)
-    hint = {
-        28: "free some disk space or choose another --out",
-        13: "choose a folder you may write to (--out) or fix its permissions",
-        30: "choose a writable folder (--out)",
-        20: "a part of the path is a file, not a folder: choose another path",
-        21: "the path is a folder, not a file",
-        2: "check the path",
-    }.get(err.errno or 0, "check the path and try again")
-    return f"{what}:{where}; {hint}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--version"]:  # without importing torch
@@ -36,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"graff {__version__}")
         return 0
     from graff.cli import _render as r
-    from graff.errors import DivergenceError, GraffError
+    from graff.errors import DivergenceError, GraffError, describe_os_error
 
     debug = "--debug" in argv
     try:
@@ -68,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         if debug:
             raise
-        r.error(_os_error(err))
+        r.error(describe_os_error(err))
         return 2
     except MemoryError:
         if debug:

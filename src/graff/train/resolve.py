@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from graff.configs import shipped_config
+from graff.device import resolve_device
 from graff.errors import ConfigError
 from graff.train.config import RunConfig, apply_overrides, load_config
 
@@ -39,6 +40,7 @@ def resolve_config(
         if path is not None:
             cfg = load_config(path)
             source = f"shipped config {model or 'graff'}/{dataset}.yaml"
+            model = model or cfg.model.name  # its settings belong to that model
     if dataset is not None:
         cfg.data.dataset = dataset
     if model is not None:
@@ -57,4 +59,6 @@ def resolve_config(
         apply_overrides(cfg, [f"seed={seed}"])
     if device is not None:
         cfg.device = device
-    return cfg.validate(), source
+    cfg.validate()
+    resolve_device(cfg.device)  # a device that is not there: an error now, not after loading
+    return cfg, source

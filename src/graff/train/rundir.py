@@ -36,7 +36,7 @@ import yaml
 
 import graff
 from graff._io import atomic_write
-from graff.errors import RunDirError
+from graff.errors import RunDirError, describe_os_error
 from graff.train.config import RunConfig, config_identity, config_to_dict
 
 __all__ = ["RunDir", "is_run_file", "read_summary"]
@@ -201,8 +201,7 @@ class RunDir:
             atomic_write(cfg_path, yaml.safe_dump(record, sort_keys=False))
         except OSError as err:
             raise RunDirError(
-                f"cannot write the run directory {self.target}: {err.strerror or err}; "
-                "choose another --out"
+                f"cannot write the run directory {self.target}: {describe_os_error(err)}"
             ) from None
 
     @staticmethod

@@ -1,0 +1,183 @@
+"""The CLI's error boundary: every expected failure is one plain line, exit 2 (1 for a failed
+run), no traceback unless --debug, user text never read as markup, nothing of the user's lost."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from graff import cli
+from graff.cli import _render, main
+from graff.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_render.out, "_width", 400)
+    monkeypatch.setattr(_render.err, "_width", 400)
+
+
+@pytest.fixture()
+def npz(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    n = 90
+    y = np.arange(n) % 3
+    x = rng.standard_normal((n, 6)).astype(np.float32) + np.eye(3, 6, dtype=np.float32)[y]
+    ei = np.stack([rng.integers(0, n, 250), rng.integers(0, n, 250)])
+    path = tmp_path / "g.npz"
+    np.savez(path, x=x, y=y, edge_index=ei[:, ei[0] != ei[1]])
+    return path
+
+
+def _train(npz: Path, out: Path, *extra: str) -> list[str]:
+    return ["train", "--dataset", f"npz:{npz}", "--set", "optim.epochs=2", "--set",
+            "model.hidden=4", "--set", "data.params.num_splits=2", "--out", str(out),
+            "--no-progress", *extra]  # fmt: skip
+
+
+def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
+    code = main(argv)
+    cap = capsys.readouterr()
+    text = cap.out + cap.err
+    assert "Traceback" not in text
+    return code, text
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--set", "seed=18446744073709551616"], "seed"),
+        (["--set", "optim.weight_decay=.inf"], "weight_decay"),
+        (["--set", "model.T=1000000"], "max_steps"),
+        (["--set", "data.splits=[0,0]"], "repeated"),
+        (
+            ["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "cuda:99"],
+            "cuda",
+        ),
+        (["--device", "tpu"], "cpu, cuda"),
+    ],
+)
+def test_bad_options_are_one_clear_line(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], match: str
+) -> None:
+    code, text = _run(capsys, _train(npz, tmp_path / "run", *extra))
+    assert code == 2
+    assert text.startswith("error: ") and match in text
+    assert not (tmp_path / "run").exists()  # validated before any work
+
+
+@pytest.mark.parametrize(
+    ("override", "hint"), [("dataset=cora", "--dataset cora"), ("model.name=gcn", "--model gcn")]
+)
+def test_override_renaming_the_dataset_or_model_is_refused(
+    capsys: pytest.CaptureFixture[str], override: str, hint: str
+) -> None:
+    """texas's shipped GRAFF settings must not silently train cora or a GCN."""
+    code, text = _run(capsys, ["train", "--dataset", "texas", "--set", override])
+    assert code == 2 and hint in text
+
+
+def test_threads_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "--dataset", "texas", "--threads", "-1"])
+    assert code == 2
+    assert "positive integer" in capsys.readouterr().err
+
+
+def test_markup_in_user_paths_is_printed_verbatim(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path with [/x] and [bold] (rich markup syntax) appears literally in the error."""
+    weird = tmp_path / "[/x]" / "[bold]g.npz"
+    code, text = _run(capsys, ["train", "--dataset", f"npz:{weird}", "--no-progress"])
+    assert code == 2
+    assert "[/x]" in text and "[bold]g.npz" in text
+
+
+def test_binary_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(bytes(range(256)) * 4)
+    code, text = _run(capsys, ["train", "--dataset", "texas", "--config", str(cfg)])
+    assert code == 2 and "not a text file" in text
+
+
+def test_out_under_a_file(npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "f").write_text("x")
+    code, text = _run(capsys, _train(npz, tmp_path / "f" / "run"))
+    assert code == 2 and "is a file, not a folder" in text
+
+
+def test_disk_full_is_one_line(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graff.train import rundir
+
+    def full(path: object, data: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(rundir, "atomic_write", full)
+    code, text = _run(capsys, _train(npz, tmp_path / "run"))
+    assert code == 2
+    assert "No space left on device" in text and "free some disk space" in text
+
+
+def test_debug_shows_the_traceback(npz: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        main([*_train(npz, tmp_path / "run", "--set", "model.hidden=0"), "--debug"])
+
+
+def test_damaged_checkpoint_in_analyze(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(_train(npz, out)) == 0
+    (out / "split_0.pt").write_bytes(b"\x80\x04not a checkpoint")
+    code, text = _run(capsys, ["analyze", str(out), "--no-plots"])
+    assert code == 2 and "damaged" in text
+    assert "weights_only=False" not in text
+
+
+@pytest.mark.parametrize("victim", ["config.yaml", "summary.json", "split_1.json"])
+def test_damaged_run_files_are_reported_not_trusted(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], victim: str
+) -> None:
+    out = tmp_path / "run"
+    assert main(_train(npz, out)) == 0
+    (out / victim).write_bytes(b"\xff\xfe garbage {")
+    capsys.readouterr()
+    code, text = _run(capsys, ["reproduce", "--datasets", "x"] if False else _train(npz, out))
+    # config.yaml damaged: the folder is no longer a graff run and is left alone; a damaged
+    # summary or split record: the run is complete no more and the split is trained again.
+    if victim == "config.yaml":
+        assert code == 2 and "not a graff run directory" in text
+    else:
+        assert (code == 2 and "already holds a complete run" in text) or code == 0
+
+
+def test_json_output_is_clean(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json prints only the JSON on stdout (progress and notes go to stderr)."""
+    code = main([*_train(npz, tmp_path / "run"), "--json", "--seed", "3"])
+    cap = capsys.readouterr()
+    assert code == 0
+    payload = json.loads(cap.out)
+    assert payload["n_splits"] == 2 and payload["run_dir"] == str(tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert saved["config"]["seed"] == 3
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    import graff
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"graff {graff.__version__}"
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for command in cli._commands.COMMANDS:
+        assert command in text
+    assert "texas" in text and "npz:PATH" in text and "gcnii" in text
