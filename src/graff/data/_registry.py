@@ -451,19 +451,29 @@ def load_dataset(
     ``csbm`` (params = :func:`csbm` keywords).
 
     **Your own graph**: ``"npz:PATH"`` or a name ending in ``.npz``. The file (``np.savez``) must
-    hold ``x`` ``[N, F]`` numeric, ``y`` ``[N]`` integer (classes ``0..C-1``, ``-1`` =
-    unlabelled), and either ``edge_index`` ``[2, E]`` or ``edges`` ``[E, 2]`` integer (0-based;
-    directed edges are symmetrised). Optional ``train_mask``/``val_mask``/``test_mask`` bool,
-    each ``[N]``, ``[S, N]`` or ``[N, S]``; without them ``num_splits`` seeded stratified random
-    splits are drawn (params ``num_splits``, ``train_frac``, ``val_frac``, ``seed``, and
-    ``metric``).
+    hold ``x`` ``[N, F]`` real numbers or bools (``F >= 1``, ``|x| <= 1e18``), ``y`` ``[N]``
+    integer class ids (``0..C-1``, ``-1`` = unlabelled; any integer dtype, bool, or
+    integer-valued floats), and either ``edge_index`` ``[2, E]`` or ``edges`` ``[E, 2]`` integer
+    (0-based; directed edges are symmetrised). Optional ``train_mask``/``val_mask``/``test_mask``
+    bool (or 0/1), each ``[N]``, ``[S, N]`` or ``[N, S]``; without them ``num_splits`` seeded
+    stratified random splits are drawn (params ``num_splits`` (1..1000), ``train_frac``,
+    ``val_frac`` (> 0: the best epoch is picked on validation), ``seed``, and ``metric``).
+    Object (pickled) arrays are refused, never loaded.
+
+    Parameters given as text (from a command line) are parsed to the type of their default.
 
     Raw files are found and verified by :func:`fetch_file` (``data_dir``, ``$GRAFF_DATA``, the
-    user cache; ``download`` as there). Parsed file-based datasets are cached under
-    ``cache_dir()/processed``.
+    user cache; ``download`` as there). Parsed graphs (file-based datasets and user ``.npz``
+    files) are cached under ``cache_dir()/processed``; an entry is used only if the checksums
+    of its sources (raw files' sha256; the ``.npz``'s sha256, size and mtime) and of itself
+    match, else it is rebuilt (with a :class:`GraphDataWarning` when it was damaged).
+
+    Whether the result is a usable classification task (≥ 2 classes, non-empty distinct
+    splits, a fitting metric) is checked by :func:`prepare_data` (:func:`check_task`).
 
     Raises:
-        GraphDataError: unknown name or parameter, or a graph that fails :func:`validate_graph`.
+        GraphDataError: unknown name or parameter, an unreadable or unusable user file, or a
+            graph that fails :func:`validate_graph`.
         DataFileMissingError, DataFileCorruptError: see :func:`fetch_file`.
     """
     if not isinstance(name, str):
