@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ._errors import GraphDataError, GraphDataWarning
-from ._validate import MASK_KEYS, _check_x
+from ._validate import MASK_KEYS, _checked_features
 
 __all__ = ["FEATURE_WARN", "METRICS", "check_features", "check_task"]
 
@@ -38,11 +38,8 @@ def check_features(x: Any, *, name: str = "graph", warn: bool = True) -> None:
     or magnitude above :data:`~graff.data._validate.FEATURE_LIMIT`. With ``warn``, features
     above :data:`FEATURE_WARN` in magnitude emit a :class:`GraphDataWarning` naming the scale.
     """
-    xf = _check_x(x)
-    if not warn:
-        return
-    big = float(xf.abs().max())
-    if big > FEATURE_WARN:
+    _, big = _checked_features(x)
+    if warn and big > FEATURE_WARN:
         warnings.warn(
             f"{name}: node features reach |x| = {big:.3g}; unscaled features this large usually "
             "make training diverge (reported as non-finite values / unstable Euler steps). "

@@ -7,6 +7,7 @@ preprocessing (applied by the runner, never inside loaders).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -47,6 +48,11 @@ def _notes(data: Data) -> list[str]:
 
 
 def _check_x(x: Any) -> Tensor:
+    return _checked_features(x)[0]
+
+
+def _checked_features(x: Any) -> tuple[Tensor, float]:
+    """``x`` checked and as float32, with its largest magnitude."""
     if not isinstance(x, Tensor):
         raise GraphDataError(
             f"data.x must be a torch.Tensor of node features [N, F], got {type(x).__name__}; "
@@ -72,8 +78,14 @@ def _check_x(x: Any) -> Tensor:
             f"data.x has complex dtype {x.dtype}; graff needs real features: put the real and "
             "imaginary parts in separate columns (torch.cat([x.real, x.imag], 1)) or use x.abs()"
         )
-    vals = x[torch.isfinite(x)] if x.is_floating_point() else x.to(torch.float64)
-    big = float(vals.abs().max()) if vals.numel() else 0.0
+    if x.dtype == torch.bool:
+        return x.to(torch.float32), float(bool(x.any()))
+    lo, hi = torch.aminmax(x if x.is_floating_point() else x.to(torch.float64))
+    big = max(abs(float(lo)), abs(float(hi)))  # one fast pass; NaN/inf propagate into it
+    clean = math.isfinite(big)
+    if not clean:
+        finite = x[torch.isfinite(x)]
+        big = float(finite.abs().max()) if finite.numel() else 0.0
     if big > FEATURE_LIMIT:
         raise GraphDataError(
             f"data.x reaches |x| = {big:.3g}: features this large overflow float32 arithmetic "
@@ -81,15 +93,15 @@ def _check_x(x: Any) -> Tensor:
             "would only report non-finite values; rescale them, e.g. standardise each column"
         )
     x = x.to(torch.float32)
-    bad = ~torch.isfinite(x)
-    if bool(bad.any()):
+    bad = ~torch.isfinite(x) if not clean else None
+    if bad is not None and bool(bad.any()):
         rows = bad.any(dim=1).nonzero().flatten()
         raise GraphDataError(
             f"data.x has {int(bad.sum())} NaN/inf entries in {rows.numel()} rows (first offending "
             f"row: {int(rows[0])}); impute or drop them before loading, e.g. "
             "torch.nan_to_num(x, nan=0.0)"
         )
-    return x
+    return x, big
 
 
 def _check_y(y: Any, n: int, notes: list[str]) -> tuple[Tensor, int]:
