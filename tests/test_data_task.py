@@ -76,7 +76,9 @@ def test_empty_split_names_split_and_fix(key: str, pattern: str) -> None:
 def test_two_node_graph_is_too_small_to_split(tmp_path: Path) -> None:
     path = tmp_path / "two.npz"
     np.savez(path, x=np.ones((2, 2)), y=np.array([0, 1]), edges=np.array([[0, 1]]))
-    with pytest.raises(GraphDataError, match=r"empty training set; too few labelled nodes"):
+    with pytest.raises(
+        GraphDataError, match=r"split 0 has an empty training set: too few labelled nodes"
+    ):
         load_prepared(f"npz:{path}")
 
 
@@ -167,6 +169,13 @@ def test_roc_auc_only_for_binary_tasks() -> None:
         check_task(d)
     d.metric = "f1"
     with pytest.raises(GraphDataError, match="metric must be one of"):
+        check_task(d)
+    d = _ring(classes=3)
+    d.y[d.y == 0] = -1  # classes 1 and 2: binary, but not the 0/1 that ROC-AUC scores
+    for k in ("train_mask", "val_mask", "test_mask"):
+        d[k] &= (d.y >= 0).unsqueeze(1)
+    d.metric = "roc_auc"
+    with pytest.raises(GraphDataError, match=r"classes are \[1, 2\]; relabel them 0 and 1"):
         check_task(d)
 
 

@@ -137,6 +137,11 @@ def check_task(data: Any, splits: Sequence[int] | None = None) -> None:
             f"{name}: metric 'roc_auc' is for binary tasks, but the labels have {len(sizes)} "
             "classes; use metric='accuracy' (or merge the classes into two)"
         )
+    if metric == "roc_auc" and sorted(sizes) != [0, 1]:
+        raise GraphDataError(
+            f"{name}: metric 'roc_auc' scores class 1 against class 0, but the classes are "
+            f"{sorted(sizes)}; relabel them 0 and 1"
+        )
     masks = _masks(data, n, name)
     num_splits = masks["train_mask"].size(1)
     if splits is None:
@@ -189,12 +194,11 @@ def check_task(data: Any, splits: Sequence[int] | None = None) -> None:
 def _empty_message(name: str, s: int, key: str, sizes: dict[int, int], n: int) -> str:
     what = f"{name}: split {s} has an empty {_KIND[key]} set"
     labelled = sum(sizes.values())
-    small = ""
     if labelled < 10 or min(sizes.values()) < 3:
-        small = (
-            f"too few labelled nodes to split ({labelled} labelled of {n} nodes; class sizes "
-            f"{dict(sorted(sizes.items()))}): label more nodes, or give masks with at least one "
-            "node in each set; "
+        return (
+            f"{what}: too few labelled nodes to split ({labelled} labelled of {n} nodes; class "
+            f"sizes {dict(sorted(sizes.items()))}); label more nodes, or give masks with at "
+            "least one node in each of the training, validation and test sets"
         )
     if key == "val_mask":
         hint = (
@@ -208,7 +212,7 @@ def _empty_message(name: str, s: int, key: str, sizes: dict[int, int], n: int) -
         )
     else:
         hint = "give every split training nodes (random splits: train_frac > 0)"
-    return f"{what}; {small}{hint}. Fix or drop that mask column."
+    return f"{what}; {hint}. Fix or drop that mask column."
 
 
 def _check_duplicates(name: str, masks: dict[str, Tensor], chosen: list[int]) -> None:
