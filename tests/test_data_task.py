@@ -130,6 +130,10 @@ def test_csbm_params_from_text_are_parsed() -> None:
     assert torch.equal(a.x, b.x) and torch.equal(a.val_mask, b.val_mask)
     with pytest.raises(GraphDataError, match="num_nodes must be an integer"):
         load_dataset("csbm", num_nodes=60.5)
+    with pytest.raises(GraphDataError, match="homophily must be a finite number"):
+        load_dataset("csbm", homophily=10**400)
+    with pytest.raises(GraphDataError, match="too large to generate"):
+        load_dataset("csbm", num_nodes=10**12)
 
 
 def test_duplicate_splits_are_refused() -> None:

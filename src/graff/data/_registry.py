@@ -251,8 +251,13 @@ def _coerce(where: str, key: str, value: Any, default: Any) -> Any:
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
                 value = float(value.strip())
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an int beyond float range
+                finite = False
+            if finite:
+                return value
         raise GraphDataError(f"{where}: parameter {key} must be a finite number, got {value!r}")
     if isinstance(default, str) and not isinstance(value, str):
         raise GraphDataError(f"{where}: parameter {key} must be a string, got {value!r}")
