@@ -1,7 +1,10 @@
-"""Raw-format readers. Each returns an unvalidated :class:`~torch_geometric.data.Data`.
+"""Raw-format readers of the shipped datasets. Each returns an unvalidated
+:class:`~torch_geometric.data.Data`.
 
-The registry (:mod:`graff.data._registry`) locates and verifies the files, then passes the
-paths here and runs :func:`~graff.data.validate_graph` on the result.
+The registry (:mod:`graff.data._registry`) locates and verifies the files against the manifest,
+then passes the paths here and runs :func:`~graff.data.validate_graph` on the result. Their
+errors advise copying the file again from shared/data; a user's own ``.npz`` is read by
+:mod:`graff.data._user_npz` instead, whose errors say how to fix the file.
 """
 
 from __future__ import annotations
