@@ -475,7 +475,7 @@ def test_estimated_cost_orders_cells() -> None:
 @pytest.mark.shared_data
 def test_dataset_sizes_match_the_loaded_graphs(shared_data_dir: Path) -> None:
     """The scheduling table's (nodes, edges, features) are those of the datasets as loaded."""
-    from graff.reproduce import DATASET_SIZES, EXTRA_DATASETS, PAPER_DATASETS
+    from graff.data import DATASET_SIZES, EXTRA_DATASETS, PAPER_DATASETS
 
     assert set(DATASET_SIZES) == set(PAPER_DATASETS + EXTRA_DATASETS)
     for name, size in DATASET_SIZES.items():

@@ -19,59 +19,19 @@ from typing import Any
 
 from graff._io import atomic_write
 from graff.configs import available_configs, configs_dir, shipped_config
+from graff.data import DATASET_SIZES, dataset_groups
 from graff.errors import ConfigError, RunDirError
 from graff.paper import Cell, paper_cell, published_results, results_csv, results_markdown
 from graff.train import MODELS, RunConfig, read_summary, resolve_config, run
 from graff.train.config import config_from_dict, config_identity, config_to_dict
 
 __all__ = [
-    "DATASET_SIZES",
-    "EXTRA_DATASETS",
-    "PAPER_DATASETS",
     "ReproduceHooks",
     "ReproduceResult",
-    "dataset_groups",
     "estimated_cost",
     "reproduce",
     "train_cell",
 ]
-
-#: The paper's 9 datasets (Geom-GCN splits); cornell_old = the pre-July-2022 Cornell files the
-#: paper used, cornell = the current files.
-PAPER_DATASETS = (
-    "texas",
-    "wisconsin",
-    "cornell",
-    "cornell_old",
-    "film",
-    "squirrel",
-    "chameleon",
-    "citeseer",
-    "pubmed",
-    "cora",
-)
-#: Platonov et al. 2023: squirrel/chameleon without their duplicated nodes, and two
-#: heterophilous graphs with ROC-AUC; columns that keep the leaky unfiltered ones company.
-EXTRA_DATASETS = ("chameleon-filtered", "squirrel-filtered", "minesweeper", "tolokers")
-
-#: (nodes, directed edges, features) of the reproduced datasets, as loaded: the cost model
-#: that orders the cells of a parallel ``graff reproduce`` (longest first) reads them.
-DATASET_SIZES: dict[str, tuple[int, int, int]] = {
-    "texas": (183, 558, 1703),
-    "wisconsin": (251, 900, 1703),
-    "cornell": (183, 554, 1703),
-    "cornell_old": (183, 554, 1703),
-    "film": (7600, 53318, 932),
-    "squirrel": (5201, 396706, 2089),
-    "chameleon": (2277, 62742, 2325),
-    "citeseer": (3327, 9104, 3703),
-    "pubmed": (19717, 88648, 500),
-    "cora": (2708, 10556, 1433),
-    "chameleon-filtered": (890, 17708, 2325),
-    "squirrel-filtered": (2223, 93996, 2089),
-    "minesweeper": (10000, 78804, 7),
-    "tolokers": (11758, 1038000, 10),
-}
 
 
 def estimated_cost(cfg: Any) -> float:
@@ -115,22 +75,6 @@ def train_cell(
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     cfg = config_from_dict(config)
     return run(cfg, None, run_dir, data_dir=data_dir, overwrite=overwrite).to_json()
-
-
-def dataset_groups(spec: str | None) -> list[str]:
-    """``paper``, ``extra``, ``all`` (default) or a comma-separated list of names."""
-    names: list[str] = []
-    for part in (spec or "all").split(","):
-        part = part.strip()
-        if part == "paper":
-            names += PAPER_DATASETS
-        elif part == "extra":
-            names += EXTRA_DATASETS
-        elif part == "all":
-            names += PAPER_DATASETS + EXTRA_DATASETS
-        elif part:
-            names.append(part)
-    return list(dict.fromkeys(names))
 
 
 @dataclass

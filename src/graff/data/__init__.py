@@ -1,4 +1,5 @@
-"""Datasets for graff: registry, raw-format loaders, splits, synthetic graphs, checksums.
+"""Datasets for graff: registry, raw-format loaders, splits, synthetic graphs, checksums, and
+the preparation of a graph for a run.
 
 Every loader returns a :class:`torch_geometric.data.Data` in one convention (see
 :func:`load_dataset`): float32 ``x [N, F]`` with raw features, undirected coalesced
@@ -8,18 +9,32 @@ Every loader returns a :class:`torch_geometric.data.Data` in one convention (see
 Raw files are looked up (:func:`resolve_data_dir`) in ``data_dir``, ``$GRAFF_DATA`` and
 ``($XDG_CACHE_HOME or ~/.cache)/graff/data``, verified against the pinned ``manifest.csv``
 (size + sha256) and downloaded from their pinned upstream commit when missing and the network
-is reachable. Processed graphs are cached in ``cache_dir()/processed`` (``$GRAFF_CACHE``).
+is reachable. Processed graphs are cached in ``cache_dir()/processed`` (``$GRAFF_CACHE``); each
+entry records the checksums of what it was built from and of itself, and is verified before
+use (a damaged entry is rebuilt with a :class:`GraphDataWarning`).
 
 User graphs: ``load_dataset("npz:PATH")`` reads an ``.npz`` with ``x`` ``[N, F]``, ``y``
 ``[N]`` and ``edge_index`` ``[2, E]`` or ``edges`` ``[E, 2]``, optional
 ``train_mask``/``val_mask``/``test_mask`` (``[N]``, ``[S, N]`` or ``[N, S]``); without masks,
-seeded stratified random splits are drawn.
+seeded stratified random splits are drawn. Object arrays are refused, never unpickled.
+
+For a run: :func:`prepare_data` (or :func:`load_prepared`, by name) checks the task
+(:func:`check_task`: two or more classes, a fitting metric, non-empty distinct splits) and the
+features (:func:`check_features`) and returns a :class:`PreparedData`. Dataset facts for
+``graff reproduce``: :data:`PAPER_DATASETS`, :data:`EXTRA_DATASETS`, :func:`dataset_groups`,
+:data:`DATASET_SIZES`, :data:`EXAMPLE_PARAMS` (all read from the :data:`DATASETS` registry).
+
+Errors are :class:`GraphDataError` (a :class:`ValueError`) or its subclasses
+:class:`DataFileMissingError` and :class:`DataFileCorruptError`.
 """
 
-from ._catalog import EXAMPLE_PARAMS, dataset_records
-from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError
+from ._catalog import dataset_records
+from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError, GraphDataWarning
 from ._fetch import cache_dir, fetch_file, resolve_data_dir
+from ._groups import DATASET_SIZES, EXAMPLE_PARAMS, EXTRA_DATASETS, PAPER_DATASETS, dataset_groups
+from ._prepare import PreparedData, load_prepared, prepare_data
 from ._registry import (
+    DATASETS,
     LOADER_VERSION,
     DatasetInfo,
     dataset_files_present,
@@ -28,23 +43,35 @@ from ._registry import (
 )
 from ._splits import random_splits
 from ._synthetic import csbm
+from ._task import check_features, check_task
 from ._validate import graph_stats, row_normalize, validate_graph
 
 __all__ = [
+    "DATASETS",
+    "DATASET_SIZES",
     "EXAMPLE_PARAMS",
+    "EXTRA_DATASETS",
     "LOADER_VERSION",
+    "PAPER_DATASETS",
     "DataFileCorruptError",
     "DataFileMissingError",
     "DatasetInfo",
     "GraphDataError",
+    "GraphDataWarning",
+    "PreparedData",
     "cache_dir",
+    "check_features",
+    "check_task",
     "csbm",
     "dataset_files_present",
+    "dataset_groups",
     "dataset_records",
     "fetch_file",
     "graph_stats",
     "list_datasets",
     "load_dataset",
+    "load_prepared",
+    "prepare_data",
     "random_splits",
     "resolve_data_dir",
     "row_normalize",

@@ -9,10 +9,7 @@ from ._errors import GraphDataError
 from ._registry import dataset_files_present, list_datasets, load_dataset
 from ._validate import graph_stats
 
-__all__ = ["EXAMPLE_PARAMS", "dataset_records"]
-
-#: Datasets with required parameters are listed with these (statistics of one instance).
-EXAMPLE_PARAMS: dict[str, dict[str, Any]] = {"syn-cora": {"homophily": 0.5, "replica": 1}}
+__all__ = ["dataset_records"]
 
 
 def dataset_records(
@@ -32,7 +29,7 @@ def dataset_records(
             "missing": missing,
             "metric": info.metric,
         }
-        params = EXAMPLE_PARAMS.get(info.name, {})
+        params = dict(info.example_params or {})
         if params:
             rec["params"] = params
         if present and stats:

@@ -1,7 +1,9 @@
-"""Exceptions raised by :mod:`graff.data`.
+"""Exceptions and warnings raised by :mod:`graff.data`.
 
 Every data problem raises :class:`GraphDataError` (a :class:`ValueError`) or a subclass, and
-every message says what is wrong *and* what to do about it.
+every message says what is wrong *and* what to do about it. Problems that still allow a run
+(features of a worrying scale, a damaged processed-cache entry that is rebuilt) emit a
+:class:`GraphDataWarning`.
 """
 
 from __future__ import annotations
@@ -19,3 +21,7 @@ class DataFileMissingError(GraphDataError, FileNotFoundError):
 
 class DataFileCorruptError(GraphDataError):
     """A data file has the wrong size or sha256, or cannot be parsed."""
+
+
+class GraphDataWarning(UserWarning):
+    """Something about the data is suspicious or was repaired, but work can go on."""

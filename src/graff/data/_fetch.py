@@ -223,7 +223,8 @@ def fetch_file(
         if entry is not None
         else "(this file is not in graff's manifest, so it cannot be downloaded)"
     )
+    copy = " (e.g. a copy of shared/data)" if entry is not None else ""
     raise DataFileMissingError(
         f"data file {rel!r} not found; searched: {searched}. Pass --data-dir DIR or set "
-        f"GRAFF_DATA=DIR to a folder containing {rel} (e.g. a copy of shared/data); {how}"
+        f"GRAFF_DATA=DIR to a folder containing {rel}{copy}; {how}"
     )

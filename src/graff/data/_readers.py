@@ -1,7 +1,10 @@
-"""Raw-format readers. Each returns an unvalidated :class:`~torch_geometric.data.Data`.
+"""Raw-format readers of the shipped datasets. Each returns an unvalidated
+:class:`~torch_geometric.data.Data`.
 
-The registry (:mod:`graff.data._registry`) locates and verifies the files, then passes the
-paths here and runs :func:`~graff.data.validate_graph` on the result.
+The registry (:mod:`graff.data._registry`) locates and verifies the files against the manifest,
+then passes the paths here and runs :func:`~graff.data.validate_graph` on the result. Their
+errors advise copying the file again from shared/data; a user's own ``.npz`` is read by
+:mod:`graff.data._user_npz` instead, whose errors say how to fix the file.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import Data
 
-from ._errors import DataFileCorruptError, GraphDataError
+from ._errors import DataFileCorruptError
 
 __all__ = [
     "read_geom_gcn",
@@ -24,13 +27,13 @@ __all__ = [
     "read_planetoid",
     "read_platonov",
     "read_syn_cora",
-    "read_user_npz",
 ]
 
 FILM_NUM_FEATURES = 932
 
 
 def _corrupt(path: Path, exc: BaseException) -> DataFileCorruptError:
+    """Error for a damaged *shipped* data file (registry datasets; never a user's own file)."""
     return DataFileCorruptError(
         f"cannot parse data file {path}: {type(exc).__name__}: {exc}; the file is damaged or not "
         "in the expected format — delete it and copy it again from shared/data"
@@ -177,12 +180,11 @@ def read_geom_gcn_splits(paths: list[Path], n: int) -> tuple[torch.Tensor, ...]:
 
 
 def _npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a shipped (manifest-verified) ``.npz``; never unpickles."""
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, KeyError) as exc:
-        raise _corrupt(path, exc) from exc
-    except Exception as exc:  # zipfile.BadZipFile and friends
+    except Exception as exc:  # OSError, ValueError, zipfile.BadZipFile and friends
         raise _corrupt(path, exc) from exc
 
 
@@ -224,55 +226,3 @@ def read_syn_cora(path: Path) -> Data:
     )
     data.notes = []
     return data
-
-
-def read_user_npz(path: Path) -> tuple[Data, bool]:
-    """Read a user graph ``.npz`` (format in :func:`graff.data.load_dataset`).
-
-    Returns the graph and whether it carried masks. Masks may be ``[N]``, ``[S, N]`` or
-    ``[N, S]``; they are returned as ``[N, S]``.
-    """
-    z = _npz(path)
-    where = f"user graph {path}"
-    if "x" not in z or "y" not in z:
-        raise GraphDataError(
-            f"{where} must contain arrays 'x' [N, F] and 'y' [N] (found {sorted(z)}); see the "
-            "format in graff.data.load_dataset's docstring"
-        )
-    x = np.asarray(z["x"])
-    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
-        raise GraphDataError(f"{where}: 'x' must be numeric, got dtype {x.dtype}")
-    if "edge_index" in z:
-        ei = np.asarray(z["edge_index"])
-    elif "edges" in z:
-        e = np.asarray(z["edges"])
-        if e.ndim != 2 or e.shape[1] != 2:
-            raise GraphDataError(f"{where}: 'edges' must have shape [E, 2], got {e.shape}")
-        ei = e.T
-    else:
-        raise GraphDataError(
-            f"{where} has no 'edge_index' [2, E] or 'edges' [E, 2] array (found {sorted(z)}); "
-            "add one"
-        )
-    if not np.issubdtype(ei.dtype, np.integer):
-        raise GraphDataError(f"{where}: edge ids must be integers, got dtype {ei.dtype}")
-    y = np.asarray(z["y"])
-    n = x.shape[0] if x.ndim >= 1 else 0
-    data = Data(
-        x=torch.from_numpy(x.astype(np.float32)),
-        edge_index=torch.from_numpy(ei.astype(np.int64)),
-        y=torch.from_numpy(y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y),
-    )
-    keys = ("train_mask", "val_mask", "test_mask")
-    present = [k for k in keys if k in z]
-    if present and len(present) != 3:
-        raise GraphDataError(
-            f"{where} has {present} but not all of {list(keys)}; give all three masks or none"
-        )
-    for k in present:
-        m = np.asarray(z[k])
-        if m.ndim == 2 and m.shape[1] == n and m.shape[0] != n:
-            m = m.T
-        data[k] = torch.from_numpy(np.ascontiguousarray(m))
-    data.notes = []
-    return data, bool(present)

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-import hashlib
-import json
+import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch_geometric.data import Data
 
+from graff.registry import Registry
+
 from . import _readers as R
+from ._cache import entry_path, load_entry, save_entry
 from ._errors import GraphDataError
-from ._fetch import cache_dir, fetch_file, file_present, manifest
-from ._splits import random_splits
+from ._fetch import fetch_file, file_present, manifest, sha256_of
+from ._splits import check_split_params, random_splits
 from ._synthetic import csbm
-from ._validate import MASK_KEYS, validate_graph
+from ._user_npz import read_user_npz
+from ._validate import validate_graph
 
 __all__ = [
+    "DATASETS",
     "LOADER_VERSION",
     "DatasetInfo",
     "dataset_files_present",
@@ -30,8 +33,9 @@ __all__ = [
     "load_dataset",
 ]
 
-#: Bump when a reader or :func:`validate_graph` changes what ends up in a processed cache.
-LOADER_VERSION = 1
+#: Bump when a reader, :func:`validate_graph` or the cache format changes what ends up in a
+#: processed cache (2: checksummed cache entries, user ``.npz`` graphs cached too).
+LOADER_VERSION = 2
 
 SYN_CORA_HOMOPHILY = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99, 1.0)
 _SPLIT_PARAMS: dict[str, Any] = {"num_splits": 10, "train_frac": 0.48, "val_frac": 0.32, "seed": 0}
@@ -47,7 +51,11 @@ class DatasetInfo:
         ``syn-cora``, ``synthetic`` or ``user``. description: one line. files: raw files used,
         relative to the data root (empty for generated data; all 36 for syn-cora). params:
         accepted keyword parameters with defaults. metric: ``accuracy`` or ``roc_auc``.
-        splits: how the train/val/test masks are made.
+        splits: how the train/val/test masks are made. size: ``(nodes, directed edges,
+        features)`` as loaded, for the datasets ``graff reproduce`` runs (its cost model reads
+        them; :data:`graff.data.DATASET_SIZES` maps name → size); ``None`` otherwise.
+        example_params: parameters that make one loadable instance when some parameter has no
+        default (``syn-cora``: ``homophily=0.5, replica=1``), e.g. for ``graff datasets``.
     """
 
     name: str
@@ -58,6 +66,8 @@ class DatasetInfo:
     params: dict[str, Any] = field(default_factory=dict)
     metric: str = "accuracy"
     splits: str = ""
+    size: tuple[int, int, int] | None = None
+    example_params: dict[str, Any] = field(default_factory=dict)
 
 
 def _geom_split_files(name: str) -> list[str]:
@@ -68,7 +78,26 @@ _PLANETOID_EXT = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 _GEOM_SPLITS = "the 10 fixed geom-gcn splits (48/32/20 %)"
 
 
-def _build_registry() -> dict[str, DatasetInfo]:
+#: (nodes, directed edges, features) as loaded, of the datasets ``graff reproduce`` runs.
+_SIZES: dict[str, tuple[int, int, int]] = {
+    "texas": (183, 558, 1703),
+    "wisconsin": (251, 900, 1703),
+    "cornell": (183, 554, 1703),
+    "cornell_old": (183, 554, 1703),
+    "film": (7600, 53318, 932),
+    "squirrel": (5201, 396706, 2089),
+    "chameleon": (2277, 62742, 2325),
+    "citeseer": (3327, 9104, 3703),
+    "pubmed": (19717, 88648, 500),
+    "cora": (2708, 10556, 1433),
+    "chameleon-filtered": (890, 17708, 2325),
+    "squirrel-filtered": (2223, 93996, 2089),
+    "minesweeper": (10000, 78804, 7),
+    "tolokers": (11758, 1038000, 10),
+}
+
+
+def _build_registry() -> list[DatasetInfo]:
     infos: list[DatasetInfo] = []
     for nm, desc in (
         ("cora", "Cora citation graph (Planetoid), 2708 nodes, 7 classes"),
@@ -83,6 +112,7 @@ def _build_registry() -> dict[str, DatasetInfo]:
                 desc,
                 [f"planetoid/ind.{nm}.{e}" for e in _PLANETOID_EXT] + _geom_split_files(nm),
                 splits=_GEOM_SPLITS + "; nodes outside every mask and unlabelled nodes excluded",
+                size=_SIZES[nm],
             )
         )
     for nm, folder, split_name, aliases, desc in (
@@ -112,6 +142,7 @@ def _build_registry() -> dict[str, DatasetInfo]:
                     *_geom_split_files(split_name),
                 ],
                 splits=_GEOM_SPLITS,
+                size=_SIZES[nm],
             )
         )
     for nm, metric, desc in (
@@ -129,6 +160,7 @@ def _build_registry() -> dict[str, DatasetInfo]:
                 [f"heterophilous-graphs/{nm.replace('-', '_')}.npz"],
                 metric=metric,
                 splits="the 10 masks shipped with the file (≈50/25/25 %)",
+                size=_SIZES[nm],
             )
         )
     infos.append(
@@ -143,6 +175,7 @@ def _build_registry() -> dict[str, DatasetInfo]:
                 "seeded class-stratified random splits (default 10 × 48/32/20 %); H2GCN's own "
                 "protocol (DeepRobust setting='gcn') differs"
             ),
+            example_params={"homophily": 0.5, "replica": 1},
         )
     )
     infos.append(
@@ -164,10 +197,13 @@ def _build_registry() -> dict[str, DatasetInfo]:
             splits="seeded class-stratified random splits (default 10 × 48/32/20 %)",
         )
     )
-    return {i.name: i for i in infos}
+    return infos
 
 
-_REGISTRY = _build_registry()
+#: Every registered dataset, by canonical name (aliases resolve through :func:`load_dataset`).
+DATASETS: Registry[DatasetInfo] = Registry("dataset")
+for _info in _build_registry():
+    DATASETS.register(_info.name, _info)
 
 
 def _key(name: str) -> str:
@@ -175,27 +211,57 @@ def _key(name: str) -> str:
 
 
 _LOOKUP: dict[str, str] = {}
-for _info in _REGISTRY.values():
+for _info in DATASETS.values():
     for _a in (_info.name, *_info.aliases):
         _LOOKUP[_key(_a)] = _info.name
 
 
 def list_datasets() -> list[DatasetInfo]:
     """All registered datasets (user ``.npz`` graphs load by path, see :func:`load_dataset`)."""
-    return list(_REGISTRY.values())
+    return list(DATASETS.values())
 
 
 def _resolve(name: str) -> DatasetInfo:
     canon = _LOOKUP.get(_key(name))
     if canon is None:
-        valid = sorted(_REGISTRY)
+        valid = sorted(DATASETS)
         close = difflib.get_close_matches(_key(name), list(_LOOKUP), n=1, cutoff=0.6)
         hint = f" Did you mean {_LOOKUP[close[0]]!r}?" if close else ""
         raise GraphDataError(
             f"unknown dataset {name!r}.{hint} Valid names: {', '.join(valid)}; or 'npz:PATH' / "
             "a path ending in .npz for your own graph"
         )
-    return _REGISTRY[canon]
+    return DATASETS[canon]
+
+
+def _coerce(where: str, key: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of ``default`` (int, float or str); text from a CLI is parsed."""
+    if default is None or isinstance(default, bool):
+        return value
+    if isinstance(default, int):
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = int(value.strip())
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise GraphDataError(f"{where}: parameter {key} must be an integer, got {value!r}")
+    if isinstance(default, float):
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = float(value.strip())
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an int beyond float range
+                finite = False
+            if finite:
+                return value
+        raise GraphDataError(f"{where}: parameter {key} must be a finite number, got {value!r}")
+    if isinstance(default, str) and not isinstance(value, str):
+        raise GraphDataError(f"{where}: parameter {key} must be a string, got {value!r}")
+    return value
 
 
 def _check_params(info: DatasetInfo, params: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +272,10 @@ def _check_params(info: DatasetInfo, params: dict[str, Any]) -> dict[str, Any]:
             f"dataset {info.name!r} does not take parameter(s) {unknown}; allowed (with "
             f"defaults): {allowed}"
         )
-    return {**info.params, **params}
+    where = f"dataset {info.name!r}"
+    return {
+        k: _coerce(where, k, params[k], d) if k in params else d for k, d in info.params.items()
+    }
 
 
 def _syn_cora_homophily(h: Any) -> float:
@@ -251,65 +320,6 @@ def dataset_files_present(
     p = _check_params(info, params)
     missing = [f for f in _files_for(info, p) if file_present(f, data_dir) is None]
     return (not missing, missing)
-
-
-# --------------------------------------------------------------------------- processed cache
-
-
-def _cache_path(info: DatasetInfo, files: list[str], params: dict[str, Any]) -> Path:
-    man = manifest()
-    h = hashlib.sha256()
-    h.update(f"v{LOADER_VERSION}:{info.name}:".encode())
-    h.update(json.dumps(params, sort_keys=True, default=str).encode())
-    for f in files:
-        h.update(f"{f}={man[f].sha256};".encode())
-    return cache_dir() / "processed" / f"{info.name}-{h.hexdigest()[:16]}.pt"
-
-
-_CACHE_TENSORS = ("x", "edge_index", "y", *MASK_KEYS)
-
-
-def _save_cache(path: Path, data: Data) -> None:
-    blob: dict[str, Any] = {k: data[k] for k in _CACHE_TENSORS if data.get(k) is not None}
-    x = blob.get("x")
-    if x is not None and x.numel() > 0 and float((x != 0).sum()) / x.numel() < 0.5:
-        blob["x"] = x.to_sparse()  # bag-of-words features: ~20-100x smaller on disk
-    blob["meta"] = {
-        "name": data.name,
-        "metric": data.metric,
-        "notes": list(data.notes),
-        "num_label_classes": int(data.num_label_classes),
-    }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
-        os.close(fd)
-        try:
-            torch.save(blob, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    except OSError:
-        pass  # an unwritable cache only costs speed
-
-
-def _load_cache(path: Path) -> Data | None:
-    if not path.is_file():
-        return None
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        meta = blob.pop("meta")
-        if blob.get("x") is not None and blob["x"].is_sparse:
-            blob["x"] = blob["x"].to_dense()
-        data = Data(**blob)
-        data.name = str(meta["name"])
-        data.metric = str(meta["metric"])
-        data.notes = [str(s) for s in meta["notes"]] + [f"loaded from processed cache {path}"]
-        data.num_label_classes = int(meta["num_label_classes"])
-        return data
-    except Exception:  # a damaged cache is rebuilt
-        return None
 
 
 # --------------------------------------------------------------------------- builders
@@ -377,29 +387,45 @@ def _load_user_npz(path_str: str, params: dict[str, Any]) -> Data:
         raise GraphDataError(
             f"user .npz graphs do not take parameter(s) {unknown}; allowed: {sorted(_USER_PARAMS)}"
         )
-    p = {**_USER_PARAMS, **params}
+    p = {k: _coerce("user .npz graph", k, params.get(k, d), d) for k, d in _USER_PARAMS.items()}
     if p["metric"] not in ("accuracy", "roc_auc"):
         raise GraphDataError(f"metric must be 'accuracy' or 'roc_auc', got {p['metric']!r}")
     path = Path(path_str).expanduser()
     if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise GraphDataError(
-            f"user graph file {path} does not exist; pass 'npz:PATH' with PATH an existing .npz"
+            f"user graph file {path} {what}; pass 'npz:PATH' with PATH an existing .npz"
         )
-    data, has_masks = R.read_user_npz(path)
+    try:
+        st = path.stat()
+        digest = sha256_of(path)
+    except OSError as exc:
+        raise GraphDataError(f"cannot read user graph file {path}: {exc}") from exc
+    resolved = str(path.resolve())
+    key = {"loader_version": LOADER_VERSION, "npz": resolved, "params": p}
+    source = {**key, "sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    cpath = entry_path(f"npz-{path.stem}", key)
+    cached = load_entry(cpath, source)
+    if cached is not None:
+        return cached
+    data, has_masks = read_user_npz(path)
+    try:
+        data = validate_graph(data)
+    except GraphDataError as exc:
+        raise GraphDataError(f"user graph {path}: {exc}") from exc
     if not has_masks:
-        y = data.y.long() if not data.y.is_floating_point() else data.y
-        if y.dim() == 1 and y.numel() == data.x.size(0) and not y.is_floating_point():
-            tr, va, te = random_splits(
-                y, p["num_splits"], p["train_frac"], p["val_frac"], p["seed"]
-            )
-            data.train_mask, data.val_mask, data.test_mask = tr, va, te
-            data.notes.append(
-                f"no masks in file: {p['num_splits']} seeded stratified random splits "
-                f"({p['train_frac']:.2f}/{p['val_frac']:.2f}/rest, seed {p['seed']})"
-            )
-    data = validate_graph(data)
+        check_split_params(p, f"user graph {path}")
+        tr, va, te = random_splits(
+            data.y, p["num_splits"], p["train_frac"], p["val_frac"], p["seed"]
+        )
+        data.train_mask, data.val_mask, data.test_mask = tr, va, te
+        data.notes.append(
+            f"no masks in file: {p['num_splits']} seeded stratified random splits "
+            f"({p['train_frac']:.2f}/{p['val_frac']:.2f}/rest, seed {p['seed']})"
+        )
     data.name = f"npz:{path.stem}"
     data.metric = p["metric"]
+    save_entry(cpath, data, source)
     return data
 
 
@@ -430,21 +456,33 @@ def load_dataset(
     ``csbm`` (params = :func:`csbm` keywords).
 
     **Your own graph**: ``"npz:PATH"`` or a name ending in ``.npz``. The file (``np.savez``) must
-    hold ``x`` ``[N, F]`` numeric, ``y`` ``[N]`` integer (classes ``0..C-1``, ``-1`` =
-    unlabelled), and either ``edge_index`` ``[2, E]`` or ``edges`` ``[E, 2]`` integer (0-based;
-    directed edges are symmetrised). Optional ``train_mask``/``val_mask``/``test_mask`` bool,
-    each ``[N]``, ``[S, N]`` or ``[N, S]``; without them ``num_splits`` seeded stratified random
-    splits are drawn (params ``num_splits``, ``train_frac``, ``val_frac``, ``seed``, and
-    ``metric``).
+    hold ``x`` ``[N, F]`` real numbers or bools (``F >= 1``, ``|x| <= 1e18``), ``y`` ``[N]``
+    integer class ids (``0..C-1``, ``-1`` = unlabelled; any integer dtype, bool, or
+    integer-valued floats), and either ``edge_index`` ``[2, E]`` or ``edges`` ``[E, 2]`` integer
+    (0-based; directed edges are symmetrised). Optional ``train_mask``/``val_mask``/``test_mask``
+    bool (or 0/1), each ``[N]``, ``[S, N]`` or ``[N, S]``; without them ``num_splits`` seeded
+    stratified random splits are drawn (params ``num_splits`` (1..1000), ``train_frac``,
+    ``val_frac`` (> 0: the best epoch is picked on validation), ``seed``, and ``metric``).
+    Object (pickled) arrays are refused, never loaded.
+
+    Parameters given as text (from a command line) are parsed to the type of their default.
 
     Raw files are found and verified by :func:`fetch_file` (``data_dir``, ``$GRAFF_DATA``, the
-    user cache; ``download`` as there). Parsed file-based datasets are cached under
-    ``cache_dir()/processed``.
+    user cache; ``download`` as there). Parsed graphs (file-based datasets and user ``.npz``
+    files) are cached under ``cache_dir()/processed``; an entry is used only if the checksums
+    of its sources (raw files' sha256; the ``.npz``'s sha256, size and mtime) and of itself
+    match, else it is rebuilt (with a :class:`GraphDataWarning` when it was damaged).
+
+    Whether the result is a usable classification task (≥ 2 classes, non-empty distinct
+    splits, a fitting metric) is checked by :func:`prepare_data` (:func:`check_task`).
 
     Raises:
-        GraphDataError: unknown name or parameter, or a graph that fails :func:`validate_graph`.
+        GraphDataError: unknown name or parameter, an unreadable or unusable user file, or a
+            graph that fails :func:`validate_graph`.
         DataFileMissingError, DataFileCorruptError: see :func:`fetch_file`.
     """
+    if not isinstance(name, str):
+        raise GraphDataError(f"dataset name must be a string, got {type(name).__name__} {name!r}")
     stripped = name.strip()
     if stripped.lower().startswith("npz:"):
         return _load_user_npz(stripped[4:], params)
@@ -452,6 +490,8 @@ def load_dataset(
         return _load_user_npz(stripped, params)
     info = _resolve(stripped)
     p = _check_params(info, params)
+    if "num_splits" in p:
+        check_split_params(p, f"dataset {info.name!r}")
     if info.name == "csbm":
         data = csbm(**p)
         data = validate_graph(data)
@@ -461,12 +501,19 @@ def load_dataset(
         p["replica"] = _syn_cora_replica(p["replica"])
     files = _files_for(info, p)
     paths = {f: fetch_file(f, data_dir, download=download) for f in files}
-    cpath = _cache_path(info, files, p)
-    cached = _load_cache(cpath)
+    man = manifest()
+    source = {
+        "loader_version": LOADER_VERSION,
+        "dataset": info.name,
+        "params": p,
+        "files": {f: [man[f].sha256, man[f].size] for f in files},
+    }
+    cpath = entry_path(info.name, source)
+    cached = load_entry(cpath, source)
     if cached is not None:
         return cached
     data = _BUILDERS[info.family](info, paths, p)
     data = validate_graph(data)
     _set_meta(data, info)
-    _save_cache(cpath, data)
+    save_entry(cpath, data, source)
     return data

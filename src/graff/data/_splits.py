@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
 from ._errors import GraphDataError
 
-__all__ = ["random_splits"]
+__all__ = ["MAX_SPLITS", "check_split_params", "random_splits"]
 
 
 def random_splits(
@@ -65,3 +67,37 @@ def random_splits(
             masks[1][perm[n_tr : n_tr + n_va], s] = True
             masks[2][perm[n_tr + n_va :], s] = True
     return masks[0], masks[1], masks[2]
+
+
+#: Most random splits a dataset parameter may ask for (each is a mask column per node).
+MAX_SPLITS = 1000
+
+
+def check_split_params(params: dict[str, Any], where: str) -> None:
+    """Refuse random-split parameters that would give an empty or meaningless split.
+
+    ``params`` holds ``num_splits``, ``train_frac``, ``val_frac`` and ``seed`` (already of the
+    right types, see the registry's parameter check). Unlike :func:`random_splits` itself
+    (which allows ``val_frac=0``), a dataset used for a run needs validation nodes (the best
+    epoch is picked on them) and test nodes, so ``0 < val_frac`` and
+    ``train_frac + val_frac < 1`` are required here.
+    """
+    ns, tf, vf, seed = (params[k] for k in ("num_splits", "train_frac", "val_frac", "seed"))
+    if not 1 <= ns <= MAX_SPLITS:
+        raise GraphDataError(f"{where}: num_splits must be 1..{MAX_SPLITS}, got {ns}")
+    if not 0 <= seed < 2**63:
+        raise GraphDataError(f"{where}: seed must be an integer in [0, 2**63), got {seed}")
+    if not 0 < tf < 1:
+        raise GraphDataError(
+            f"{where}: train_frac must be in (0, 1), got {tf}; e.g. the default 0.48"
+        )
+    if not 0 < vf < 1:
+        raise GraphDataError(
+            f"{where}: val_frac={vf} leaves no validation nodes, but graff picks the best epoch "
+            "on the validation set; use 0 < val_frac < 1, e.g. the default 0.32"
+        )
+    if tf + vf >= 1:
+        raise GraphDataError(
+            f"{where}: train_frac + val_frac = {tf + vf:g} leaves no test nodes; keep "
+            "train_frac + val_frac < 1 (default 0.48 + 0.32)"
+        )

@@ -12,6 +12,9 @@ from ._splits import random_splits
 
 __all__ = ["csbm"]
 
+#: Most feature entries (``N · F``) or edges (``N · d``) :func:`csbm` generates (~4 GB float32).
+_MAX_ENTRIES = 10**9
+
 
 def _sample_pairs(
     rng: np.random.Generator,
@@ -85,6 +88,12 @@ def csbm(
         raise GraphDataError(
             f"csbm needs num_classes >= 2 and num_nodes >= 2*num_classes, got "
             f"num_nodes={num_nodes}, num_classes={num_classes}"
+        )
+    if num_nodes * max(num_features, 1) > _MAX_ENTRIES or num_nodes * avg_degree > _MAX_ENTRIES:
+        raise GraphDataError(
+            f"csbm: num_nodes={num_nodes} with num_features={num_features} and "
+            f"avg_degree={avg_degree} is too large to generate (more than {_MAX_ENTRIES:.0e} "
+            "features or edges); choose a smaller graph"
         )
     if not 0.0 <= homophily <= 1.0:
         raise GraphDataError(f"csbm homophily must be in [0, 1], got {homophily}")

@@ -7,6 +7,7 @@ preprocessing (applied by the runner, never inside loaders).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -19,6 +20,10 @@ from ._errors import GraphDataError
 __all__ = ["graph_stats", "row_normalize", "validate_graph"]
 
 MASK_KEYS = ("train_mask", "val_mask", "test_mask")
+
+#: Features larger than this in magnitude are refused: their squares overflow float32
+#: (~3.4e38), so any energy, norm or matrix product over them is inf.
+FEATURE_LIMIT = 1e18
 
 
 def row_normalize(x: Tensor) -> Tensor:
@@ -43,6 +48,11 @@ def _notes(data: Data) -> list[str]:
 
 
 def _check_x(x: Any) -> Tensor:
+    return _checked_features(x)[0]
+
+
+def _checked_features(x: Any) -> tuple[Tensor, float]:
+    """``x`` checked and as float32, with its largest magnitude."""
     if not isinstance(x, Tensor):
         raise GraphDataError(
             f"data.x must be a torch.Tensor of node features [N, F], got {type(x).__name__}; "
@@ -57,18 +67,41 @@ def _check_x(x: Any) -> Tensor:
         )
     if x.size(0) == 0:
         raise GraphDataError("graph is empty (N == 0 nodes); load a graph with at least one node")
+    if x.size(1) == 0:
+        raise GraphDataError(
+            f"data.x has no feature columns (shape {tuple(x.shape)}); graff's models need at "
+            "least one feature per node: add a constant feature (x = torch.ones(N, 1)) or one-hot "
+            "node ids (x = torch.eye(N))"
+        )
     if x.is_complex():
-        raise GraphDataError(f"data.x has complex dtype {x.dtype}; use real float32 features")
+        raise GraphDataError(
+            f"data.x has complex dtype {x.dtype}; graff needs real features: put the real and "
+            "imaginary parts in separate columns (torch.cat([x.real, x.imag], 1)) or use x.abs()"
+        )
+    if x.dtype == torch.bool:
+        return x.to(torch.float32), float(bool(x.any()))
+    lo, hi = torch.aminmax(x if x.is_floating_point() else x.to(torch.float64))
+    big = max(abs(float(lo)), abs(float(hi)))  # one fast pass; NaN/inf propagate into it
+    clean = math.isfinite(big)
+    if not clean:
+        finite = x[torch.isfinite(x)]
+        big = float(finite.abs().max()) if finite.numel() else 0.0
+    if big > FEATURE_LIMIT:
+        raise GraphDataError(
+            f"data.x reaches |x| = {big:.3g}: features this large overflow float32 arithmetic "
+            f"(squares above ~1.8e19 are inf; graff refuses |x| > {FEATURE_LIMIT:g}), so training "
+            "would only report non-finite values; rescale them, e.g. standardise each column"
+        )
     x = x.to(torch.float32)
-    bad = ~torch.isfinite(x)
-    if bool(bad.any()):
+    bad = ~torch.isfinite(x) if not clean else None
+    if bad is not None and bool(bad.any()):
         rows = bad.any(dim=1).nonzero().flatten()
         raise GraphDataError(
             f"data.x has {int(bad.sum())} NaN/inf entries in {rows.numel()} rows (first offending "
             f"row: {int(rows[0])}); impute or drop them before loading, e.g. "
             "torch.nan_to_num(x, nan=0.0)"
         )
-    return x
+    return x, big
 
 
 def _check_y(y: Any, n: int, notes: list[str]) -> tuple[Tensor, int]:
@@ -84,14 +117,22 @@ def _check_y(y: Any, n: int, notes: list[str]) -> tuple[Tensor, int]:
             f"data.y must have shape [N] = [{n}] (one label per row of x), got {tuple(y.shape)}; "
             "use integer class ids (argmax of a one-hot matrix) for every node"
         )
-    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        if y.is_floating_point() and bool(torch.isfinite(y).all() & (y == y.round()).all()):
+    if y.dtype == torch.bool:
+        notes.append("cast bool labels to int64 classes 0/1")
+        y = y.long()
+    if y.is_floating_point() or y.is_complex():
+        if y.is_floating_point() and not bool(torch.isfinite(y).all()):
+            raise GraphDataError(
+                "data.y has NaN/inf labels; use -1 for unlabelled nodes and 0..C-1 for classes"
+            )
+        if y.is_floating_point() and bool((y == y.round()).all()):
             notes.append(f"cast integral {y.dtype} labels to int64")
             y = y.long()
         else:
             raise GraphDataError(
-                f"data.y must hold integer class ids, got dtype {y.dtype}; node classification "
-                "needs labels 0..C-1 (regression targets are not supported)"
+                f"data.y must hold integer class ids, got dtype {y.dtype} with non-integer "
+                "values; node classification needs labels 0..C-1 (regression targets are not "
+                "supported)"
             )
     y = y.long()
     if bool((y < -1).any()):
@@ -223,12 +264,16 @@ def validate_graph(data: Data, *, repair: bool = True) -> Data:
     self-loops; optional ``train_mask``/``val_mask``/``test_mask`` bool ``[N, S]``, disjoint per
     split and never selecting an unlabelled node.
 
-    Errors (:class:`GraphDataError`): NaN/inf features, wrong shapes or dtypes, node ids out of
-    range, an empty graph or a graph without edges, non-contiguous labels, overlapping masks.
+    Errors (:class:`GraphDataError`): NaN/inf, complex or zero-column features, features above
+    :data:`FEATURE_LIMIT` in magnitude, wrong shapes or dtypes, non-integer labels, node ids out
+    of range, an empty graph or a graph without edges, non-contiguous labels, overlapping masks.
+    Whether the graph is a usable *classification task* (two classes, non-empty distinct
+    splits, a fitting metric) is checked by :func:`check_task`, which :func:`prepare_data` runs.
 
     Repairs (each recorded in ``data.notes``; with ``repair=False`` each raises instead):
     symmetrising directed edges, removing self-loops and duplicate edges, dropping unlabelled
-    nodes from masks. Isolated nodes are allowed and counted in a note. ``[N]`` masks become
+    nodes from masks. Integer-valued float and bool labels are cast to int64 (with a note).
+    Isolated nodes are allowed and counted in a note. ``[N]`` masks become
     ``[N, 1]``. Sets ``data.num_label_classes`` and ensures ``data.notes`` exists.
 
     Args:

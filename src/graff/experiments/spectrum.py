@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from graff.analyze import analyze_run
-from graff.reproduce import PAPER_DATASETS
+from graff.data import PAPER_DATASETS
 from graff.train import ConfigError, load_config, run
 
 from ._common import (

@@ -9,6 +9,7 @@
 - :mod:`~graff.train.resolve`: dataset/model/config/overrides → a validated config.
 """
 
+from graff.data import PreparedData, prepare_data
 from graff.errors import ConfigError, DivergenceError, RunDirError
 from graff.train.config import (
     DataConfig,
@@ -22,10 +23,9 @@ from graff.train.config import (
 )
 from graff.train.fit import SplitResult, build_model, evaluate, train_split
 from graff.train.models import MODELS, register_model
-from graff.train.prepared import PreparedData, load_prepared, prepare_data
 from graff.train.resolve import resolve_config
 from graff.train.rundir import read_summary
-from graff.train.runner import Summary, fit_split, run
+from graff.train.runner import Summary, fit_split, load_prepared, run
 
 __all__ = [
     "MODELS",

@@ -23,12 +23,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from graff.data import PreparedData, check_task
+from graff.data import load_prepared as _load_prepared
 from graff.device import resolve_device
 from graff.errors import ConfigError
 from graff.nn.sparse import to_csr
 from graff.train.config import RunConfig, config_to_dict
 from graff.train.fit import SplitResult, build_model, train_split
-from graff.train.prepared import PreparedData, load_prepared
 from graff.train.rundir import RunDir
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Summary",
     "estimate_memory_bytes",
     "fit_split",
+    "load_prepared",
     "model_features",
     "run",
 ]
@@ -93,6 +95,13 @@ class Summary:
             best_epochs=[r.best_epoch for r in results],
             seconds=seconds,
         )
+
+
+def load_prepared(cfg: RunConfig, data_dir: str | None = None) -> PreparedData:
+    """The dataset of ``cfg`` loaded (from ``data_dir``, else ``$GRAFF_DATA``, else the user
+    cache) and prepared as ``cfg.data`` says (:func:`graff.data.load_prepared`)."""
+    d = cfg.data
+    return _load_prepared(d.dataset, d.params, d.normalize_features, data_dir)
 
 
 @contextmanager
@@ -205,13 +214,16 @@ def _split_list(cfg: RunConfig, data: PreparedData) -> list[int]:
     return splits
 
 
-def _prepared(cfg: RunConfig, data: PreparedData | None, data_dir: str | None) -> PreparedData:
-    """``data`` (or ``cfg``'s dataset, loaded) on ``cfg.device``, checked for the task."""
+def _prepared(
+    cfg: RunConfig, data: PreparedData | None, data_dir: str | None, splits: list[int] | None
+) -> PreparedData:
+    """``data`` (or ``cfg``'s dataset, loaded) on ``cfg.device``, checked for the task on the
+    splits that will be trained (:func:`graff.data.check_task`)."""
     cfg.validate()
     device = resolve_device(cfg.device)
     if data is None:
         data = load_prepared(cfg, data_dir)
-    data.check_task()
+    check_task(data, splits=splits)
     if data.x.device != device:
         data = data.to(device)
     return data
@@ -232,12 +244,12 @@ def fit_split(
     called after every epoch with ``loss``, ``train``, ``val`` and ``test`` (fractions);
     raising from it stops the split (e.g. a pruned search trial).
     """
-    data = _prepared(cfg, data, data_dir)
-    if not 0 <= split < data.num_splits:
+    if data is not None and not 0 <= split < data.num_splits:
         raise ConfigError(
             f"split {split} out of range: {data.name} has {data.num_splits} splits "
             f"(0..{data.num_splits - 1})"
         )
+    data = _prepared(cfg, data, data_dir, [split])
     return _fit(cfg, data, split, on_epoch, None)[0]
 
 
@@ -262,7 +274,9 @@ def run(
         on_split_start: ``f(k, n_splits)`` before each split trained here.
         on_epoch: ``f(k, epoch, scores)`` after each epoch.
     """
-    data = _prepared(cfg, data, data_dir)
+    if data is not None:
+        _split_list(cfg, data)  # out-of-range indices: a ConfigError naming data.splits
+    data = _prepared(cfg, data, data_dir, cfg.data.splits)
     splits = _split_list(cfg, data)
     _check_memory(cfg, data, data.x.device)
     x: Tensor | None = None  # data.x as the model takes it, converted once for all splits

@@ -1,0 +1,227 @@
+"""Reading a user's own graph from an ``.npz`` file (``load_dataset("npz:PATH")``).
+
+The file is the user's, not a pinned download, so every message here says how to fix *the
+file* (never "copy it again from shared/data"), and arrays are read with
+``allow_pickle=False``: an object array is refused, never unpickled, so no code from a data
+file ever runs.
+
+Accepted dtypes (everything else is a :class:`GraphDataError` naming the array):
+
+* ``x``: bool, integer or real float (complex is refused: it would lose its imaginary part);
+  values beyond :data:`~graff.data._validate.FEATURE_LIMIT` are refused before the float32 cast;
+* ``y``: any integer type, bool (0/1) or integer-valued floats (cast to int64, with a note);
+  non-integer floats, NaN, strings and objects are refused;
+* ``edge_index``/``edges``: integers or integer-valued floats;
+* masks: bool, or numbers that are all 0/1.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from ._errors import DataFileCorruptError, GraphDataError
+from ._validate import FEATURE_LIMIT, MASK_KEYS
+
+__all__ = ["read_user_npz"]
+
+_FORMAT = "see the format in graff.data.load_dataset's docstring"
+
+
+def _arrays(path: Path) -> dict[str, np.ndarray]:
+    where = f"user graph {path}"
+    try:
+        with path.open("rb") as fh:
+            return _read_all(fh, where)
+    except PermissionError as exc:
+        raise GraphDataError(
+            f"cannot read {where}: permission denied; check the file's permissions"
+        ) from exc
+    except OSError as exc:
+        raise GraphDataError(f"cannot read {where}: {exc}; check the path") from exc
+
+
+def _read_all(fh: BinaryIO, where: str) -> dict[str, np.ndarray]:
+    save_hint = f"save the graph with numpy.savez(path, x=..., y=..., edge_index=...) — {_FORMAT}"
+    try:
+        z = np.load(fh, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataFileCorruptError(
+                f"{where} is a pickle, not an .npz archive; graff never unpickles data files "
+                f"(that could run code from the file): {save_hint}"
+            ) from exc
+        raise DataFileCorruptError(f"{where} is not an .npz archive ({exc}); {save_hint}") from exc
+    except (EOFError, zipfile.BadZipFile, OSError) as exc:
+        raise DataFileCorruptError(
+            f"{where} is not a readable .npz archive ({type(exc).__name__}: {exc}); it is "
+            f"truncated or not an .npz: {save_hint}"
+        ) from exc
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise DataFileCorruptError(
+            f"{where} holds a single array, not an .npz archive of named arrays; {save_hint}"
+        )
+    out: dict[str, np.ndarray] = {}
+    with z:
+        for k in z.files:
+            try:
+                out[k] = np.asarray(z[k])
+            except ValueError as exc:
+                if "pickle" in str(exc):
+                    raise GraphDataError(
+                        f"{where}: array {k!r} holds Python objects (dtype=object); graff never "
+                        "unpickles data files (that could run code from the file): save it as a "
+                        "numeric array, e.g. np.asarray(a, dtype=np.int64)"
+                    ) from exc
+                raise DataFileCorruptError(
+                    f"{where}: array {k!r} is damaged ({exc}); save the file again"
+                ) from exc
+            except (OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise DataFileCorruptError(
+                    f"{where}: array {k!r} cannot be read ({type(exc).__name__}: {exc}); the "
+                    "file is truncated or damaged — save it again"
+                ) from exc
+    return out
+
+
+def _kind(a: np.ndarray) -> str:
+    if a.dtype == np.bool_:
+        return "bool"
+    if np.issubdtype(a.dtype, np.integer):
+        return "int"
+    if np.issubdtype(a.dtype, np.floating):
+        return "float"
+    if np.issubdtype(a.dtype, np.complexfloating):
+        return "complex"
+    if a.dtype.kind in "USa":
+        return "text"
+    return "other"
+
+
+def _features(x: np.ndarray, where: str) -> torch.Tensor:
+    kind = _kind(x)
+    if kind == "complex":
+        raise GraphDataError(
+            f"{where}: 'x' is complex ({x.dtype}); graff needs real features — store the real "
+            "and imaginary parts as separate columns (np.concatenate([x.real, x.imag], axis=1)) "
+            "or the magnitude (np.abs(x))"
+        )
+    if kind not in ("bool", "int", "float"):
+        raise GraphDataError(
+            f"{where}: 'x' must be numeric node features [N, F], got dtype {x.dtype}; encode "
+            "text or categorical features as numbers (e.g. one-hot columns)"
+        )
+    if kind == "float" and x.size:
+        finite = x[np.isfinite(x)]
+        big = float(np.abs(finite).max()) if finite.size else 0.0
+        if big > FEATURE_LIMIT:
+            raise GraphDataError(
+                f"{where}: features reach |x| = {big:.3g}, beyond what float32 arithmetic can "
+                f"hold (squares overflow above ~1.8e19; graff refuses |x| > {FEATURE_LIMIT:g}); "
+                "rescale them, e.g. standardise each column or take log1p"
+            )
+    return torch.from_numpy(np.ascontiguousarray(x).astype(np.float32))
+
+
+def _labels(y: np.ndarray, where: str, notes: list[str]) -> torch.Tensor:
+    kind = _kind(y)
+    if kind == "int":
+        return torch.from_numpy(y.astype(np.int64))
+    if kind == "bool":
+        notes.append("cast bool labels to int64 classes 0/1")
+        return torch.from_numpy(y.astype(np.int64))
+    if kind == "float":
+        if not bool(np.isfinite(y).all()):
+            raise GraphDataError(
+                f"{where}: 'y' has NaN/inf labels; use -1 for unlabelled nodes and 0..C-1 for "
+                "classes"
+            )
+        if not bool((y == np.round(y)).all()):
+            bad = y[y != np.round(y)].reshape(-1)[:3].tolist()
+            raise GraphDataError(
+                f"{where}: 'y' must hold integer class ids 0..C-1 (-1 = unlabelled), got "
+                f"non-integer values such as {bad}; regression targets are not supported"
+            )
+        notes.append(f"cast integer-valued {y.dtype} labels to int64")
+        return torch.from_numpy(y.astype(np.int64))
+    hint = "; map them to ids with np.unique(y, return_inverse=True)[1]" if kind == "text" else ""
+    raise GraphDataError(
+        f"{where}: 'y' must hold integer class ids 0..C-1 (-1 = unlabelled), got dtype "
+        f"{y.dtype}{hint}"
+    )
+
+
+def _edges(ei: np.ndarray, where: str, notes: list[str]) -> torch.Tensor:
+    kind = _kind(ei)
+    if kind == "float" and ei.size and bool(np.isfinite(ei).all() & (ei == np.round(ei)).all()):
+        notes.append(f"cast integer-valued {ei.dtype} edge ids to int64")
+        kind = "int"
+    if kind != "int":
+        raise GraphDataError(
+            f"{where}: edge ids must be integers (0-based node indices), got dtype {ei.dtype}"
+        )
+    return torch.from_numpy(ei.astype(np.int64))
+
+
+def _mask(m: np.ndarray, key: str, n: int, where: str) -> torch.Tensor:
+    kind = _kind(m)
+    if kind in ("int", "float"):
+        if not bool(np.isin(m, (0, 1)).all()):
+            raise GraphDataError(
+                f"{where}: {key!r} must be boolean (or 0/1) with one entry per node, got other "
+                "values; pass a bool mask, not node indices"
+            )
+        m = m.astype(bool)
+    elif kind != "bool":
+        raise GraphDataError(f"{where}: {key!r} must be a boolean mask, got dtype {m.dtype}")
+    if m.ndim == 2 and m.shape[1] == n and m.shape[0] != n:
+        m = m.T
+    return torch.from_numpy(np.ascontiguousarray(m))
+
+
+def read_user_npz(path: Path) -> tuple[Data, bool]:
+    """Read a user graph ``.npz`` (format in :func:`graff.data.load_dataset`).
+
+    Returns the graph (not yet validated) and whether it carried masks. Masks may be ``[N]``,
+    ``[S, N]`` or ``[N, S]``; they are returned as ``[N, S]``.
+
+    Raises:
+        GraphDataError: unreadable file, missing arrays or an unusable dtype (message names the
+            array and how to fix it).
+    """
+    z = _arrays(path)
+    where = f"user graph {path}"
+    if "x" not in z or "y" not in z:
+        raise GraphDataError(
+            f"{where} must contain arrays 'x' [N, F] and 'y' [N] (found {sorted(z)}); {_FORMAT}"
+        )
+    notes: list[str] = []
+    x = _features(z["x"], where)
+    if "edge_index" in z:
+        ei = z["edge_index"]
+    elif "edges" in z:
+        e = z["edges"]
+        if e.ndim != 2 or e.shape[1] != 2:
+            raise GraphDataError(f"{where}: 'edges' must have shape [E, 2], got {e.shape}")
+        ei = e.T
+    else:
+        raise GraphDataError(
+            f"{where} has no 'edge_index' [2, E] or 'edges' [E, 2] array (found {sorted(z)}); "
+            "add one"
+        )
+    data = Data(x=x, edge_index=_edges(ei, where, notes), y=_labels(z["y"], where, notes))
+    n = int(x.size(0)) if x.dim() >= 1 else 0
+    present = [k for k in MASK_KEYS if k in z]
+    if present and len(present) != 3:
+        raise GraphDataError(
+            f"{where} has {present} but not all of {list(MASK_KEYS)}; give all three masks or none"
+        )
+    for k in present:
+        data[k] = _mask(z[k], k, n, where)
+    data.notes = notes
+    return data, bool(present)

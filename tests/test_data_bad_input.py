@@ -1,0 +1,226 @@
+"""Bad input in a user's .npz graph: every class of problem ends in a clear GraphDataError (or a
+correct load), never a traceback from numpy/torch, and never code run from the file."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from graff.data import (
+    GraphDataError,
+    GraphDataWarning,
+    check_features,
+    load_dataset,
+    prepare_data,
+    validate_graph,
+)
+
+N = 30
+
+
+def _graph(**over: Any) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    g: dict[str, Any] = {
+        "x": rng.standard_normal((N, 4)),
+        "y": np.arange(N) % 3,
+        "edges": np.stack([np.arange(N), (np.arange(N) + 1) % N], axis=1),
+    }
+    g.update(over)
+    return {k: v for k, v in g.items() if v is not None}
+
+
+def _save(tmp_path: Path, name: str = "g", **over: Any) -> str:
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, **_graph(**over))
+    return f"npz:{path}"
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        (np.arange(N) % 3).astype(np.float64),
+        (np.arange(N) % 3).astype(np.float32),
+        (np.arange(N) % 3).astype(np.uint8),
+        (np.arange(N) % 3).astype(np.int32),
+        (np.arange(N) % 3).astype(np.int16),
+    ],
+    ids=["float64", "float32", "uint8", "int32", "int16"],
+)
+def test_integer_valued_labels_of_any_numeric_dtype_load(tmp_path: Path, y: np.ndarray) -> None:
+    d = load_dataset(_save(tmp_path, y=y))
+    assert d.y.dtype == torch.int64 and d.y.tolist() == (np.arange(N) % 3).tolist()
+    p = prepare_data(d)  # used to fail with AttributeError: float labels got no splits
+    assert p.num_splits == 10 and p.num_classes == 3
+
+
+def test_bool_labels_are_two_classes(tmp_path: Path) -> None:
+    d = load_dataset(_save(tmp_path, y=(np.arange(N) % 2).astype(bool)))
+    assert d.y.tolist() == (np.arange(N) % 2).tolist() and d.num_label_classes == 2
+    assert any("bool labels" in n for n in d.notes)
+
+
+def test_float_labels_equal_int_labels(tmp_path: Path) -> None:
+    a = load_dataset(_save(tmp_path, "a", y=(np.arange(N) % 3).astype(float)))
+    b = load_dataset(_save(tmp_path, "b"))
+    for k in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize(
+    ("over", "pattern"),
+    [
+        ({"y": np.arange(N) % 3 + 0.5}, r"'y' must hold integer class ids.*non-integer.*0\.5"),
+        ({"y": np.where(np.arange(N) == 3, np.nan, np.arange(N) % 3)}, r"'y' has NaN/inf.*-1"),
+        ({"y": np.array([str(i % 3) for i in range(N)])}, r"'y'.*dtype <U1.*np\.unique"),
+        ({"y": np.arange(N) % 3 + 0j}, r"'y'.*complex"),
+        ({"x": np.zeros((N, 0))}, r"no feature columns.*constant feature"),
+        ({"x": np.ones((N, 2)) + 1j}, r"'x' is complex.*x\.real, x\.imag"),
+        ({"x": np.full((N, 2), 3e38)}, r"\|x\| = 3e\+38.*float32.*rescale"),
+        ({"x": np.full((N, 2), 1e300)}, r"\|x\| = 1e\+300"),
+        ({"x": np.array([f"f{i}" for i in range(N)])}, r"'x' must be numeric"),
+        ({"edges": np.array([[0.5, 1.0]])}, r"edge ids must be integers"),
+    ],
+    ids=[
+        "fractional-y",
+        "nan-y",
+        "string-y",
+        "complex-y",
+        "zero-features",
+        "complex-x",
+        "huge-x",
+        "beyond-float32-x",
+        "string-x",
+        "fractional-edges",
+    ],
+)
+def test_bad_arrays_are_clear_errors(tmp_path: Path, over: dict[str, Any], pattern: str) -> None:
+    with pytest.raises(GraphDataError, match=pattern):
+        prepare_data(load_dataset(_save(tmp_path, **over)))
+
+
+@pytest.mark.parametrize(
+    "masks",
+    [
+        {k: np.array(["yes"] * N) for k in ("train_mask", "val_mask", "test_mask")},
+        {k: np.full(N, 2) for k in ("train_mask", "val_mask", "test_mask")},
+        {k: np.full(N, np.nan) for k in ("train_mask", "val_mask", "test_mask")},
+    ],
+    ids=["strings", "not-0-1", "nan"],
+)
+def test_bad_masks_are_clear_errors(tmp_path: Path, masks: dict[str, Any]) -> None:
+    with pytest.raises(GraphDataError, match=r"'train_mask' must be (a )?boolean"):
+        load_dataset(_save(tmp_path, **masks))
+
+
+def test_integer_valued_float_edges_and_01_masks_load(tmp_path: Path) -> None:
+    tr = np.zeros(N)
+    tr[:15] = 1
+    va = np.zeros(N)
+    va[15:22] = 1
+    te = 1 - tr - va
+    d = load_dataset(
+        _save(
+            tmp_path,
+            edges=np.stack([np.arange(N), (np.arange(N) + 1) % N], 1).astype(float),
+            train_mask=tr,
+            val_mask=va.astype(np.int8),
+            test_mask=te.astype(np.float32),
+        )
+    )
+    assert d.edge_index.dtype == torch.int64 and d.edge_index.size(1) == 2 * N
+    assert d.train_mask.dtype == torch.bool and int(d.train_mask.sum()) == 15
+    assert int(d.test_mask.sum()) == N - 22
+
+
+class _Boom:
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (Path(self.target),))
+
+    target = ""
+
+
+def test_object_arrays_are_refused_and_never_unpickled(tmp_path: Path) -> None:
+    marker = tmp_path / "code-ran"
+    _Boom.target = str(marker)
+    path = tmp_path / "evil.npz"
+    np.savez(path, **_graph(y=np.array([_Boom()] + [0] * (N - 1), dtype=object)))
+    with pytest.raises(GraphDataError, match=r"'y' holds Python objects.*never unpickles"):
+        load_dataset(f"npz:{path}")
+    assert not marker.exists()
+    # the same file does run code when unpickled: the test would notice if we did
+    with np.load(path, allow_pickle=True) as z:
+        z["y"]
+    assert marker.exists()
+
+
+def test_not_an_npz_archive(tmp_path: Path) -> None:
+    single = tmp_path / "one.npz"
+    with single.open("wb") as fh:
+        np.save(fh, np.ones(3))
+    with pytest.raises(GraphDataError, match=r"single array, not an \.npz archive"):
+        load_dataset(f"npz:{single}")
+    pick = tmp_path / "pickle.npz"
+    pick.write_bytes(pickle.dumps({"x": 1}))
+    with pytest.raises(GraphDataError, match=r"is a pickle, not an \.npz archive.*never unpickles"):
+        load_dataset(f"npz:{pick}")
+    with pytest.raises(GraphDataError, match="is a directory"):
+        load_dataset(f"npz:{tmp_path}")
+
+
+def test_user_file_errors_never_advise_copying_shared_data(tmp_path: Path) -> None:
+    """The shared/data advice is for manifest files only; a user's npz is theirs to fix."""
+    good = tmp_path / "good.npz"
+    np.savez(good, **_graph())
+    raw = good.read_bytes()
+    cases = {
+        "junk.npz": b"not a zip file at all",
+        "truncated.npz": raw[: len(raw) // 2],
+    }
+    broken = bytearray(raw)
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("x.npy")
+    start = info.header_offset + 30 + len(info.filename) + 80
+    broken[start : start + 40] = b"\xff" * 40  # damaged member data: CRC mismatch on read
+    cases["damaged.npz"] = bytes(broken)
+    for name, content in cases.items():
+        p = tmp_path / name
+        p.write_bytes(content)
+        with pytest.raises(GraphDataError) as err:
+            load_dataset(f"npz:{p}")
+        msg = str(err.value)
+        assert str(p) in msg and "shared/data" not in msg, (name, msg)
+
+
+def test_validate_graph_refuses_the_same_feature_classes() -> None:
+    """The Python API gets the same checks as the npz reader."""
+    base = {
+        "edge_index": torch.tensor([[0, 1], [1, 0]]),
+        "y": torch.tensor([0, 1]),
+    }
+    from torch_geometric.data import Data
+
+    for x, pattern in (
+        (torch.zeros(2, 0), "no feature columns"),
+        (torch.ones(2, 2, dtype=torch.complex64), "complex"),
+        (torch.full((2, 2), 3e38), r"\|x\| = 3e\+38"),
+        (torch.full((2, 2), 1e200, dtype=torch.float64), r"\|x\| = 1e\+200"),
+    ):
+        with pytest.raises(GraphDataError, match=pattern):
+            validate_graph(Data(x=x, **base))
+    d = validate_graph(Data(x=torch.ones(2, 2), **{**base, "y": torch.tensor([0.0, 1.0])}))
+    assert d.y.dtype == torch.int64  # integer-valued float labels are cast (with a note)
+    with pytest.raises(GraphDataError, match="NaN/inf labels"):
+        validate_graph(Data(x=torch.ones(2, 2), **{**base, "y": torch.tensor([0.0, np.nan])}))
+
+
+def test_large_features_warn_naming_the_scale() -> None:
+    check_features(torch.full((3, 2), 1e5))  # below the warning level: silent
+    with pytest.warns(GraphDataWarning, match=r"\|x\| = 2e\+07.*Rescale"):
+        check_features(torch.full((3, 2), 2e7), name="g")
+    check_features(torch.full((3, 2), 2e7), warn=False)
