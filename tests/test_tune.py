@@ -152,7 +152,7 @@ def test_no_complete_trial_is_a_clear_error(tmp_path, monkeypatch):
         raise DivergenceError("blew up")
 
     monkeypatch.setattr(backend, "fit_split", fit)
-    with pytest.raises(TuneError, match="no trial .* completed.*diverged: blew up"):
+    with pytest.raises(TuneError, match=r"no trial .* completed.*diverged: blew up"):
         _tune(tmp_path, trials=2)
     assert (tmp_path / "out" / "trials.csv").is_file()
 

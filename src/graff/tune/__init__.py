@@ -14,6 +14,15 @@ processes) or in a database (``postgresql://``) that several machines fill toget
 
     result = tune("texas", "graff", trials=20, out_dir="runs/tune/texas-graff")
     result.best_value, result.final["mean"]   # validation of the choice, its test mean
+
+Several machines: start a PostgreSQL server every machine can reach, then run the *same*
+call everywhere with ``storage="postgresql://user:password@host:5432/db"`` (and the same
+``study_name``, dataset, model, space, overrides and splits — a study refuses a worker whose
+search differs). Each machine runs trials until the study holds ``trials`` counted trials in
+total, then writes its own ``out_dir`` from the shared study (the same ``best.yaml`` on
+every machine; pass ``final=False`` on all but one to train the final run once). A machine
+that dies leaves a RUNNING trial that the others fail after
+:data:`graff.tune._storage.GRACE_PERIOD` seconds without heartbeat, and run again.
 """
 
 from graff.tune._outputs import TRIALS_COLUMNS

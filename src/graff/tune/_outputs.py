@@ -79,7 +79,7 @@ def write_plots(study: optuna.Study, out_dir: Path) -> list[Path]:
     from optuna.visualization import matplotlib as ov
 
     made = []
-    plots = {
+    plots: dict[str, Any] = {
         "history.png": ov.plot_optimization_history,
         "importances.png": ov.plot_param_importances,
     }

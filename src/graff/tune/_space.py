@@ -22,6 +22,7 @@ package data read through :mod:`importlib.resources`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import difflib
@@ -117,8 +118,10 @@ class SpaceParam:
         """The values checked against a config: every choice, or both ends of the range."""
         if self.type == "categorical":
             return list(self.choices)
-        cast = int if self.type == "int" else float
-        return [cast(self.low), cast(self.high)]
+        assert self.low is not None and self.high is not None
+        if self.type == "int":
+            return [int(self.low), int(self.high)]
+        return [float(self.low), float(self.high)]
 
     def to_dict(self) -> dict[str, Any]:
         if self.type == "categorical":
@@ -246,10 +249,8 @@ def _key_hint(key: str, model: str | None, err: Any) -> Any:
 
 def _number(value: Any, what: str, err: Any, integer: bool) -> float:
     if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise err(f"{what} must be a number, got {value!r}")
     if not math.isfinite(value):

@@ -362,8 +362,10 @@ def tune(
     space_ = _resolve_space(space, model)
     data = backend.load_prepared(base, data_dir)
     split_list = _resolve_splits(splits, data)
-    out = Path(out_dir) if out_dir is not None else Path("runs") / "tune" / _slug(
-        f"{dataset}-{model}"
+    out = (
+        Path(out_dir)
+        if out_dir is not None
+        else Path("runs") / "tune" / _slug(f"{dataset}-{model}")
     )
     out.mkdir(parents=True, exist_ok=True)
     store = storage if storage is not None else _storage.embedded_storage(out)

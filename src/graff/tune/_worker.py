@@ -147,8 +147,7 @@ class Objective:
         before = [
             t
             for t in trial.study.get_trials(deepcopy=False)
-            if t.number < trial.number
-            and (t.state == TrialState.RUNNING or _storage.counted(t))
+            if t.number < trial.number and (t.state == TrialState.RUNNING or _storage.counted(t))
         ]
         if len(before) >= self.job.trials:
             trial.set_user_attr("surplus", "budget already taken by other workers")
@@ -163,12 +162,14 @@ class Objective:
         except backend.ConfigError as e:
             trial.set_user_attr("error", f"invalid config: {e}")
             raise TrialFailed(str(e)) from None
-        stride, vals, tests = self.job.stride, [], []
+        stride = self.job.stride
+        vals: list[float] = []
+        tests: list[float] = []
         every = max(1, math.ceil(cfg.optim.epochs / REPORTS_PER_SPLIT))
         for i, k in enumerate(self.job.splits):
             best = -math.inf
 
-            def on_epoch(epoch: int, scores: dict[str, float], i: int = i) -> None:
+            def on_epoch(epoch: int, scores: dict[str, float], i: int = i, k: int = k) -> None:
                 nonlocal best
                 best = max(best, 100.0 * scores["val"])
                 if epoch % every == 0 and epoch < stride:
