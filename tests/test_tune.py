@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import socket
+import subprocess
 
 import optuna
 import pytest
@@ -227,3 +230,66 @@ def test_search_splits_argument_and_default_rule(tmp_path, fake_fit):
     assert n_val < 2000 / 3 and default_splits(data) == [0, 1, 2]
     big = type("D", (), {"val_mask": data.val_mask.repeat(100, 1)[:, :3], "num_splits": 3})()
     assert default_splits(big) == [0]  # 100× the validation nodes: one split is enough
+
+
+def test_same_seed_same_trials_other_seed_other_trials(tmp_path, fake_fit):
+    runs = [
+        _tune(tmp_path / str(i), trials=4, final=False, seed=seed, pruner="none")
+        for i, seed in enumerate((7, 7, 8))
+    ]
+    params = [[t.params for t in _study(r).trials] for r in runs]
+    assert params[0] == params[1] and params[0] != params[2]
+
+
+def _job(storage: str, trials: int):
+    from graff.tune._worker import Job
+
+    base = backend.RunConfig()
+    return Job(
+        storage=storage,
+        study_name="s",
+        model="graff",
+        base=config_to_dict(base),
+        space={"model.hidden": {"type": "categorical", "choices": [8, 16]}},
+        space_source="<test>",
+        splits=(0,),
+        trials=trials,
+        timeout=None,
+        data_dir=None,
+        seed=0,
+        threads=1,
+        pruner="none",
+        stride=10,
+    )
+
+
+def test_a_trial_beyond_the_budget_is_not_run(tmp_path):
+    from graff.tune._worker import Objective, _Surplus
+
+    study = optuna.create_study(direction="maximize")
+    objective = Objective(_job(str(tmp_path / "j"), trials=1))
+    first = study.ask()  # running elsewhere: it holds the only slot
+    second = study.ask()
+    with pytest.raises(_Surplus):
+        objective._check_slot(second)
+    assert "surplus" in study.trials[1].user_attrs
+    study.tell(second, state=optuna.trial.TrialState.FAIL)  # as the worker does
+    study.tell(first, state=optuna.trial.TrialState.FAIL)  # killed: the slot is free again
+    objective._check_slot(study.ask())
+
+
+def test_dead_workers_trials_are_failed_live_ones_kept(tmp_path):
+    from graff.tune import _storage
+
+    storage = _storage.open_storage(str(tmp_path / "study.journal"))
+    study = optuna.create_study(storage=storage, study_name="s")
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # a pid that ran on this host and is gone
+    for pid in (os.getpid(), proc.pid):
+        t = study.ask()
+        t.set_user_attr("worker", {"host": socket.gethostname(), "pid": pid})
+    assert _storage.reap_dead_trials(study) == [1]
+    live, dead = study.trials
+    assert live.state.name == "RUNNING"
+    assert dead.state.name == "FAIL" and "killed" in dead.user_attrs
+    assert _storage.counts(study.trials).finished == 0  # a killed trial does not count

@@ -23,6 +23,7 @@ and does not count towards the requested number of trials.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import time
 import warnings
@@ -53,6 +54,8 @@ HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 60
 #: A RUNNING trial that never recorded its worker is failed after this long (embedded).
 UNCLAIMED_SECONDS = 120
+#: Tries to open a database whose Optuna tables other machines may be creating right now.
+SCHEMA_ATTEMPTS = 5
 
 
 def embedded_storage(out_dir: Path) -> str:
@@ -99,15 +102,26 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage:
         engine_kwargs["connect_args"] = {"timeout": 120}
     else:
         engine_kwargs["pool_pre_ping"] = True
-    with warnings.catch_warnings():
-        # The heartbeat is marked experimental; it is what makes a dead machine's trial fail.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            _database_url(storage),
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=HEARTBEAT_INTERVAL,
-            grace_period=GRACE_PERIOD,
-        )
+    import sqlalchemy.exc
+
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                # The heartbeat is marked experimental; it makes a dead machine's trial fail.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    _database_url(storage),
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=HEARTBEAT_INTERVAL,
+                    grace_period=GRACE_PERIOD,
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            # Machines that start together on an empty database all create Optuna's tables;
+            # all but one fail on a duplicate type or table. Once it exists, opening works.
+            if attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
 
 
 def worker_identity() -> dict[str, Any]:
