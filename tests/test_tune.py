@@ -106,6 +106,9 @@ def test_outputs_best_yaml_final_and_trials_csv(tmp_path):
     assert bests == sorted(bests) and bests[-1] == pytest.approx(res.best_value)
     assert res.n_trials == res.new_trials == 3 and res.search_seconds > 0
     assert res.trials_per_hour > 0
+    text = "\n".join(res.report())
+    assert f"best trial #{res.best_number}" in text and str(out / "best.yaml") in text
+    assert f"{final['mean']:.2f} ± {final['std']:.2f}" in text
     if (out / "history.png").exists():  # matplotlib installed (the dev extra has it)
         assert res.files["history"] == out / "history.png"
 

@@ -24,7 +24,7 @@ import graff
 from graff.tune import tune
 
 DATA = {"num_nodes": 120, "num_splits": 3, "num_features": 16, "seed": 3}
-FAST = ["optim.epochs=15"]
+FAST = ["optim.epochs=10"]
 SPACE = {
     "model.hidden": [8, 16],
     "optim.lr": {"type": "float", "low": 1.0e-3, "high": 5.0e-2, "log": True},
@@ -77,7 +77,7 @@ def _check_study(trials: list[optuna.trial.FrozenTrial], total: int) -> list[int
 
 @pytest.mark.slow
 def test_resume_after_kill_runs_each_missing_trial_once(tmp_path):
-    out, total = tmp_path / "out", 8
+    out, total = tmp_path / "out", 6
     proc = _spawn(out, total)
     deadline = time.monotonic() + 120
     killed_number = None
@@ -113,7 +113,7 @@ def test_resume_after_kill_runs_each_missing_trial_once(tmp_path):
 
 @pytest.mark.slow
 def test_two_workers_share_the_journal_file(tmp_path):
-    out, total = tmp_path / "out", 8
+    out, total = tmp_path / "out", 6
     res = tune("csbm", "graff", trials=total, jobs=2, out_dir=out, final=True, **ARGS)
     assert res.n_trials == total == res.new_trials
     study = optuna.load_study(study_name="graff-csbm", storage=_journal(out))
@@ -140,7 +140,7 @@ def postgres(tmp_path):
 
 @pytest.mark.slow
 def test_two_machines_fill_one_postgresql_study(tmp_path, postgres):
-    total = 8
+    total = 6
     procs = [_spawn(tmp_path / f"machine{i}", total, postgres) for i in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=240)

@@ -123,6 +123,26 @@ class TuneResult:
         """Trials finished per hour of this call's search (all workers together)."""
         return 3600.0 * self.new_trials / self.search_seconds if self.search_seconds else 0.0
 
+    def report(self) -> list[str]:
+        """A few lines for humans (what ``graff tune`` prints at the end)."""
+        metric = "ROC-AUC" if self.metric == "roc_auc" else "accuracy"
+        splits = ",".join(map(str, self.splits))
+        lines = [
+            f"{self.model} on {self.dataset}: study {self.study_name!r} ({self.storage}): "
+            f"{self.n_trials} trials ({self.n_complete} complete, {self.n_pruned} pruned, "
+            f"{self.n_failed} failed), {self.new_trials} in this call, "
+            f"{self.search_seconds:.0f} s ({self.trials_per_hour:.0f} trials/h)",
+            f"best trial #{self.best_number}: validation {metric} {self.best_value:.2f} "
+            f"(mean over splits {splits})",
+        ]
+        if self.final is not None:
+            lines.append(
+                f"final run of the best config: test {metric} {self.final['mean']:.2f} ± "
+                f"{self.final['std']:.2f} over {self.final['n_splits']} splits (± sample std)"
+            )
+        lines += [f"{name}: {path}" for name, path in self.files.items()]
+        return lines
+
 
 def _base_config(
     dataset: str,
