@@ -296,3 +296,25 @@ def test_dead_workers_trials_are_failed_live_ones_kept(tmp_path):
     assert live.state.name == "RUNNING"
     assert dead.state.name == "FAIL" and "killed" in dead.user_attrs
     assert _storage.counts(study.trials).finished == 0  # a killed trial does not count
+
+
+def test_plots_are_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch, caplog):
+    import sys
+
+    from graff.tune import _outputs
+
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # import fails
+    with caplog.at_level("INFO", logger="graff.tune"):
+        assert _outputs.write_plots(study, tmp_path) == []
+    assert "matplotlib is not installed" in caplog.text and not list(tmp_path.iterdir())
+
+
+def test_parse_splits_of_the_command_line():
+    from graff.tune import parse_splits
+
+    assert parse_splits(None) is None and parse_splits(" ") is None
+    assert parse_splits("3") == 3 and parse_splits("0, 2,5") == [0, 2, 5]
+    with pytest.raises(ConfigError, match="indices like 0,1,2"):
+        parse_splits("all")

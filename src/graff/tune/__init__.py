@@ -36,7 +36,14 @@ from graff.tune._space import (
     load_space,
     parse_space,
 )
-from graff.tune._study import TARGET_VAL_NODES, TuneError, TuneResult, default_splits, tune
+from graff.tune._study import (
+    TARGET_VAL_NODES,
+    TuneError,
+    TuneResult,
+    default_splits,
+    parse_splits,
+    tune,
+)
 from graff.tune._worker import TrialEvent
 
 __all__ = [
@@ -54,5 +61,6 @@ __all__ = [
     "default_splits",
     "load_space",
     "parse_space",
+    "parse_splits",
     "tune",
 ]

@@ -28,8 +28,11 @@ TRIALS_COLUMNS = ("number", "state", "counted", "value", "test_mean", "seconds",
 def write_trials_csv(
     path: Path, trials: list[FrozenTrial], keys: list[str], splits: list[int]
 ) -> None:
-    """One row per trial (metrics in percent; ``value`` = mean validation over the splits,
-    ``test_mean`` = mean test over the same splits, for the record only)."""
+    """One row per trial, metrics in percent: ``value`` = the objective (mean best
+    validation over the search splits; for a PRUNED trial the last running mean it reported),
+    ``val_<k>`` = best validation of split k, ``test_mean`` = mean test over the same splits
+    (for the record only), ``counted`` = 1 if the trial counts towards the budget, ``error``
+    = why a trial failed, was killed or was not run (surplus)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*TRIALS_COLUMNS, *(f"val_{k}" for k in splits), *keys])

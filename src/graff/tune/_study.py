@@ -25,7 +25,14 @@ from graff.tune import _outputs, _storage
 from graff.tune._space import SearchSpace, default_space, load_space, parse_space
 from graff.tune._worker import Job, TrialEvent, best_of, event, make_pruner, run_worker, worker_main
 
-__all__ = ["TARGET_VAL_NODES", "TuneError", "TuneResult", "default_splits", "tune"]
+__all__ = [
+    "TARGET_VAL_NODES",
+    "TuneError",
+    "TuneResult",
+    "default_splits",
+    "parse_splits",
+    "tune",
+]
 
 log = logging.getLogger("graff.tune")
 
@@ -56,6 +63,21 @@ def default_splits(data: Any) -> list[int]:
     n_val = float(data.val_mask.sum()) / max(1, data.num_splits)
     k = math.ceil(TARGET_VAL_NODES / max(1.0, n_val))
     return list(range(min(data.num_splits, max(1, k))))
+
+
+def parse_splits(text: str | None) -> int | list[int] | None:
+    """``--splits`` of the command line: ``""``/None → None (the default rule), ``"3"`` → 3
+    (the first three), ``"0,2,5"`` → [0, 2, 5]."""
+    if text is None or not text.strip():
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise backend.ConfigError(
+            f"--splits {text!r}: give a number K (the first K splits) or indices like 0,1,2"
+        ) from None
+    return values[0] if len(parts) == 1 else values
 
 
 def _resolve_splits(splits: int | Sequence[int] | None, data: Any) -> list[int]:
@@ -184,10 +206,11 @@ def _resolve_space(space: Any, model: str) -> SearchSpace:
 
 def _study_record(job: Job, dataset: str) -> dict[str, Any]:
     """What a study is a search of; a resumed or shared search must match it."""
+    base = {k: v for k, v in job.base.items() if k != "provenance"}  # text, not settings
     return {
         "dataset": dataset,
         "model": job.model,
-        "base": job.base,
+        "base": base,
         "space": job.space,
         "splits": list(job.splits),
     }
