@@ -105,6 +105,7 @@ def test_outputs_best_yaml_final_and_trials_csv(tmp_path):
     bests = [e.best_value for e in events]
     assert bests == sorted(bests) and bests[-1] == pytest.approx(res.best_value)
     assert res.n_trials == res.new_trials == 3 and res.search_seconds > 0
+    assert res.trial_seconds > 0 and res.trial_seconds <= res.study_seconds + 1e-3
     assert res.trials_per_hour > 0
     text = "\n".join(res.report())
     assert f"best trial #{res.best_number}" in text and str(out / "best.yaml") in text

@@ -114,6 +114,9 @@ class TuneResult:
         n_trials: counted trials of the study (complete + pruned + failed); the others are
             split by state. ``new_trials``: those finished during this call.
         search_seconds: wall time of this call's search; ``final_seconds``: its final run.
+        study_seconds: wall time of the whole study (first trial's start to last trial's end,
+            over every call, worker and machine); ``trial_seconds``: the sum of its trials'
+            durations (worker time).
         final: ``final/summary.json`` as a dict (None with ``final=False``).
         files: ``best``, ``trials``, ``final`` and the plots, by name.
     """
@@ -136,6 +139,8 @@ class TuneResult:
     n_failed: int
     new_trials: int
     search_seconds: float
+    study_seconds: float
+    trial_seconds: float
     final_seconds: float
     final: dict[str, Any] | None
     files: dict[str, Path] = field(default_factory=dict)
@@ -308,7 +313,8 @@ def _provenance(job: Job, res: TuneResult, pruner: str, base_source: str, when: 
         f"Objective: mean best-validation {metric} over splits {splits}; the test metric was "
         f"recorded, never used to choose. Best trial #{res.best_number}: validation "
         f"{res.best_value:.2f}. Budget: {job.trials} trials, {timeout}; this call searched for "
-        f"{res.search_seconds:.0f} s. Written {when}."
+        f"{res.search_seconds:.0f} s; the study took {res.study_seconds:.0f} s of wall time and "
+        f"{res.trial_seconds:.0f} s of worker time. Written {when}."
     )
 
 
@@ -451,6 +457,18 @@ def tune(
     return _finish(job, dataset, data, base_source, out, search_seconds, before, final, plots)
 
 
+def _duration(t: optuna.trial.FrozenTrial) -> float:
+    if t.datetime_start is None or t.datetime_complete is None:
+        return 0.0
+    return (t.datetime_complete - t.datetime_start).total_seconds()
+
+
+def _span(trials: list[optuna.trial.FrozenTrial]) -> float:
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+
+
 def _load(job: Job) -> optuna.Study:
     return optuna.load_study(study_name=job.study_name, storage=_storage.open_storage(job.storage))
 
@@ -501,6 +519,8 @@ def _finish(
         n_failed=c.failed,
         new_trials=c.finished - before,
         search_seconds=search_seconds,
+        study_seconds=_span(trials),
+        trial_seconds=sum(_duration(t) for t in trials),
         final_seconds=0.0,
         final=None,
         files=files,
