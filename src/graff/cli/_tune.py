@@ -27,24 +27,11 @@ def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed config overrides")
 
 
-def _splits(text: str | None) -> int | list[int] | None:
-    from graff.errors import ConfigError
-
-    if not text:
-        return None
-    try:
-        if "," in text or text.startswith("["):
-            return [int(v) for v in text.strip("[]").split(",") if v.strip()]
-        return int(text)
-    except ValueError:
-        raise ConfigError(f"--splits {text!r}: expected K or a list like 0,1,2") from None
-
-
 def cmd_tune(args: argparse.Namespace) -> int:
     import json
 
     from graff.cli import _render as r
-    from graff.tune import TrialEvent, tune
+    from graff.tune import TrialEvent, parse_splits, tune
 
     out = args.out or f"runs/tune/{args.dataset.replace(':', '_').replace('/', '_')}-{args.model}"
     bar = r.progress_bar(not args.no_progress)
@@ -61,7 +48,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                 args.model,
                 trials=args.trials,
                 timeout=args.timeout,
-                splits=_splits(args.splits),
+                splits=parse_splits(args.splits),
                 space=args.space,
                 storage=args.storage,
                 study_name=args.study,
@@ -69,7 +56,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                 final=args.final,
                 out_dir=out,
                 data_dir=args.data_dir,
-                overrides=args.set or (),
+                overrides=[*(args.set or ()), *([f"device={args.device}"] if args.device else [])],
                 seed=args.seed or 0,
                 threads=args.threads or 1,
                 on_trial=on_trial,
@@ -87,19 +74,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
         payload["best_config"] = config_to_dict(result.best_config)
         print(json.dumps(payload, indent=2, default=str))
         return 0
-    r.say(
-        f"{result.model} on {result.dataset}: best trial #{result.best_number}, validation "
-        f"{result.best_value:.2f} over splits {result.splits} ({result.n_complete} complete, "
-        f"{result.n_pruned} pruned, {result.n_failed} failed of {result.n_trials}; "
-        f"{result.search_seconds:.0f} s)"
-    )
-    r.say("best settings: " + ", ".join(f"{k}={v}" for k, v in result.best_params.items()))
-    if result.final is not None:
-        f = result.final
-        r.say(
-            f"final run on every split: test {r.fmt(f['mean'], f['std'])} over "
-            f"{f['n_splits']} splits (chosen on validation only)"
-        )
-    for name, path in result.files.items():
-        r.say(f"{name}: {path}")
+    for line in result.report():
+        r.say(line)
     return 0

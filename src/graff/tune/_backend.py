@@ -1,0 +1,63 @@
+"""Everything :mod:`graff.tune` takes from the rest of graff, imported in this one place.
+
+The search only needs a config type, a way to load and preprocess a dataset, one split's
+training (for trials) and the multi-split runner (for the final run). Should one of these
+move (e.g. ``load_prepared`` to :mod:`graff.data`), only this file changes; tests replace
+``fit_split`` here to feed the search with made-up scores.
+"""
+
+from __future__ import annotations
+
+from graff.configs import shipped_config
+from graff.perf import tune_allocator
+from graff.reproduce import load_prepared
+from graff.train import (
+    DivergenceError,
+    PreparedData,
+    RunDirError,
+    SplitResult,
+    Summary,
+    fit_split,
+    read_summary,
+    run,
+)
+from graff.train.config import (
+    MODEL_NAMES,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
+from graff.train.models import MODELS
+from graff.train.runner import atomic_write
+
+__all__ = [
+    "MODELS",
+    "MODEL_NAMES",
+    "ConfigError",
+    "DataConfig",
+    "DivergenceError",
+    "ModelConfig",
+    "OptimConfig",
+    "PreparedData",
+    "RunConfig",
+    "RunDirError",
+    "SplitResult",
+    "Summary",
+    "apply_overrides",
+    "atomic_write",
+    "config_from_dict",
+    "config_to_dict",
+    "fit_split",
+    "load_config",
+    "load_prepared",
+    "read_summary",
+    "run",
+    "shipped_config",
+    "tune_allocator",
+]

@@ -1,0 +1,103 @@
+"""The files of a search directory: ``best.yaml``, ``trials.csv`` and the plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from optuna.trial import FrozenTrial
+
+from graff.tune import _backend as backend
+from graff.tune._storage import counted
+
+__all__ = ["TRIALS_COLUMNS", "write_best", "write_plots", "write_trials_csv"]
+
+log = logging.getLogger("graff.tune")
+
+#: The fixed leading columns of trials.csv; then ``val_<k>`` per search split, then one
+#: column per searched key (the config key, e.g. ``optim.lr``).
+TRIALS_COLUMNS = ("number", "state", "counted", "value", "test_mean", "seconds", "error")
+
+
+def write_trials_csv(
+    path: Path, trials: list[FrozenTrial], keys: list[str], splits: list[int]
+) -> None:
+    """One row per trial, metrics in percent: ``value`` = the objective (mean best
+    validation over the search splits; for a PRUNED trial the last running mean it reported),
+    ``val_<k>`` = best validation of split k, ``test_mean`` = mean test over the same splits
+    (for the record only), ``counted`` = 1 if the trial counts towards the budget, ``error``
+    = why a trial failed, was killed or was not run (surplus)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*TRIALS_COLUMNS, *(f"val_{k}" for k in splits), *keys])
+    for t in sorted(trials, key=lambda t: t.number):
+        seconds = ""
+        if t.datetime_start and t.datetime_complete:
+            seconds = f"{(t.datetime_complete - t.datetime_start).total_seconds():.3f}"
+        vals = list(t.user_attrs.get("val", []))
+        vals += [""] * (len(splits) - len(vals))
+        error = t.user_attrs.get("error") or t.user_attrs.get("surplus") or ""
+        if not error and "killed" in t.user_attrs:
+            error = f"killed: {t.user_attrs['killed']}"
+        writer.writerow(
+            [
+                t.number,
+                t.state.name,
+                int(counted(t)),
+                "" if t.value is None else t.value,
+                t.user_attrs.get("test_mean", ""),
+                seconds,
+                error.replace("\n", " "),
+                *vals,
+                *(t.params.get(k, "") for k in keys),
+            ]
+        )
+    backend.atomic_write(path, buf.getvalue())
+
+
+def write_best(path: Path, cfg: Any, header: str) -> Any:
+    """Write the complete config ``cfg`` to ``path`` and read it back as ``graff train
+    --config`` would (a ConfigError here is a bug, not a user error)."""
+    text = f"# {header}\n" + yaml.safe_dump(
+        backend.config_to_dict(cfg), sort_keys=False, width=100, allow_unicode=True
+    )
+    backend.atomic_write(path, text)
+    return backend.load_config(path).validate()
+
+
+def write_plots(study: optuna.Study, out_dir: Path) -> list[Path]:
+    """The optimisation history and the parameter importances as PNGs, when matplotlib
+    is installed (the ``plot`` extra); otherwise a logged note and no files."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.info("matplotlib is not installed (pip install 'graff[plot]'): no plots written")
+        return []
+    from optuna.visualization import matplotlib as ov
+
+    made = []
+    plots: dict[str, Any] = {
+        "history.png": ov.plot_optimization_history,
+        "importances.png": ov.plot_param_importances,
+    }
+    for name, fn in plots.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the matplotlib backend is "experimental"
+                ax = fn(study)
+            fig = ax.figure
+            fig.tight_layout()
+            fig.savefig(out_dir / name, dpi=120)
+            plt.close(fig)
+            made.append(out_dir / name)
+        except (ValueError, RuntimeError, ZeroDivisionError) as e:
+            # e.g. importances need two complete trials that differ
+            log.info("plot %s skipped: %s", name, e)
+            plt.close("all")
+    return made

@@ -1,0 +1,226 @@
+"""Where a study lives, how its trials are counted, and what happens to a killed worker's trial.
+
+Two kinds of storage:
+
+* **Embedded** (the default): an Optuna journal file ``DIR/study.journal``
+  (:class:`optuna.storages.JournalStorage` on a ``JournalFileBackend``): an append-only log
+  written under a file lock, the store Optuna recommends for several processes on one
+  machine (SQLite's whole-database lock is not meant for concurrent writers). A trial whose
+  worker died (``kill -9``, a crash) stays RUNNING in the log; every worker, before it starts
+  a trial, marks FAIL each RUNNING trial whose process (host and pid recorded in the trial)
+  no longer exists. So running the same command again after a kill resumes at once.
+* **A database URL** (``postgresql://user:pw@host/db``, ``sqlite:///file.db``, any SQLAlchemy
+  URL): :class:`optuna.storages.RDBStorage` with Optuna's heartbeat. Workers on other
+  machines cannot be asked whether their process lives, so a RUNNING trial whose heartbeat
+  is older than :data:`GRACE_PERIOD` seconds is marked FAIL instead.
+
+A failed *run* (the model diverged, the sampled combination is not a valid config) is a
+finished trial: state FAIL with a user attribute ``error``. A FAIL without ``error`` is a
+trial that never ran to its end (killed, or a surplus trial, see :mod:`graff.tune._worker`)
+and does not count towards the requested number of trials.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+__all__ = [
+    "GRACE_PERIOD",
+    "HEARTBEAT_INTERVAL",
+    "Counts",
+    "counts",
+    "describe_storage",
+    "embedded_storage",
+    "is_embedded",
+    "open_storage",
+    "reap_dead_trials",
+    "worker_identity",
+]
+
+#: Seconds between two heartbeats of a running trial in a database storage.
+HEARTBEAT_INTERVAL = 10
+#: A RUNNING trial without a heartbeat for this long is failed (database storages).
+GRACE_PERIOD = 60
+#: A RUNNING trial that never recorded its worker is failed after this long (embedded).
+UNCLAIMED_SECONDS = 120
+#: Tries to open a database whose Optuna tables other machines may be creating right now.
+SCHEMA_ATTEMPTS = 5
+
+
+def embedded_storage(out_dir: Path) -> str:
+    """The default storage of a search writing to ``out_dir``: its journal file."""
+    return str((out_dir / "study.journal").resolve())
+
+
+def is_embedded(storage: str) -> bool:
+    """A journal file path (embedded), not a database URL."""
+    return "://" not in storage
+
+
+def describe_storage(storage: str) -> str:
+    """The storage for humans and provenance records: a database URL without its password."""
+    if is_embedded(storage):
+        return f"journal file {storage}"
+    import sqlalchemy.engine
+
+    try:
+        return str(sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True))
+    except Exception:  # a URL SQLAlchemy cannot parse fails later, with Optuna's message
+        return storage.split("@")[-1]
+
+
+def _database_url(url: str) -> str:
+    """``postgresql://`` with the psycopg (3) driver when psycopg2 is absent."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg"):
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def open_storage(storage: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage for a journal file path or a database URL (module docstring)."""
+    if is_embedded(storage):
+        from optuna.storages.journal import JournalFileBackend
+
+        Path(storage).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(storage))
+    engine_kwargs: dict[str, Any] = {}
+    if storage.startswith("sqlite"):
+        engine_kwargs["connect_args"] = {"timeout": 120}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    import sqlalchemy.exc
+
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                # The heartbeat is marked experimental; it makes a dead machine's trial fail.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    _database_url(storage),
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=HEARTBEAT_INTERVAL,
+                    grace_period=GRACE_PERIOD,
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            # Machines that start together on an empty database all create Optuna's tables;
+            # all but one fail on a duplicate type or table. Once it exists, opening works.
+            if attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
+
+
+def worker_identity() -> dict[str, Any]:
+    """What a trial records about the process that runs it."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: dead
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def reap_dead_trials(study: optuna.Study) -> list[int]:
+    """Mark FAIL the RUNNING trials of an embedded study whose worker process is gone.
+
+    A trial records ``worker = {host, pid}`` as its first act; one on this host whose pid no
+    longer runs was killed. One that never recorded its worker (killed within milliseconds
+    of its start) is failed once it is :data:`UNCLAIMED_SECONDS` old. Returns the numbers of
+    the trials failed here. Database storages rely on the heartbeat instead.
+    """
+    host = socket.gethostname()
+    failed = []
+    now = datetime.now()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = t.user_attrs.get("worker")
+        if isinstance(worker, dict):
+            dead = worker.get("host") == host and not _process_alive(int(worker.get("pid", -1)))
+        else:
+            start = t.datetime_start or now
+            dead = (now - start).total_seconds() > UNCLAIMED_SECONDS
+        if not dead:
+            continue
+        try:
+            study._storage.set_trial_user_attr(t._trial_id, "killed", "worker process ended")
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            failed.append(t.number)
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
+            pass  # another worker got there first
+    return failed
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail the trials left behind by dead workers (pid check or heartbeat)."""
+    if isinstance(study._storage, optuna.storages.JournalStorage):
+        reap_dead_trials(study)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Trials of a study by what they mean for the budget."""
+
+    complete: int
+    pruned: int
+    failed: int  # ran and failed (divergence, invalid combination): counts
+    running: int
+    abandoned: int  # killed or surplus: does not count
+
+    @property
+    def finished(self) -> int:
+        """The trials that count towards the requested number."""
+        return self.complete + self.pruned + self.failed
+
+
+def counted(t: FrozenTrial) -> bool:
+    """Whether a trial counts towards the requested number (it ran to an end)."""
+    if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return t.state == TrialState.FAIL and "error" in t.user_attrs
+
+
+def counts(trials: list[FrozenTrial]) -> Counts:
+    c = p = f = r = a = 0
+    for t in trials:
+        if t.state == TrialState.COMPLETE:
+            c += 1
+        elif t.state == TrialState.PRUNED:
+            p += 1
+        elif t.state == TrialState.RUNNING:
+            r += 1
+        elif t.state == TrialState.FAIL:
+            if counted(t):
+                f += 1
+            else:
+                a += 1
+    return Counts(c, p, f, r, a)
+
+
+def wait(seconds: float) -> None:
+    time.sleep(seconds)

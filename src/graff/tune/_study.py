@@ -1,0 +1,540 @@
+"""``tune``: the hyperparameter search of any registered model on any graph."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import multiprocessing
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+
+from graff.tune import _backend as backend
+from graff.tune import _outputs, _storage
+from graff.tune._space import SearchSpace, default_space, load_space, parse_space
+from graff.tune._worker import Job, TrialEvent, best_of, event, make_pruner, run_worker, worker_main
+
+__all__ = [
+    "TARGET_VAL_NODES",
+    "TuneError",
+    "TuneResult",
+    "default_splits",
+    "parse_splits",
+    "tune",
+]
+
+log = logging.getLogger("graff.tune")
+
+#: Validation nodes the default objective averages over (summed over its splits).
+TARGET_VAL_NODES = 2000
+
+
+class TuneError(RuntimeError):
+    """A search that cannot go on or gave nothing to choose from."""
+
+
+def default_splits(data: Any) -> list[int]:
+    """The splits a trial is scored on by default: the first K of the dataset's S splits,
+
+    .. math::  K = \\min\\big(S,\\ \\lceil 2000 / \\bar n_{val} \\rceil\\big),
+
+    with :math:`\\bar n_{val}` the mean number of validation nodes of a split. The rule is on
+    the size of the validation sets, not of the graph, because that is what sets the noise
+    of the objective: a split's validation accuracy has a binomial standard deviation of
+    up to :math:`0.5/\\sqrt{n_{val}}`, so the mean over K splits has at most
+    :math:`0.5/\\sqrt{K n_{val}}` ≈ 1.1 points at 2000 validation nodes, below the gaps
+    between settings worth telling apart. Small graphs have tiny validation sets (texas and
+    cornell: 59 nodes per split, one node = 1.7 points) and get all their splits; large graphs
+    have large ones and get few, which is also where a split is dear. With the shipped data:
+    texas, wisconsin, cornell: 10 splits; chameleon-filtered: 7; chameleon, citeseer, cora,
+    squirrel-filtered: 3; squirrel: 2; film, pubmed, minesweeper, tolokers: 1.
+    """
+    n_val = float(data.val_mask.sum()) / max(1, data.num_splits)
+    k = math.ceil(TARGET_VAL_NODES / max(1.0, n_val))
+    return list(range(min(data.num_splits, max(1, k))))
+
+
+def parse_splits(text: str | None) -> int | list[int] | None:
+    """``--splits`` of the command line: ``""``/None → None (the default rule), ``"3"`` → 3
+    (the first three), ``"0,2,5"`` → [0, 2, 5]."""
+    if text is None or not text.strip():
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise backend.ConfigError(
+            f"--splits {text!r}: give a number K (the first K splits) or indices like 0,1,2"
+        ) from None
+    return values[0] if len(parts) == 1 else values
+
+
+def _resolve_splits(splits: int | Sequence[int] | None, data: Any) -> list[int]:
+    if splits is None:
+        return default_splits(data)
+    s = data.num_splits
+    if isinstance(splits, int):
+        if not 1 <= splits <= s:
+            raise backend.ConfigError(
+                f"splits={splits}: {data.name} has {s} splits; ask for 1..{s} (the first K) "
+                "or a list of split indices"
+            )
+        return list(range(splits))
+    out = [int(k) for k in splits]
+    if not out or len(set(out)) != len(out) or any(not 0 <= k < s for k in out):
+        raise backend.ConfigError(
+            f"splits={list(splits)}: give distinct split indices in 0..{s - 1} ({data.name} has "
+            f"{s} splits)"
+        )
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "study"
+
+
+@dataclass
+class TuneResult:
+    """What a search found and what it cost. Metrics in percent.
+
+    Attributes:
+        best_value: mean best-validation metric of the best trial over ``splits``.
+        best_config: the chosen config (all splits, as ``best.yaml``).
+        n_trials: counted trials of the study (complete + pruned + failed); the others are
+            split by state. ``new_trials``: those finished during this call.
+        search_seconds: wall time of this call's search; ``final_seconds``: its final run.
+        study_seconds: wall time of the whole study (first trial's start to last trial's end,
+            over every call, worker and machine); ``trial_seconds``: the sum of its trials'
+            durations (worker time).
+        final: ``final/summary.json`` as a dict (None with ``final=False``).
+        files: ``best``, ``trials``, ``final`` and the plots, by name.
+    """
+
+    study_name: str
+    storage: str
+    out_dir: Path
+    model: str
+    dataset: str
+    metric: str
+    splits: list[int]
+    best_number: int
+    best_value: float
+    best_test_mean: float | None
+    best_params: dict[str, Any]
+    best_config: Any
+    n_trials: int
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    new_trials: int
+    search_seconds: float
+    study_seconds: float
+    trial_seconds: float
+    final_seconds: float
+    final: dict[str, Any] | None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def trials_per_hour(self) -> float:
+        """Trials finished per hour of this call's search (all workers together)."""
+        return 3600.0 * self.new_trials / self.search_seconds if self.search_seconds else 0.0
+
+    def report(self) -> list[str]:
+        """A few lines for humans (what ``graff tune`` prints at the end)."""
+        metric = "ROC-AUC" if self.metric == "roc_auc" else "accuracy"
+        splits = ",".join(map(str, self.splits))
+        lines = [
+            f"{self.model} on {self.dataset}: study {self.study_name!r} ({self.storage}): "
+            f"{self.n_trials} trials ({self.n_complete} complete, {self.n_pruned} pruned, "
+            f"{self.n_failed} failed), {self.new_trials} in this call, "
+            f"{self.search_seconds:.0f} s ({self.trials_per_hour:.0f} trials/h)",
+            f"best trial #{self.best_number}: validation {metric} {self.best_value:.2f} "
+            f"(mean over splits {splits})",
+        ]
+        if self.final is not None:
+            lines.append(
+                f"final run of the best config: test {metric} {self.final['mean']:.2f} ± "
+                f"{self.final['std']:.2f} over {self.final['n_splits']} splits (± sample std)"
+            )
+        lines += [f"{name}: {path}" for name, path in self.files.items()]
+        return lines
+
+
+def _base_config(
+    dataset: str,
+    model: str,
+    base_config: Any,
+    overrides: Sequence[str],
+    data_params: Mapping[str, Any] | None,
+) -> tuple[Any, str]:
+    if base_config is None:
+        shipped = backend.shipped_config(model, dataset)
+        if shipped is not None:
+            cfg, source = backend.load_config(shipped), f"graff/configs/{model}/{dataset}.yaml"
+        else:
+            cfg, source = backend.RunConfig(), "the defaults of graff.train.RunConfig"
+    elif isinstance(base_config, str | Path):
+        cfg, source = backend.load_config(base_config), str(base_config)
+    else:
+        cfg, source = copy.deepcopy(base_config), "a RunConfig given by the caller"
+    cfg.data.dataset = dataset
+    cfg.model.name = model
+    if data_params:
+        cfg.data.params = {**cfg.data.params, **dict(data_params)}
+    backend.apply_overrides(cfg, list(overrides))
+    if overrides:
+        source += " with " + ", ".join(overrides)
+    cfg.data.splits = None
+    return cfg.validate(), source
+
+
+def _resolve_space(space: Any, model: str) -> SearchSpace:
+    if space is None:
+        return default_space(model)
+    if isinstance(space, SearchSpace):
+        return space.check(model)
+    if isinstance(space, Mapping):
+        return parse_space(space, "<mapping>", model=model)
+    return load_space(space, model)
+
+
+def _study_record(job: Job, dataset: str) -> dict[str, Any]:
+    """What a study is a search of; a resumed or shared search must match it."""
+    base = {k: v for k, v in job.base.items() if k != "provenance"}  # text, not settings
+    return {
+        "dataset": dataset,
+        "model": job.model,
+        "base": base,
+        "space": job.space,
+        "splits": list(job.splits),
+    }
+
+
+def _create_study(job: Job, dataset: str) -> None:
+    storage = _storage.open_storage(job.storage)
+    study = optuna.create_study(
+        study_name=job.study_name, storage=storage, direction="maximize", load_if_exists=True
+    )
+    record = json.loads(json.dumps(_study_record(job, dataset)))
+    old = study.user_attrs.get("graff")
+    if old is None:
+        study.set_user_attr("graff", record)
+    elif old != record:
+        diff = [k for k in record if old.get(k) != record[k]]
+        raise backend.ConfigError(
+            f"study {job.study_name!r} in {_storage.describe_storage(job.storage)} is a search "
+            f"with another {', '.join(diff)}; resume it with the same options, or start a new "
+            "one with another study name or output directory"
+        )
+
+
+def _run_workers(
+    job: Job, jobs: int, on_trial: Callable[[TrialEvent], None] | None, preloaded: dict[bool, Any]
+) -> None:
+    if jobs == 1:
+        run_worker(job, 0, on_trial, preloaded)
+        return
+    ctx = multiprocessing.get_context("spawn")  # no forked OpenMP/MKL thread pools
+    procs = [ctx.Process(target=worker_main, args=(job, w), daemon=False) for w in range(jobs)]
+    for p in procs:
+        p.start()
+    seen: set[int] = set()
+    study = optuna.load_study(study_name=job.study_name, storage=_storage.open_storage(job.storage))
+    try:
+        while True:
+            alive = any(p.is_alive() for p in procs)
+            trials = study.get_trials(deepcopy=False)
+            for t in sorted(trials, key=lambda t: t.number):
+                if t.number in seen or not t.state.is_finished():
+                    continue
+                seen.add(t.number)
+                if on_trial is not None and _storage.counted(t):
+                    on_trial(event(t, trials, job.trials))
+            if not alive:
+                break
+            time.sleep(0.5)
+    except BaseException:
+        for p in procs:
+            p.terminate()
+        raise
+    finally:
+        for p in procs:
+            p.join()
+    bad = [(w, p.exitcode) for w, p in enumerate(procs) if p.exitcode != 0]
+    if bad:
+        raise TuneError(
+            "search worker(s) "
+            + ", ".join(f"{w} (exit code {c})" for w, c in bad)
+            + " failed (traceback above); run the same command again to resume"
+        )
+
+
+def _final_run(cfg: Any, out: Path, data_dir: str | None) -> tuple[dict[str, Any], float]:
+    """Train the chosen config on every split into ``out`` (reusing a finished run of the
+    same config; replacing one of another config, left by an earlier best)."""
+    start = time.perf_counter()
+    record = json.loads(json.dumps(backend.config_to_dict(cfg)))
+    summary_path = out / "summary.json"
+    if summary_path.is_file():
+        old = backend.read_summary(out)
+        if old.get("config") == record:
+            return old, 0.0
+    overwrite = False
+    if (out / "config.yaml").is_file():
+        import yaml
+
+        overwrite = (yaml.safe_load((out / "config.yaml").read_text()) or {}).get(
+            "config"
+        ) != record
+    backend.run(cfg, backend.load_prepared(cfg, data_dir), out, overwrite=overwrite)
+    return backend.read_summary(out), time.perf_counter() - start
+
+
+def _provenance(job: Job, res: TuneResult, pruner: str, base_source: str, when: str) -> str:
+    metric = "ROC-AUC" if res.metric == "roc_auc" else "accuracy"
+    splits = ", ".join(map(str, res.splits))
+    timeout = "no timeout" if job.timeout is None else f"timeout {job.timeout:g} s per call"
+    return (
+        f"Chosen by graff tune (Optuna {optuna.__version__}) on validation only: study "
+        f"{res.study_name!r} in {res.storage}; {res.n_trials} trials ({res.n_complete} complete, "
+        f"{res.n_pruned} pruned, {res.n_failed} failed) drawn by a TPE sampler (seed {job.seed}) "
+        f"with {pruner} pruning from the space {job.space_source}, on top of {base_source}. "
+        f"Objective: mean best-validation {metric} over splits {splits}; the test metric was "
+        f"recorded, never used to choose. Best trial #{res.best_number}: validation "
+        f"{res.best_value:.2f}. Budget: {job.trials} trials, {timeout}; this call searched for "
+        f"{res.search_seconds:.0f} s; the study took {res.study_seconds:.0f} s of wall time and "
+        f"{res.trial_seconds:.0f} s of worker time. Written {when}."
+    )
+
+
+def tune(
+    dataset: str,
+    model: str = "graff",
+    *,
+    trials: int = 100,
+    timeout: float | None = None,
+    splits: int | Sequence[int] | None = None,
+    space: str | Path | SearchSpace | Mapping[str, Any] | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    jobs: int = 1,
+    final: bool = True,
+    out_dir: str | Path | None = None,
+    data_dir: str | None = None,
+    data_params: Mapping[str, Any] | None = None,
+    base_config: str | Path | Any | None = None,
+    overrides: Sequence[str] = (),
+    seed: int = 0,
+    threads: int = 1,
+    pruner: str | optuna.pruners.BasePruner = "median",
+    plots: bool = True,
+    on_trial: Callable[[TrialEvent], None] | None = None,
+) -> TuneResult:
+    """Search the hyperparameters of ``model`` on ``dataset``, choosing on validation only.
+
+    Each trial draws the keys of the search space with a seeded TPE sampler, sets them on the
+    base config (the shipped config of ``(model, dataset)``, else the defaults; then
+    ``overrides``), trains it on the search splits exactly as ``graff train`` does
+    (:func:`graff.train.fit_split`) and scores it by its **mean best-validation metric**
+    (percent). After every tenth of a split's epochs it reports the running mean to the
+    pruner, so that a bad trial stops within its first split. A trial whose training
+    diverges or whose sampled combination is not a valid config is recorded as FAIL and the
+    search goes on. Test scores are stored in each trial for the record and never used.
+
+    Writes to ``out_dir`` (default ``runs/tune/<dataset>-<model>``):
+
+    * ``study.journal`` — the study (default storage; see :mod:`graff.tune._storage`);
+    * ``best.yaml`` — the complete chosen config, for ``graff train --config``, whose
+      ``provenance`` names the study, storage, trial counts, splits, budget and date;
+    * ``final/`` — with ``final=True``, the chosen config trained on every split like
+      ``graff train`` (``final/summary.json``, same schema);
+    * ``trials.csv`` — one row per trial (:data:`graff.tune._outputs.TRIALS_COLUMNS`);
+    * ``history.png``, ``importances.png`` — with matplotlib installed.
+
+    Running the same call again resumes: ``trials`` is the study's total of finished trials
+    (a trial killed mid-run does not count and is run again), so only the missing ones run.
+    ``jobs`` worker processes (spawned, ``threads`` torch threads each) share the study;
+    with ``storage="postgresql://..."`` any number of machines running the same call fill
+    one study to ``trials`` in total.
+
+    Args:
+        dataset: a dataset name of :func:`graff.data.load_dataset` (``texas``, ``npz:PATH``).
+        model: a registered model name.
+        trials: the study's total number of counted trials (complete + pruned + failed).
+        timeout: stop starting trials after this many seconds (per call and worker).
+        splits: splits each trial is scored on: None for :func:`default_splits`, K for the
+            first K, or a list of indices. The final run uses every split.
+        space: a YAML file, a mapping or a :class:`SearchSpace`; None: the shipped one.
+        storage: a database URL; None: the journal file ``out_dir/study.journal`` (a path
+            without ``://`` names another journal file).
+        study_name: default ``<model>-<dataset>``.
+        jobs: worker processes on this machine (1: this process).
+        final: train the chosen config on every split into ``out_dir/final``.
+        data_dir: data folder (default ``$GRAFF_DATA``, else the cache).
+        data_params: keyword parameters of the dataset (e.g. csbm's ``num_nodes``).
+        base_config: a config file or RunConfig to search around instead of the shipped one.
+        overrides: ``key=value`` strings applied to the base config (``optim.epochs=100``).
+        seed: seed of the TPE sampler (the training seeds are the config's ``seed``).
+        threads: torch threads per worker (the caller's setting is restored afterwards).
+        pruner: ``median``, ``halving``, ``none`` or an Optuna pruner (steps are epochs,
+            split k's epoch e at step ``k * E + e`` with E the largest epoch count).
+        plots: write the plots (if matplotlib is installed).
+        on_trial: called with a :class:`TrialEvent` after each counted trial (in the calling
+            process, also with ``jobs > 1``): a progress bar's hook.
+
+    Raises:
+        ConfigError: a bad model, dataset option, override, space (SpaceError) or splits.
+        TuneError: no trial completed, or a worker process failed.
+    """
+    if model not in backend.MODELS:
+        raise backend.ConfigError(
+            f"model {model!r} is not registered; choose one of {', '.join(backend.MODELS)}"
+        )
+    for name, value in (("trials", trials), ("jobs", jobs), ("threads", threads)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise backend.ConfigError(f"{name}={value!r}: expected a positive integer")
+    if timeout is not None and not timeout > 0:
+        raise backend.ConfigError(f"timeout={timeout!r}: expected a positive number of seconds")
+    make_pruner(pruner, 1)  # a bad pruner name fails here, not in a worker
+    base, base_source = _base_config(dataset, model, base_config, overrides, data_params)
+    space_ = _resolve_space(space, model)
+    data = backend.load_prepared(base, data_dir)
+    split_list = _resolve_splits(splits, data)
+    out = (
+        Path(out_dir)
+        if out_dir is not None
+        else Path("runs") / "tune" / _slug(f"{dataset}-{model}")
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    store = storage if storage is not None else _storage.embedded_storage(out)
+    epochs = [base.optim.epochs]
+    for p in space_.params:
+        if p.key == "optim.epochs":
+            epochs += [int(v) for v in p.candidates()]
+    job = Job(
+        storage=store,
+        study_name=study_name or _slug(f"{model}-{dataset}"),
+        model=model,
+        base=json.loads(json.dumps(backend.config_to_dict(base))),
+        space=space_.to_dict(),
+        space_source=space_.source,
+        splits=tuple(split_list),
+        trials=trials,
+        timeout=timeout,
+        data_dir=data_dir,
+        seed=seed,
+        threads=threads,
+        pruner=pruner,
+        stride=max(epochs),
+        extra_seed=() if _storage.is_embedded(store) else (socket.gethostname(), os.getpid()),
+    )
+    old_threads, old_level = torch.get_num_threads(), optuna.logging.get_verbosity()
+    # Failed and pruned trials are reported through the trials themselves (error attribute,
+    # trials.csv, on_trial); Optuna's per-trial log lines would repeat them with tracebacks.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        _create_study(job, dataset)
+        before = _storage.counts(_load(job).get_trials(deepcopy=False)).finished
+        start = time.perf_counter()
+        if jobs == 1:
+            torch.set_num_threads(threads)
+        _run_workers(job, jobs, on_trial, {bool(base.data.normalize_features): data})
+    finally:
+        torch.set_num_threads(old_threads)
+        optuna.logging.set_verbosity(old_level)
+    search_seconds = time.perf_counter() - start
+    return _finish(job, dataset, data, base_source, out, search_seconds, before, final, plots)
+
+
+def _duration(t: optuna.trial.FrozenTrial) -> float:
+    if t.datetime_start is None or t.datetime_complete is None:
+        return 0.0
+    return (t.datetime_complete - t.datetime_start).total_seconds()
+
+
+def _span(trials: list[optuna.trial.FrozenTrial]) -> float:
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+
+
+def _load(job: Job) -> optuna.Study:
+    return optuna.load_study(study_name=job.study_name, storage=_storage.open_storage(job.storage))
+
+
+def _finish(
+    job: Job,
+    dataset: str,
+    data: Any,
+    base_source: str,
+    out: Path,
+    search_seconds: float,
+    before: int,
+    final: bool,
+    plots: bool,
+) -> TuneResult:
+    study = _load(job)
+    trials = study.get_trials(deepcopy=False)
+    space = parse_space(job.space, job.space_source, model=job.model)
+    files = {"trials": out / "trials.csv"}
+    _outputs.write_trials_csv(files["trials"], trials, space.keys, list(job.splits))
+    c = _storage.counts(trials)
+    best = best_of(trials)
+    if best is None:
+        errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
+        first = f" First error: {errors[0]}" if errors else ""
+        raise TuneError(
+            f"no trial of study {job.study_name!r} completed ({c.pruned} pruned, {c.failed} "
+            f"failed, {c.running} running); see {files['trials']}.{first}"
+        )
+    assert best.value is not None
+    cfg = space.apply(backend.config_from_dict(job.base), best.params)
+    res = TuneResult(
+        study_name=job.study_name,
+        storage=_storage.describe_storage(job.storage),
+        out_dir=out,
+        model=job.model,
+        dataset=dataset,
+        metric=data.metric,
+        splits=list(job.splits),
+        best_number=best.number,
+        best_value=float(best.value),
+        best_test_mean=best.user_attrs.get("test_mean"),
+        best_params=dict(best.params),
+        best_config=cfg,
+        n_trials=c.finished,
+        n_complete=c.complete,
+        n_pruned=c.pruned,
+        n_failed=c.failed,
+        new_trials=c.finished - before,
+        search_seconds=search_seconds,
+        study_seconds=_span(trials),
+        trial_seconds=sum(_duration(t) for t in trials),
+        final_seconds=0.0,
+        final=None,
+        files=files,
+    )
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    pruner = job.pruner if isinstance(job.pruner, str) else type(job.pruner).__name__
+    cfg.provenance = _provenance(job, res, pruner, base_source, when)
+    header = f"graff tune: {job.model} on {dataset}, best of study {job.study_name!r}"
+    res.best_config = _outputs.write_best(out / "best.yaml", cfg, header)
+    files["best"] = out / "best.yaml"
+    if plots:
+        for path in _outputs.write_plots(study, out):
+            files[path.stem] = path
+    if final:
+        res.final, res.final_seconds = _final_run(res.best_config, out / "final", job.data_dir)
+        files["final"] = out / "final" / "summary.json"
+    return res

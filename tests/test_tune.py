@@ -1,0 +1,321 @@
+"""graff.tune in this process: outputs, validation-only selection, failures, pruning, resume.
+
+A tiny csbm graph (120 nodes, 3 splits) and a few epochs keep each search to seconds; where
+a test needs scores it controls, ``graff.tune._backend.fit_split`` is replaced by a fake.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+
+import optuna
+import pytest
+
+from graff.train import DivergenceError, SplitResult, load_config, read_summary, run
+from graff.train.config import ConfigError, config_to_dict
+from graff.tune import TRIALS_COLUMNS, TrialEvent, TuneError, default_splits, tune
+from graff.tune import _backend as backend
+
+DATA = {"num_nodes": 120, "num_splits": 3, "num_features": 16, "seed": 3}
+FAST = ["optim.epochs=12"]
+SMALL_SPACE = {
+    "model.hidden": [8, 16],
+    "optim.lr": {"type": "float", "low": 1.0e-3, "high": 5.0e-2, "log": True},
+    "model.dropout": {"type": "float", "low": 0.0, "high": 0.6},
+    "model.w_type": ["diag", "sum", "dd"],
+}
+
+
+def _tune(tmp_path, **kw):
+    args = {
+        "trials": 4,
+        "space": SMALL_SPACE,
+        "data_params": DATA,
+        "overrides": FAST,
+        "out_dir": tmp_path / "out",
+        "plots": False,
+    }
+    args.update(kw)
+    return tune("csbm", "graff", **args)
+
+
+def _study(res):
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(res.out_dir / "study.journal"))
+    )
+    return optuna.load_study(study_name=res.study_name, storage=storage)
+
+
+@pytest.fixture
+def fake_fit(monkeypatch):
+    """fit_split replaced: val = 0.9 − dropout, test = dropout (they disagree on purpose);
+    on_epoch sees the same scores every epoch. ``calls`` records (dropout, split)."""
+    calls: list[tuple[float, int]] = []
+
+    def fit(cfg, data, split, *, on_epoch=None):
+        calls.append((cfg.model.dropout, split))
+        val, test = 0.9 - cfg.model.dropout, cfg.model.dropout
+        for epoch in range(1, cfg.optim.epochs + 1):
+            if on_epoch is not None:
+                on_epoch(epoch, {"loss": 1.0, "train": 0.5, "val": val, "test": test})
+        return SplitResult(split, "accuracy", 0.5, val, test, 1, cfg.optim.epochs, 0.0)
+
+    monkeypatch.setattr(backend, "fit_split", fit)
+    return calls
+
+
+@pytest.mark.slow
+def test_outputs_best_yaml_final_and_trials_csv(tmp_path):
+    events: list[TrialEvent] = []
+    res = _tune(tmp_path, trials=3, on_trial=events.append, plots=True)
+    out = res.out_dir
+    # best.yaml: a complete config graff train --config accepts, with the provenance
+    cfg = load_config(out / "best.yaml").validate()
+    assert config_to_dict(cfg) == config_to_dict(res.best_config)
+    assert cfg.data.dataset == "csbm" and cfg.data.splits is None and cfg.optim.epochs == 12
+    for key, value in res.best_params.items():
+        section, _, name = key.partition(".")
+        assert getattr(getattr(cfg, section), name) == value
+    for word in (res.study_name, "study.journal", "3 trials", "3 complete", "splits 0, 1, 2"):
+        assert word in cfg.provenance, word
+    # final/summary.json: graff.train.run's summary of the chosen config on every split
+    final = read_summary(out / "final")
+    assert final == res.final and final["splits"] == [0, 1, 2]
+    assert final["config"] == json.loads(json.dumps(config_to_dict(cfg)))
+    again = run(cfg, backend.load_prepared(cfg, None), tmp_path / "again")
+    assert again.test == pytest.approx(final["test"])  # same command, same numbers
+    # trials.csv
+    with open(out / "trials.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    header = list(rows[0])
+    assert header[: len(TRIALS_COLUMNS)] == list(TRIALS_COLUMNS)
+    assert header[len(TRIALS_COLUMNS) :] == ["val_0", "val_1", "val_2", *SMALL_SPACE]
+    assert [int(r["number"]) for r in rows] == [0, 1, 2]
+    best = rows[res.best_number]
+    assert float(best["value"]) == pytest.approx(res.best_value)
+    vals = [float(best[f"val_{k}"]) for k in range(3)]
+    assert sum(vals) / 3 == pytest.approx(res.best_value)
+    assert float(best["test_mean"]) == pytest.approx(res.best_test_mean)
+    # progress events: one per trial, best so far never decreasing
+    assert [e.number for e in events] == [0, 1, 2] and events[-1].finished == 3
+    bests = [e.best_value for e in events]
+    assert bests == sorted(bests) and bests[-1] == pytest.approx(res.best_value)
+    assert res.n_trials == res.new_trials == 3 and res.search_seconds > 0
+    assert res.trial_seconds > 0 and res.trial_seconds <= res.study_seconds + 1e-3
+    assert res.trials_per_hour > 0
+    text = "\n".join(res.report())
+    assert f"best trial #{res.best_number}" in text and str(out / "best.yaml") in text
+    assert f"{final['mean']:.2f} ± {final['std']:.2f}" in text
+    if (out / "history.png").exists():  # matplotlib installed (the dev extra has it)
+        assert res.files["history"] == out / "history.png"
+
+
+def test_selection_uses_validation_only(tmp_path, fake_fit):
+    only_dropout = {"model.dropout": SMALL_SPACE["model.dropout"]}
+    res = _tune(tmp_path, trials=8, final=False, space=only_dropout, pruner="none")
+    trials = [t for t in _study(res).trials if t.state.name == "COMPLETE"]
+    assert len(trials) == 8
+    by_val = max(trials, key=lambda t: t.value)
+    by_test = max(trials, key=lambda t: t.user_attrs["test_mean"])
+    assert by_val.number != by_test.number  # the fake makes them disagree
+    assert res.best_number == by_val.number
+    assert res.best_params["model.dropout"] == min(t.params["model.dropout"] for t in trials)
+    for t in trials:  # value and pruner reports come from validation scores only
+        val = 100 * (0.9 - t.params["model.dropout"])
+        assert t.value == pytest.approx(val)
+        assert t.user_attrs["test"] == pytest.approx([100 * t.params["model.dropout"]] * 3)
+        assert all(v == pytest.approx(val) for v in t.intermediate_values.values())
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch, fake_fit):
+    real = backend.fit_split
+
+    def fit(cfg, data, split, *, on_epoch=None):
+        if cfg.model.dropout > 0.4:
+            raise DivergenceError("the model output became non-finite")
+        if cfg.model.dropout < 0.1:
+            raise ConfigError("model.T = 0.5 is invalid")  # a combination validate refused
+        return real(cfg, data, split, on_epoch=on_epoch)
+
+    monkeypatch.setattr(backend, "fit_split", fit)
+    only_dropout = {"model.dropout": SMALL_SPACE["model.dropout"]}
+    res = _tune(tmp_path, trials=10, final=False, space=only_dropout)
+    assert res.n_trials == 10 and res.n_failed > 0 and res.n_complete > 0
+    assert res.n_complete + res.n_failed + res.n_pruned == 10
+    with open(res.files["trials"]) as fh:
+        rows = list(csv.DictReader(fh))
+    failed = [r for r in rows if r["state"] == "FAIL"]
+    assert len(failed) == res.n_failed and all(r["counted"] == "1" for r in failed)
+    assert all(r["error"].startswith(("diverged", "invalid config")) for r in failed)
+    assert 0.1 <= res.best_params["model.dropout"] <= 0.4
+
+
+def test_no_complete_trial_is_a_clear_error(tmp_path, monkeypatch):
+    def fit(cfg, data, split, *, on_epoch=None):
+        raise DivergenceError("blew up")
+
+    monkeypatch.setattr(backend, "fit_split", fit)
+    with pytest.raises(TuneError, match=r"no trial .* completed.*diverged: blew up"):
+        _tune(tmp_path, trials=2)
+    assert (tmp_path / "out" / "trials.csv").is_file()
+
+
+class _PruneOdd(optuna.pruners.BasePruner):
+    def prune(self, study, trial):
+        return trial.number % 2 == 1
+
+
+@pytest.mark.slow
+def test_pruning_stops_a_trial_within_its_first_split(tmp_path):
+    res = _tune(tmp_path, trials=4, final=False, pruner=_PruneOdd())
+    assert res.n_pruned == 2 and res.n_complete == 2
+    study = _study(res)
+    for t in study.trials:
+        if t.number % 2:
+            assert t.state.name == "PRUNED"
+            assert "val" not in t.user_attrs  # stopped before its first split ended
+            assert max(t.intermediate_values) < 12  # a step inside split 0 (12 epochs)
+        else:
+            assert t.state.name == "COMPLETE" and len(t.user_attrs["val"]) == 3
+
+
+def test_threshold_pruner_prunes_the_bad_trials(tmp_path, fake_fit):
+    pruner = optuna.pruners.ThresholdPruner(lower=60.0)  # percent: val < 60 is pruned
+    res = _tune(tmp_path, trials=8, final=False, pruner=pruner)
+    trials = _study(res).trials
+    for t in trials:
+        bad = 100 * (0.9 - t.params["model.dropout"]) < 60.0
+        assert t.state.name == ("PRUNED" if bad else "COMPLETE")
+    pruned_calls = [c for c in fake_fit if 100 * (0.9 - c[0]) < 60.0]
+    assert all(split == 0 for _, split in pruned_calls)  # never reached a second split
+    assert res.n_pruned == sum(t.state.name == "PRUNED" for t in trials)
+
+
+def test_resume_runs_only_the_missing_trials(tmp_path, fake_fit):
+    first = _tune(tmp_path, trials=3, final=False)
+    assert first.n_trials == 3
+    second = _tune(tmp_path, trials=5, final=False)
+    assert second.n_trials == 5 and second.new_trials == 2
+    assert sorted(t.number for t in _study(second).trials) == [0, 1, 2, 3, 4]
+    third = _tune(tmp_path, trials=5, final=False)
+    assert third.new_trials == 0 and third.best_number == second.best_number
+
+
+def test_a_study_of_another_search_is_refused(tmp_path, fake_fit):
+    _tune(tmp_path, trials=1, final=False)
+    with pytest.raises(ConfigError, match="another base"):
+        _tune(tmp_path, trials=1, final=False, overrides=["optim.epochs=13"])
+    with pytest.raises(ConfigError, match="another space"):
+        _tune(tmp_path, trials=1, final=False, space={"model.hidden": [8]})
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ConfigError, match="not registered"):
+        tune("csbm", "transformer", out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="trials"):
+        tune("csbm", trials=0, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="pruner"):
+        tune("csbm", pruner="hyperband", out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="has 3 splits"):
+        _tune(tmp_path, splits=4)
+    with pytest.raises(ConfigError, match="distinct split indices"):
+        _tune(tmp_path, splits=[0, 0])
+
+
+def test_search_splits_argument_and_default_rule(tmp_path, fake_fit):
+    res = _tune(tmp_path, trials=1, final=False, splits=[2, 0])
+    assert res.splits == [2, 0] and sorted({s for _, s in fake_fit}) == [0, 2]
+    data = backend.load_prepared(load_config(res.files["best"]), None)
+    n_val = float(data.val_mask.sum()) / data.num_splits  # 38 nodes: all splits
+    assert n_val < 2000 / 3 and default_splits(data) == [0, 1, 2]
+    big = type("D", (), {"val_mask": data.val_mask.repeat(100, 1)[:, :3], "num_splits": 3})()
+    assert default_splits(big) == [0]  # 100× the validation nodes: one split is enough
+
+
+def test_same_seed_same_trials_other_seed_other_trials(tmp_path, fake_fit):
+    runs = [
+        _tune(tmp_path / str(i), trials=4, final=False, seed=seed, pruner="none")
+        for i, seed in enumerate((7, 7, 8))
+    ]
+    params = [[t.params for t in _study(r).trials] for r in runs]
+    assert params[0] == params[1] and params[0] != params[2]
+
+
+def _job(storage: str, trials: int):
+    from graff.tune._worker import Job
+
+    base = backend.RunConfig()
+    return Job(
+        storage=storage,
+        study_name="s",
+        model="graff",
+        base=config_to_dict(base),
+        space={"model.hidden": {"type": "categorical", "choices": [8, 16]}},
+        space_source="<test>",
+        splits=(0,),
+        trials=trials,
+        timeout=None,
+        data_dir=None,
+        seed=0,
+        threads=1,
+        pruner="none",
+        stride=10,
+    )
+
+
+def test_a_trial_beyond_the_budget_is_not_run(tmp_path):
+    from graff.tune._worker import Objective, _Surplus
+
+    study = optuna.create_study(direction="maximize")
+    objective = Objective(_job(str(tmp_path / "j"), trials=1))
+    first = study.ask()  # running elsewhere: it holds the only slot
+    second = study.ask()
+    with pytest.raises(_Surplus):
+        objective._check_slot(second)
+    assert "surplus" in study.trials[1].user_attrs
+    study.tell(second, state=optuna.trial.TrialState.FAIL)  # as the worker does
+    study.tell(first, state=optuna.trial.TrialState.FAIL)  # killed: the slot is free again
+    objective._check_slot(study.ask())
+
+
+def test_dead_workers_trials_are_failed_live_ones_kept(tmp_path):
+    from graff.tune import _storage
+
+    storage = _storage.open_storage(str(tmp_path / "study.journal"))
+    study = optuna.create_study(storage=storage, study_name="s")
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # a pid that ran on this host and is gone
+    for pid in (os.getpid(), proc.pid):
+        t = study.ask()
+        t.set_user_attr("worker", {"host": socket.gethostname(), "pid": pid})
+    assert _storage.reap_dead_trials(study) == [1]
+    live, dead = study.trials
+    assert live.state.name == "RUNNING"
+    assert dead.state.name == "FAIL" and "killed" in dead.user_attrs
+    assert _storage.counts(study.trials).finished == 0  # a killed trial does not count
+
+
+def test_plots_are_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch, caplog):
+    import sys
+
+    from graff.tune import _outputs
+
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # import fails
+    with caplog.at_level("INFO", logger="graff.tune"):
+        assert _outputs.write_plots(study, tmp_path) == []
+    assert "matplotlib is not installed" in caplog.text and not list(tmp_path.iterdir())
+
+
+def test_parse_splits_of_the_command_line():
+    from graff.tune import parse_splits
+
+    assert parse_splits(None) is None and parse_splits(" ") is None
+    assert parse_splits("3") == 3 and parse_splits("0, 2,5") == [0, 2, 5]
+    with pytest.raises(ConfigError, match="indices like 0,1,2"):
+        parse_splits("all")
