@@ -8,9 +8,9 @@ move (e.g. ``load_prepared`` to :mod:`graff.data`), only this file changes; test
 
 from __future__ import annotations
 
+from graff._io import atomic_write
 from graff.configs import shipped_config
 from graff.perf import tune_allocator
-from graff.reproduce import load_prepared
 from graff.train import (
     DivergenceError,
     PreparedData,
@@ -18,11 +18,11 @@ from graff.train import (
     SplitResult,
     Summary,
     fit_split,
+    load_prepared,
     read_summary,
     run,
 )
 from graff.train.config import (
-    MODEL_NAMES,
     ConfigError,
     DataConfig,
     ModelConfig,
@@ -34,11 +34,9 @@ from graff.train.config import (
     load_config,
 )
 from graff.train.models import MODELS
-from graff.train.runner import atomic_write
 
 __all__ = [
     "MODELS",
-    "MODEL_NAMES",
     "ConfigError",
     "DataConfig",
     "DivergenceError",
