@@ -13,7 +13,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["available_configs", "configs_dir", "shipped_config"]
+__all__ = ["available_configs", "configs_dir", "default_config", "shipped_config"]
 
 
 def configs_dir() -> Path:
@@ -33,3 +33,10 @@ def shipped_config(model: str, dataset: str) -> Path | None:
 def available_configs(model: str) -> list[str]:
     """The datasets that ``model`` has a shipped config for, sorted."""
     return sorted(p.stem for p in (configs_dir() / model).glob("*.yaml"))
+
+
+def default_config(model: str) -> Path | None:
+    """The settings ``model`` uses on a graph without a shipped config (``graff/defaults``),
+    or None where the schema's defaults apply unchanged."""
+    path = Path(str(files("graff"))) / "defaults" / f"{model}.yaml"
+    return path if path.is_file() else None

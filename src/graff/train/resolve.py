@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from graff.configs import shipped_config
+from graff.configs import default_config, shipped_config
 from graff.device import resolve_device
 from graff.errors import ConfigError
 from graff.train.config import RunConfig, apply_overrides, load_config
@@ -25,7 +25,8 @@ def resolve_config(
     """The validated config of a run and where its settings came from.
 
     The base is ``config`` if given, else the shipped config of (``model`` or graff,
-    ``dataset``) if there is one, else the defaults; ``dataset`` and ``model`` then name the
+    ``dataset``) if there is one, else the model's defaults for an unknown graph
+    (``graff/defaults/<model>.yaml``, where there is one; the schema's defaults otherwise); ``dataset`` and ``model`` then name the
     data and the model, ``overrides`` (``key=value``) set single keys, and ``seed`` /
     ``device`` the top-level keys. An override that renames the dataset or the model named
     here is refused: the settings would belong to another one.
@@ -41,6 +42,10 @@ def resolve_config(
             cfg = load_config(path)
             source = f"shipped config {model or 'graff'}/{dataset}.yaml"
             model = model or cfg.model.name  # its settings belong to that model
+        elif default_config(model or "graff") is not None:
+            path = default_config(model or "graff")
+            cfg = load_config(path)  # type: ignore[arg-type]
+            source = f"defaults for a graph without a shipped config ({path})"
     if dataset is not None:
         cfg.data.dataset = dataset
     if model is not None:
