@@ -26,10 +26,11 @@ def resolve_config(
 
     The base is ``config`` if given, else the shipped config of (``model`` or graff,
     ``dataset``) if there is one, else the model's defaults for an unknown graph
-    (``graff/defaults/<model>.yaml``, where there is one; the schema's defaults otherwise); ``dataset`` and ``model`` then name the
-    data and the model, ``overrides`` (``key=value``) set single keys, and ``seed`` /
-    ``device`` the top-level keys. An override that renames the dataset or the model named
-    here is refused: the settings would belong to another one.
+    (``graff/defaults/<model>.yaml``, where there is one; the schema's defaults otherwise);
+    ``dataset`` and ``model`` then name the data and the model, ``overrides``
+    (``key=value``) set single keys, and ``seed`` / ``device`` the top-level keys. An
+    override that renames the dataset or the model named here is refused: the settings would
+    belong to another one.
     """
     cfg = RunConfig()
     source = "defaults"
