@@ -7,6 +7,7 @@ killed trial is run again), none run twice, none left RUNNING.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -141,15 +142,24 @@ def postgres(tmp_path):
 @pytest.mark.slow
 def test_two_machines_fill_one_postgresql_study(tmp_path, postgres):
     total = 6
-    procs = [_spawn(tmp_path / f"machine{i}", total, postgres) for i in range(2)]
-    for p in procs:
-        _, err = p.communicate(timeout=240)
-        assert p.returncode == 0, err.decode()
     storage = optuna.storages.RDBStorage(postgres.replace("postgresql://", "postgresql+psycopg://"))
+    other = _spawn(tmp_path / "machine1", total, postgres)  # a second machine's command
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and other.poll() is None:  # until it runs a trial
+        time.sleep(0.1)
+        with contextlib.suppress(KeyError):
+            study = optuna.load_study(study_name="graff-csbm", storage=storage)
+            if study.get_trials(deepcopy=False):
+                break
+    tune("csbm", "graff", trials=total, out_dir=tmp_path / "machine0", storage=postgres,
+         final=False, **ARGS)  # fmt: skip
+    _, err = other.communicate(timeout=240)
+    assert other.returncode == 0, err.decode()
     study = optuna.load_study(study_name="graff-csbm", storage=storage)
     pids = _check_study(study.trials, total)
     assert len(pids) == 2  # both machines ran trials
     for i in range(2):  # each machine wrote the same outcome
         best = (tmp_path / f"machine{i}" / "best.yaml").read_text()
         assert "postgres:***@" in best and f"{total} trials" in best
+    storage.remove_session()
     storage.engine.dispose()

@@ -39,6 +39,7 @@ __all__ = [
     "GRACE_PERIOD",
     "HEARTBEAT_INTERVAL",
     "Counts",
+    "close_storage",
     "counts",
     "describe_storage",
     "embedded_storage",
@@ -90,8 +91,26 @@ def _database_url(url: str) -> str:
     return url
 
 
+_OPEN: dict[str, optuna.storages.BaseStorage] = {}
+
+
 def open_storage(storage: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage for a journal file path or a database URL (module docstring)."""
+    """The Optuna storage of a journal file path or a database URL (module docstring); one
+    per process and storage, until :func:`close_storage`."""
+    if storage not in _OPEN:
+        _OPEN[storage] = _open(storage)
+    return _OPEN[storage]
+
+
+def close_storage(storage: str) -> None:
+    """Close this process's connections to ``storage`` (a database's connection pool)."""
+    opened = _OPEN.pop(storage, None)
+    if isinstance(opened, optuna.storages.RDBStorage):
+        opened.remove_session()
+        opened.engine.dispose()
+
+
+def _open(storage: str) -> optuna.storages.BaseStorage:
     if is_embedded(storage):
         from optuna.storages.journal import JournalFileBackend
 

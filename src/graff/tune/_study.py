@@ -450,11 +450,12 @@ def tune(
         if jobs == 1:
             torch.set_num_threads(threads)
         _run_workers(job, jobs, on_trial, {bool(base.data.normalize_features): data})
+        search_seconds = time.perf_counter() - start
+        return _finish(job, dataset, data, base_source, out, search_seconds, before, final, plots)
     finally:
         torch.set_num_threads(old_threads)
         optuna.logging.set_verbosity(old_level)
-    search_seconds = time.perf_counter() - start
-    return _finish(job, dataset, data, base_source, out, search_seconds, before, final, plots)
+        _storage.close_storage(job.storage)
 
 
 def _duration(t: optuna.trial.FrozenTrial) -> float:

@@ -279,4 +279,7 @@ def worker_main(job: Job, worker: int) -> None:
     # Failed and pruned trials are reported through the trials themselves (error attribute,
     # trials.csv); Optuna's own per-trial log lines would repeat them with tracebacks.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    run_worker(job, worker)
+    try:
+        run_worker(job, worker)
+    finally:
+        _storage.close_storage(job.storage)
