@@ -20,6 +20,7 @@ from typing import Any
 import optuna
 import torch
 
+from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _outputs, _storage
 from graff.tune._space import SearchSpace, default_space, load_space, parse_space
@@ -40,7 +41,7 @@ log = logging.getLogger("graff.tune")
 TARGET_VAL_NODES = 2000
 
 
-class TuneError(RuntimeError):
+class TuneError(GraffError, RuntimeError):
     """A search that cannot go on or gave nothing to choose from."""
 
 
