@@ -39,8 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graff.nn import GRAFF
-from graff.nn.adjacency import normalized_adjacency, rcm_order, sym_spmm_add
+from graff.nn import GRAFF, normalized_adjacency, rcm_order, sym_spmm_add
 
 __all__ = [
     "BandwidthRecord",

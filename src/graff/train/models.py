@@ -26,19 +26,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from graff.nn import GRAFF
-from graff.nn.baselines import (
+from graff.nn import (
+    CGNN,
     GAT,
     GCN,
     GCNII,
     GPRGNN,
+    GRAFF,
     H2GCN,
+    PDEGCND,
     APPNPNet,
     GRAFFNoResidual,
+    GRANDLinear,
     GraphSAGE,
     MLPClassifier,
 )
-from graff.nn.continuous import CGNN, PDEGCND, GRANDLinear
 from graff.train.config import ConfigError, ModelConfig
 
 __all__ = ["MODELS", "ModelSpec", "build_model", "check_model_config"]
