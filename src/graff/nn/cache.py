@@ -38,6 +38,8 @@ def fingerprint(t: Tensor) -> tuple[object, ...]:
         parts = (t._indices(), t._values())
     elif t.layout == torch.sparse_csr:
         parts = (t.crow_indices(), t.col_indices(), t.values())
+    elif t.layout == torch.sparse_csc:
+        parts = (t.ccol_indices(), t.row_indices(), t.values())
     else:
         parts = (t,)
     return (
