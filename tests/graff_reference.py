@@ -46,9 +46,34 @@ GRAPHS: list[tuple[str, int, Tensor]] = [
 
 
 def dense_a(edge_index: Tensor, n: int) -> Tensor:
+    """Binary A with A_ij = 1 iff the edge j → i exists."""
     a = torch.zeros(n, n, dtype=DT)
-    a[edge_index[0], edge_index[1]] = 1.0
+    a[edge_index[1], edge_index[0]] = 1.0
     return a
+
+
+def dense_abar_weighted(
+    edge_index: Tensor, n: int, edge_weight: Tensor | None = None, self_loops: bool = True
+) -> Tensor:
+    """Ā = D^{-1/2} A D^{-1/2} of a weighted, possibly directed graph (A_ij = Σ weights of
+    the edges j → i, D its row sums, A ← A + I first with self-loops), differentiable in the
+    weights: the definition of PyG's gcn_norm, written densely."""
+    w = torch.ones(edge_index.size(1), dtype=DT) if edge_weight is None else edge_weight
+    a = torch.zeros(n, n, dtype=w.dtype).index_put(
+        (edge_index[1], edge_index[0]), w, accumulate=True
+    )
+    if self_loops:
+        a = a + torch.eye(n, dtype=w.dtype)
+    deg = a.sum(1)
+    dinv = torch.where(deg > 0, deg.clamp(min=1e-300).pow(-0.5), torch.zeros_like(deg))
+    return dinv[:, None] * a * dinv[None, :]
+
+
+def directed_graph(n: int, m: int, seed: int) -> Tensor:
+    """A random loop-free graph on n nodes whose edges mostly lack their reverse."""
+    gen = torch.Generator().manual_seed(seed)
+    ei, _ = remove_self_loops(torch.randint(0, n, (2, m), generator=gen))
+    return ei
 
 
 def dense_abar(edge_index: Tensor, n: int, self_loops: bool) -> Tensor:
@@ -113,11 +138,19 @@ def ref_step(
 
 
 def ref_forward(
-    model: GRAFF, x: Tensor, edge_index: Tensor, *, steps: list[float], cfg: dict
+    model: GRAFF,
+    x: Tensor,
+    edge_index: Tensor,
+    *,
+    steps: list[float],
+    cfg: dict,
+    abar: Tensor | None = None,
 ) -> Tensor:
-    """Dense float64 GRAFF forward in eval mode (no dropout), from the raw parameters."""
+    """Dense float64 GRAFF forward in eval mode (no dropout), from the raw parameters
+    (``abar``: the dense Ā to use instead of that of the undirected ``edge_index``)."""
     n = x.shape[0]
-    abar = dense_abar(edge_index, n, cfg.get("self_loops", True))
+    if abar is None:
+        abar = dense_abar(edge_index, n, cfg.get("self_loops", True))
     h = x @ model.encoder.weight.detach().t() + model.encoder.bias.detach()
     for lin in model.encoder_mlp:
         h = h + torch.relu(h) @ lin.weight.detach().t() + lin.bias.detach()

@@ -21,13 +21,14 @@ reference to a key tensor, so caching never keeps a graph alive.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["cached", "clear", "fingerprint", "needs_grad"]
+__all__ = ["cached", "clear", "disabled", "fingerprint", "needs_grad"]
 
 
 def fingerprint(t: Tensor) -> tuple[object, ...]:
@@ -67,6 +68,7 @@ class _Entry:
 
 
 _ENTRIES: dict[tuple[object, ...], _Entry] = {}
+_DISABLED = [0]  # > 0 inside ``with disabled():``
 
 
 def _forget(key: tuple[object, ...]) -> None:
@@ -87,7 +89,7 @@ def cached(
     """The value ``name`` derived from ``tensors`` (and the hashable ``extra``: node count,
     dtype, ...), built by ``build()`` on the first call and reused while the same tensor
     objects live unchanged. ``None`` entries of ``tensors`` stand for absent inputs."""
-    if needs_grad(*tensors):
+    if _DISABLED[0] or needs_grad(*tensors):
         return build()
     key = (*(0 if t is None else id(t) for t in tensors), *extra)
     state = tuple(None if t is None else fingerprint(t) for t in tensors)
@@ -110,3 +112,14 @@ def cached(
 def clear() -> None:
     """Drop every cached value (they are rebuilt on demand)."""
     _ENTRIES.clear()
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Within this block every value is built afresh and nothing is stored (reference
+    computations, debugging)."""
+    _DISABLED[0] += 1
+    try:
+        yield
+    finally:
+        _DISABLED[0] -= 1
