@@ -234,9 +234,16 @@ def mean_adjacency(
     """GraphSAGE's mean aggregation D⁻¹A as CSR [n, n] (row i averages the messages node i
     receives; its transpose is registered for the backward pass).
 
-    A node without incoming edges gets a zero row (PyG's mean of nothing).
+    A node without incoming edges gets a zero row (PyG's mean of nothing). Differentiable in
+    ``edge_weight`` when it requires grad.
     """
     edge_index, edge_weight = as_edge_index(edge_index, num_nodes, edge_weight)
+    if cache.needs_grad(edge_weight):  # differentiable in the weights (explainer masks)
+        assert edge_weight is not None
+        w = edge_weight.to(dtype)
+        total = torch.zeros(num_nodes, dtype=dtype, device=w.device).index_add(0, edge_index[1], w)
+        scale = torch.where(total > 0, 1.0 / total, torch.zeros_like(total))
+        return csr_from_coo(edge_index.flip(0), w * scale[edge_index[1]], (num_nodes, num_nodes))
     a = _scipy_adjacency(edge_index, num_nodes, edge_weight)
     deg = np.asarray(a.sum(axis=1)).ravel()
     inv = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
