@@ -143,3 +143,20 @@ def test_onnx_export(tmp_path: object) -> None:
     pytest.importorskip("onnx")
     model = GRAFF(P, 4, K).eval()
     torch.onnx.export(model, (_x().float(), EI), str(tmp_path) + "/graff.onnx")  # type: ignore[operator]
+
+
+DEVICES = ["cpu"] + (["cuda:0"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["graff", "gcn", "sage", "h2gcn", "gat", "grand"])
+def test_operators_live_on_the_inputs_device(name: str, device: str) -> None:
+    """Cached operators are built on the graph's device and the output stays there (the
+    device list holds CUDA only when one is present: untested on GPU otherwise)."""
+    model = _model(name).to(device)
+    x, ei = _x().to(device), EI.to(device)
+    with torch.no_grad():
+        out = model(x, ei)
+    assert out.device == torch.device(device)
+    if name == "graff":
+        assert model.conv.adjacency(ei, N).device == torch.device(device)  # type: ignore[operator]
