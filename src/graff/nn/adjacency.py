@@ -62,7 +62,9 @@ def graph_cached(
     """The operator ``name`` of a graph, built once per graph (see :mod:`graff.nn.cache`):
     keyed on the graph tensors themselves (``edge_index`` or ``adj_t``, ``edge_weight``),
     the node count and ``dtype``, and shared by every model of the process."""
-    if not isinstance(graph, Tensor):  # a torch_sparse.SparseTensor: converted at each call
+    if not isinstance(graph, Tensor) or torch.jit.is_tracing():
+        # A SparseTensor is converted at each call; a trace must record the build itself
+        # (a cached operator would be baked into it as a constant of the traced graph).
         return build()
     value: T = cache.cached([graph, edge_weight], (num_nodes, str(dtype)), name, build)
     return value
@@ -205,6 +207,12 @@ def rcm_order(edge_index: Tensor, num_nodes: int) -> Tensor:
 
 def _scipy_adjacency(edge_index: Tensor, n: int, edge_weight: Tensor | None) -> sp.csr_matrix:
     """A with A_ij = weight of edge j → i (duplicates summed), as scipy CSR."""
+    if torch.jit.is_tracing():
+        raise RuntimeError(
+            "this model builds its graph operators with scipy, which torch.jit.trace cannot "
+            "record (the trace would only work on the traced graph); GRAFF, GRAFFConv, MLP, "
+            "GCN, GCNII, APPNP, GPR-GNN, CGNN and PDE-GCN_D can be traced"
+        )
     ei = edge_index.detach().cpu().numpy()
     w = (
         np.ones(ei.shape[1], dtype=np.float64)

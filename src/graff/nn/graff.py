@@ -84,6 +84,13 @@ class GRAFF(nn.Module):
         reorder (bool or None): evolve in reverse Cuthill–McKee node order (faster sparse
             products; the output keeps the caller's order). ``None`` (default): on graphs of at
             least 10 000 nodes (:class:`GRAFFConv`).
+
+    The graph is taken as by :class:`GRAFFConv`: ``edge_index`` (+ ``edge_weight``) or a
+    sparse ``adj_t``, directed or not; Ā is cached per graph tensor (never per address), an
+    ``edge_weight`` that requires grad receives its gradient, ``copy.deepcopy`` works at any
+    time, and ``torch.jit.trace`` of an evaluated model on dense features and ``edge_index``
+    gives a module that works on any graph (reordering is skipped while tracing). ONNX export
+    is untested: it needs the optional ``onnx`` package, which graff does not depend on.
     """
 
     #: :meth:`forward` accepts sparse CSR node features (see :meth:`encode`).
