@@ -35,7 +35,7 @@ class EdgeList(NamedTuple):
     num_nodes: int
 
     def mm_add(self, x: Tensor, base: Tensor | None = None, alpha: float = 1.0) -> Tensor:
-        """``base + alpha · Ā x`` by gather and scatter-add (ops that ``torch.jit.trace`` records)."""
+        """``base + alpha · Ā x`` by gather and scatter-add (ops torch.jit.trace records)."""
         msg = x.index_select(0, self.edges[0]) * self.weight.unsqueeze(-1)
         out = torch.zeros(self.num_nodes, x.size(1), dtype=x.dtype, device=x.device)
         out = out.index_add(0, self.edges[1], msg)
