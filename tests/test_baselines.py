@@ -307,6 +307,26 @@ def test_graff_no_residual_with_omega_and_source() -> None:
     torch.testing.assert_close(graff.evolve(f0, EI), g)
 
 
+def test_no_residual_is_a_flag_with_gradients_checkpointing_and_reordering() -> None:
+    """GRAFFNoResidual is GRAFF(residual=False): same state dict and outputs; checkpointing and
+    node reordering give the same logits and gradients as the plain evolution."""
+    kw: dict[str, Any] = dict(w_type="sum", omega_type="sym", T=2.0, step_size=0.5, beta=0.3)
+    torch.manual_seed(0)
+    ablation = GRAFFNoResidual(P, 4, K, **kw).double()
+    runs = []
+    for extra in ({}, {"checkpoint": True}, {"reorder": True}):
+        model = GRAFF(P, 4, K, residual=False, **kw, **extra).double()
+        model.load_state_dict(ablation.state_dict())
+        out = model(X, EI)
+        grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+        runs.append((out, grads))
+    torch.testing.assert_close(runs[0][0], ablation(X, EI), rtol=0, atol=0)
+    for out, grads in runs[1:]:
+        torch.testing.assert_close(out, runs[0][0], rtol=1e-12, atol=1e-12)
+        for g, g0 in zip(grads, runs[0][1], strict=True):
+            torch.testing.assert_close(g, g0, rtol=1e-10, atol=1e-12)
+
+
 # -- sparse operators ----------------------------------------------------------------------------
 def test_mean_adjacency_and_transpose() -> None:
     """D⁻¹A and its registered transpose; spmm's backward uses the transpose (gradcheck)."""
