@@ -1,4 +1,4 @@
-"""Tests of the baselines (graff.nn.baselines, graff.nn._csr_ops) and the model registry.
+"""Tests of the baselines (graff.nn.models) and the model registry.
 
 The layers are checked in float64 against dense references written here from the papers'
 formulas, and against PyG's own layers run on ``edge_index`` (our models feed PyG layers a
@@ -7,7 +7,6 @@ cached CSR Ā instead; the value must not change).
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Any
 
@@ -15,35 +14,34 @@ import networkx as nx
 import pytest
 import torch
 import torch.nn.functional as F
+from graff_reference import GRAPHS
 from torch import Tensor
 from torch_geometric.nn import GATConv, GCN2Conv, SAGEConv
 from torch_geometric.utils import remove_self_loops, to_undirected
 
 from graff.data import load_dataset
-from graff.nn import GRAFF
-from graff.nn._csr_ops import (
-    GraphCache,
-    csr_mm,
-    edge_dot,
-    edge_softmax,
-    edge_structure,
-    edge_values_mm,
-    mean_adjacency,
-    two_hop_adjacency,
-)
-from graff.nn.baselines import (
+from graff.nn import (
     GAT,
     GCN,
     GCNII,
     GPRGNN,
+    GRAFF,
     H2GCN,
     APPNPNet,
     GRAFFNoResidual,
     GraphSAGE,
     MLPClassifier,
+    edge_dot,
+    edge_softmax,
+    edge_structure,
+    edge_values_mm,
     gat_conv_csr,
+    mean_adjacency,
+    spmm,
+    to_csr,
+    transpose_of,
+    two_hop_adjacency,
 )
-from graff.nn.sparse import to_csr
 from graff.train import ConfigError, ModelConfig, OptimConfig, RunConfig, train_split
 from graff.train.config import apply_overrides, load_config
 from graff.train.models import MODELS, build_model, check_model_config
@@ -322,17 +320,38 @@ def test_graff_no_residual_with_omega_and_source() -> None:
     torch.testing.assert_close(graff.evolve(f0, EI), g)
 
 
+def test_no_residual_is_a_flag_with_gradients_checkpointing_and_reordering() -> None:
+    """GRAFFNoResidual is GRAFF(residual=False): same state dict and outputs; checkpointing and
+    node reordering give the same logits and gradients as the plain evolution."""
+    kw: dict[str, Any] = dict(w_type="sum", omega_type="sym", T=2.0, step_size=0.5, beta=0.3)
+    torch.manual_seed(0)
+    ablation = GRAFFNoResidual(P, 4, K, **kw).double()
+    runs = []
+    for extra in ({}, {"checkpoint": True}, {"reorder": True}):
+        model = GRAFF(P, 4, K, residual=False, **kw, **extra).double()
+        model.load_state_dict(ablation.state_dict())
+        out = model(X, EI)
+        grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+        runs.append((out, grads))
+    torch.testing.assert_close(runs[0][0], ablation(X, EI), rtol=0, atol=0)
+    for out, grads in runs[1:]:
+        torch.testing.assert_close(out, runs[0][0], rtol=1e-12, atol=1e-12)
+        for g, g0 in zip(grads, runs[0][1], strict=True):
+            torch.testing.assert_close(g, g0, rtol=1e-10, atol=1e-12)
+
+
 # -- sparse operators ----------------------------------------------------------------------------
 def test_mean_adjacency_and_transpose() -> None:
-    """D⁻¹A and its transpose; csr_mm's backward uses the transpose (gradcheck)."""
-    adj, adj_t = mean_adjacency(EI, N, dtype=DT)
+    """D⁻¹A and its registered transpose; spmm's backward uses the transpose (gradcheck)."""
+    adj = mean_adjacency(EI, N, dtype=DT)
+    adj_t = transpose_of(adj)
     a = _dense_a(EI, N)
     deg = a.sum(1, keepdim=True)
     ref = torch.where(deg > 0, a / deg.clamp(min=1), torch.zeros_like(a))
     torch.testing.assert_close(adj.to_dense(), ref)
     torch.testing.assert_close(adj_t.to_dense(), ref.t())
     x = X.clone().requires_grad_()
-    assert torch.autograd.gradcheck(lambda v: csr_mm(adj, adj_t, v), (x,))
+    assert torch.autograd.gradcheck(lambda v: spmm(adj, v), (x,))
 
 
 def test_edge_ops_gradcheck_and_values() -> None:
@@ -361,39 +380,6 @@ def test_edge_ops_gradcheck_and_values() -> None:
         edge_values_mm(vals[:-1], u, s)
 
 
-def test_graph_cache_rebuilds_on_new_graph() -> None:
-    """The cache returns the stored operator for the same tensors, and rebuilds for a new
-    graph, an in-place edit or another dtype."""
-    cache, calls = GraphCache(), []
-
-    def build() -> int:
-        calls.append(1)
-        return len(calls)
-
-    ei = EI.clone()
-    assert cache.get("a", ei, N, None, DT, build) == 1
-    assert cache.get("a", ei, N, None, DT, build) == 1
-    assert cache.get("a", ei, N, None, torch.float32, build) == 2
-    ei.add_(0)
-    assert cache.get("a", ei, N, None, torch.float32, build) == 3
-    assert cache.get("a", ei.clone(), N, None, torch.float32, build) == 4
-    # shared across instances (one model per split): built once per graph
-    assert GraphCache().get("a", ei, N, None, torch.float32, build) == 3
-    assert GraphCache().get("b", ei, N, None, torch.float32, build) == 5
-
-
-def test_graph_cache_forgets_freed_graphs() -> None:
-    """The shared store holds a graph's operators only while its edge_index is alive."""
-    from graff.nn import _csr_ops
-
-    ei = EI.clone()
-    GraphCache().get("a", ei, N, None, DT, lambda: 1)
-    before = len(_csr_ops._SHARED)
-    del ei
-    gc.collect()
-    assert len(_csr_ops._SHARED) == before - 1
-
-
 def test_models_reject_edge_weights_they_cannot_use() -> None:
     for model in (GAT(P, 4, K), H2GCN(P, 4, K)):
         with pytest.raises(ValueError, match="edge weights"):
@@ -401,9 +387,24 @@ def test_models_reject_edge_weights_they_cannot_use() -> None:
 
 
 def test_mlp_ignores_the_graph() -> None:
-    torch.manual_seed(0)
-    mlp = MLPClassifier(P, 8, K, num_layers=3).double().eval()
-    torch.testing.assert_close(mlp(X, EI), mlp(X, EI[:, :4]))
+    """MLPClassifier gives the same logits whatever edge_index (or none) it is given."""
+    _, n, ei = GRAPHS[1]
+    mlp = MLPClassifier(5, 8, 3, num_layers=2).double().eval()
+    x = torch.randn(n, 5, dtype=DT)
+    other = torch.tensor([[0, 1], [1, 0]])
+    out = mlp(x, ei)
+    assert out.shape == (n, 3)
+    torch.testing.assert_close(mlp(x, other), out, rtol=0, atol=0)
+    torch.testing.assert_close(mlp(x), out, rtol=0, atol=0)
+    # Unlike GRAFF, whose output does depend on the graph.
+    model = GRAFF(5, 4, 3).double().eval()
+    assert not torch.allclose(model(x, ei), model(x, other))
+
+
+def test_mlp_rejects_zero_layers() -> None:
+    """MLPClassifier(num_layers < 1) raises ValueError naming num_layers."""
+    with pytest.raises(ValueError, match="num_layers"):
+        MLPClassifier(3, 4, 2, num_layers=0)
 
 
 # -- configuration errors ----------------------------------------------------------------------

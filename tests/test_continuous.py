@@ -1,4 +1,4 @@
-"""Tests of the continuous baselines (graff.nn.continuous): linear GRAND, CGNN, PDE-GCN_D.
+"""Tests of the continuous baselines (graff.nn.models.continuous): linear GRAND, CGNN, PDE-GCN_D.
 
 Each vector field is compared with the paper's formula written densely here (float64); the
 torchdiffeq integration with ``method="euler"`` is compared with a hand-written explicit Euler
@@ -14,7 +14,7 @@ from scipy.linalg import expm
 from torch import Tensor
 from torch_geometric.utils import remove_self_loops, to_undirected
 
-from graff.nn.continuous import (
+from graff.nn.models.continuous import (
     ADAPTIVE_METHODS,
     CGNN,
     FIXED_GRID_METHODS,

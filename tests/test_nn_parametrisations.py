@@ -235,3 +235,39 @@ def test_non_positive_channels_raise(channels: int) -> None:
         make_w("dd", channels)
     with pytest.raises(ValueError, match="channels"):
         make_omega("diag", channels)
+
+
+def test_registries_list_the_types_and_refuse_duplicates() -> None:
+    """W_TYPES / OMEGA_TYPES are graff.registry.Registry mappings in registration order;
+    registering an existing name is refused."""
+    from graff.registry import Registry
+
+    assert isinstance(W_TYPES, Registry) and isinstance(OMEGA_TYPES, Registry)
+    assert list(W_TYPES) == ALL_W and ", ".join(OMEGA_TYPES) == ", ".join(ALL_OMEGA)
+    assert "dd" in W_TYPES and "dd" not in OMEGA_TYPES
+    with pytest.raises(ValueError, match="already registered"):
+        W_TYPES.register("dd", NegProdW)
+
+
+def test_a_registered_type_is_usable_by_name() -> None:
+    """One registration makes a new parametrisation available to make_w and GRAFF."""
+
+    @W_TYPES.register("test_identity")
+    class IdentityW(ChannelMixing):
+        is_diagonal = True
+
+        def reset_parameters(self) -> None:
+            pass
+
+        def diagonal(self) -> torch.Tensor:
+            return torch.ones(self.channels)
+
+        def matrix(self) -> torch.Tensor:
+            return torch.eye(self.channels)
+
+    try:
+        assert isinstance(make_w("test_identity", D), IdentityW)
+        model = GRAFF(3, D, 2, w_type="test_identity")
+        assert torch.equal(model.W, torch.eye(D))
+    finally:
+        del W_TYPES._entries["test_identity"]

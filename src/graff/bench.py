@@ -42,8 +42,7 @@ from torch import Tensor, nn
 
 from graff._io import atomic_write
 from graff.errors import GraffError
-from graff.nn import GRAFF
-from graff.nn.adjacency import normalized_adjacency, rcm_order, sym_spmm_add
+from graff.nn import GRAFF, normalized_adjacency, rcm_order, sym_spmm_add
 
 __all__ = [
     "BandwidthRecord",

@@ -1,32 +1,160 @@
-"""The normalised adjacency Ā of GRAFF, built once as a CSR matrix and cached.
+"""Graph operators built from a graph input: Ā, D⁻¹A, the strict two-hop Ā₂, CSR patterns.
 
-Ā = D̃^{-1/2} (A + I) D̃^{-1/2} with self-loops (the public GRAFF code and GCN), or
-Ā = D^{-1/2} A D^{-1/2} without; isolated nodes get a zero row when self-loops are off.
-The normalisation is PyG's :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`.
+Every model takes its graph the PyG way: ``edge_index`` [2, E] (row 0 sources, row 1
+targets) with optional ``edge_weight`` [E], or a sparse adjacency ``adj_t`` [n, n] in its
+place (a ``torch.sparse`` COO/CSR tensor or a ``torch_sparse.SparseTensor``, whose entry
+(i, j) is the weight of the edge j → i, as ``ToSparseTensor`` builds it).
+:func:`as_edge_index` turns either into (edge_index, edge_weight).
 
-Multiplication goes through :func:`sym_spmm_add`, an autograd function that uses the
-symmetry of Ā: the backward pass multiplies by Ā again instead of materialising Āᵀ, which
-on the CPU is 3–6× cheaper than PyTorch's generic sparse backward.
+Operators follow PyG's message-passing orientation: row i of an operator aggregates the
+messages that node i *receives*, so Ā_ij is the normalised weight of edge j → i
+(``Ā F == GCNConv``'s propagation). On an undirected graph Ā is symmetric and the
+orientation does not matter; on a directed one it matches PyG.
+
+Each builder registers the operator's transpose (:func:`graff.nn.sparse.register_transpose`)
+so that the backward pass of a product multiplies by the exact Āᵀ (Ā itself when symmetric).
 """
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
-__all__ = ["is_symmetric", "normalized_adjacency", "rcm_order", "sym_spmm", "sym_spmm_add"]
+from graff.nn import cache
+from graff.nn.sparse import (
+    EdgeStructure,
+    csr_from_coo,
+    csr_from_scipy,
+    csr_transpose_plan,
+    register_transpose,
+)
+
+__all__ = [
+    "as_edge_index",
+    "edge_structure",
+    "gcn_adjacency",
+    "graph_cached",
+    "mean_adjacency",
+    "normalized_adjacency",
+    "normalized_edges",
+    "rcm_order",
+    "two_hop_adjacency",
+]
+
+_SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
+T = TypeVar("T")
 
 
-def _csr(index: Tensor, value: Tensor, n: int) -> Tensor:
-    """Build a CSR matrix from a COO index (need not be sorted)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "Sparse CSR support is in beta"
-        coo = torch.sparse_coo_tensor(index, value, (n, n), check_invariants=False).coalesce()
-        return coo.to_sparse_csr()
+def graph_cached(
+    name: str,
+    graph: Any,
+    num_nodes: int,
+    edge_weight: Tensor | None,
+    dtype: torch.dtype,
+    build: Callable[[], T],
+) -> T:
+    """The operator ``name`` of a graph, built once per graph (see :mod:`graff.nn.cache`):
+    keyed on the graph tensors themselves (``edge_index`` or ``adj_t``, ``edge_weight``),
+    the node count and ``dtype``, and shared by every model of the process."""
+    if not isinstance(graph, Tensor) or torch.jit.is_tracing():
+        # A SparseTensor is converted at each call; a trace must record the build itself
+        # (a cached operator would be baked into it as a constant of the traced graph).
+        return build()
+    value: T = cache.cached([graph, edge_weight], (num_nodes, str(dtype)), name, build)
+    return value
+
+
+def gcn_adjacency(
+    graph: Any,
+    num_nodes: int,
+    edge_weight: Tensor | None = None,
+    *,
+    self_loops: bool = True,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """:func:`normalized_adjacency`, cached per graph by :func:`graph_cached`."""
+    return graph_cached(
+        f"gcn{int(self_loops)}",
+        graph,
+        num_nodes,
+        edge_weight,
+        dtype,
+        lambda: normalized_adjacency(
+            graph, num_nodes, edge_weight, self_loops=self_loops, dtype=dtype
+        ),
+    )
+
+
+def as_edge_index(
+    graph: Any, num_nodes: int, edge_weight: Tensor | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """``(edge_index, edge_weight)`` of a graph given as ``edge_index`` or as ``adj_t``.
+
+    Args:
+        graph: ``edge_index`` [2, E] of integer node ids, or a sparse ``adj_t`` [n, n] (a
+            ``torch.sparse`` tensor or a ``torch_sparse.SparseTensor``) whose entry (i, j)
+            weighs the edge j → i.
+        num_nodes: n.
+        edge_weight: optional weights [E] of ``edge_index`` (an ``adj_t`` carries its own).
+    """
+    if isinstance(graph, Tensor) and graph.layout == torch.strided:
+        if graph.dim() != 2 or graph.size(0) != 2:
+            raise ValueError(
+                "edge_index must have shape [2, E] (sources in row 0, targets in row 1), "
+                f"got {tuple(graph.shape)}; a sparse adjacency must be a torch.sparse tensor"
+            )
+        if graph.dtype.is_floating_point or graph.dtype == torch.bool:
+            raise ValueError(f"edge_index must hold integer node ids, got dtype {graph.dtype}")
+        if edge_weight is not None and edge_weight.shape != (graph.size(1),):
+            raise ValueError(
+                f"edge_weight must have one entry per edge, shape [{graph.size(1)}], "
+                f"got {tuple(edge_weight.shape)}"
+            )
+        return graph, edge_weight
+    if not isinstance(graph, Tensor):  # torch_sparse.SparseTensor, duck-typed (optional)
+        convert = getattr(graph, "to_torch_sparse_coo_tensor", None)
+        if convert is None:
+            raise TypeError(
+                "the graph must be edge_index [2, E], a torch.sparse adjacency or a "
+                f"torch_sparse.SparseTensor, got {type(graph).__name__}"
+            )
+        graph = convert()
+    if graph.layout not in _SPARSE_LAYOUTS:
+        raise TypeError(f"unsupported sparse layout {graph.layout} of adj_t; use COO or CSR")
+    if edge_weight is not None:
+        raise ValueError("adj_t carries the edge weights as its values; pass edge_weight=None")
+    if tuple(graph.shape) != (num_nodes, num_nodes):
+        raise ValueError(
+            f"adj_t must be [n, n] = [{num_nodes}, {num_nodes}] for {num_nodes} nodes, "
+            f"got {tuple(graph.shape)}"
+        )
+    coo = graph.to_sparse_coo().coalesce()
+    return coo.indices().flip(0), coo.values()  # adj_t[i, j] is the edge j → i
+
+
+def normalized_edges(
+    edge_index: Tensor,
+    num_nodes: int,
+    edge_weight: Tensor | None = None,
+    *,
+    self_loops: bool = True,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    """Ā as an edge list: (index [2, E'] of edges j → i, weight Ā_ij [E']) — PyG's
+    :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, differentiable in ``edge_weight``."""
+    if edge_weight is not None:
+        edge_weight = edge_weight.to(dtype)
+    index, value = gcn_norm(
+        edge_index, edge_weight, num_nodes, add_self_loops=self_loops, dtype=dtype
+    )
+    assert value is not None
+    return index, value.to(dtype)
 
 
 def normalized_adjacency(
@@ -37,24 +165,28 @@ def normalized_adjacency(
     self_loops: bool = True,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """Return the symmetric normalised adjacency Ā as a sparse CSR tensor [n, n].
+    """The normalised adjacency Ā as a sparse CSR tensor [n, n].
+
+    Ā = D̃^{-1/2}(A + I)D̃^{-1/2} with self-loops (the public GRAFF code and GCN), or
+    Ā = D^{-1/2} A D^{-1/2} without (an isolated node then gets a zero row); D counts the
+    edges a node receives (PyG's ``gcn_norm``). Ā_ij weighs the edge j → i.
 
     Args:
-        edge_index: undirected edges [2, E] (both directions present).
+        edge_index: edges [2, E] (an undirected graph lists both directions), or ``adj_t``.
         num_nodes: number of nodes n.
-        edge_weight: optional symmetric weights [E].
+        edge_weight: optional weights [E] (Ā is differentiable in them).
         self_loops: add self-loops before normalising (D̃^{-1/2}(A+I)D̃^{-1/2}).
         dtype: floating dtype of the values.
     """
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"edge_index must have shape [2, E], got {tuple(edge_index.shape)}")
-    if edge_weight is not None:
-        edge_weight = edge_weight.to(dtype)
-    index, value = gcn_norm(
-        edge_index, edge_weight, num_nodes, add_self_loops=self_loops, dtype=dtype
+    edge_index, edge_weight = as_edge_index(edge_index, num_nodes, edge_weight)
+    index, value = normalized_edges(
+        edge_index, num_nodes, edge_weight, self_loops=self_loops, dtype=dtype
     )
-    assert value is not None
-    return _csr(index, value.to(dtype), num_nodes)
+    shape = (num_nodes, num_nodes)
+    adj = csr_from_coo(index.flip(0), value, shape)
+    if not adj.requires_grad:
+        register_transpose(adj, csr_from_coo(index, value, shape))
+    return adj
 
 
 def rcm_order(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -64,8 +196,6 @@ def rcm_order(edge_index: Tensor, num_nodes: int) -> Tensor:
     row of Ā F gathers share cache lines: the sparse product gets 1.5× (Pubmed) to 5× (a
     200k-node graph with shuffled ids) faster on the CPU (benchmarks/README.md).
     """
-    import numpy as np
-    import scipy.sparse as sp
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
     ei = edge_index.cpu().numpy()
@@ -75,62 +205,95 @@ def rcm_order(edge_index: Tensor, num_nodes: int) -> Tensor:
     return torch.from_numpy(order).to(edge_index.device)
 
 
-def is_symmetric(adj: Tensor, atol: float = 1e-6) -> bool:
-    """Check that a sparse (CSR or COO) matrix equals its transpose."""
-    dense = adj.to_dense()
-    return bool(torch.allclose(dense, dense.t(), atol=atol))
+def _scipy_adjacency(edge_index: Tensor, n: int, edge_weight: Tensor | None) -> sp.csr_matrix:
+    """A with A_ij = weight of edge j → i (duplicates summed), as scipy CSR."""
+    if torch.jit.is_tracing():
+        raise RuntimeError(
+            "this model builds its graph operators with scipy, which torch.jit.trace cannot "
+            "record (the trace would only work on the traced graph); GRAFF, GRAFFConv, MLP, "
+            "GCN, GCNII, APPNP, GPR-GNN, CGNN and PDE-GCN_D can be traced"
+        )
+    ei = edge_index.detach().cpu().numpy()
+    w = (
+        np.ones(ei.shape[1], dtype=np.float64)
+        if edge_weight is None
+        else edge_weight.detach().cpu().double().numpy()
+    )
+    mat = sp.csr_matrix((w, (ei[1], ei[0])), shape=(n, n))
+    mat.sum_duplicates()
+    return mat
 
 
-class _SymSpMMAdd(torch.autograd.Function):
-    """``base + alpha * (Ā @ x)`` for a constant symmetric sparse Ā."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, adj: Tensor, x: Tensor, base: Tensor | None, alpha: float, inplace: bool
-    ) -> Tensor:
-        ctx.adj = adj
-        ctx.alpha = alpha
-        ctx.has_base = base is not None
-        if base is None:
-            out = adj @ x
-            return out if alpha == 1.0 else out.mul_(alpha)
-        if inplace:
-            ctx.mark_dirty(base)
-            return base.addmm_(adj, x, alpha=alpha)
-        return torch.addmm(base, adj, x, alpha=alpha)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor | None, Tensor | None, None, None]:
-        grad_x = None
-        if ctx.needs_input_grad[1]:
-            grad_x = ctx.adj @ grad
-            if ctx.alpha != 1.0:
-                grad_x = grad_x.mul_(ctx.alpha)
-        grad_base = grad if ctx.has_base and ctx.needs_input_grad[2] else None
-        return None, grad_x, grad_base, None, None
+def _binary_without_loops(mat: sp.csr_matrix) -> sp.csr_matrix:
+    """The 0/1 pattern of ``mat`` with its diagonal removed."""
+    coo = mat.tocoo()
+    keep = (coo.row != coo.col) & (coo.data != 0)
+    ones = np.ones(int(keep.sum()), dtype=np.float64)
+    return sp.csr_matrix((ones, (coo.row[keep], coo.col[keep])), shape=mat.shape)
 
 
-def sym_spmm_add(
-    adj: Tensor,
-    x: Tensor,
-    base: Tensor | None = None,
-    alpha: float = 1.0,
+def mean_adjacency(
+    edge_index: Tensor,
+    num_nodes: int,
+    edge_weight: Tensor | None = None,
     *,
-    inplace: bool = False,
+    dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """Return ``base + alpha · Ā x`` for a *symmetric* constant sparse Ā (no grad to Ā).
+    """GraphSAGE's mean aggregation D⁻¹A as CSR [n, n] (row i averages the messages node i
+    receives; its transpose is registered for the backward pass).
 
-    With ``inplace=True`` the sum is written into ``base`` (one pass less over the n×d
-    features); only for a ``base`` that nothing else reads afterwards (autograd included —
-    a temporary). Falls back to plain autograd ops when Ā itself requires a gradient.
+    A node without incoming edges gets a zero row (PyG's mean of nothing). Differentiable in
+    ``edge_weight`` when it requires grad.
     """
-    if adj.requires_grad:
-        out = torch.sparse.mm(adj, x)
-        return out * alpha if base is None else base + alpha * out
-    result: Tensor = _SymSpMMAdd.apply(adj, x, base, alpha, inplace)
-    return result
+    edge_index, edge_weight = as_edge_index(edge_index, num_nodes, edge_weight)
+    if cache.needs_grad(edge_weight):  # differentiable in the weights (explainer masks)
+        assert edge_weight is not None
+        w = edge_weight.to(dtype)
+        total = torch.zeros(num_nodes, dtype=dtype, device=w.device).index_add(0, edge_index[1], w)
+        scale = torch.where(total > 0, 1.0 / total, torch.zeros_like(total))
+        return csr_from_coo(edge_index.flip(0), w * scale[edge_index[1]], (num_nodes, num_nodes))
+    a = _scipy_adjacency(edge_index, num_nodes, edge_weight)
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    inv = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
+    mean = sp.diags(inv) @ a
+    dev = edge_index.device
+    adj = csr_from_scipy(mean.tocsr(), dtype, dev)
+    return register_transpose(adj, csr_from_scipy(mean.T.tocsr(), dtype, dev))
 
 
-def sym_spmm(adj: Tensor, x: Tensor) -> Tensor:
-    """Return ``Ā x`` for a symmetric constant sparse Ā."""
-    return sym_spmm_add(adj, x)
+def two_hop_adjacency(
+    edge_index: Tensor, num_nodes: int, *, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """H2GCN's strict two-hop operator D₂^{-1/2} A₂ D₂^{-1/2} as CSR [n, n].
+
+    A₂ is binary: (A₂)_ij = 1 iff the shortest path between i and j has length exactly 2
+    (so A₂ excludes the node itself and its one-hop neighbours). Rows without two-hop
+    neighbours are zero. Symmetric on an undirected graph.
+    """
+    edge_index, _ = as_edge_index(edge_index, num_nodes)
+    a = _binary_without_loops(_scipy_adjacency(edge_index, num_nodes, None))
+    reach = _binary_without_loops((a @ a).tocsr())
+    two = (reach - reach.multiply(a)).tocsr()
+    two.eliminate_zeros()
+    deg = np.asarray(two.sum(axis=1)).ravel()
+    inv = np.divide(1.0, np.sqrt(deg), out=np.zeros_like(deg), where=deg > 0)
+    norm = (sp.diags(inv) @ two @ sp.diags(inv)).tocsr()
+    dev = edge_index.device
+    adj = csr_from_scipy(norm, dtype, dev)
+    return register_transpose(adj, csr_from_scipy(norm.T.tocsr(), dtype, dev))
+
+
+def edge_structure(edge_index: Tensor, num_nodes: int, *, self_loops: bool = True) -> EdgeStructure:
+    """The CSR pattern of the graph (plus self-loops), for attention values on its edges:
+    entry (i, j) of row i is the edge j → i."""
+    edge_index, _ = as_edge_index(edge_index, num_nodes)
+    a = _scipy_adjacency(edge_index, num_nodes, None)
+    a.data[:] = 1.0
+    if self_loops:
+        a = (a + sp.eye(num_nodes, format="csr")).tocsr()
+        a.data[:] = 1.0
+    pattern = csr_from_scipy(a.tocsr(), torch.float64, edge_index.device)
+    plan = csr_transpose_plan(pattern)
+    crow, col = pattern.crow_indices(), pattern.col_indices()
+    row = torch.repeat_interleave(torch.arange(num_nodes, device=crow.device), crow[1:] - crow[:-1])
+    return EdgeStructure(crow, col, row, plan.crow, plan.col, plan.perm, num_nodes)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from graff.nn.checks import check_probs, check_sizes
 from graff.nn.functional import dropout, permute_rows
-from graff.nn.graff_conv import GRAFFConv
-from graff.nn.sparse import CSRTransposePlan, csr_transpose_plan, sparse_dropout_linear
+from graff.nn.graff_conv import EdgeList, GRAFFConv
+from graff.nn.sparse import sparse_dropout_linear
 
-__all__ = ["GRAFF", "euler_steps"]
+__all__ = ["GRAFF", "GRAFFNoResidual", "StepCallback", "euler_steps"]
 
+#: ``callback(k, t, F)`` of :meth:`GRAFF.evolve`: F after Euler step k (k = 0: F(0)) at time t.
 StepCallback = Callable[[int, float, Tensor], None]
 
 
@@ -67,6 +70,8 @@ class GRAFF(nn.Module):
         output_relu (bool): apply ReLU to F(T) before the decoder.
         nonlinear (bool): GRAFF-NL (ReLU on each Euler increment).
         time_dependent (bool): one W per Euler step instead of a shared W.
+        residual (bool): the residual ``F +`` of the Euler step (default True); False is the
+            paper's ablation "GRAFF without residual connection" (:class:`GRAFFNoResidual`).
         step_norm (bool): standardise each channel of the increment
             −FΩ + ĀFW + βF(0) over the nodes (zero mean, unit variance) before each Euler
             update; the public code's "layerwise batch norm" for squirrel, whose affine
@@ -79,6 +84,13 @@ class GRAFF(nn.Module):
         reorder (bool or None): evolve in reverse Cuthill–McKee node order (faster sparse
             products; the output keeps the caller's order). ``None`` (default): on graphs of at
             least 10 000 nodes (:class:`GRAFFConv`).
+
+    The graph is taken as by :class:`GRAFFConv`: ``edge_index`` (+ ``edge_weight``) or a
+    sparse ``adj_t``, directed or not; Ā is cached per graph tensor (never per address), an
+    ``edge_weight`` that requires grad receives its gradient, ``copy.deepcopy`` works at any
+    time, and ``torch.jit.trace`` of an evaluated model on dense features and ``edge_index``
+    gives a module that works on any graph (reordering is skipped while tracing). ONNX export
+    is untested: it needs the optional ``onnx`` package, which graff does not depend on.
     """
 
     #: :meth:`forward` accepts sparse CSR node features (see :meth:`encode`).
@@ -103,21 +115,16 @@ class GRAFF(nn.Module):
         nonlinear: bool = False,
         time_dependent: bool = False,
         step_norm: bool = False,
+        residual: bool = True,
         self_loops: bool = True,
         checkpoint: bool = False,
         reorder: bool | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("in_channels", in_channels),
-            ("hidden_channels", hidden_channels),
-            ("out_channels", out_channels),
-        ):
-            if value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value}")
-        for name, p in (("input_dropout", input_dropout), ("dropout", dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {p}")
+        check_sizes(
+            in_channels=in_channels, hidden_channels=hidden_channels, out_channels=out_channels
+        )
+        check_probs(input_dropout=input_dropout, dropout=dropout)
         if encoder_layers < 0:
             raise ValueError(f"encoder_layers must be ≥ 0, got {encoder_layers}")
         self.steps = euler_steps(T, step_size)
@@ -141,11 +148,10 @@ class GRAFF(nn.Module):
             num_w=len(self.steps) if time_dependent else 1,
             self_loops=self_loops,
             increment_norm=step_norm,
+            residual=residual,
             reorder=reorder,
         )
         self.decoder = nn.Linear(hidden_channels, out_channels)
-        self._plan: CSRTransposePlan | None = None
-        self._plan_key: tuple[int, ...] | None = None
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
@@ -182,22 +188,8 @@ class GRAFF(nn.Module):
         same distribution as dense dropout since dropped zeros stay zero.
         """
         if x.layout == torch.sparse_csr:
-            key = (
-                x.crow_indices().data_ptr(),
-                x.col_indices().data_ptr(),
-                x.values().numel(),
-                *x.shape,
-            )
-            if self._plan_key != key:
-                self._plan, self._plan_key = csr_transpose_plan(x), key
-            assert self._plan is not None
             h = sparse_dropout_linear(
-                x,
-                self.encoder.weight,
-                self.encoder.bias,
-                self.input_dropout,
-                self.training,
-                self._plan,
+                x, self.encoder.weight, self.encoder.bias, self.input_dropout, self.training
             )
         else:
             h = self.encoder(dropout(x, self.input_dropout, self.training))
@@ -210,17 +202,21 @@ class GRAFF(nn.Module):
     def evolve(
         self,
         f0: Tensor,
-        edge_index: Tensor | None = None,
+        edge_index: Any = None,
         edge_weight: Tensor | None = None,
         *,
-        adj: Tensor | None = None,
+        adj: Tensor | EdgeList | None = None,
         callback: StepCallback | None = None,
     ) -> Tensor:
-        """Integrate F from F(0) to F(T). ``callback(k, t, F)`` sees F after step k (k=0: F(0))."""
+        """Integrate F from F(0) to F(T). ``callback(k, t, F)`` sees F after step k (k=0: F(0)).
+
+        The graph is ``edge_index`` (or ``adj_t``, with ``edge_weight``) or a precomputed Ā
+        (``adj``, e.g. ``model.conv.adjacency(edge_index, n)``).
+        """
         order: Tensor | None = None
         if adj is None:
             if edge_index is None:
-                raise ValueError("evolve needs edge_index or a precomputed adj")
+                raise ValueError("evolve needs edge_index (or adj_t) or a precomputed adj")
             adj, order = self.conv.propagation(edge_index, f0.size(0), edge_weight)
         inverse: Tensor | None = None
         if order is not None:  # evolve in the cache-friendly node order, return in the caller's
@@ -233,7 +229,7 @@ class GRAFF(nn.Module):
         shared = len(self.conv.ws) == 1
         ops = self.conv.operators(0) if shared else None
         # τβF(0) is the same at every step of equal τ: computed once per step size (≤ 2).
-        fused = not (self.conv.nonlinear or self.conv.increment_norm)
+        fused = self.conv.residual and not (self.conv.nonlinear or self.conv.increment_norm)
         sources = {tau: self.conv.source(f0, tau) for tau in set(self.steps)} if fused else {}
 
         def step(k: int, f: Tensor) -> Tensor:
@@ -274,12 +270,75 @@ class GRAFF(nn.Module):
     def forward(
         self,
         x: Tensor,
-        edge_index: Tensor,
+        edge_index: Any,
         edge_weight: Tensor | None = None,
         *,
         callback: StepCallback | None = None,
     ) -> Tensor:
-        """Class logits [n, k] for node features x [n, p] on the graph ``edge_index``."""
+        """Class logits [n, k] for node features x [n, p] (dense or sparse CSR) on the graph
+        ``edge_index`` [2, E] (optional ``edge_weight`` [E]) or ``adj_t`` [n, n]."""
         f0 = self.encode(x)
         f = self.evolve(f0, edge_index, edge_weight, callback=callback)
         return self.decode(f)
+
+
+class GRAFFNoResidual(GRAFF):
+    r"""The paper's ablation "GRAFF without residual connection": ``GRAFF(residual=False)``.
+
+    .. math::
+        \mathbf{F}(t+\tau) = \tau\big(-\mathbf{F}(t)\boldsymbol{\Omega}
+        + \bar{\mathbf{A}}\mathbf{F}(t)\mathbf{W} + \beta\mathbf{F}(0)\big)
+
+    i.e. GRAFF's Euler step (eq. 6) without the ``F(t) +``; with Ω = 0 and β = 0 it is
+    F ← τĀFW, which is LFD for almost every F(0) on a non-bipartite graph whatever the
+    spectrum of W (the paper's theorem on the residual connection). Same arguments,
+    parameters, encoder and decoder as :class:`GRAFF`, except ``reorder``, which defaults to
+    ``False`` here (the published ablation numbers were computed in the original node order;
+    pass ``reorder=None`` for GRAFF's size-based default).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        *,
+        w_type: str = "dd",
+        omega_type: str = "diag",
+        T: float = 3.0,
+        step_size: float = 1.0,
+        learn_beta: bool = True,
+        beta: float = 0.0,
+        input_dropout: float = 0.0,
+        dropout: float = 0.0,
+        encoder_layers: int = 0,
+        output_relu: bool = False,
+        nonlinear: bool = False,
+        time_dependent: bool = False,
+        step_norm: bool = False,
+        self_loops: bool = True,
+        checkpoint: bool = False,
+        reorder: bool | None = False,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            hidden_channels,
+            out_channels,
+            w_type=w_type,
+            omega_type=omega_type,
+            T=T,
+            step_size=step_size,
+            learn_beta=learn_beta,
+            beta=beta,
+            input_dropout=input_dropout,
+            dropout=dropout,
+            encoder_layers=encoder_layers,
+            output_relu=output_relu,
+            nonlinear=nonlinear,
+            time_dependent=time_dependent,
+            step_norm=step_norm,
+            residual=False,
+            self_loops=self_loops,
+            checkpoint=checkpoint,
+            reorder=reorder,
+        )

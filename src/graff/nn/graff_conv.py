@@ -2,20 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graff.nn.adjacency import normalized_adjacency, rcm_order, sym_spmm_add
+from graff.nn.adjacency import (
+    as_edge_index,
+    gcn_adjacency,
+    graph_cached,
+    normalized_adjacency,
+    normalized_edges,
+    rcm_order,
+)
+from graff.nn.checks import check_positive, check_sizes
 from graff.nn.parametrisations import ChannelMixing, make_omega, make_w
+from graff.nn.sparse import spmm_add
 
-__all__ = ["GRAFFConv"]
+__all__ = ["REORDER_MIN_NODES", "EdgeList", "GRAFFConv"]
 
 #: graphs with at least this many nodes are renumbered for locality when ``reorder=None``.
 REORDER_MIN_NODES = 10_000
+
+
+class EdgeList(NamedTuple):
+    """Ā as an edge list (``edges`` [2, E] of edges j → i, ``weight`` [E]) for ``num_nodes`` nodes:
+    the operator of a traced model (``torch.jit.trace`` cannot hold a sparse tensor)."""
+
+    edges: Tensor
+    weight: Tensor
+    num_nodes: int
+
+    def mm_add(self, x: Tensor, base: Tensor | None = None, alpha: float = 1.0) -> Tensor:
+        """``base + alpha · Ā x`` by gather and scatter-add (ops torch.jit.trace records)."""
+        msg = x.index_select(0, self.edges[0]) * self.weight.unsqueeze(-1)
+        out = torch.zeros(self.num_nodes, x.size(1), dtype=x.dtype, device=x.device)
+        out = out.index_add(0, self.edges[1], msg)
+        out = out if alpha == 1.0 else out * alpha
+        return out if base is None else base + out
+
+
+def propagate_add(
+    adj: Tensor | EdgeList,
+    x: Tensor,
+    base: Tensor | None = None,
+    alpha: float = 1.0,
+    *,
+    inplace: bool = False,
+) -> Tensor:
+    """``base + alpha · Ā x`` for Ā as a sparse matrix (:func:`~graff.nn.sparse.spmm_add`)
+    or as an :class:`EdgeList`."""
+    if isinstance(adj, EdgeList):
+        return adj.mm_add(x, base, alpha)
+    return spmm_add(adj, x, base, alpha, inplace=inplace)
 
 
 class GRAFFConv(nn.Module):
@@ -30,15 +70,34 @@ class GRAFFConv(nn.Module):
     gradient flow of the energy E^tot), β a scalar source strength and
     Ā = D̃^{-1/2}(A+I)D̃^{-1/2}. With ``nonlinear=True`` (GRAFF-NL) the increment goes
     through a pointwise ReLU: :math:`\mathbf{F}' = \mathbf{F} + \tau\,\sigma(\dots)`.
+    With ``residual=False`` (the paper's ablation) the step drops the ``F +``:
+    :math:`\mathbf{F}' = \tau\big(-\mathbf{F}\boldsymbol{\Omega}
+    + \bar{\mathbf{A}}\mathbf{F}\mathbf{W} + \beta\mathbf{F}(0)\big)`.
 
     The same W, Ω and β are used at every step (weight sharing); with ``num_w > 1`` the layer
     holds one W per step (time-dependent W) and ``forward(..., step=k)`` picks W_k.
 
+    The graph may be ``edge_index`` [2, E] with optional ``edge_weight`` [E], or a sparse
+    ``adj_t`` [n, n] (``torch.sparse`` COO/CSR, or ``torch_sparse.SparseTensor``) in place of
+    ``edge_index``, as PyG's ``GCNConv`` takes it; Ā_ij weighs the edge j → i. Directed graphs
+    and asymmetric weights are supported (gradients use the exact Āᵀ); an ``edge_weight``
+    (or ``adj_t`` values) that requires grad receives its gradient (explainers' edge masks).
+
+    Caching: Ā is cached per graph (``cached=True``, the default) — keyed on the graph tensors
+    themselves, not their addresses, so a new graph, a freed one or an in-place edit always
+    rebuilds (:mod:`graff.nn.cache`); ``cached=False`` rebuilds Ā at every call.
+
+    Export: ``torch.jit.trace`` of an evaluated model records Ā as an edge list computed from
+    the traced ``edge_index`` input (gather/scatter-add), so the traced module works on any
+    graph; sparse ``adj_t`` inputs, node reordering and sparse features are not traceable.
+    ONNX export is untested (the ``onnx`` package is not a dependency).
+
     Args:
         channels (int): feature width d.
-        w_type (str): W parametrisation: ``"sum"``, ``"prod"``, ``"neg_prod"``, ``"diag"``
-            or ``"dd"`` (default ``"dd"``).
-        omega_type (str): Ω parametrisation: ``"diag"``, ``"const"``, ``"zero"``, ``"sym"``.
+        w_type (str): W parametrisation, a name of :data:`~graff.nn.W_TYPES`: ``"sum"``,
+            ``"prod"``, ``"neg_prod"``, ``"diag"`` or ``"dd"`` (default ``"dd"``).
+        omega_type (str): Ω parametrisation (:data:`~graff.nn.OMEGA_TYPES`): ``"diag"``,
+            ``"const"``, ``"zero"``, ``"sym"``.
         step_size (float): Euler step τ > 0 (default 1.0).
         learn_beta (bool): learn β (initialised at ``beta``) or keep it fixed.
         beta (float): initial (or fixed) β (default 0.0).
@@ -47,16 +106,18 @@ class GRAFFConv(nn.Module):
         increment_norm (bool): standardise each channel of the increment over the nodes
             (zero mean, unit variance, as batch norm in training mode without affine map)
             before the update.
+        residual (bool): the residual ``F +`` of the Euler step (default True; False is the
+            paper's "GRAFF without residual connection" ablation).
         self_loops (bool): add self-loops in Ā (default True).
-        cached (bool): cache Ā after the first call (transductive use, default True).
+        cached (bool): reuse Ā across calls on the same graph (default True; see above).
         reorder (bool or None): let :meth:`propagation` renumber the nodes in reverse
             Cuthill–McKee order for a whole evolution (faster sparse products, same result up
             to floating-point summation order); ``None`` (default): only for graphs of at least
             ``REORDER_MIN_NODES`` nodes, where the features outgrow the CPU caches.
 
     Shapes:
-        - input: features [n, d], initial features F(0) [n, d], edge_index [2, E]
-          (undirected), optional edge_weight [E]
+        - input: features [n, d], initial features F(0) [n, d], edge_index [2, E] or
+          adj_t [n, n], optional edge_weight [E]
         - output: [n, d]
     """
 
@@ -72,21 +133,21 @@ class GRAFFConv(nn.Module):
         nonlinear: bool = False,
         num_w: int = 1,
         increment_norm: bool = False,
+        residual: bool = True,
         self_loops: bool = True,
         cached: bool = True,
         reorder: bool | None = None,
     ) -> None:
         super().__init__()
-        if not step_size > 0:
-            raise ValueError(f"step_size τ must be positive, got {step_size}")
-        if num_w < 1:
-            raise ValueError(f"num_w must be ≥ 1, got {num_w}")
+        check_positive(step_size=step_size)
+        check_sizes(num_w=num_w)
         self.channels = channels
         self.w_type = w_type
         self.omega_type = omega_type
         self.step_size = float(step_size)
         self.nonlinear = nonlinear
         self.increment_norm = increment_norm
+        self.residual = residual
         self.self_loops = self_loops
         self.cached = cached
         self.reorder = reorder
@@ -97,7 +158,6 @@ class GRAFFConv(nn.Module):
             self.beta = nn.Parameter(torch.tensor([float(beta)]))
         else:
             self.register_buffer("beta", torch.tensor([float(beta)]))
-        self._cache: dict[str, tuple[tuple[object, ...], Any]] = {}
 
     def reset_parameters(self) -> None:
         for w in self.ws:
@@ -105,78 +165,59 @@ class GRAFFConv(nn.Module):
         self.omega.reset_parameters()  # type: ignore[operator]
         with torch.no_grad():
             self.beta.fill_(self.beta_init)
-        self._cache = {}
 
     def w(self, step: int = 0) -> ChannelMixing:
         """The W parametrisation used at Euler step ``step``."""
         return self.ws[min(step, len(self.ws) - 1)]  # type: ignore[return-value]
 
-    def _cache_key(
-        self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None
-    ) -> tuple[object, ...]:
-        # Identity of the graph tensors (address, size, in-place version) and of the model's
-        # dtype/device: a new graph, an edited edge_index or a .double() all rebuild Ā.
-        return (
-            edge_index.data_ptr(),
-            edge_index.size(1),
-            edge_index._version,
-            num_nodes,
-            0 if edge_weight is None else edge_weight.data_ptr(),
-            0 if edge_weight is None else edge_weight._version,
-            str(self.omega.diagonal().dtype),
-            str(edge_index.device),
-        )
-
-    def _cached(self, name: str, key: tuple[object, ...], build: Callable[[], Any]) -> Any:
-        hit = self._cache.get(name)
-        if self.cached and hit is not None and hit[0] == key:
-            return hit[1]
-        value = build()
-        if self.cached:
-            self._cache[name] = (key, value)
-        return value
-
     def adjacency(
-        self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None
+        self, edge_index: Any, num_nodes: int, edge_weight: Tensor | None = None
     ) -> Tensor:
-        """Ā as a CSR matrix, computed once and cached when ``cached=True``."""
+        """Ā as a CSR matrix [n, n] (cached when ``cached=True``); ``edge_index`` may be adj_t."""
         dtype = self.omega.diagonal().dtype
+        build = gcn_adjacency if self.cached else normalized_adjacency
+        return build(edge_index, num_nodes, edge_weight, self_loops=self.self_loops, dtype=dtype)
 
-        def build() -> Tensor:
-            return normalized_adjacency(
-                edge_index, num_nodes, edge_weight, self_loops=self.self_loops, dtype=dtype
-            ).to(edge_index.device)
-
-        key = self._cache_key(edge_index, num_nodes, edge_weight)
-        adj: Tensor = self._cached("adj", key, build)
-        return adj
+    def _operator(
+        self, edge_index: Any, num_nodes: int, edge_weight: Tensor | None
+    ) -> Tensor | EdgeList:
+        """Ā in the caller's node order: CSR, or an :class:`EdgeList` while tracing."""
+        if not torch.jit.is_tracing():
+            return self.adjacency(edge_index, num_nodes, edge_weight)
+        ei, ew = as_edge_index(edge_index, num_nodes, edge_weight)
+        dtype = self.omega.diagonal().dtype
+        index, weight = normalized_edges(ei, num_nodes, ew, self_loops=self.self_loops, dtype=dtype)
+        return EdgeList(index, weight, num_nodes)
 
     def propagation(
-        self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None
-    ) -> tuple[Tensor, Tensor | None]:
+        self, edge_index: Any, num_nodes: int, edge_weight: Tensor | None = None
+    ) -> tuple[Tensor | EdgeList, Tensor | None]:
         """(Ā, order) for a whole evolution, cached like :meth:`adjacency`.
 
         ``order`` is None when the nodes keep their numbering; otherwise Ā is that of the graph
         renumbered so that new node i is old node ``order[i]`` (see ``reorder``), and features
-        must be taken to that order (``F[order]``) and back.
+        must be taken to that order (``F[order]``) and back. While ``torch.jit.trace`` records,
+        Ā is an :class:`EdgeList` computed from the traced ``edge_index``.
         """
-        want = self.reorder if self.reorder is not None else num_nodes >= REORDER_MIN_NODES
-        if not want:
-            return self.adjacency(edge_index, num_nodes, edge_weight), None
         dtype = self.omega.diagonal().dtype
+        want = self.reorder if self.reorder is not None else num_nodes >= REORDER_MIN_NODES
+        if not want or torch.jit.is_tracing():
+            return self._operator(edge_index, num_nodes, edge_weight), None
 
         def build() -> tuple[Tensor, Tensor]:
-            order = rcm_order(edge_index, num_nodes)
+            ei, ew = as_edge_index(edge_index, num_nodes, edge_weight)
+            order = rcm_order(ei, num_nodes)
             new_id = torch.empty_like(order)
             new_id[order] = torch.arange(num_nodes, device=order.device)
             adj = normalized_adjacency(
-                new_id[edge_index], num_nodes, edge_weight, self_loops=self.self_loops, dtype=dtype
-            ).to(edge_index.device)
+                new_id[ei], num_nodes, ew, self_loops=self.self_loops, dtype=dtype
+            )
             return adj, order
 
-        key = self._cache_key(edge_index, num_nodes, edge_weight)
-        result: tuple[Tensor, Tensor] = self._cached("reordered", key, build)
-        return result
+        if not self.cached:
+            return build()
+        name = f"gcn{int(self.self_loops)}:rcm"
+        return graph_cached(name, edge_index, num_nodes, edge_weight, dtype, build)
 
     def operators(self, step: int = 0) -> tuple[Tensor, Tensor]:
         """(W, Ω) of step ``step``, each as a vector [d] when diagonal or a matrix [d, d].
@@ -194,30 +235,41 @@ class GRAFFConv(nn.Module):
         self,
         x: Tensor,
         x0: Tensor,
-        edge_index: Tensor | None = None,
+        edge_index: Any = None,
         edge_weight: Tensor | None = None,
         *,
-        adj: Tensor | None = None,
+        adj: Tensor | EdgeList | None = None,
         step_size: float | None = None,
         step: int = 0,
         ops: tuple[Tensor, Tensor] | None = None,
         source: Tensor | None = None,
     ) -> Tensor:
-        """One Euler step. Pass either ``edge_index`` or a precomputed ``adj`` (Ā, CSR).
+        """One Euler step. Pass either the graph (``edge_index`` [2, E] or ``adj_t``) or a
+        precomputed ``adj`` (Ā, e.g. from :meth:`propagation`).
 
         ``source`` may hold τβF(0) for this step's τ, computed once for all steps of a pass
         (:meth:`source`); the linear step then makes one pass over the features less.
         """
         if adj is None:
             if edge_index is None:
-                raise ValueError("GRAFFConv needs edge_index or a precomputed adj")
-            adj = self.adjacency(edge_index, x.size(0), edge_weight)
+                raise ValueError("GRAFFConv needs edge_index (or adj_t) or a precomputed adj")
+            adj = self._operator(edge_index, x.size(0), edge_weight)
         tau = self.step_size if step_size is None else float(step_size)
         w_op, om_op = self.operators(step) if ops is None else ops
         xw = x * w_op if w_op.dim() == 1 else x @ w_op
+        if not self.residual:
+            base = self.beta * x0
+            if not self.omega.is_zero:
+                base = base - (x * om_op if om_op.dim() == 1 else x @ om_op)
+            inc = propagate_add(adj, xw, base)
+            if self.increment_norm:
+                inc = F.batch_norm(inc, None, None, training=True)
+            if self.nonlinear:
+                inc = torch.relu(inc)
+            return tau * inc
         if self.nonlinear or self.increment_norm:
             x_om = x * om_op if om_op.dim() == 1 else x @ om_op
-            inc = sym_spmm_add(adj, xw, self.beta * x0 - x_om)
+            inc = propagate_add(adj, xw, self.beta * x0 - x_om)
             if self.increment_norm:
                 inc = F.batch_norm(inc, None, None, training=True)
             if self.nonlinear:
@@ -232,14 +284,15 @@ class GRAFFConv(nn.Module):
             base = torch.addcmul(src, x, 1.0 - tau * om_op)
         else:
             base = x - tau * (x @ om_op) + src
-        return sym_spmm_add(adj, xw, base, tau, inplace=True)
+        return propagate_add(adj, xw, base, tau, inplace=True)
 
     def source(self, x0: Tensor, step_size: float) -> Tensor:
         """The source term τβF(0) of one Euler step of size τ."""
         return (step_size * self.beta) * x0
 
     def extra_repr(self) -> str:
+        extra = "" if self.residual else ", residual=False"
         return (
             f"{self.channels}, w_type={self.w_type!r}, omega_type={self.omega_type!r}, "
-            f"step_size={self.step_size}, nonlinear={self.nonlinear}, num_w={len(self.ws)}"
+            f"step_size={self.step_size}, nonlinear={self.nonlinear}, num_w={len(self.ws)}" + extra
         )

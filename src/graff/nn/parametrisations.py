@@ -11,6 +11,10 @@ update the gradient flow of an energy, so every parametrisation here is symmetri
 construction: a raw, unconstrained parameter is stored and the symmetric matrix is rebuilt
 from it in each forward pass (as PyG's ``AntiSymmetricConv`` does for its constraint).
 
+The parametrisations are registered by name in :data:`W_TYPES` and :data:`OMEGA_TYPES`
+(:class:`graff.registry.Registry`); a new one is a subclass of :class:`ChannelMixing` with
+``@W_TYPES.register("name")``, and every name list, check and ``--help`` reads the registry.
+
 Each module offers ``matrix()`` (the d×d tensor, differentiable) and ``mix(x)`` (``x @ M``,
 done as a cheap elementwise product when the matrix is diagonal).
 """
@@ -21,6 +25,8 @@ import math
 
 import torch
 from torch import Tensor, nn
+
+from graff.registry import Registry
 
 __all__ = [
     "DDW",
@@ -72,11 +78,18 @@ class ChannelMixing(nn.Module):
         return f"channels={self.channels}"
 
 
+#: The W parametrisations by name (``GRAFF(w_type=...)``).
+W_TYPES: Registry[type[ChannelMixing]] = Registry("W type")
+#: The Ω parametrisations by name (``GRAFF(omega_type=...)``).
+OMEGA_TYPES: Registry[type[ChannelMixing]] = Registry("Ω type")
+
+
 def _glorot_(weight: Tensor) -> None:
     bound = math.sqrt(6.0 / (weight.size(0) + weight.size(1)))
     nn.init.uniform_(weight, -bound, bound)
 
 
+@W_TYPES.register("sum")
 class SumW(ChannelMixing):
     """``sum``: W = (W' + W'ᵀ)/2 — eigenvalues of either sign (attraction and repulsion)."""
 
@@ -92,6 +105,7 @@ class SumW(ChannelMixing):
         return 0.5 * (self.weight + self.weight.t())
 
 
+@W_TYPES.register("prod")
 class ProdW(ChannelMixing):
     """``prod``: W = W'ᵀW' — positive semi-definite, attraction only."""
 
@@ -110,12 +124,14 @@ class ProdW(ChannelMixing):
         return m if self.sign > 0 else -m
 
 
+@W_TYPES.register("neg_prod")
 class NegProdW(ProdW):
     """``neg_prod``: W = −W'ᵀW' — negative semi-definite, repulsion only."""
 
     sign = -1.0
 
 
+@W_TYPES.register("diag")
 class DiagW(ChannelMixing):
     """``diag``: W = diag(w) — each channel evolves on its own (GRAFF (D) in the paper)."""
 
@@ -136,6 +152,7 @@ class DiagW(ChannelMixing):
         return torch.diag(self.weight)
 
 
+@W_TYPES.register("dd")
 class DDW(ChannelMixing):
     """``dd``: diagonally-dominant W (GRAFF (DD) in the paper).
 
@@ -164,10 +181,12 @@ class DDW(ChannelMixing):
         return w0 + torch.diag(w)
 
 
+@OMEGA_TYPES.register("diag")
 class DiagOmega(DiagW):
     """``diag``: Ω = diag(ω), a free external potential per channel."""
 
 
+@OMEGA_TYPES.register("const")
 class ConstOmega(ChannelMixing):
     """``const``: Ω = ω·I with one learnable scalar ω."""
 
@@ -193,6 +212,7 @@ class ConstOmega(ChannelMixing):
         )
 
 
+@OMEGA_TYPES.register("zero")
 class ZeroOmega(ChannelMixing):
     """``zero``: Ω = 0 (no external potential)."""
 
@@ -217,39 +237,23 @@ class ZeroOmega(ChannelMixing):
         return torch.diag(self._zero)
 
 
+@OMEGA_TYPES.register("sym")
 class SymOmega(SumW):
     """``sym``: a full symmetric Ω = (Ω' + Ω'ᵀ)/2."""
 
 
-W_TYPES: dict[str, type[ChannelMixing]] = {
-    "sum": SumW,
-    "prod": ProdW,
-    "neg_prod": NegProdW,
-    "diag": DiagW,
-    "dd": DDW,
-}
-
-OMEGA_TYPES: dict[str, type[ChannelMixing]] = {
-    "diag": DiagOmega,
-    "const": ConstOmega,
-    "zero": ZeroOmega,
-    "sym": SymOmega,
-}
-
-
-def _make(kind: str, registry: dict[str, type[ChannelMixing]], what: str, ch: int) -> ChannelMixing:
+def _make(kind: str, registry: Registry[type[ChannelMixing]], ch: int) -> ChannelMixing:
     key = kind.lower().replace("-", "_")
     if key not in registry:
-        valid = ", ".join(sorted(registry))
-        raise ValueError(f"unknown {what} type {kind!r}; choose one of: {valid}")
+        raise ValueError(registry.unknown_message(kind))
     return registry[key](ch)
 
 
 def make_w(w_type: str, channels: int) -> ChannelMixing:
     """Build the W parametrisation named ``w_type`` (sum, prod, neg_prod, diag, dd)."""
-    return _make(w_type, W_TYPES, "W", channels)
+    return _make(w_type, W_TYPES, channels)
 
 
 def make_omega(omega_type: str, channels: int) -> ChannelMixing:
     """Build the Ω parametrisation named ``omega_type`` (diag, const, zero, sym)."""
-    return _make(omega_type, OMEGA_TYPES, "Omega", channels)
+    return _make(omega_type, OMEGA_TYPES, channels)

@@ -12,7 +12,7 @@ with Δ = I − Ā, Ā = D̃^{-1/2}(A+I)D̃^{-1/2}. None of them can be high-fre
 (the paper's proposition), unlike GRAFF.
 
 Solvers: ``method="euler"`` (default) with step ``step_size`` τ — a non-integer T/τ ends with
-a shorter step, as GRAFF's :func:`~graff.nn.graff.euler_steps` — or any fixed-grid solver
+a shorter step, as GRAFF's :func:`~graff.nn.euler_steps` — or any fixed-grid solver
 in :data:`FIXED_GRID_METHODS`; adaptive solvers (:data:`ADAPTIVE_METHODS`, e.g. ``"dopri5"``)
 use ``rtol``/``atol`` and ignore τ.
 """
@@ -27,17 +27,11 @@ import torch
 from torch import Tensor, nn
 from torchdiffeq import odeint
 
-from graff.nn._csr_ops import (
-    EdgeStructure,
-    GraphCache,
-    edge_dot,
-    edge_softmax,
-    edge_structure,
-    edge_values_mm,
-)
-from graff.nn.adjacency import normalized_adjacency, sym_spmm_add
-from graff.nn.baselines import InputDropoutLinear
+from graff.nn.adjacency import edge_structure, gcn_adjacency, graph_cached
+from graff.nn.checks import check_positive, check_probs, check_sizes
 from graff.nn.functional import dropout
+from graff.nn.linear import InputDropoutLinear
+from graff.nn.sparse import EdgeStructure, edge_dot, edge_softmax, edge_values_mm, spmm_add
 
 __all__ = [
     "ADAPTIVE_METHODS",
@@ -78,57 +72,37 @@ class _ContinuousClassifier(nn.Module):
         dropout: float,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("in_channels", in_channels),
-            ("hidden_channels", hidden_channels),
-            ("out_channels", out_channels),
-            ("max_num_steps", max_num_steps),
-        ):
-            if value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value}")
+        check_sizes(
+            in_channels=in_channels,
+            hidden_channels=hidden_channels,
+            out_channels=out_channels,
+            max_num_steps=max_num_steps,
+        )
         if not (math.isfinite(T) and T > 0):
             raise ValueError(f"integration time T must be a positive number, got {T}")
-        if not (math.isfinite(step_size) and step_size > 0):
-            raise ValueError(f"step_size τ must be a positive number, got {step_size}")
+        check_positive(step_size=step_size)
         if method not in ODE_METHODS:
             raise ValueError(
                 f"unknown ODE method {method!r}; choose a fixed-grid solver "
                 f"({', '.join(FIXED_GRID_METHODS)}) or an adaptive one "
                 f"({', '.join(ADAPTIVE_METHODS)})"
             )
-        for name, tol in (("rtol", rtol), ("atol", atol)):
-            if not (math.isfinite(tol) and tol > 0):
-                raise ValueError(f"{name} must be a positive number, got {tol}")
-        for name, p in (("input_dropout", input_dropout), ("dropout", dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1), got {p}")
+        check_positive(rtol=rtol, atol=atol)
+        check_probs(input_dropout=input_dropout, dropout=dropout)
         self.T, self.step_size, self.method = float(T), float(step_size), method
         self.rtol, self.atol, self.max_num_steps = float(rtol), float(atol), max_num_steps
         self.dropout = dropout
         self.encoder = InputDropoutLinear(nn.Linear(in_channels, hidden_channels), input_dropout)
         self.decoder = nn.Linear(hidden_channels, out_channels)
-        self._graph = GraphCache()
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
         self.decoder.reset_parameters()
 
-    def _adjacency(self, edge_index: Tensor, n: int, edge_weight: Tensor | None) -> Tensor:
-        dtype = self.decoder.weight.dtype
-        return self._graph.get(
-            "gcn",
-            edge_index,
-            n,
-            edge_weight,
-            dtype,
-            lambda: normalized_adjacency(edge_index, n, edge_weight, dtype=dtype).to(
-                edge_index.device
-            ),
-        )
+    def _adjacency(self, edge_index: Any, n: int, edge_weight: Tensor | None) -> Tensor:
+        return gcn_adjacency(edge_index, n, edge_weight, dtype=self.decoder.weight.dtype)
 
-    def vector_field(
-        self, f0: Tensor, edge_index: Tensor, edge_weight: Tensor | None
-    ) -> VectorField:
+    def vector_field(self, f0: Tensor, edge_index: Any, edge_weight: Tensor | None) -> VectorField:
         """The right-hand side ``(t, F) ↦ Ḟ`` for this F(0) and graph."""
         raise NotImplementedError
 
@@ -145,7 +119,7 @@ class _ContinuousClassifier(nn.Module):
         )
         return out[-1]
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Any, edge_weight: Tensor | None = None) -> Tensor:
         f0 = self.encoder(x)
         f = self.integrate(self.vector_field(f0, edge_index, edge_weight), f0)
         return self.decoder(dropout(torch.relu(f), self.dropout, self.training))
@@ -228,16 +202,14 @@ class GRANDLinear(_ContinuousClassifier):
         scores = torch.stack([edge_dot(k[:, i], q[:, i], s) for i in range(h)], dim=-1) / d
         return edge_softmax(scores, s).mean(dim=-1)
 
-    def vector_field(
-        self, f0: Tensor, edge_index: Tensor, edge_weight: Tensor | None
-    ) -> VectorField:
+    def vector_field(self, f0: Tensor, edge_index: Any, edge_weight: Tensor | None) -> VectorField:
         n = f0.size(0)
         if not self.attention:
             adj = self._adjacency(edge_index, n, edge_weight)
-            return lambda t, f: sym_spmm_add(adj, f, -f)
+            return lambda t, f: spmm_add(adj, f, -f)
         if edge_weight is not None:
             raise ValueError("GRAND with attention does not use edge weights")
-        s = self._graph.get(
+        s = graph_cached(
             "pattern", edge_index, n, None, torch.int64, lambda: edge_structure(edge_index, n)
         )
         values = self.attention_values(f0, s)
@@ -305,13 +277,11 @@ class CGNN(_ContinuousClassifier):
         w = (self.u * self.m.clamp(max=1.0)) @ self.u.t()
         return w - torch.eye(w.size(0), dtype=w.dtype, device=w.device)
 
-    def vector_field(
-        self, f0: Tensor, edge_index: Tensor, edge_weight: Tensor | None
-    ) -> VectorField:
+    def vector_field(self, f0: Tensor, edge_index: Any, edge_weight: Tensor | None) -> VectorField:
         adj = self._adjacency(edge_index, f0.size(0), edge_weight)
         omega = self.omega()
         # −ΔF + FΩ̃ + F(0) = ĀF − F + FΩ̃ + F(0)
-        return lambda t, f: sym_spmm_add(adj, f, f @ omega - f + f0)
+        return lambda t, f: spmm_add(adj, f, f @ omega - f + f0)
 
 
 class PDEGCND(_ContinuousClassifier):
@@ -365,14 +335,12 @@ class PDEGCND(_ContinuousClassifier):
         super().reset_parameters()
         self._reset_k()
 
-    def vector_field(
-        self, f0: Tensor, edge_index: Tensor, edge_weight: Tensor | None
-    ) -> VectorField:
+    def vector_field(self, f0: Tensor, edge_index: Any, edge_weight: Tensor | None) -> VectorField:
         adj = self._adjacency(edge_index, f0.size(0), edge_weight)
         kk = self.k.t() @ self.k
 
         def field(t: Tensor, f: Tensor) -> Tensor:
             g = f @ kk
-            return sym_spmm_add(adj, g, -g)  # −(I − Ā)F KᵀK
+            return spmm_add(adj, g, -g)  # −(I − Ā)F KᵀK
 
         return field

@@ -1,0 +1,54 @@
+"""Argument checks shared by every module of :mod:`graff.nn`, in one place.
+
+Constructors validate their scalars once, here, with messages that name the argument, say
+what it must be and show what was given (torchdiffeq's ``_check_inputs`` pattern); the
+layers then trust their inputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+__all__ = [
+    "check_positive",
+    "check_probs",
+    "check_sizes",
+    "check_unit_interval",
+    "reject_edge_weight",
+]
+
+
+def check_sizes(**sizes: int) -> None:
+    """Each size (channels, layers, heads, ...) must be a positive integer."""
+    for name, value in sizes.items():
+        if value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+
+
+def check_probs(**probs: float) -> None:
+    """Each dropout probability must lie in [0, 1)."""
+    for name, p in probs.items():
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"{name} must be a probability in [0, 1), got {p}")
+
+
+def check_unit_interval(**values: float) -> None:
+    """Each value (a teleport or residual strength α) must lie in [0, 1]."""
+    for name, value in values.items():
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
+def check_positive(**values: float) -> None:
+    """Each value (a time T, a step τ, a tolerance) must be a finite positive number."""
+    for name, value in values.items():
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value}")
+
+
+def reject_edge_weight(model: str, edge_weight: Tensor | None) -> None:
+    """Refuse edge weights in a model that has no use for them (instead of ignoring them)."""
+    if edge_weight is not None:
+        raise ValueError(f"{model} does not use edge weights; pass edge_weight=None")
