@@ -141,21 +141,90 @@ def test_damaged_checkpoint_in_analyze(
     assert "weights_only=False" not in text
 
 
-@pytest.mark.parametrize("victim", ["config.yaml", "summary.json", "split_1.json"])
+@pytest.mark.parametrize("victim", ["config.yaml", "summary.json", "split_1.json", "split_1.pt"])
 def test_damaged_run_files_are_reported_not_trusted(
     npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], victim: str
 ) -> None:
+    """A finished run with a damaged file is not 'complete': the rerun names the damage and
+    --overwrite; a damaged config.yaml makes the folder foreign (left alone)."""
     out = tmp_path / "run"
     assert main(_train(npz, out)) == 0
     (out / victim).write_bytes(b"\xff\xfe garbage {")
     capsys.readouterr()
-    code, text = _run(capsys, ["reproduce", "--datasets", "x"] if False else _train(npz, out))
-    # config.yaml damaged: the folder is no longer a graff run and is left alone; a damaged
-    # summary or split record: the run is complete no more and the split is trained again.
+    code, text = _run(capsys, _train(npz, out))
+    assert code == 2
     if victim == "config.yaml":
-        assert code == 2 and "not a graff run directory" in text
-    else:
-        assert (code == 2 and "already holds a complete run" in text) or code == 0
+        assert "not a graff run directory" in text
+        assert (out / victim).read_bytes() == b"\xff\xfe garbage {"  # untouched
+        return
+    assert "damaged" in text and "--overwrite" in text and "already holds a complete" not in text
+    code, _ = _run(capsys, [*_train(npz, out), "--overwrite"])
+    assert code == 0
+    assert json.loads((out / "summary.json").read_text())["n_splits"] == 2
+
+
+def test_config_that_is_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "best.yaml").write_text("model: {name: graff}\n")
+    code, text = _run(capsys, ["train", "--dataset", "texas", "--config", str(tmp_path)])
+    assert code == 2 and "is a directory" in text and "best.yaml" in text
+
+
+def test_data_dir_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    code, text = _run(capsys, ["train", "--dataset", "texas", "--data-dir", str(afile),
+                               "--out", str(tmp_path / "run"), "--no-progress"])  # fmt: skip
+    assert code == 2 and "--data-dir" in text and "not a directory" in text
+    monkeypatch.setenv("GRAFF_DATA", str(afile))
+    code, text = _run(capsys, ["train", "--dataset", "texas", "--out", str(tmp_path / "r2")])
+    assert code == 2 and "$GRAFF_DATA" in text and "not a directory" in text
+
+
+def test_split_params_for_a_file_with_masks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file that brings its own masks: split parameters would be ignored, so they are an
+    error — also when the graph is already in the processed cache."""
+    rng = np.random.default_rng(1)
+    n = 60
+    masks = {m: np.zeros((n, 2), bool) for m in ("train_mask", "val_mask", "test_mask")}
+    for k in range(2):
+        p = rng.permutation(n)
+        for m, idx in zip(masks, (p[:20], p[20:40], p[40:]), strict=True):
+            masks[m][idx, k] = True
+    path = tmp_path / "m.npz"
+    np.savez(path, x=rng.standard_normal((n, 4)).astype(np.float32), y=np.arange(n) % 3,
+             edge_index=np.stack([np.arange(n), (np.arange(n) + 1) % n]), **masks)  # fmt: skip
+    base = ["train", "--dataset", f"npz:{path}", "--set", "optim.epochs=1", "--no-progress"]
+    assert _run(capsys, [*base, "--out", str(tmp_path / "ok")])[0] == 0  # fills the cache
+    code, text = _run(capsys, [*base, "--set", "data.params.train_frac=0.5",
+                               "--out", str(tmp_path / "bad")])  # fmt: skip
+    assert code == 2 and "own train/val/test masks" in text and "train_frac" in text
+
+
+@pytest.mark.parametrize(
+    ("models", "datasets", "match"),
+    [("graff", ",,,", "no datasets named"), (",,", "texas", "no models named")],
+)
+def test_reproduce_with_nothing_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], models: str, datasets: str, match: str
+) -> None:
+    code, text = _run(capsys, ["reproduce", "--models", models, "--datasets", datasets,
+                               "--out", str(tmp_path / "t"), "--no-progress"])  # fmt: skip
+    assert code == 2 and match in text
+
+
+def test_edgeless_graph_message_fits_every_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "e.npz"
+    np.savez(path, x=np.ones((20, 3), np.float32), y=np.arange(20) % 2,
+             edge_index=np.zeros((2, 0), np.int64))  # fmt: skip
+    code, text = _run(capsys, ["train", "--dataset", f"npz:{path}", "--model", "mlp",
+                               "--out", str(tmp_path / "r")])  # fmt: skip
+    assert code == 2 and "no edges" in text and "use an MLP" not in text
 
 
 def test_json_output_is_clean(

@@ -406,7 +406,7 @@ def test_sparse_features_match_dense(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert sparse.val == pytest.approx(dense.val, abs=1.0)
 
 
-# -- each split recomputed from first principles -----------------------------------------------------
+# -- each split recomputed from first principles -----------------------------------------------
 def _reference_split(cfg: RunConfig, d: PreparedData, k: int) -> tuple[float, float, int]:
     """(val, test, best epoch) of split ``k`` by a hand-written loop: seed ``cfg.seed + k``,
     Adam on the cross-entropy of split k's training nodes, the first epoch of highest
@@ -434,9 +434,7 @@ def _reference_split(cfg: RunConfig, d: PreparedData, k: int) -> tuple[float, fl
 
 
 @pytest.mark.parametrize("model", ["graff", "mlp"])
-def test_every_split_matches_an_independent_recomputation(
-    data3: PreparedData, model: str
-) -> None:
+def test_every_split_matches_an_independent_recomputation(data3: PreparedData, model: str) -> None:
     """run()'s per-split (val, test, best epoch) equal a hand-written loop on that split's own
     masks and seed — catches splits sharing a seed, masks swapped or taken from another split."""
     cfg = _cfg()

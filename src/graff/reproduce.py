@@ -110,6 +110,8 @@ class ReproduceResult:
 
 def _check_models(models: Sequence[str]) -> list[str]:
     names = list(MODELS) if list(models) == ["all"] else list(models)
+    if not names:
+        raise ConfigError(f"no models named; give one or more of {', '.join(MODELS)}, or all")
     unknown = [m for m in names if m not in MODELS]
     if unknown:
         raise ConfigError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)} or all")
@@ -184,6 +186,10 @@ def reproduce(
     ds_list = dataset_groups(
         datasets if isinstance(datasets, str) or datasets is None else ",".join(datasets)
     )
+    if not ds_list:
+        raise ConfigError(
+            f"no datasets named in {datasets!r}; give dataset names or the groups paper, extra, all"
+        )
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, got {jobs}")
     missing = [(m, d) for m in names for d in ds_list if shipped_config(m, d) is None]

@@ -80,6 +80,16 @@ def _user_data_dir() -> Path:
     return _xdg_cache() / "graff" / "data"
 
 
+def _folder(path: Path, what: str) -> Path:
+    """``path`` unless it exists and is not a directory (a file given by mistake)."""
+    if path.exists() and not path.is_dir():
+        raise GraphDataError(
+            f"{what} is {str(path)!r}, which is a file, not a directory; point it at the folder "
+            "that holds the dataset files (e.g. a copy of shared/data)"
+        )
+    return path
+
+
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     """Directories searched for raw files, in order.
 
@@ -91,10 +101,10 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> list[Pat
     """
     cands: list[Path] = []
     if data_dir is not None:
-        cands.append(Path(data_dir).expanduser())
+        cands.append(_folder(Path(data_dir).expanduser(), "--data-dir (data_dir)"))
     env = os.environ.get("GRAFF_DATA")
     if env:
-        cands.append(Path(env).expanduser())
+        cands.append(_folder(Path(env).expanduser(), "$GRAFF_DATA"))
     cands.append(_user_data_dir())
     out: list[Path] = []
     for c in cands:

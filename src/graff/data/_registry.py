@@ -381,6 +381,21 @@ _BUILDERS: dict[str, Callable[[DatasetInfo, dict[str, Path], dict[str, Any]], Da
 _USER_PARAMS: dict[str, Any] = {**_SPLIT_PARAMS, "metric": "accuracy"}
 
 
+#: The note a user graph gets when its splits were drawn here (the file had no masks).
+_DRAWN_SPLITS = "no masks in file"
+
+
+def _refuse_ignored_split_params(path: Path, params: dict[str, Any], has_masks: bool) -> None:
+    """Split parameters for a file that brings its own masks would be silently ignored."""
+    given = sorted(k for k in _SPLIT_PARAMS if k in params)
+    if has_masks and given:
+        raise GraphDataError(
+            f"user graph {path} has its own train/val/test masks, so the split parameter(s) "
+            f"{given} would be ignored; drop them (data.params), or remove the masks from the "
+            "file to draw seeded random splits"
+        )
+
+
 def _load_user_npz(path_str: str, params: dict[str, Any]) -> Data:
     unknown = sorted(set(params) - set(_USER_PARAMS))
     if unknown:
@@ -407,12 +422,15 @@ def _load_user_npz(path_str: str, params: dict[str, Any]) -> Data:
     cpath = entry_path(f"npz-{path.stem}", key)
     cached = load_entry(cpath, source)
     if cached is not None:
+        drawn = any(n.startswith(_DRAWN_SPLITS) for n in getattr(cached, "notes", []))
+        _refuse_ignored_split_params(path, params, has_masks=not drawn)
         return cached
     data, has_masks = read_user_npz(path)
     try:
         data = validate_graph(data)
     except GraphDataError as exc:
         raise GraphDataError(f"user graph {path}: {exc}") from exc
+    _refuse_ignored_split_params(path, params, has_masks)
     if not has_masks:
         check_split_params(p, f"user graph {path}")
         tr, va, te = random_splits(
@@ -420,7 +438,7 @@ def _load_user_npz(path_str: str, params: dict[str, Any]) -> Data:
         )
         data.train_mask, data.val_mask, data.test_mask = tr, va, te
         data.notes.append(
-            f"no masks in file: {p['num_splits']} seeded stratified random splits "
+            f"{_DRAWN_SPLITS}: {p['num_splits']} seeded stratified random splits "
             f"({p['train_frac']:.2f}/{p['val_frac']:.2f}/rest, seed {p['seed']})"
         )
     data.name = f"npz:{path.stem}"

@@ -173,8 +173,9 @@ def _check_edges(ei: Any, n: int) -> Tensor:
     ei = ei.long()
     if ei.size(1) == 0:
         raise GraphDataError(
-            "graph has no edges; GRAFF needs edges — use an MLP for edgeless data, or check that "
-            "the edge list was loaded"
+            "graph has no edges; check that the edge list was loaded (an npz needs "
+            "edge_index [2, E] or edges [E, 2]): graff trains graph models, and every model "
+            "here, the MLP baseline included, is trained on a graph with at least one edge"
         )
     if bool((ei < 0).any()) or bool((ei >= n).any()):
         bad = ((ei < 0) | (ei >= n)).any(dim=0).nonzero().flatten()
@@ -298,7 +299,8 @@ def validate_graph(data: Data, *, repair: bool = True) -> Data:
         notes.append(f"removed {n_loops} self-loop edges (the model adds its own self-loops)")
         if ei.size(1) == 0:
             raise GraphDataError(
-                "graph has no edges besides self-loops; GRAFF needs edges — use an MLP"
+                "graph has no edges besides self-loops; check that the edge list was loaded: "
+                "every model here, the MLP baseline included, needs a graph with at least one edge"
             )
     e_in = ei.size(1)
     ei_c = coalesce(ei, num_nodes=n)

@@ -260,8 +260,15 @@ def config_identity(cfg: RunConfig | dict[str, Any]) -> dict[str, Any]:
 def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     """Read a YAML config file."""
     path = Path(path)
+    if path.is_dir():
+        hint = ""
+        if (path / "best.yaml").is_file():
+            hint = f" (a graff tune output: pass {path / 'best.yaml'})"
+        elif (path / "config.yaml").is_file():
+            hint = f" (a run directory: pass {path / 'config.yaml'})"
+        raise ConfigError(f"config {path} is a directory; pass a YAML config file{hint}")
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist (or is not a file)")
+        raise ConfigError(f"config file {path} does not exist; check the path")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError:

@@ -84,6 +84,19 @@ def read_config_yaml(path: Path) -> dict[str, Any] | None:
     return meta
 
 
+def _damage(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The summary of the complete run in ``run_dir`` and what is damaged in it (None if
+    nothing: the summary, every split record and every checkpoint are intact)."""
+    path = run_dir / "summary.json"
+    rec = _read_json(path, _SUMMARY_KEYS)
+    if rec is None:
+        return None, f"{path} is not a complete graff summary"
+    for k in rec.get("splits", []):
+        if RunDir(run_dir).finished_split(int(k)) is None:
+            return rec, f"split {k}'s record or checkpoint is missing or damaged"
+    return rec, None
+
+
 def read_summary(run_dir: str | Path, *, verify: bool = True) -> dict[str, Any]:
     """Read ``summary.json`` of a complete run.
 
@@ -92,22 +105,11 @@ def read_summary(run_dir: str | Path, *, verify: bool = True) -> dict[str, Any]:
             checkpoint is damaged; the message says to rerun with ``--overwrite``.
     """
     run_dir = Path(run_dir)
-    path = run_dir / "summary.json"
-    if not path.is_file():
+    if not (run_dir / "summary.json").is_file():
         raise RunDirError(f"{run_dir} holds no complete run (no summary.json)")
-    rec = _read_json(path, _SUMMARY_KEYS)
-    if rec is None:
-        raise RunDirError(
-            f"{path} is damaged (not a complete graff summary); rerun with --overwrite "
-            "to train the run again"
-        )
-    if verify:
-        for k in rec.get("splits", []):
-            if RunDir(run_dir).finished_split(int(k)) is None:
-                raise RunDirError(
-                    f"{run_dir}: split {k}'s record or checkpoint is missing or damaged "
-                    "although summary.json exists; rerun with --overwrite"
-                )
+    rec, damage = _damage(run_dir)
+    if rec is None or (verify and damage is not None):
+        raise RunDirError(f"{run_dir}: {damage}; rerun with --overwrite to train the run again")
     return dict(rec)
 
 
@@ -161,11 +163,18 @@ class RunDir:
         foreign = path.is_dir() and meta is None and any(path.iterdir())
         if foreign:
             raise RunDirError(
-                f"{path} exists and is not a graff run directory (no graff config.yaml); "
+                f"{path} exists and is not a graff run directory (its config.yaml is missing "
+                "or is not a graff run config); "
                 "nothing in it was touched. Choose another --out"
             )
         same = meta is not None and config_identity(meta["config"]) == config_identity(cfg)
         if self.is_complete() and not overwrite:
+            damage = _damage(path)[1]
+            if damage is not None:
+                raise RunDirError(
+                    f"{path} holds a finished run with damaged files ({damage}); pass "
+                    "--overwrite to train it again, or choose another --out"
+                )
             raise RunDirError(
                 f"{path} already holds a complete run; choose another --out or pass --overwrite"
             )
