@@ -77,7 +77,7 @@ def write_plots(study: optuna.Study, out_dir: Path) -> list[Path]:
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        log.info("matplotlib is not installed (pip install 'graff[plot]'): no plots written")
+        log.info("matplotlib is not installed (pip install 'graff-gnn[plot]'): no plots written")
         return []
     from optuna.visualization import matplotlib as ov
 

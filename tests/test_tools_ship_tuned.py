@@ -1,0 +1,54 @@
+"""tools/ship_tuned.py: a finished search against the shipped config, decided on validation."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from graff.configs import configs_dir
+from graff.train import load_config
+from graff.tune import tune
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "ship_tuned.py"
+
+
+def _tool():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("ship_tuned", TOOL)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["ship_tuned"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_compare_and_ship(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data_dir: Path
+) -> None:
+    configs = tmp_path / "configs"
+    shutil.copytree(configs_dir(), configs)
+    monkeypatch.setenv("GRAFF_CONFIGS", str(configs))
+    before = (configs / "mlp" / "texas.yaml").read_text()
+    search = tmp_path / "runs" / "tune" / "texas-mlp"
+    tune("texas", "mlp", trials=2, splits=2, out_dir=search, overrides=["optim.epochs=3"],
+         plots=False)  # fmt: skip
+    tool = _tool()
+    cell = tool.compare(search, tmp_path / "shipped")
+    assert (cell.model, cell.dataset, cell.trials) == ("mlp", "texas", 2)
+    assert 0 < cell.shipped_val <= 100 and 0 < cell.tuned_val <= 100
+    assert cell.row().startswith("| mlp | texas |")
+    # the decision is validation's: force each outcome
+    cell.tuned_val, cell.shipped_val = 10.0, 20.0
+    assert not cell.tuned_wins and cell.row().endswith("| kept |")
+    cell.tuned_val, cell.shipped_val = 90.0, 20.0
+    path = tool.ship(cell, search)
+    assert path == configs / "mlp" / "texas.yaml" and path.read_text() != before
+    cfg = load_config(path).validate()
+    assert cfg.optim.epochs == 3 and cfg.data.dataset == "texas"
+    assert str(tmp_path) not in cfg.provenance and "runs/tune/texas-mlp" in cfg.provenance
+    assert "90.00" in cfg.provenance and "20.00" in cfg.provenance

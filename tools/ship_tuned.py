@@ -1,0 +1,129 @@
+"""Compare finished ``graff tune`` searches with the shipped configs; ship the ones that win.
+
+For each search folder (``graff tune --out DIR``: ``best.yaml`` and ``final/summary.json``),
+the shipped config of the same model and dataset is trained on every split (into
+``--shipped-runs``, reused when already there), and the two are compared on **validation
+only**: the mean best-validation metric over all splits. With ``--write``, a tuned config that
+wins replaces the shipped one, its provenance saying what it beat. Prints a Markdown table
+(validation and test of both, the decision) that the README's table of tuned cells is.
+
+    python tools/ship_tuned.py runs/tune/texas-gcn runs/tune/texas-mlp [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from graff.configs import configs_dir, shipped_config
+from graff.train import RunDirError, load_config, read_summary, run
+from graff.train.config import config_to_dict
+
+
+@dataclass
+class Cell:
+    """One model on one dataset: the shipped and the tuned config's 10-split scores."""
+
+    model: str
+    dataset: str
+    shipped_val: float
+    shipped_test: str
+    tuned_val: float
+    tuned_test: str
+    trials: int
+    search: str
+
+    @property
+    def tuned_wins(self) -> bool:
+        return self.tuned_val > self.shipped_val
+
+    def row(self) -> str:
+        decision = "tuned shipped" if self.tuned_wins else "kept"
+        return (
+            f"| {self.model} | {self.dataset} | {self.shipped_val:.2f} | {self.shipped_test} | "
+            f"{self.tuned_val:.2f} | {self.tuned_test} | {self.trials} | {self.search} | "
+            f"{decision} |"
+        )
+
+
+def _scores(summary: dict[str, object]) -> tuple[float, str]:
+    val = statistics.fmean(summary["val"])  # type: ignore[arg-type]
+    return val, f"{summary['mean']:.2f} ± {summary['std']:.2f}"
+
+
+def _shipped_summary(model: str, dataset: str, runs: Path) -> dict[str, object]:
+    path = shipped_config(model, dataset)
+    if path is None:
+        raise SystemExit(f"no shipped config for {model}/{dataset}")
+    out = runs / f"{dataset}-{model}"
+    try:
+        return read_summary(out)
+    except RunDirError:  # not there yet (or damaged): train it
+        run(load_config(path), out_dir=out, overwrite=True)
+        return read_summary(out)
+
+
+def _search_facts(tune_dir: Path) -> tuple[int, str]:
+    """Counted trials and the study's wall time, read from best.yaml's provenance."""
+    prov = load_config(tune_dir / "best.yaml").provenance
+    trials = re.search(r"; (\d+) trials \(", prov)
+    wall = re.search(r"the study took (\d+) s of wall time", prov)
+    return int(trials.group(1)) if trials else 0, f"{wall.group(1)} s" if wall else "?"
+
+
+def compare(tune_dir: Path, runs: Path) -> Cell:
+    best = load_config(tune_dir / "best.yaml")
+    tuned = json.loads((tune_dir / "final" / "summary.json").read_text())
+    shipped = _shipped_summary(best.model.name, best.data.dataset, runs)
+    trials, search = _search_facts(tune_dir)
+    sv, st = _scores(shipped)
+    tv, tt = _scores(tuned)
+    return Cell(best.model.name, best.data.dataset, sv, st, tv, tt, trials, search)
+
+
+def ship(cell: Cell, tune_dir: Path) -> Path:
+    """Write the tuned config over the shipped one, its provenance naming what it beat."""
+    cfg = load_config(tune_dir / "best.yaml")
+    # the study lived in a local folder: name it relative to the repository, not this machine
+    prov = re.sub(r"(sqlite:///|journal:)?/\S*?(runs/tune/)", r"\2", cfg.provenance)
+    cfg.provenance = (
+        f"{prov} Shipped because its mean validation over all 10 splits, {cell.tuned_val:.2f}, "
+        f"beat the previously shipped config's {cell.shipped_val:.2f} (test, for the record "
+        f"only: {cell.tuned_test} against {cell.shipped_test}); command: graff tune --dataset "
+        f"{cell.dataset} --model {cell.model} --trials {cell.trials} --threads 1."
+    )
+    body = config_to_dict(cfg)
+    body.pop("device", None)  # where it runs is not part of a shipped setting
+    record = {"provenance": body.pop("provenance"), **body}
+    path = configs_dir() / cell.model / f"{cell.dataset}.yaml"
+    head = f"# {cell.model} on {cell.dataset}: tuned by graff tune (see provenance).\n"
+    path.write_text(head + yaml.safe_dump(record, sort_keys=False, width=100, allow_unicode=True))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("tune_dirs", nargs="+", type=Path)
+    ap.add_argument("--shipped-runs", type=Path, default=Path("runs/shipped"))
+    ap.add_argument("--write", action="store_true", help="ship the tuned configs that win")
+    args = ap.parse_args(argv)
+    print(
+        "| model | dataset | shipped val | shipped test | tuned val | tuned test | trials "
+        "| search wall time | decision |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    for d in args.tune_dirs:
+        cell = compare(d, args.shipped_runs)
+        print(cell.row())
+        if args.write and cell.tuned_wins:
+            ship(cell, d)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
