@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from graff.cli import _render, main
 
-EXAMPLES = int(os.environ.get("GRAFF_PROPERTY_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("GRAFF_PROPERTY_EXAMPLES", "150"))
 
 _CASES = itertools.count()
 _FLOATS = st.sampled_from([0.0, 1e-3, 0.5, 1.0, 3e38, -1.0, math.inf, math.nan])

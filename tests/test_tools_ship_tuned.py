@@ -44,7 +44,7 @@ def test_compare_and_ship(
     assert cell.row().startswith("| mlp | texas |")
     # the decision is validation's: force each outcome
     cell.tuned_val, cell.shipped_val = 10.0, 20.0
-    assert not cell.tuned_wins and cell.row().endswith("| kept |")
+    assert not cell.tuned_wins and cell.row().endswith("| shipped wins |")
     cell.tuned_val, cell.shipped_val = 90.0, 20.0
     path = tool.ship(cell, search)
     assert path == configs / "mlp" / "texas.yaml" and path.read_text() != before

@@ -44,7 +44,7 @@ class Cell:
         return self.tuned_val > self.shipped_val
 
     def row(self) -> str:
-        decision = "tuned shipped" if self.tuned_wins else "kept"
+        decision = "tuned wins" if self.tuned_wins else "shipped wins"
         return (
             f"| {self.model} | {self.dataset} | {self.shipped_val:.2f} | {self.shipped_test} | "
             f"{self.tuned_val:.2f} | {self.tuned_test} | {self.trials} | {self.search} | "
