@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from graff import bench, cli
+from graff.device import available_devices
 from graff.nn.adjacency import normalized_adjacency
 
 
@@ -121,3 +122,24 @@ def test_cli_bench_bad_request(
 ) -> None:
     assert cli.main(["bench", "--no-progress", *extra]) == 2
     assert word in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device", available_devices())
+def test_run_bench_on_each_device_present(device: str) -> None:
+    g = bench.synthetic_graph(num_nodes=200, degree=3, num_features=8, num_classes=3)
+    (inf, train) = bench.run_bench([g], [2], repeats=1, hidden=8, device=device)
+    assert inf.mode == "inference" and train.mode == "train"
+    assert inf.graff_ms > 0 and train.gcn_ms > 0
+    if torch.device(device).type == "cuda":  # allocated device memory, not the process's RSS
+        assert inf.graff_peak_mb is not None and inf.graff_peak_mb >= 0
+    rec = bench.propagation_bandwidth(g, hidden=8, repeats=1, machine_gbs=1.0, device=device)
+    assert rec.step_ms > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cli_bench_on_cuda_without_a_gpu_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["bench", "--quick", "--no-progress", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "CUDA is not available here" in err and "Traceback" not in err

@@ -76,6 +76,24 @@ def test_config_dict_roundtrip() -> None:
     assert config_to_dict(again) == config_to_dict(cfg)
 
 
+@pytest.mark.parametrize("model", ["gcn", "mlp", "graff", "grand"])
+def test_config_for_file_keeps_what_the_model_reads(model: str) -> None:
+    """A written config names only its model's fields, and reads back to the same model."""
+    from graff.train.models import MODELS, build_model, config_for_file
+
+    cfg = _override(f"model.name={model}", "model.hidden=12", "model.dropout=0.3")
+    record = config_for_file(config_to_dict(cfg))
+    section = record["model"]
+    assert set(section) - {"name", "hidden", "params", "max_steps"} == set(MODELS[model].fields)
+    assert ("w_type" in section) == model.startswith("graff")
+    assert ("max_steps" in section) == model.startswith("graff")
+    again = config_from_dict(record)
+    assert {k: getattr(again.model, k) for k in section} == section
+    assert again.optim == cfg.optim and again.data == cfg.data
+    a, b = build_model(cfg.model, 5, 3), build_model(again.model, 5, 3)
+    assert [p.shape for p in a.parameters()] == [p.shape for p in b.parameters()]
+
+
 # -- overrides ----------------------------------------------------------------------------------
 def test_override_dotted_key() -> None:
     """``model.hidden=32`` sets an int."""

@@ -24,6 +24,7 @@ import yaml
 from graff.configs import configs_dir, shipped_config
 from graff.train import RunDirError, load_config, read_summary, run
 from graff.train.config import config_to_dict
+from graff.train.models import config_for_file
 
 
 @dataclass
@@ -98,7 +99,7 @@ def ship(cell: Cell, tune_dir: Path) -> Path:
         f"only: {cell.tuned_test} against {cell.shipped_test}); command: graff tune --dataset "
         f"{cell.dataset} --model {cell.model} --trials {cell.trials} --threads 1."
     )
-    body = config_to_dict(cfg)
+    body = config_for_file(config_to_dict(cfg))
     body.pop("device", None)  # where it runs is not part of a shipped setting
     record = {"provenance": body.pop("provenance"), **body}
     path = configs_dir() / cell.model / f"{cell.dataset}.yaml"

@@ -85,6 +85,12 @@ class BenchGraph:
         """Directed edges in edge_index (each undirected edge counts twice)."""
         return int(self.edge_index.size(1))
 
+    def to(self, device: torch.device | str) -> BenchGraph:
+        """The same graph with its tensors on ``device``."""
+        return BenchGraph(
+            self.name, self.x.to(device), self.edge_index.to(device), self.num_classes, self.note
+        )
+
 
 @dataclass
 class BenchRecord:
@@ -223,8 +229,8 @@ def _step_fn(model: nn.Module, x: Tensor, graph: BenchGraph, mode: str) -> Calla
     if mode != "train":
         raise ValueError(f"mode must be 'inference' or 'train', got {mode!r}")
     gen = torch.Generator().manual_seed(0)
-    mask = torch.rand(graph.num_nodes, generator=gen) < 0.5
-    y = torch.randint(0, graph.num_classes, (graph.num_nodes,), generator=gen)[mask]
+    mask = (torch.rand(graph.num_nodes, generator=gen) < 0.5).to(x.device)
+    y = torch.randint(0, graph.num_classes, (graph.num_nodes,), generator=gen).to(x.device)[mask]
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     model.train()
 
@@ -237,18 +243,33 @@ def _step_fn(model: nn.Module, x: Tensor, graph: BenchGraph, mode: str) -> Calla
     return train
 
 
+def _synchronize(device: torch.device) -> None:
+    """Wait for the device's queued kernels (a no-op on the CPU), so a timer sees their work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def compare(
-    fns: Sequence[Callable[[], object]], repeats: int = 5, warmup: int = 1
+    fns: Sequence[Callable[[], object]],
+    repeats: int = 5,
+    warmup: int = 1,
+    device: torch.device | str = "cpu",
 ) -> list[list[float]]:
-    """Run the functions interleaved ``repeats`` times after ``warmup`` rounds; seconds each."""
+    """Run the functions interleaved ``repeats`` times after ``warmup`` rounds; seconds each
+    (on a GPU the clock stops only after the device has finished the call's kernels)."""
+    device = torch.device(device)
     for _ in range(warmup):
         for fn in fns:
             fn()
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
         for fn, ts in zip(fns, times, strict=True):
+            _synchronize(device)
             start = time.perf_counter()
             fn()
+            _synchronize(device)
             ts.append(time.perf_counter() - start)
     return times
 
@@ -291,8 +312,20 @@ def _os_returns_freed_memory() -> Iterator[Any]:
             perf.tune_allocator()
 
 
-def peak_memory_mb(fn: Callable[[], object]) -> float | None:
-    """Peak resident memory (MB) that one call of ``fn`` adds to the process; None if unknown."""
+def peak_memory_mb(fn: Callable[[], object], device: torch.device | str = "cpu") -> float | None:
+    """Peak memory (MB) that one call of ``fn`` adds: resident memory of the process on the
+    CPU, allocated device memory on CUDA; None where it cannot be measured (MPS, no /proc)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        gc.collect()
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    if device.type != "cpu":
+        return None
     try:
         with _os_returns_freed_memory() as libc:
             if libc is None:
@@ -320,30 +353,37 @@ def _release_memory() -> None:
 # -- bandwidth ----------------------------------------------------------------------------------
 
 
-def machine_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
-    """Streaming bandwidth (GB/s) of ``c = a + b`` over three arrays of ``megabytes`` each."""
+def machine_bandwidth(
+    megabytes: int = 256, repeats: int = 5, device: torch.device | str = "cpu"
+) -> float:
+    """Streaming bandwidth (GB/s) of ``c = a + b`` over three arrays of ``megabytes`` each,
+    in the memory of ``device``."""
     n = megabytes * (1 << 20) // 4
-    a, b = torch.rand(n), torch.rand(n)
-    c = torch.empty(n)
-    (ts,) = compare([lambda: torch.add(a, b, out=c)], repeats=repeats)
+    a, b = torch.rand(n, device=device), torch.rand(n, device=device)
+    c = torch.empty(n, device=device)
+    (ts,) = compare([lambda: torch.add(a, b, out=c)], repeats=repeats, device=device)
     return 3 * n * 4 / min(ts) / 1e9
 
 
 def propagation_bandwidth(
-    graph: BenchGraph, hidden: int = 64, repeats: int = 10, machine_gbs: float | None = None
+    graph: BenchGraph,
+    hidden: int = 64,
+    repeats: int = 10,
+    machine_gbs: float | None = None,
+    device: torch.device | str = "cpu",
 ) -> BandwidthRecord:
     """Time ``B + τ Ā(FW)`` on ``graph`` at width ``hidden`` and convert it to GB/s."""
-    adj = normalized_adjacency(graph.edge_index, graph.num_nodes)
+    adj = normalized_adjacency(graph.edge_index.to(device), graph.num_nodes)
     n, nnz = graph.num_nodes, int(adj.values().numel())
     gen = torch.Generator().manual_seed(0)
-    fw = torch.randn(n, hidden, generator=gen)
-    base = torch.randn(n, hidden, generator=gen)
-    (ts,) = compare([lambda: sym_spmm_add(adj, fw, base, 0.5)], repeats=repeats)
+    fw = torch.randn(n, hidden, generator=gen).to(device)
+    base = torch.randn(n, hidden, generator=gen).to(device)
+    (ts,) = compare([lambda: sym_spmm_add(adj, fw, base, 0.5)], repeats=repeats, device=device)
     step = statistics.median(ts)
     index_bytes = adj.col_indices().element_size()
     traffic = nnz * (4 + index_bytes) + (n + 1) * index_bytes + 3 * n * hidden * 4
     gbs = traffic / step / 1e9
-    machine = machine_bandwidth() if machine_gbs is None else machine_gbs
+    machine = machine_bandwidth(device=device) if machine_gbs is None else machine_gbs
     return BandwidthRecord(
         graph=graph.name,
         nodes=n,
@@ -370,20 +410,24 @@ def run_bench(
     repeats: int = 5,
     memory: bool = True,
     on_record: Callable[[BenchRecord], None] | None = None,
+    device: torch.device | str = "cpu",
 ) -> list[BenchRecord]:
-    """Time GRAFF against GCN for every graph × depth × mode (seeded model weights)."""
+    """Time GRAFF against GCN for every graph × depth × mode (seeded model weights), with
+    models and data on ``device``."""
+    device = torch.device(device)
     records = []
     for graph in graphs:
+        graph = graph.to(device)
         x_graff = _graff_features(graph.x)
         for depth in depths:
             for mode in modes:
                 torch.manual_seed(0)
-                graff, gcn = bench_models(graph, depth, hidden)
+                graff, gcn = (m.to(device) for m in bench_models(graph, depth, hidden))
                 fns = [_step_fn(graff, x_graff, graph, mode), _step_fn(gcn, graph.x, graph, mode)]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # sparse CSR "beta" notes
-                    t_graff, t_gcn = compare(fns, repeats=repeats)
-                    peaks = [peak_memory_mb(fn) if memory else None for fn in fns]
+                    t_graff, t_gcn = compare(fns, repeats=repeats, device=device)
+                    peaks = [peak_memory_mb(fn, device) if memory else None for fn in fns]
                 g_ms, c_ms = statistics.median(t_graff) * 1e3, statistics.median(t_gcn) * 1e3
                 rec = BenchRecord(
                     graph=graph.name,
@@ -433,6 +477,7 @@ def benchmark(
     quick: bool = False,
     data_dir: str | None = None,
     on_progress: Callable[[str], None] | None = None,
+    device: torch.device | str | None = "cpu",
 ) -> dict[str, Any]:
     """``graff bench`` as a function: time GRAFF against PyG's GCN; the JSON-ready payload
     (``environment``, ``records``, ``bandwidth``; :func:`markdown` renders it).
@@ -443,9 +488,14 @@ def benchmark(
         modes: inference and/or train.
         repeats: timed rounds per model (default 5; 2 if quick).
         on_progress: called with a short status line as the benchmark goes.
+        device: cpu (default), cuda, cuda:N, mps or auto; models, graphs and the bandwidth
+            arrays live there (peak memory: allocated device memory on CUDA, none on MPS).
     """
     import platform
 
+    from graff.device import resolve_device
+
+    dev = resolve_device(device)
     names = list(graphs) if graphs else (["cora"] if quick else list(DEFAULT_GRAPHS))
     unknown = [g for g in names if g not in DEFAULT_GRAPHS]
     if unknown:
@@ -459,7 +509,7 @@ def benchmark(
         raise BenchError(f"hidden must be a positive integer, got {hidden}")
     repeats = repeats or (2 if quick else 5)
     say = on_progress or (lambda text: None)
-    machine = machine_bandwidth(64 if quick else 256)
+    machine = machine_bandwidth(64 if quick else 256, device=dev)
     records: list[BenchRecord] = []
     bandwidth: list[BandwidthRecord] = []
     for name in names:
@@ -488,11 +538,13 @@ def benchmark(
                 repeats=max(2, repeats - 2) if large else repeats,
                 memory=memory,
                 on_record=tick,
+                device=dev,
             )
         if not quick or large:
-            bandwidth.append(propagation_bandwidth(graph, hidden, machine_gbs=machine))
+            bandwidth.append(propagation_bandwidth(graph, hidden, machine_gbs=machine, device=dev))
     env = {
         "torch": torch.__version__,
+        "device": str(dev),
         "threads": torch.get_num_threads(),
         "machine_bandwidth_gbs": machine,
         "processor": platform.processor() or platform.machine(),
@@ -515,7 +567,8 @@ def markdown(payload: dict[str, Any]) -> str:
     """The JSON payload of ``graff bench`` as Markdown tables (benchmarks/README.md)."""
     env = payload["environment"]
     lines = [
-        f"torch {env['torch']}, {env['threads']} thread(s), streaming bandwidth "
+        f"torch {env['torch']}, {env.get('device', 'cpu')}, {env['threads']} thread(s), "
+        "streaming bandwidth "
         f"{env['machine_bandwidth_gbs']:.1f} GB/s",
         "",
         "| graph | nodes | edges | depth | mode | GRAFF ms | GCN ms | GRAFF / GCN "

@@ -273,6 +273,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             quick=args.quick,
             data_dir=args.data_dir,
             on_progress=lambda text: bar.update(task, description=text),
+            device=args.device,
         )
     if args.out:
         write_results(payload, args.out)
@@ -297,7 +298,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             ]
         )
     cols = ["graph", "depth", "mode", "GRAFF ms", "GCN ms", "ratio", "peak MB G/GCN"]
-    r.out.print(r.table(f"GRAFF vs PyG GCN, width {args.hidden} ({threads})", cols, rows))
+    where = threads if env["device"] == "cpu" else f"on {env['device']}"
+    r.out.print(r.table(f"GRAFF vs PyG GCN, width {args.hidden} ({where})", cols, rows))
     if payload["bandwidth"]:
         rows = [
             [

@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     b.add_argument("--json", action="store_true", help="print the records as JSON")
     b.add_argument("--out", help="also write the JSON (and FILE.md) to this file")
-    common(b, device=False)
+    common(b)
 
     m = command("demo", "GRAFF vs an MLP on a built-in synthetic graph")
     m.add_argument("--quick", action="store_true", help="fewer splits and epochs")

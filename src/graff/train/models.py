@@ -54,6 +54,7 @@ __all__ = [
     "ModelSpec",
     "build_model",
     "check_model_config",
+    "config_for_file",
     "model_kwargs",
     "register_model",
 ]
@@ -173,6 +174,22 @@ def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
             f"{', '.join('model.' + f for f in spec.fields)})"
         )
     return spec, kwargs
+
+
+def config_for_file(record: dict[str, Any]) -> dict[str, Any]:
+    """A config dict (:func:`graff.train.config_to_dict`) as a YAML file should hold it: the
+    model section keeps only what its model reads (name, hidden, the model's own typed fields,
+    ``max_steps`` for the GRAFF models, params), so a GCN config carries no W type or T.
+    The fields left out are defaults on loading and unread by the model."""
+    out = dict(record)
+    model = dict(out.get("model") or {})
+    name = model.get("name")
+    if isinstance(name, str) and name in MODELS:
+        keep = {"name", "hidden", *MODELS[name].fields, "params"}
+        if str(name).startswith("graff"):
+            keep.add("max_steps")
+        out["model"] = {k: v for k, v in model.items() if k in keep}
+    return out
 
 
 def check_model_config(cfg: ModelSettings) -> None:

@@ -33,7 +33,7 @@ from graff.train.config import (
     config_to_dict,
     load_config,
 )
-from graff.train.models import MODELS
+from graff.train.models import MODELS, config_for_file
 
 __all__ = [
     "MODELS",
@@ -49,6 +49,7 @@ __all__ = [
     "Summary",
     "apply_overrides",
     "atomic_write",
+    "config_for_file",
     "config_from_dict",
     "config_to_dict",
     "fit_split",

@@ -65,7 +65,10 @@ def write_best(path: Path, cfg: Any, header: str) -> Any:
     """Write the complete config ``cfg`` to ``path`` and read it back as ``graff train
     --config`` would (a ConfigError here is a bug, not a user error)."""
     text = f"# {header}\n" + yaml.safe_dump(
-        backend.config_to_dict(cfg), sort_keys=False, width=100, allow_unicode=True
+        backend.config_for_file(backend.config_to_dict(cfg)),
+        sort_keys=False,
+        width=100,
+        allow_unicode=True,
     )
     backend.atomic_write(path, text)
     return backend.load_config(path).validate()
