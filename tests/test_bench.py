@@ -143,3 +143,22 @@ def test_cli_bench_on_cuda_without_a_gpu_is_a_clear_error(
     assert cli.main(["bench", "--quick", "--no-progress", "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert "CUDA is not available here" in err and "Traceback" not in err
+
+
+def test_cli_bench_checks_out_before_timing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An --out that cannot be written is refused before the benchmark runs, not after."""
+    ran: list[bool] = []
+    monkeypatch.setattr(bench, "benchmark", lambda *a, **k: ran.append(True) or {})
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "folder.json").mkdir()
+    for out, word in [
+        (tmp_path / "file" / "b.json", "Not a directory"),
+        (tmp_path / "folder.json", "Is a directory"),
+    ]:
+        assert cli.main(["bench", "--quick", "--no-progress", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert word in err and "Traceback" not in err and ".probe" not in err
+    assert not ran
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder.json"]

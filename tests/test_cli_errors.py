@@ -111,6 +111,18 @@ def test_out_under_a_file(npz: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 2 and "is a file, not a folder" in text
 
 
+def test_figure_out_under_a_file_is_refused_before_the_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graff.experiments as experiments
+
+    ran: list[str] = []
+    monkeypatch.setattr(experiments, "make_figure", lambda name, opts: ran.append(name))
+    (tmp_path / "f").write_text("x")
+    code, text = _run(capsys, ["figure", "depth", "--quick", "--out", str(tmp_path / "f" / "x")])
+    assert code == 2 and "is a file, not a folder" in text and not ran
+
+
 def test_disk_full_is_one_line(
     npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

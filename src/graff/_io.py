@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "current_umask"]
+__all__ = ["atomic_write", "check_writable", "current_umask"]
 
 
 def current_umask() -> int:
@@ -34,4 +35,24 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Make sure ``path`` can be written later, before a long job computes what goes there:
+    its folder is created if missing and a probe file is written and removed in it.
+    Raises the :class:`OSError` that writing would (the CLI turns it into one clear line)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
+    except OSError as err:  # name the path asked for, not the probe
+        raise type(err)(err.errno, err.strerror, str(path)) from None
+    os.close(fd)
+    Path(tmp).unlink()
     return path

@@ -229,8 +229,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_figure(args: argparse.Namespace) -> int:
-    from graff.experiments import FigureOptions, make_figure
+    from graff._io import check_writable
+    from graff.experiments import FIGURES, FigureOptions, make_figure
 
+    FIGURES.get_or_raise(args.name)  # an unknown name first, then the folder, then the work
+    check_writable(Path(args.out) / f"{args.name}.csv")
     opts = FigureOptions(
         out=Path(args.out),
         quick=args.quick,
@@ -258,8 +261,12 @@ def _ints(text: str | None) -> list[int] | None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from graff._io import check_writable
     from graff.bench import benchmark, write_results
 
+    if args.out:  # before the benchmark, not after an hour of it
+        for path in (Path(args.out), Path(args.out).with_suffix(".md")):
+            check_writable(path)
     split = lambda t: [v.strip() for v in t.split(",") if v.strip()] if t else None  # noqa: E731
     with r.progress_bar(not args.json and not args.no_progress) as bar:
         task = bar.add_task("bench", total=None, info="")
