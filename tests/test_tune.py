@@ -319,3 +319,44 @@ def test_parse_splits_of_the_command_line():
     assert parse_splits("3") == 3 and parse_splits("0, 2,5") == [0, 2, 5]
     with pytest.raises(ConfigError, match="indices like 0,1,2"):
         parse_splits("all")
+
+
+def test_trial_zero_is_the_base_config(tmp_path, fake_fit):
+    """A new study starts from the config it searches around; a resumed one does not again."""
+    base_values = ["model.hidden=16", "optim.lr=0.02", "model.dropout=0.1", "model.w_type=sum"]
+    res = _tune(tmp_path, trials=3, final=False, pruner="none", overrides=[*FAST, *base_values])
+    trials = _study(res).trials
+    first = trials[0]
+    assert first.user_attrs.get("base_config") is True
+    assert first.params == {
+        "model.hidden": 16,
+        "optim.lr": 0.02,
+        "model.dropout": 0.1,
+        "model.w_type": "sum",
+    }
+    assert not any(t.user_attrs.get("base_config") for t in trials[1:])
+    # the fake scores 0.9 - dropout: a base dropout of 0 cannot be beaten, and it is chosen
+    res = _tune(
+        tmp_path / "zero", trials=4, final=False, pruner="none", overrides=[*FAST, "dropout=0"]
+    )
+    assert res.best_number == 0 and res.best_is_base
+    assert "(the base config itself)" in res.best_config.provenance
+    assert "the first the base config itself" in res.best_config.provenance
+    # resumed: the study already has trials, no second base trial
+    again = _tune(
+        tmp_path / "zero", trials=6, final=False, pruner="none", overrides=[*FAST, "dropout=0"]
+    )
+    assert sum(bool(t.user_attrs.get("base_config")) for t in _study(again).trials) == 1
+
+
+def test_base_trial_off_and_base_values_outside_the_space(tmp_path, fake_fit):
+    off = _tune(tmp_path / "off", trials=2, final=False, pruner="none", base_trial=False)
+    assert not any(t.user_attrs.get("base_config") for t in _study(off).trials)
+    # lr 0.5 lies outside the space's [1e-3, 5e-2]: the sampler draws it, the rest is the base
+    res = _tune(
+        tmp_path / "out", trials=1, final=False, pruner="none",
+        overrides=[*FAST, "optim.lr=0.5", "model.hidden=8"],
+    )  # fmt: skip
+    (first,) = _study(res).trials
+    assert first.user_attrs.get("base_config") is True
+    assert first.params["model.hidden"] == 8 and 1e-3 <= first.params["optim.lr"] <= 5e-2

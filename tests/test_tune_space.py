@@ -151,3 +151,18 @@ def test_structure_only_check_then_model_check():
     assert s.check("appnp").model == "appnp"
     with pytest.raises(SpaceError, match="no parameter 'alpha'"):
         s.check("graff")
+
+
+def test_contains_matches_what_the_distribution_can_draw():
+    from graff.tune import SpaceParam
+
+    cat = SpaceParam("model.hidden", "categorical", choices=(32, 64))
+    assert cat.contains(64) and cat.contains(64.0) and not cat.contains(48)
+    flag = SpaceParam("model.output_relu", "categorical", choices=(False, True))
+    assert flag.contains(True) and not flag.contains(1)  # a bool is not a number here
+    grid = SpaceParam("model.T", "float", low=1.0, high=3.0, step=0.5)
+    assert grid.contains(2.5) and not grid.contains(2.2) and not grid.contains(3.5)
+    ints = SpaceParam("model.encoder_layers", "int", low=0, high=2)
+    assert ints.contains(2) and not ints.contains(1.5) and not ints.contains(True)
+    lr = SpaceParam("optim.lr", "float", low=1e-4, high=2e-2, log=True)
+    assert lr.contains(1e-4) and not lr.contains(0.5) and not lr.contains("0.01")

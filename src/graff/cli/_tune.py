@@ -14,8 +14,8 @@ def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
     t.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     t.add_argument("--splits", help="K (the first K splits) or a list 0,1,2 (default: see docs)")
     t.add_argument("--space", help="a search-space YAML (default: the shipped one of the model)")
-    t.add_argument("--storage", help="Optuna storage URL (default: a SQLite file in --out)")
-    t.add_argument("--study", help="study name (default <dataset>-<model>)")
+    t.add_argument("--storage", help="Optuna storage URL (default: a journal file in --out)")
+    t.add_argument("--study", help="study name (default <model>-<dataset>)")
     t.add_argument("--jobs", type=int, default=1, help="worker processes sharing the study")
     t.add_argument(
         "--final",
@@ -23,7 +23,13 @@ def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
         default=True,
         help="train the best config on every split at the end (default: yes)",
     )
-    t.add_argument("--out", help="output folder (default runs/tune-<dataset>-<model>)")
+    t.add_argument(
+        "--base-trial",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="make trial 0 of a new study the base config (the shipped one) (default: yes)",
+    )
+    t.add_argument("--out", help="output folder (default runs/tune/<dataset>-<model>)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed config overrides")
 
 
@@ -54,6 +60,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                 study_name=args.study,
                 jobs=args.jobs,
                 final=args.final,
+                base_trial=args.base_trial,
                 out_dir=out,
                 data_dir=args.data_dir,
                 overrides=[*(args.set or ()), *([f"device={args.device}"] if args.device else [])],

@@ -123,6 +123,29 @@ class SpaceParam:
             return [int(self.low), int(self.high)]
         return [float(self.low), float(self.high)]
 
+    def contains(self, value: Any) -> bool:
+        """Whether the distribution can draw ``value`` (an enqueued trial must be one)."""
+        if self.type == "categorical":
+            return any(type(value) is type(c) and value == c for c in self.choices) or (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and any(
+                    isinstance(c, int | float) and not isinstance(c, bool) and value == c
+                    for c in self.choices
+                )
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        assert self.low is not None and self.high is not None
+        if not self.low <= value <= self.high:
+            return False
+        if self.type == "int" and not float(value).is_integer():
+            return False
+        if self.step is not None:
+            k = (value - self.low) / self.step
+            return math.isclose(k, round(k), abs_tol=1e-9)
+        return True
+
     def to_dict(self) -> dict[str, Any]:
         if self.type == "categorical":
             return {"type": "categorical", "choices": list(self.choices)}
@@ -164,6 +187,17 @@ class SearchSpace:
         """One value per key, drawn from an Optuna trial."""
         return {p.key: p.suggest(trial) for p in self.params}
 
+    def point_of(self, cfg: Any) -> dict[str, Any]:
+        """The values of config ``cfg`` at this space's keys, where the space can draw them
+        (a key whose value lies outside its distribution is left out): the trial that
+        evaluates ``cfg`` itself."""
+        out = {}
+        for p in self.params:
+            value = _get_key(cfg, p.key)
+            if p.contains(value):
+                out[p.key] = value
+        return out
+
     def apply(self, cfg: Any, values: Mapping[str, Any]) -> Any:
         """A copy of the config ``cfg`` with ``values`` (key → value) set; ``cfg`` is unchanged.
 
@@ -174,6 +208,13 @@ class SearchSpace:
         for key, value in values.items():
             _set_key(out, key, value)
         return out
+
+
+def _get_key(cfg: Any, key: str) -> Any:
+    if key.startswith("model.params."):
+        return cfg.model.params.get(key.split(".", 2)[2])
+    section, _, name = key.partition(".")
+    return getattr(getattr(cfg, section), name)
 
 
 def _set_key(cfg: Any, key: str, value: Any) -> None:

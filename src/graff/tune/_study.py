@@ -145,6 +145,9 @@ class TuneResult:
     final_seconds: float
     final: dict[str, Any] | None
     files: dict[str, Path] = field(default_factory=dict)
+    #: the study's trial 0 is the base config itself (``base_trial``) / the best trial is it.
+    has_base_trial: bool = False
+    best_is_base: bool = False
 
     @property
     def trials_per_hour(self) -> float:
@@ -161,7 +164,12 @@ class TuneResult:
             f"{self.n_failed} failed), {self.new_trials} in this call, "
             f"{self.search_seconds:.0f} s ({self.trials_per_hour:.0f} trials/h)",
             f"best trial #{self.best_number}: validation {metric} {self.best_value:.2f} "
-            f"(mean over splits {splits})",
+            f"(mean over splits {splits})"
+            + (
+                " — the base config itself; the search found nothing better"
+                if self.best_is_base
+                else ""
+            ),
         ]
         if self.final is not None:
             lines.append(
@@ -222,7 +230,7 @@ def _study_record(job: Job, dataset: str) -> dict[str, Any]:
     }
 
 
-def _create_study(job: Job, dataset: str) -> None:
+def _create_study(job: Job, dataset: str, base_trial: bool) -> None:
     storage = _storage.open_storage(job.storage)
     study = optuna.create_study(
         study_name=job.study_name, storage=storage, direction="maximize", load_if_exists=True
@@ -231,6 +239,12 @@ def _create_study(job: Job, dataset: str) -> None:
     old = study.user_attrs.get("graff")
     if old is None:
         study.set_user_attr("graff", record)
+        if base_trial and not study.get_trials(deepcopy=False):
+            # Trial 0 evaluates the base config itself, so the search's best is never worse
+            # on the objective than where it started (TPE alone can miss a good shipped config).
+            space = parse_space(job.space, job.space_source, model=job.model)
+            point = space.point_of(backend.config_from_dict(job.base))
+            study.enqueue_trial(point, user_attrs={"base_config": True}, skip_if_exists=True)
     elif old != record:
         diff = [k for k in record if old.get(k) != record[k]]
         raise backend.ConfigError(
@@ -306,14 +320,18 @@ def _provenance(job: Job, res: TuneResult, pruner: str, base_source: str, when: 
     metric = "ROC-AUC" if res.metric == "roc_auc" else "accuracy"
     splits = ", ".join(map(str, res.splits))
     timeout = "no timeout" if job.timeout is None else f"timeout {job.timeout:g} s per call"
+    itself = " (the base config itself)" if res.best_is_base else ""
+    first = ", the first the base config itself, the others" if res.has_base_trial else ""
     return (
         f"Chosen by graff tune (Optuna {optuna.__version__}) on validation only: study "
         f"{res.study_name!r} in {res.storage}; {res.n_trials} trials ({res.n_complete} complete, "
-        f"{res.n_pruned} pruned, {res.n_failed} failed) drawn by a TPE sampler (seed {job.seed}) "
+        f"{res.n_pruned} pruned, {res.n_failed} failed){first} drawn by a TPE sampler "
+        f"(seed {job.seed}) "
         f"with {pruner} pruning from the space {job.space_source}, on top of {base_source}. "
         f"Objective: mean best-validation {metric} over splits {splits}; the test metric was "
         f"recorded, never used to choose. Best trial #{res.best_number}: validation "
-        f"{res.best_value:.2f}. Budget: {job.trials} trials, {timeout}; this call searched for "
+        f"{res.best_value:.2f}{itself}. Budget: {job.trials} trials, {timeout}; this call "
+        f"searched for "
         f"{res.search_seconds:.0f} s; the study took {res.study_seconds:.0f} s of wall time and "
         f"{res.trial_seconds:.0f} s of worker time. Written {when}."
     )
@@ -331,6 +349,7 @@ def tune(
     study_name: str | None = None,
     jobs: int = 1,
     final: bool = True,
+    base_trial: bool = True,
     out_dir: str | Path | None = None,
     data_dir: str | None = None,
     data_params: Mapping[str, Any] | None = None,
@@ -382,6 +401,9 @@ def tune(
         study_name: default ``<model>-<dataset>``.
         jobs: worker processes on this machine (1: this process).
         final: train the chosen config on every split into ``out_dir/final``.
+        base_trial: a new study's trial 0 is the base config itself (its values at the
+            space's keys, where the space can draw them; the sampler draws the rest), so the
+            best trial is at least as good on the objective as the config searched around.
         data_dir: data folder (default ``$GRAFF_DATA``, else the cache).
         data_params: keyword parameters of the dataset (e.g. csbm's ``num_nodes``).
         base_config: a config file or RunConfig to search around instead of the shipped one.
@@ -445,7 +467,7 @@ def tune(
     # trials.csv, on_trial); Optuna's per-trial log lines would repeat them with tracebacks.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        _create_study(job, dataset)
+        _create_study(job, dataset, base_trial)
         before = _storage.counts(_load(job).get_trials(deepcopy=False)).finished
         start = time.perf_counter()
         if jobs == 1:
@@ -526,6 +548,8 @@ def _finish(
         final_seconds=0.0,
         final=None,
         files=files,
+        has_base_trial=any(t.user_attrs.get("base_config") for t in trials),
+        best_is_base=bool(best.user_attrs.get("base_config")),
     )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     pruner = job.pruner if isinstance(job.pruner, str) else type(job.pruner).__name__
