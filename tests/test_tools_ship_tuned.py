@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from graff.configs import configs_dir
 from graff.train import load_config
@@ -52,3 +53,34 @@ def test_compare_and_ship(
     assert cfg.optim.epochs == 3 and cfg.data.dataset == "texas"
     assert str(tmp_path) not in cfg.provenance and "runs/tune/texas-mlp" in cfg.provenance
     assert "90.00" in cfg.provenance and "20.00" in cfg.provenance
+
+
+def test_shipping_graff_keeps_the_ablation_in_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new GRAFF config carries GRAFF-without-residual's config along (same settings,
+    patience 50), and names the config it replaced."""
+    configs = tmp_path / "configs"
+    shutil.copytree(configs_dir(), configs)
+    monkeypatch.setenv("GRAFF_CONFIGS", str(configs))
+    search = tmp_path / "runs" / "tune" / "texas-graff"
+    search.mkdir(parents=True)
+    best = load_config(configs / "graff" / "texas.yaml")
+    old_prov = " ".join(best.provenance.split())
+    best.model.hidden, best.optim.lr = 32, 0.0123
+    best.provenance = f"Chosen by graff tune: study in journal file {search}/study.journal."
+    from graff.train.config import config_to_dict
+
+    (search / "best.yaml").write_text(yaml.safe_dump(config_to_dict(best)))
+    tool = _tool()
+    cell = tool.Cell("graff", "texas", 80.0, "70 ± 1", 90.0, "75 ± 1", 20, "60 s")
+    tool.ship(cell, search)
+    graff = load_config(configs / "graff" / "texas.yaml").validate()
+    nores = load_config(configs / "graff_nores" / "texas.yaml").validate()
+    assert (graff.model.hidden, graff.optim.lr) == (32, 0.0123)
+    assert f"The config it replaced: {old_prov}" in graff.provenance
+    assert nores.model.name == "graff_nores" and nores.optim.patience == tool.NORES_PATIENCE
+    nores.model.name = "graff"
+    assert nores.model == graff.model and nores.data == graff.data
+    assert (nores.optim.lr, nores.optim.epochs) == (graff.optim.lr, graff.optim.epochs)
+    assert "configs/graff/texas.yaml" in nores.provenance and "Ablation" in nores.provenance
