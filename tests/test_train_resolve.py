@@ -16,16 +16,17 @@ def test_shipped_config_wins_for_a_known_dataset() -> None:
 
 
 def test_a_graph_without_a_config_gets_the_documented_defaults() -> None:
-    """An unknown graph uses graff/defaults/graff.yaml (measured better than the schema's
-    defaults on 9 graphs, its provenance says), not the bare schema defaults."""
+    """An unknown graph uses graff/defaults/graff.yaml (taken from the shipped searches and
+    measured on graphs they did not see, its provenance says), not the bare schema defaults."""
     path = default_config("graff")
     assert path is not None
     raw = yaml.safe_load(path.read_text())
     cfg, source = resolve_config("csbm")
     assert "defaults for a graph without a shipped config" in source
-    assert cfg.model.w_type == raw["model"]["w_type"] == "sum"
-    assert cfg.model.hidden == raw["model"]["hidden"] and cfg.optim.lr == raw["optim"]["lr"]
-    assert "9 graphs" in cfg.provenance
+    for section in ("model", "optim"):
+        for key, value in raw[section].items():
+            assert getattr(getattr(cfg, section), key) == value, key
+    assert "graff tune" in cfg.provenance and "none of those searches saw" in cfg.provenance
     assert cfg.model.w_type != RunConfig().model.w_type  # the file changes something
 
 
