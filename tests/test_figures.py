@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from graff import cli, experiments
-from graff.cli import main
+from graff import experiments
+from graff.cli import _render, main
 from graff.registry import UnknownNameError
 
 
 @pytest.fixture(autouse=True)
 def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli._render.out, "_width", 250)
-    monkeypatch.setattr(cli._render.err, "_width", 250)
+    monkeypatch.setattr(_render.out, "_width", 250)
+    monkeypatch.setattr(_render.err, "_width", 250)
 
 
 def _figure(name: str, out: Path, *extra: str, data_dir: Path | None = None) -> None:
