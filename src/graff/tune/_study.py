@@ -261,7 +261,10 @@ def _run_workers(
         run_worker(job, 0, on_trial, preloaded)
         return
     ctx = multiprocessing.get_context("spawn")  # no forked OpenMP/MKL thread pools
-    procs = [ctx.Process(target=worker_main, args=(job, w), daemon=False) for w in range(jobs)]
+    start = ctx.Barrier(jobs)  # every worker loaded: they begin together
+    procs = [
+        ctx.Process(target=worker_main, args=(job, w, start), daemon=False) for w in range(jobs)
+    ]
     for p in procs:
         p.start()
     seen: set[int] = set()

@@ -12,9 +12,11 @@ workers and kills.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import statistics
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -32,6 +34,8 @@ __all__ = ["Job", "TrialEvent", "make_pruner", "run_worker", "worker_main"]
 
 #: Seconds between two looks at the study while every remaining slot is taken.
 POLL_SECONDS = 1.0
+#: seconds a worker waits at the start for the other workers of its machine (then goes alone).
+START_TIMEOUT = 300.0
 #: Intermediate values reported per split (pruning decisions), evenly spaced in epochs.
 REPORTS_PER_SPLIT = 10
 
@@ -244,11 +248,18 @@ def run_worker(
     worker: int = 0,
     on_trial: Callable[[TrialEvent], None] | None = None,
     preloaded: dict[bool, Any] | None = None,
+    start: Any = None,
 ) -> int:
     """Run trials of ``job``'s study until it holds ``job.trials`` counted trials or the
-    timeout passes; return the number of trials this worker started."""
+    timeout passes; return the number of trials this worker started. ``start``: a
+    :class:`multiprocessing.Barrier` the workers of one machine pass together once their data
+    is loaded, so that the first to import torch does not take every short trial alone."""
     study = load_study(job, worker)
     objective = Objective(job, preloaded)
+    if start is not None:
+        objective.data(objective.base)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            start.wait(timeout=START_TIMEOUT)
     deadline = None if job.timeout is None else time.monotonic() + job.timeout
     ran = 0
 
@@ -269,7 +280,7 @@ def run_worker(
     return ran
 
 
-def worker_main(job: Job, worker: int) -> None:
+def worker_main(job: Job, worker: int, start: Any = None) -> None:
     """Entry point of a spawned worker process: its threads, allocator and log level."""
     import torch
 
@@ -280,6 +291,6 @@ def worker_main(job: Job, worker: int) -> None:
     # trials.csv); Optuna's own per-trial log lines would repeat them with tracebacks.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        run_worker(job, worker)
+        run_worker(job, worker, start=start)
     finally:
         _storage.close_storage(job.storage)
