@@ -108,8 +108,7 @@ def ship(cell: Cell, tune_dir: Path) -> Path:
     body = config_for_file(config_to_dict(cfg))
     body.pop("device", None)  # where it runs is not part of a shipped setting
     record = {"provenance": body.pop("provenance"), **body}
-    head = f"# {cell.model} on {cell.dataset}: tuned by graff tune (see provenance).\n"
-    path.write_text(head + yaml.safe_dump(record, sort_keys=False, width=100, allow_unicode=True))
+    _write(path, f"{cell.model} on {cell.dataset}: tuned by graff tune (see provenance).", record)
     if cell.model == "graff":
         _ablation(record, cell.dataset)
     return path
@@ -132,8 +131,16 @@ def _ablation(record: dict[str, object], dataset: str) -> Path:
     rest = {k: v for k, v in record.items() if k != "provenance"}
     body = {"provenance": prov, **rest, "model": model, "optim": optim}
     path = configs_dir() / "graff_nores" / f"{dataset}.yaml"
-    head = f"# graff_nores on {dataset}. Copied from configs/graff/{dataset}.yaml.\n"
-    path.write_text(head + yaml.safe_dump(body, sort_keys=False, width=100, allow_unicode=True))
+    return _write(
+        path, f"graff_nores on {dataset}. Copied from configs/graff/{dataset}.yaml.", body
+    )
+
+
+def _write(path: Path, header: str, record: dict[str, object]) -> Path:
+    """A shipped config file: a one-line comment, then the record as YAML."""
+    path.write_text(
+        f"# {header}\n" + yaml.safe_dump(record, sort_keys=False, width=100, allow_unicode=True)
+    )
     return path
 
 

@@ -186,7 +186,7 @@ def config_for_file(record: dict[str, Any]) -> dict[str, Any]:
     name = model.get("name")
     if isinstance(name, str) and name in MODELS:
         keep = {"name", "hidden", *MODELS[name].fields, "params"}
-        if str(name).startswith("graff"):
+        if name.startswith("graff"):
             keep.add("max_steps")
         out["model"] = {k: v for k, v in model.items() if k in keep}
     return out

@@ -125,14 +125,9 @@ class SpaceParam:
 
     def contains(self, value: Any) -> bool:
         """Whether the distribution can draw ``value`` (an enqueued trial must be one)."""
-        if self.type == "categorical":
-            return any(type(value) is type(c) and value == c for c in self.choices) or (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and any(
-                    isinstance(c, int | float) and not isinstance(c, bool) and value == c
-                    for c in self.choices
-                )
+        if self.type == "categorical":  # 64 matches 64.0, but True does not match 1
+            return any(
+                value == c and isinstance(value, bool) == isinstance(c, bool) for c in self.choices
             )
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False

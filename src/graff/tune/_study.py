@@ -230,7 +230,8 @@ def _study_record(job: Job, dataset: str) -> dict[str, Any]:
     }
 
 
-def _create_study(job: Job, dataset: str, base_trial: bool) -> None:
+def _create_study(job: Job, dataset: str, base_point: dict[str, Any] | None) -> None:
+    """Create (or check, when resuming) the study; a new one gets ``base_point`` as trial 0."""
     storage = _storage.open_storage(job.storage)
     study = optuna.create_study(
         study_name=job.study_name, storage=storage, direction="maximize", load_if_exists=True
@@ -239,12 +240,10 @@ def _create_study(job: Job, dataset: str, base_trial: bool) -> None:
     old = study.user_attrs.get("graff")
     if old is None:
         study.set_user_attr("graff", record)
-        if base_trial and not study.get_trials(deepcopy=False):
+        if base_point is not None and not study.get_trials(deepcopy=False):
             # Trial 0 evaluates the base config itself, so the search's best is never worse
             # on the objective than where it started (TPE alone can miss a good shipped config).
-            space = parse_space(job.space, job.space_source, model=job.model)
-            point = space.point_of(backend.config_from_dict(job.base))
-            study.enqueue_trial(point, user_attrs={"base_config": True}, skip_if_exists=True)
+            study.enqueue_trial(base_point, user_attrs={"base_config": True}, skip_if_exists=True)
     elif old != record:
         diff = [k for k in record if old.get(k) != record[k]]
         raise backend.ConfigError(
@@ -470,7 +469,7 @@ def tune(
     # trials.csv, on_trial); Optuna's per-trial log lines would repeat them with tracebacks.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        _create_study(job, dataset, base_trial)
+        _create_study(job, dataset, space_.point_of(base) if base_trial else None)
         before = _storage.counts(_load(job).get_trials(deepcopy=False)).finished
         start = time.perf_counter()
         if jobs == 1:
