@@ -262,3 +262,23 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     for command in cli._commands.COMMANDS:
         assert command in text
     assert "texas" in text and "npz:PATH" in text and "gcnii" in text
+
+
+@pytest.mark.parametrize(
+    ("storage", "match"),
+    [
+        ("foo://bar", "unknown database kind 'foo'"),
+        ("postgresql://:::", "is not a database URL"),
+        ("mysql://user:secret@db.invalid/graff", "needs a database driver for mysql"),
+        ("sqlite:////nonexistent-folder/sub/study.db", "its folder exists"),
+        ("postgresql://user:secret@127.0.0.1:1/graff", "check that the server runs"),
+    ],
+)
+def test_tune_bad_storage_is_one_line_before_the_data_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], storage: str, match: str
+) -> None:
+    argv = ["tune", "--dataset", "npz:/nonexistent/graph.npz", "--trials", "1", "--storage",
+            storage, "--out", str(tmp_path / "out"), "--no-progress"]  # fmt: skip
+    code, text = _run(capsys, argv)
+    assert code == 2 and text.startswith("error: ") and match in text, text
+    assert "secret" not in text  # the password is never printed

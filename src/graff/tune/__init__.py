@@ -36,6 +36,7 @@ from graff.tune._space import (
     load_space,
     parse_space,
 )
+from graff.tune._storage import StorageError
 from graff.tune._study import (
     TARGET_VAL_NODES,
     TuneError,
@@ -53,6 +54,7 @@ __all__ = [
     "SearchSpace",
     "SpaceError",
     "SpaceParam",
+    "StorageError",
     "TrialEvent",
     "TuneError",
     "TuneResult",

@@ -35,10 +35,13 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from graff.errors import GraffError
+
 __all__ = [
     "GRACE_PERIOD",
     "HEARTBEAT_INTERVAL",
     "Counts",
+    "StorageError",
     "close_storage",
     "counts",
     "describe_storage",
@@ -57,6 +60,10 @@ GRACE_PERIOD = 60
 UNCLAIMED_SECONDS = 120
 #: Tries to open a database whose Optuna tables other machines may be creating right now.
 SCHEMA_ATTEMPTS = 5
+
+
+class StorageError(GraffError, RuntimeError):
+    """A study storage that cannot be opened: a bad URL, a missing driver, no server."""
 
 
 def embedded_storage(out_dir: Path) -> str:
@@ -112,10 +119,52 @@ def close_storage(storage: str) -> None:
 
 def _open(storage: str) -> optuna.storages.BaseStorage:
     if is_embedded(storage):
-        from optuna.storages.journal import JournalFileBackend
+        return _open_journal(storage)
+    import sqlalchemy.engine
+    import sqlalchemy.exc
 
-        Path(storage).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(storage))
+    usage = (
+        "give postgresql://USER:PASSWORD@HOST:5432/DB, sqlite:///FILE.db, or no --storage "
+        "(a journal file in --out)"
+    )
+    try:
+        url = sqlalchemy.engine.make_url(storage)
+    except (sqlalchemy.exc.ArgumentError, ValueError) as err:
+        raise StorageError(
+            f"storage {storage.split('@')[-1]!r} is not a database URL ({err}); {usage}"
+        ) from None
+    where = describe_storage(storage)
+    try:
+        return _open_database(storage)
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise StorageError(
+            f"storage {where!r}: unknown database kind {url.drivername!r}; {usage}"
+        ) from None
+    except ImportError as err:
+        missing = getattr(err.__cause__, "name", None) or err.name
+        raise StorageError(
+            f"storage {where!r} needs a database driver for {url.get_backend_name()} that is not "
+            f"installed ({missing or err}); install one (PostgreSQL: pip install psycopg)"
+        ) from None
+    except sqlalchemy.exc.DBAPIError as err:
+        reason = str(err.orig or err).strip().splitlines()[0]
+        hint = (
+            "check that its folder exists and is writable"
+            if url.get_backend_name() == "sqlite"
+            else "check that the server runs and is reachable from this machine, and the "
+            "user, password and database name"
+        )
+        raise StorageError(f"cannot open the study database {where}: {reason}; {hint}") from None
+
+
+def _open_journal(storage: str) -> optuna.storages.BaseStorage:
+    from optuna.storages.journal import JournalFileBackend
+
+    Path(storage).parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(storage))
+
+
+def _open_database(storage: str) -> optuna.storages.BaseStorage:
     engine_kwargs: dict[str, Any] = {}
     if storage.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": 120}

@@ -420,6 +420,7 @@ def tune(
 
     Raises:
         ConfigError: a bad model, dataset option, override, space (SpaceError) or splits.
+        StorageError: ``storage`` is not a usable URL, or its database cannot be reached.
         TuneError: no trial completed, or a worker process failed.
     """
     if model not in backend.MODELS:
@@ -434,6 +435,10 @@ def tune(
     make_pruner(pruner, 1)  # a bad pruner name fails here, not in a worker
     base, base_source = _base_config(dataset, model, base_config, overrides, data_params)
     space_ = _resolve_space(space, model)
+    if storage is not None and not _storage.is_embedded(storage):
+        # A bad URL, a missing driver or an unreachable server fails now, not after the data.
+        _storage.open_storage(storage)
+        _storage.close_storage(storage)
     data = backend.load_prepared(base, data_dir)
     split_list = _resolve_splits(splits, data)
     out = (
