@@ -42,6 +42,7 @@ def test_compare_and_ship(
     cell = tool.compare(search, tmp_path / "shipped")
     assert (cell.model, cell.dataset, cell.trials) == ("mlp", "texas", 2)
     assert 0 < cell.shipped_val <= 100 and 0 < cell.tuned_val <= 100
+    assert not cell.same  # 3 epochs: not the shipped config
     assert cell.row().startswith("| mlp | texas |")
     # the decision is validation's: force each outcome
     cell.tuned_val, cell.shipped_val = 10.0, 20.0
@@ -53,6 +54,23 @@ def test_compare_and_ship(
     assert cfg.optim.epochs == 3 and cfg.data.dataset == "texas"
     assert str(tmp_path) not in cfg.provenance and "runs/tune/texas-mlp" in cfg.provenance
     assert "90.00" in cfg.provenance and "20.00" in cfg.provenance
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_a_search_that_chose_the_shipped_config_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data_dir: Path
+) -> None:
+    """Trial 0 is the shipped config; when it wins, run-to-run noise between the final run
+    and the shipped run must not ship a 'new' config that is the old one."""
+    monkeypatch.setenv("GRAFF_CONFIGS", str(shutil.copytree(configs_dir(), tmp_path / "c")))
+    search = tmp_path / "runs" / "tune" / "texas-mlp"
+    tune("texas", "mlp", trials=1, splits=1, out_dir=search, plots=False)  # the base trial
+    tool = _tool()
+    cell = tool.compare(search, tmp_path / "shipped")
+    assert cell.same
+    cell.tuned_val, cell.shipped_val = 90.0, 20.0  # as if noise favoured the final run
+    assert not cell.tuned_wins and cell.row().endswith("| shipped wins (the search chose it) |")
 
 
 def test_shipping_graff_keeps_the_ablation_in_step(

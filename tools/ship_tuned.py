@@ -19,11 +19,12 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 import yaml
 
 from graff.configs import configs_dir, shipped_config
 from graff.train import RunDirError, load_config, read_summary, run
-from graff.train.config import config_to_dict
+from graff.train.config import config_identity, config_to_dict
 from graff.train.models import config_for_file
 
 #: early stopping of the GRAFF-without-residual ablation (its configs are GRAFF's plus this).
@@ -42,13 +43,16 @@ class Cell:
     tuned_test: str
     trials: int
     search: str
+    same: bool = False  # the search chose the shipped config itself
 
     @property
     def tuned_wins(self) -> bool:
-        return self.tuned_val > self.shipped_val
+        return not self.same and self.tuned_val > self.shipped_val
 
     def row(self) -> str:
         decision = "tuned wins" if self.tuned_wins else "shipped wins"
+        if self.same:
+            decision += " (the search chose it)"
         return (
             f"| {self.model} | {self.dataset} | {self.shipped_val:.2f} | {self.shipped_test} | "
             f"{self.tuned_val:.2f} | {self.tuned_test} | {self.trials} | {self.search} | "
@@ -61,15 +65,24 @@ def _scores(summary: dict[str, object]) -> tuple[float, str]:
     return val, f"{summary['mean']:.2f} ± {summary['std']:.2f}"
 
 
-def _shipped_summary(model: str, dataset: str, runs: Path) -> dict[str, object]:
+def _shipped(model: str, dataset: str) -> Path:
     path = shipped_config(model, dataset)
     if path is None:
         raise SystemExit(f"no shipped config for {model}/{dataset}")
+    return path
+
+
+def _shipped_summary(model: str, dataset: str, runs: Path, threads: int) -> dict[str, object]:
     out = runs / f"{dataset}-{model}"
     try:
         return read_summary(out)
     except RunDirError:  # not there yet (or damaged): train it
-        run(load_config(path), out_dir=out, overwrite=True)
+        old = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            run(load_config(_shipped(model, dataset)), out_dir=out, overwrite=True)
+        finally:
+            torch.set_num_threads(old)
         return read_summary(out)
 
 
@@ -81,14 +94,16 @@ def _search_facts(tune_dir: Path) -> tuple[int, str]:
     return int(trials.group(1)) if trials else 0, f"{wall.group(1)} s" if wall else "?"
 
 
-def compare(tune_dir: Path, runs: Path) -> Cell:
+def compare(tune_dir: Path, runs: Path, threads: int = 1) -> Cell:
     best = load_config(tune_dir / "best.yaml")
+    model, dataset = best.model.name, best.data.dataset
     tuned = json.loads((tune_dir / "final" / "summary.json").read_text())
-    shipped = _shipped_summary(best.model.name, best.data.dataset, runs)
+    shipped = _shipped_summary(model, dataset, runs, threads)
+    same = config_identity(best) == config_identity(load_config(_shipped(model, dataset)))
     trials, search = _search_facts(tune_dir)
     sv, st = _scores(shipped)
     tv, tt = _scores(tuned)
-    return Cell(best.model.name, best.data.dataset, sv, st, tv, tt, trials, search)
+    return Cell(model, dataset, sv, st, tv, tt, trials, search, same)
 
 
 def ship(cell: Cell, tune_dir: Path) -> Path:
@@ -149,13 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("tune_dirs", nargs="+", type=Path)
     ap.add_argument("--shipped-runs", type=Path, default=Path("runs/shipped"))
     ap.add_argument("--write", action="store_true", help="ship the tuned configs that win")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the shipped runs")
     args = ap.parse_args(argv)
     print(
         "| model | dataset | shipped val | shipped test | tuned val | tuned test | trials "
         "| search wall time | decision |\n|---|---|---|---|---|---|---|---|---|"
     )
     for d in args.tune_dirs:
-        cell = compare(d, args.shipped_runs)
+        cell = compare(d, args.shipped_runs, args.threads)
         print(cell.row())
         if args.write and cell.tuned_wins:
             ship(cell, d)
