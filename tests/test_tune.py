@@ -349,6 +349,26 @@ def test_trial_zero_is_the_base_config(tmp_path, fake_fit):
     assert sum(bool(t.user_attrs.get("base_config")) for t in _study(again).trials) == 1
 
 
+def test_a_base_trial_enqueued_twice_runs_once(tmp_path, monkeypatch, fake_fit):
+    """Machines that start one new shared study together may each enqueue the base config
+    (a race no storage lock prevents); the second copy is not run and not counted."""
+    enqueue = optuna.Study.enqueue_trial
+
+    def racing(self, params, user_attrs=None, skip_if_exists=False):
+        for _ in range(2):  # as two machines would, each before seeing the other's
+            enqueue(self, params, user_attrs=user_attrs, skip_if_exists=False)
+
+    monkeypatch.setattr(optuna.Study, "enqueue_trial", racing)
+    res = _tune(tmp_path, trials=3, final=False, pruner="none")
+    trials = _study(res).trials
+    copies = [t for t in trials if t.user_attrs.get("base_config")]
+    assert [t.number for t in copies] == [0, 1]
+    assert copies[0].state == optuna.trial.TrialState.COMPLETE
+    assert copies[1].state == optuna.trial.TrialState.FAIL and "surplus" in copies[1].user_attrs
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 3
+    assert len(fake_fit) == 3 * len(res.splits)  # three trials trained, the copy never
+
+
 def test_base_trial_off_and_base_values_outside_the_space(tmp_path, fake_fit):
     off = _tune(tmp_path / "off", trials=2, final=False, pruner="none", base_trial=False)
     assert not any(t.user_attrs.get("base_config") for t in _study(off).trials)

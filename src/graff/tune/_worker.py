@@ -156,6 +156,13 @@ class Objective:
         if len(before) >= self.job.trials:
             trial.set_user_attr("surplus", "budget already taken by other workers")
             raise _Surplus(f"trial {trial.number} not run: the budget is taken")
+        if trial.user_attrs.get("base_config") and any(
+            t.user_attrs.get("base_config") for t in before
+        ):
+            # Machines that start a new shared study together may each enqueue the base
+            # config; it runs once.
+            trial.set_user_attr("surplus", "the base config is already another trial")
+            raise _Surplus(f"trial {trial.number} not run: a second copy of the base config")
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", _storage.worker_identity())
