@@ -72,15 +72,14 @@ def _shipped(model: str, dataset: str) -> Path:
     return path
 
 
-def _shipped_summary(model: str, dataset: str, runs: Path, threads: int) -> dict[str, object]:
-    out = runs / f"{dataset}-{model}"
+def _shipped_summary(config: Path, out: Path, threads: int) -> dict[str, object]:
     try:
         return read_summary(out)
     except RunDirError:  # not there yet (or damaged): train it
         old = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            run(load_config(_shipped(model, dataset)), out_dir=out, overwrite=True)
+            run(load_config(config), out_dir=out, overwrite=True)
         finally:
             torch.set_num_threads(old)
         return read_summary(out)
@@ -98,8 +97,9 @@ def compare(tune_dir: Path, runs: Path, threads: int = 1) -> Cell:
     best = load_config(tune_dir / "best.yaml")
     model, dataset = best.model.name, best.data.dataset
     tuned = json.loads((tune_dir / "final" / "summary.json").read_text())
-    shipped = _shipped_summary(model, dataset, runs, threads)
-    same = config_identity(best) == config_identity(load_config(_shipped(model, dataset)))
+    config = _shipped(model, dataset)
+    shipped = _shipped_summary(config, runs / f"{dataset}-{model}", threads)
+    same = config_identity(best) == config_identity(load_config(config))
     trials, search = _search_facts(tune_dir)
     sv, st = _scores(shipped)
     tv, tt = _scores(tuned)

@@ -84,7 +84,7 @@ def describe_storage(storage: str) -> str:
 
     try:
         return str(sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True))
-    except Exception:  # a URL SQLAlchemy cannot parse fails later, with Optuna's message
+    except Exception:  # a URL SQLAlchemy cannot parse: opening it fails (StorageError)
         return storage.split("@")[-1]
 
 
@@ -127,13 +127,11 @@ def _open(storage: str) -> optuna.storages.BaseStorage:
         "give postgresql://USER:PASSWORD@HOST:5432/DB, sqlite:///FILE.db, or no --storage "
         "(a journal file in --out)"
     )
+    where = describe_storage(storage)
     try:
         url = sqlalchemy.engine.make_url(storage)
     except (sqlalchemy.exc.ArgumentError, ValueError) as err:
-        raise StorageError(
-            f"storage {storage.split('@')[-1]!r} is not a database URL ({err}); {usage}"
-        ) from None
-    where = describe_storage(storage)
+        raise StorageError(f"storage {where!r} is not a database URL ({err}); {usage}") from None
     try:
         return _open_database(storage)
     except sqlalchemy.exc.NoSuchModuleError:
