@@ -9,8 +9,10 @@ output with a computation that builds everything afresh (``cache.disabled()``).
 from __future__ import annotations
 
 import gc
+import itertools
 import weakref
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
@@ -36,28 +38,41 @@ def _fresh(model: torch.nn.Module, x: Tensor, graph: Tensor, w: Tensor | None = 
         return out
 
 
+def _graph(gen: torch.Generator) -> Tensor:
+    """A random undirected graph on N nodes with exactly E edges."""
+    ei = torch.randint(0, N, (2, E), generator=gen)
+    ei = ei[:, ei[0] != ei[1]][:, : E // 2]
+    ei = torch.cat([ei, ei.flip(0)], dim=1)
+    assert ei.size(1) == E
+    return ei
+
+
 @pytest.mark.parametrize("name", GRAPH_MODELS)
 def test_freed_graphs_of_equal_size_never_share_operators(name: str) -> None:
-    """50 random graphs of equal N and E, each freed before the next is built (so the
-    allocator reuses addresses): every output equals a from-scratch computation."""
+    """Three graphs of equal N and E, each freed before the next is built *in the very same
+    memory* (a NumPy buffer, rewritten without touching torch's version counter): the new
+    tensor has the freed one's address, size and version, so a cache keyed on any of these
+    would serve the old operator. Every output equals a from-scratch computation."""
     model = _model(name)
     x = torch.randn(N, P, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     gen = torch.Generator().manual_seed(2)
-    addresses: set[int] = set()
-    reused = 0
-    for _ in range(50):
-        ei = torch.randint(0, N, (2, E), generator=gen)
-        ei = ei[:, ei[0] != ei[1]][:, : E // 2]
-        ei = torch.cat([ei, ei.flip(0)], dim=1)  # undirected, exactly E edges
-        assert ei.size(1) == E
-        reused += ei.data_ptr() in addresses
-        addresses.add(ei.data_ptr())
+    graphs = [_graph(gen) for _ in range(3)]
+    expected = [_fresh(model, x, g) for g in graphs]
+    for a, b in itertools.pairwise(expected):  # a stale operator would show
+        assert not torch.equal(a, b)
+    buffer = np.empty((2, E), dtype=np.int64)
+    freed: tuple[int, int] | None = None
+    for graph, want in zip(graphs, expected, strict=True):
+        buffer[:] = graph.numpy()
+        ei = torch.from_numpy(buffer)
+        if freed is not None:  # the address reuse really happened: the test can fail
+            assert (ei.data_ptr(), ei._version) == freed
+        freed = (ei.data_ptr(), ei._version)
         with torch.no_grad():
             out = model(x, ei)
-        assert torch.equal(out, _fresh(model, x, ei))
+        assert torch.equal(out, want)
         del ei, out
         gc.collect()
-    assert reused > 0, "the probe never reused an address; it tested nothing"
 
 
 @pytest.mark.parametrize("name", ["graff", "gcn", "sage", "gat", "h2gcn", "grand"])
