@@ -1,5 +1,11 @@
 """Shared pytest fixtures.
 
+The tests mirror the package: ``tests/nn/`` tests ``graff.nn``, ``tests/train/`` tests
+``graff.train``, and so on; top-level modules (``graff.registry``, ``graff.bench``, ...) are
+tested at the top. Every folder is a package (``__init__.py``), so equal basenames
+(``nn/test_cache.py``, ``data/test_cache.py``) coexist and shared helpers are imported as
+``tests.graff_reference``.
+
 * Every test session writes graff caches to a temporary directory (``GRAFF_CACHE`` and
   ``XDG_CACHE_HOME`` are redirected), never to the user's home.
 * Tests run torch on one intra-op thread: their tensors are tiny, and on a busy 2-core

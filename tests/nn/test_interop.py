@@ -7,13 +7,13 @@ import copy
 
 import pytest
 import torch
-from graff_reference import DT, dense_abar_weighted, directed_graph, randomise_, ref_forward
 from torch import Tensor
 from torch_geometric.nn import GCNConv
 
 from graff.nn import GCN, GRAFF, GRAFFConv
 from graff.train.config import ModelConfig
 from graff.train.models import MODELS, build_model
+from tests.graff_reference import DT, dense_abar_weighted, directed_graph, randomise_, ref_forward
 
 N, P, K = 9, 4, 3
 EI = directed_graph(N, 20, seed=11)

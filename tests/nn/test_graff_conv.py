@@ -7,7 +7,11 @@ import math
 
 import pytest
 import torch
-from graff_reference import (
+from torch import Tensor
+from torch_geometric.utils import to_undirected
+
+from graff.nn import GRAFFConv, is_symmetric, normalized_adjacency, sym_spmm_add
+from tests.graff_reference import (
     ALL_OMEGA,
     ALL_W,
     DT,
@@ -18,10 +22,6 @@ from graff_reference import (
     ref_step,
     sparse_abar,
 )
-from torch import Tensor
-from torch_geometric.utils import to_undirected
-
-from graff.nn import GRAFFConv, is_symmetric, normalized_adjacency, sym_spmm_add
 
 
 @pytest.mark.parametrize("omega_type", ALL_OMEGA)

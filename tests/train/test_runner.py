@@ -27,7 +27,7 @@ from graff.train import (
 )
 from graff.train.config import config_to_dict
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "paper" / "REFERENCE.md"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "paper" / "REFERENCE.md"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from graff.cli import (
     main,
 )
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "paper" / "REFERENCE.md"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "paper" / "REFERENCE.md"
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,6 @@ import networkx as nx
 import pytest
 import torch
 import torch.nn.functional as F
-from graff_reference import GRAPHS
 from torch import Tensor
 from torch_geometric.nn import GATConv, GCN2Conv, SAGEConv
 from torch_geometric.utils import remove_self_loops, to_undirected
@@ -45,9 +44,10 @@ from graff.nn import (
 from graff.train import ConfigError, ModelConfig, OptimConfig, RunConfig, train_split
 from graff.train.config import apply_overrides, load_config
 from graff.train.models import MODELS, build_model, check_model_config
+from tests.graff_reference import GRAPHS
 
 DT = torch.float64
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted((REPO_ROOT / "src" / "graff" / "configs").glob("*/*.yaml"))
 
 

@@ -10,14 +10,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from graff_reference import (
-    DT,
-    dense_abar_weighted,
-    directed_graph,
-    random_graph,
-    randomise_,
-    ref_forward,
-)
 from torch import Tensor
 from torch_geometric.nn import GCNConv
 
@@ -36,6 +28,14 @@ from graff.nn import (
     GraphSAGE,
     normalized_adjacency,
     transpose_of,
+)
+from tests.graff_reference import (
+    DT,
+    dense_abar_weighted,
+    directed_graph,
+    random_graph,
+    randomise_,
+    ref_forward,
 )
 
 N, P = 8, 3

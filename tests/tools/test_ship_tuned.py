@@ -14,7 +14,7 @@ from graff.configs import configs_dir
 from graff.train import load_config
 from graff.tune import tune
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "ship_tuned.py"
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "ship_tuned.py"
 
 
 def _tool():  # type: ignore[no-untyped-def]

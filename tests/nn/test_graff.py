@@ -8,7 +8,11 @@ import math
 
 import pytest
 import torch
-from graff_reference import (
+from torch import Tensor
+from torch_geometric.utils import to_undirected
+
+from graff.nn import GRAFF, GRAFFConv, euler_steps
+from tests.graff_reference import (
     ALL_OMEGA,
     ALL_W,
     DT,
@@ -21,10 +25,6 @@ from graff_reference import (
     ref_matrix,
     ref_step,
 )
-from torch import Tensor
-from torch_geometric.utils import to_undirected
-
-from graff.nn import GRAFF, GRAFFConv, euler_steps
 
 
 def test_test_graphs_are_as_intended() -> None:

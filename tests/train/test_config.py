@@ -16,7 +16,7 @@ from graff.train.config import (
     load_config,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((REPO_ROOT / "src" / "graff" / "configs" / "graff").glob("*.yaml"))
 
 
