@@ -1,4 +1,6 @@
 # Two entry points (see README): `make demo` and `make test`. Both build the venv themselves.
+# `make test` is the fast suite (tests marked slow are skipped, pyproject addopts);
+# `make test-slow` runs only those; CI (.ci/run) runs both.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -6,7 +8,7 @@ PY := $(VENV)/bin/python
 GRAFF_DATA ?= $(abspath ../shared/data)
 export GRAFF_DATA
 
-.PHONY: demo test lint check reproduce clean
+.PHONY: demo test test-slow lint check reproduce clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +22,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -m slow
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests tools

@@ -429,6 +429,7 @@ def test_train_csbm_with_params(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 @pytest.mark.shared_data
+@pytest.mark.slow  # worker processes (spawned, each importing torch)
 def test_reproduce_jobs_matches_sequential(
     shared_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

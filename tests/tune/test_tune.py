@@ -68,7 +68,6 @@ def fake_fit(monkeypatch):
     return calls
 
 
-@pytest.mark.slow
 def test_outputs_best_yaml_final_and_trials_csv(tmp_path):
     events: list[TrialEvent] = []
     res = _tune(tmp_path, trials=3, on_trial=events.append, plots=True)
@@ -169,7 +168,6 @@ class _PruneOdd(optuna.pruners.BasePruner):
         return trial.number % 2 == 1
 
 
-@pytest.mark.slow
 def test_pruning_stops_a_trial_within_its_first_split(tmp_path):
     res = _tune(tmp_path, trials=4, final=False, pruner=_PruneOdd())
     assert res.n_pruned == 2 and res.n_complete == 2
