@@ -7,7 +7,6 @@ dearest first) and returns the table of :mod:`graff.paper` beside the published 
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import time
@@ -24,6 +23,7 @@ from graff.errors import ConfigError, RunDirError
 from graff.paper import Cell, paper_cell, published_results, results_csv, results_markdown
 from graff.train import MODELS, RunConfig, read_summary, resolve_config, run
 from graff.train.config import config_from_dict, config_identity, config_to_dict
+from graff.train.models import spec_of
 
 __all__ = [
     "ReproduceHooks",
@@ -42,10 +42,7 @@ def estimated_cost(cfg: Any) -> float:
     """
     n, e, p = DATASET_SIZES.get(cfg.data.dataset, DATASET_SIZES["cora"])
     m = cfg.model
-    if m.name.startswith("graff"):
-        depth = math.ceil(m.T / m.step_size - 1e-9)
-    else:
-        depth = max(m.num_layers, int(m.params.get("K", 0)))
+    depth = spec_of(m.name).memory_depth(m)
     per_epoch = m.hidden * (n * p + depth * (e + n) + depth * n * m.hidden)
     splits = len(cfg.data.splits) if cfg.data.splits is not None else 10
     return float(per_epoch * cfg.optim.epochs * splits)
@@ -272,7 +269,7 @@ def _cell(
         std=summary["std"],
         n_splits=len(summary["test"]),
         seconds=summary["seconds"],
-        w_type=cfg.model.w_type if model.startswith("graff") else "",
+        w_type=cfg.model.w_type if "w_type" in spec_of(model).fields else "",
         paper_model=paper["model"] if paper else "",
         paper_mean=paper["mean"] if paper else float("nan"),
         paper_std=paper["std"] if paper else float("nan"),

@@ -135,8 +135,8 @@ def test_train_interrupt_then_resume(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Ctrl-C during split 1 exits 130 and says how to resume; the same command then finishes;
-    a third run into the complete dir exits 2 suggesting --overwrite."""
+    """Ctrl-C during split 1 (splits one at a time) exits 130 and says how to resume; the same
+    command then finishes; a third run into the complete dir exits 2 suggesting --overwrite."""
     out = tmp_path / "run"
     real_run = graff.train.run
 
@@ -148,7 +148,7 @@ def test_train_interrupt_then_resume(
                 raise KeyboardInterrupt
             hook(k, e, s)
 
-        return real_run(*args, **{**kw, "on_epoch": on_epoch})
+        return real_run(*args, **{**kw, "on_epoch": on_epoch, "batch": 1})
 
     monkeypatch.setattr(graff.train, "run", interrupted_run)
     assert main(_train_args(npz_graph, out)) == 130

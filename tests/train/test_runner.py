@@ -193,13 +193,14 @@ class _Interrupt:
 
 
 def test_resume_after_interruption(data3: PreparedData, tmp_path: Path) -> None:
-    """An interrupted run resumes: finished splits are not retrained, the result is unchanged."""
+    """An interrupted run resumes: finished splits are not retrained, the result is unchanged
+    (one split at a time: the splits before the interrupted one are finished)."""
     cfg = _cfg()
-    reference = run(cfg, data3, tmp_path / "uninterrupted")
+    reference = run(cfg, data3, tmp_path / "uninterrupted", batch=1)
 
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        run(cfg, data3, out, on_epoch=_Interrupt(1, 3))
+        run(cfg, data3, out, batch=1, on_epoch=_Interrupt(1, 3))
     assert not (out / "summary.json").exists()
     assert (out / "split_0.json").exists() and (out / "split_0.pt").exists()
     assert not (out / "split_1.json").exists()
@@ -208,7 +209,7 @@ def test_resume_after_interruption(data3: PreparedData, tmp_path: Path) -> None:
     split0 = (out / "split_0.json").read_text()
 
     started: list[int] = []
-    resumed = run(cfg, data3, out, on_split_start=lambda k, n: started.append(k))
+    resumed = run(cfg, data3, out, batch=1, on_split_start=lambda k, n: started.append(k))
     assert started == [1, 2]
     assert (out / "split_0.json").read_text() == split0
     assert resumed.test == reference.test
@@ -220,6 +221,22 @@ def test_resume_after_interruption(data3: PreparedData, tmp_path: Path) -> None:
     ref = read_summary(tmp_path / "uninterrupted")
     for key in ("dataset", "model", "metric", "mean", "std", "test", "val", "splits", "config"):
         assert final[key] == ref[key], key
+
+
+def test_resume_of_splits_side_by_side(data3: PreparedData, tmp_path: Path) -> None:
+    """Splits trained side by side are saved as they finish; a pass interrupted before any
+    finished resumes from the start to the uninterrupted numbers."""
+    cfg = _cfg()
+    reference = run(cfg, data3, tmp_path / "uninterrupted")
+    assert read_summary(tmp_path / "uninterrupted")["environment"]["splits_side_by_side"] == [3]
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, data3, out, on_epoch=_Interrupt(1, 3))
+    assert not list(out.glob("split_*.json"))
+    started: list[int] = []
+    resumed = run(cfg, data3, out, on_split_start=lambda k, n: started.append(k))
+    assert started == [0, 1, 2]
+    assert resumed.test == reference.test and resumed.best_epochs == reference.best_epochs
 
 
 def test_complete_dir_is_not_rerun(data3: PreparedData, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """graff.tune in this process: outputs, validation-only selection, failures, pruning, resume.
 
 A tiny csbm graph (120 nodes, 3 splits) and a few epochs keep each search to seconds; where
-a test needs scores it controls, ``graff.tune._backend.fit_split`` is replaced by a fake.
+a test needs scores it controls, ``graff.tune._backend.fit_splits`` is replaced by a fake.
 """
 
 from __future__ import annotations
@@ -52,19 +52,24 @@ def _study(res):
 
 @pytest.fixture
 def fake_fit(monkeypatch):
-    """fit_split replaced: val = 0.9 − dropout, test = dropout (they disagree on purpose);
-    on_epoch sees the same scores every epoch. ``calls`` records (dropout, split)."""
+    """fit_splits replaced: val = 0.9 − dropout, test = dropout (they disagree on purpose);
+    the splits train one after another (as for a model without a stack) and on_epoch sees
+    the same scores every epoch. ``calls`` records (dropout, split) as each split starts."""
     calls: list[tuple[float, int]] = []
 
-    def fit(cfg, data, split, *, on_epoch=None):
-        calls.append((cfg.model.dropout, split))
+    def fit(cfg, data, splits, *, on_epoch=None, batch=None):
         val, test = 0.9 - cfg.model.dropout, cfg.model.dropout
-        for epoch in range(1, cfg.optim.epochs + 1):
-            if on_epoch is not None:
-                on_epoch(epoch, {"loss": 1.0, "train": 0.5, "val": val, "test": test})
-        return SplitResult(split, "accuracy", 0.5, val, test, 1, cfg.optim.epochs, 0.0)
+        results = []
+        for split in splits:
+            calls.append((cfg.model.dropout, split))
+            for epoch in range(1, cfg.optim.epochs + 1):
+                if on_epoch is not None:
+                    scores = {"loss": 1.0, "train": 0.5, "val": val, "test": test}
+                    on_epoch(epoch, {split: scores})
+            results.append(SplitResult(split, "accuracy", 0.5, val, test, 1, cfg.optim.epochs, 0.0))
+        return results
 
-    monkeypatch.setattr(backend, "fit_split", fit)
+    monkeypatch.setattr(backend, "fit_splits", fit)
     return calls
 
 
@@ -131,16 +136,16 @@ def test_selection_uses_validation_only(tmp_path, fake_fit):
 
 
 def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch, fake_fit):
-    real = backend.fit_split
+    real = backend.fit_splits
 
-    def fit(cfg, data, split, *, on_epoch=None):
+    def fit(cfg, data, splits, *, on_epoch=None, batch=None):
         if cfg.model.dropout > 0.4:
             raise DivergenceError("the model output became non-finite")
         if cfg.model.dropout < 0.1:
             raise ConfigError("model.T = 0.5 is invalid")  # a combination validate refused
-        return real(cfg, data, split, on_epoch=on_epoch)
+        return real(cfg, data, splits, on_epoch=on_epoch, batch=batch)
 
-    monkeypatch.setattr(backend, "fit_split", fit)
+    monkeypatch.setattr(backend, "fit_splits", fit)
     only_dropout = {"model.dropout": SMALL_SPACE["model.dropout"]}
     res = _tune(tmp_path, trials=10, final=False, space=only_dropout)
     assert res.n_trials == 10 and res.n_failed > 0 and res.n_complete > 0
@@ -154,10 +159,10 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch
 
 
 def test_no_complete_trial_is_a_clear_error(tmp_path, monkeypatch):
-    def fit(cfg, data, split, *, on_epoch=None):
+    def fit(cfg, data, splits, *, on_epoch=None, batch=None):
         raise DivergenceError("blew up")
 
-    monkeypatch.setattr(backend, "fit_split", fit)
+    monkeypatch.setattr(backend, "fit_splits", fit)
     with pytest.raises(TuneError, match=r"no trial .* completed.*diverged: blew up"):
         _tune(tmp_path, trials=2)
     assert (tmp_path / "out" / "trials.csv").is_file()

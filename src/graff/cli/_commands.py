@@ -41,6 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 data,
                 out,
                 overwrite=args.overwrite,
+                batch=args.batch,
                 on_split_start=bar.split_start,
                 on_epoch=bar.epoch,
             )

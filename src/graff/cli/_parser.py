@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     def run_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--seed", type=_seed, help="base seed (split k uses seed + k)")
         sp.add_argument(
+            "--batch",
+            type=_positive_int,
+            help="train at most this many splits side by side in one batched pass (1: one "
+            "at a time; default: as many as are faster on this device, for models that can)",
+        )
+        sp.add_argument(
             "--json", action="store_true", help="print the result as JSON on stdout (only that)"
         )
 

@@ -51,13 +51,15 @@ def progress_bar(enabled: bool) -> Progress:
 
 
 class RunProgress:
-    """A bar over splits × epochs with the best validation score of the split so far."""
+    """A bar over splits × epochs with the best validation score so far: of the split, or
+    the mean over the splits training side by side."""
 
     def __init__(self, label: str, epochs: int, n_splits: int, enabled: bool = True) -> None:
         self.epochs = epochs
         self.progress = progress_bar(enabled)
         self.task = self.progress.add_task(label, total=epochs * n_splits, info="")
-        self.best = 0.0
+        self.best: dict[int, float] = {}
+        self.training = False  # an epoch was reported since the last split started
 
     def __enter__(self) -> RunProgress:
         self.progress.__enter__()
@@ -67,13 +69,21 @@ class RunProgress:
         self.progress.__exit__(*exc)
 
     def split_start(self, k: int, n: int) -> None:
-        self.best = 0.0
+        if self.training:  # a new pass: one split, or a chunk of splits side by side
+            self.best, self.training = {}, False
+        self.best[k] = 0.0
 
     def epoch(self, k: int, e: int, scores: dict[str, float]) -> None:
-        self.best = max(self.best, scores["val"])
+        self.training = True
+        self.best[k] = max(self.best.get(k, 0.0), scores["val"])
         self.progress.advance(self.task)
-        if e % 10 == 0 or e == self.epochs:
-            info = f"split {k}  epoch {e}  best val {100 * self.best:.1f}"
+        if (e % 10 == 0 or e == self.epochs) and k == max(self.best):
+            if len(self.best) == 1:
+                info = f"split {k}  epoch {e}  best val {100 * self.best[k]:.1f}"
+            else:
+                mean = sum(self.best.values()) / len(self.best)
+                first = min(self.best)
+                info = f"splits {first}–{k}  epoch {e}  mean best val {100 * mean:.1f}"
             self.progress.update(self.task, info=info)
 
 

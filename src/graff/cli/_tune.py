@@ -66,6 +66,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                 overrides=[*(args.set or ()), *([f"device={args.device}"] if args.device else [])],
                 seed=args.seed or 0,
                 threads=args.threads or 1,
+                batch=args.batch,
                 on_trial=on_trial,
             )
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["dropout", "dropout_mask", "permute_rows"]
+__all__ = ["dropout", "dropout_mask", "member_dropout", "permute_rows"]
 
 _LEVELS = 1 << 16
 
@@ -28,46 +28,80 @@ def _threshold(p: float) -> tuple[int, float]:
     return dropped - _LEVELS // 2, _LEVELS / (_LEVELS - dropped)
 
 
-def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device) -> Tensor:
-    """A boolean keep-mask of ``shape``: each entry True with probability 1 − p_eff."""
+def dropout_mask(
+    shape: torch.Size | tuple[int, ...],
+    p: float,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """A boolean keep-mask of ``shape``: each entry True with probability 1 − p_eff, drawn
+    from ``generator`` (default: PyTorch's default generator of ``device``)."""
     n = 1
     for s in shape:
         n *= s
     threshold, _ = _threshold(p)
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
-    words.random_(-(1 << 63), None)  # all 64 bits uniform (plain random_() leaves the top bit 0)
+    # all 64 bits uniform (plain random_() leaves the top bit 0)
+    words.random_(-(1 << 63), None, generator=generator)
     return words.view(torch.int16)[:n].view(shape) >= threshold
 
 
 class _Dropout(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor, p: float) -> Tensor:
-        keep = dropout_mask(x.shape, p, x.device)
-        scale = _threshold(p)[1]
+    def forward(ctx: Any, x: Tensor, keep: Tensor, scale: float) -> Tensor:
         ctx.save_for_backward(keep)
         ctx.scale = scale
         return x * keep * scale
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None, None]:
         if not ctx.needs_input_grad[0]:
-            return None, None
+            return None, None, None
         (keep,) = ctx.saved_tensors
-        return grad * keep * ctx.scale, None
+        return grad * keep * ctx.scale, None, None
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Inverted dropout with drop probability ``p`` (a drop-in for ``F.dropout``).
-
-    Identity when not training or ``p == 0``; ``p`` must be in [0, 1).
-    """
+def _check(x: Tensor, p: float) -> bool:
+    """Whether dropout acts at all (raises on a bad ``p`` or a non-float ``x``)."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-    if not training or p == 0.0 or x.numel() == 0:
-        return x
+    if p == 0.0 or x.numel() == 0:
+        return False
     if not x.is_floating_point():
         raise TypeError(f"dropout needs a floating-point tensor, got {x.dtype}")
-    out: Tensor = _Dropout.apply(x, p)
+    return True
+
+
+def dropout(
+    x: Tensor, p: float = 0.5, training: bool = True, generator: torch.Generator | None = None
+) -> Tensor:
+    """Inverted dropout with drop probability ``p`` (a drop-in for ``F.dropout``).
+
+    Identity when not training or ``p == 0``; ``p`` must be in [0, 1). The mask is drawn from
+    ``generator`` (default: PyTorch's default generator).
+    """
+    if not training or not _check(x, p):
+        return x
+    keep = dropout_mask(x.shape, p, x.device, generator)
+    out: Tensor = _Dropout.apply(x, keep, _threshold(p)[1])
+    return out
+
+
+def member_dropout(
+    x: Tensor, p: float, training: bool, generators: list[torch.Generator] | None
+) -> Tensor:
+    """Dropout on ``x`` [N, K, ...] holding K models' features side by side, member k's mask
+    drawn from ``generators[k]`` as :func:`dropout` draws it for ``x[:, k]`` alone (the same
+    draws as the member trained by itself from the same generator state)."""
+    if not training or not _check(x, p):
+        return x
+    if generators is None:
+        return dropout(x, p, training)
+    keep = torch.empty(x.shape, dtype=torch.bool, device=x.device)
+    shape = (x.size(0), *x.shape[2:])
+    for k, gen in enumerate(generators):
+        keep[:, k] = dropout_mask(shape, p, x.device, gen)
+    out: Tensor = _Dropout.apply(x, keep, _threshold(p)[1])
     return out
 
 

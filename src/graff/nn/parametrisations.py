@@ -15,8 +15,12 @@ The parametrisations are registered by name in :data:`W_TYPES` and :data:`OMEGA_
 (:class:`graff.registry.Registry`); a new one is a subclass of :class:`ChannelMixing` with
 ``@W_TYPES.register("name")``, and every name list, check and ``--help`` reads the registry.
 
-Each module offers ``matrix()`` (the d×d tensor, differentiable) and ``mix(x)`` (``x @ M``,
-done as a cheap elementwise product when the matrix is diagonal).
+Each module offers ``matrix()`` (the d×d tensor, differentiable), ``mix(x)`` (``x @ M``,
+done as a cheap elementwise product when the matrix is diagonal) and ``forward()``, the
+operator a step uses (the diagonal [d] when diagonal, else the matrix). The formulas are
+batch-agnostic: called through :func:`torch.func.functional_call` with parameters stacked
+on a leading dimension (K models trained side by side, :mod:`graff.nn.stacked`), they give
+[K, d] or [K, d, d].
 """
 
 from __future__ import annotations
@@ -66,7 +70,11 @@ class ChannelMixing(nn.Module):
 
     def diagonal(self) -> Tensor:
         """The diagonal of the matrix, shape [d]."""
-        return torch.diagonal(self.matrix())
+        return torch.diagonal(self.matrix(), dim1=-2, dim2=-1)
+
+    def forward(self) -> Tensor:
+        """The operator of a step: the diagonal [d] when diagonal, else the matrix [d, d]."""
+        return self.diagonal() if self.is_diagonal else self.matrix()
 
     def mix(self, x: Tensor) -> Tensor:
         """Return ``x @ M`` for features ``x`` of shape [n, d]."""
@@ -102,7 +110,7 @@ class SumW(ChannelMixing):
         _glorot_(self.weight)
 
     def matrix(self) -> Tensor:
-        return 0.5 * (self.weight + self.weight.t())
+        return 0.5 * (self.weight + self.weight.mT)
 
 
 @W_TYPES.register("prod")
@@ -120,7 +128,7 @@ class ProdW(ChannelMixing):
         _glorot_(self.weight)
 
     def matrix(self) -> Tensor:
-        m = self.weight.t() @ self.weight
+        m = self.weight.mT @ self.weight
         return m if self.sign > 0 else -m
 
 
@@ -149,7 +157,7 @@ class DiagW(ChannelMixing):
         return self.weight
 
     def matrix(self) -> Tensor:
-        return torch.diag(self.weight)
+        return torch.diag_embed(self.weight)
 
 
 @W_TYPES.register("dd")
@@ -175,10 +183,10 @@ class DDW(ChannelMixing):
         nn.init.uniform_(self.r, -1.0, 1.0)
 
     def matrix(self) -> Tensor:
-        sym = 0.5 * (self.weight + self.weight.t())
-        w0 = sym - torch.diag(torch.diagonal(sym))
-        w = self.q * w0.abs().sum(dim=1) + self.r
-        return w0 + torch.diag(w)
+        sym = 0.5 * (self.weight + self.weight.mT)
+        w0 = sym - torch.diag_embed(torch.diagonal(sym, dim1=-2, dim2=-1))
+        w = self.q * w0.abs().sum(dim=-1) + self.r
+        return w0 + torch.diag_embed(w)
 
 
 @OMEGA_TYPES.register("diag")
@@ -201,15 +209,13 @@ class ConstOmega(ChannelMixing):
         nn.init.uniform_(self.weight, -1.0, 1.0)
 
     def diagonal(self) -> Tensor:
-        return self.weight.expand(self.channels)
+        return self.weight.expand(*self.weight.shape[:-1], self.channels)
 
     def mix(self, x: Tensor) -> Tensor:
         return x * self.weight
 
     def matrix(self) -> Tensor:
-        return self.weight * torch.eye(
-            self.channels, dtype=self.weight.dtype, device=self.weight.device
-        )
+        return torch.diag_embed(self.diagonal())
 
 
 @OMEGA_TYPES.register("zero")
@@ -234,7 +240,7 @@ class ZeroOmega(ChannelMixing):
         return torch.zeros_like(x)
 
     def matrix(self) -> Tensor:
-        return torch.diag(self._zero)
+        return torch.diag_embed(self._zero)
 
 
 @OMEGA_TYPES.register("sym")

@@ -278,13 +278,15 @@ def sparse_dropout_linear(
     p: float,
     training: bool,
     plan: CSRTransposePlan | None = None,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
     """``dropout(X) Wᵀ + b`` for a CSR ``X`` [n, p_in]; dropout acts on the non-zeros only.
 
     Same distribution as dense dropout (dropped zeros stay zero). No gradient flows to X.
-    ``plan`` defaults to the cached :func:`feature_plan` of ``x``.
+    ``plan`` defaults to the cached :func:`feature_plan` of ``x``; the dropout mask comes
+    from ``generator`` (default: PyTorch's default generator).
     """
-    values = dropout(x.values(), p, training)
+    values = dropout(x.values(), p, training, generator)
     out = _SparseLinear.apply(x, values, weight, feature_plan(x) if plan is None else plan)
     return out if bias is None else out + bias
 

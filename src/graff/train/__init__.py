@@ -4,7 +4,8 @@
 - :mod:`~graff.train.models`: the model registry (:data:`MODELS`, :func:`register_model`).
 - :mod:`~graff.train.fit`: one split of full-batch training (:func:`train_split`).
 - :mod:`~graff.train.runner`: :func:`run` (every split, optionally into a run directory) and
-  :func:`fit_split` (one split exactly as :func:`run` trains it).
+  :func:`fit_split` / :func:`fit_splits` (splits as :func:`run` trains them, no files).
+- :mod:`~graff.train.batched`: K splits trained side by side (:func:`train_stack`).
 - :mod:`~graff.train.rundir`: atomic, resumable, verified run directories.
 - :mod:`~graff.train.resolve`: dataset/model/config/overrides → a validated config.
 """
@@ -25,7 +26,7 @@ from graff.train.fit import SplitResult, build_model, evaluate, train_split
 from graff.train.models import MODELS, register_model
 from graff.train.resolve import resolve_config
 from graff.train.rundir import read_summary
-from graff.train.runner import Summary, fit_split, load_prepared, run
+from graff.train.runner import Summary, fit_split, fit_splits, load_prepared, run
 
 __all__ = [
     "MODELS",
@@ -45,6 +46,7 @@ __all__ = [
     "config_to_dict",
     "evaluate",
     "fit_split",
+    "fit_splits",
     "load_config",
     "load_prepared",
     "prepare_data",

@@ -136,8 +136,9 @@ class RunConfig:
         _check(_pos(m.T), "model.T", m.T, "a positive number (integration time)")
         _check(_pos(m.step_size), "model.step_size", m.step_size, "a positive number (τ)")
         _check(m.max_steps >= 1, "model.max_steps", m.max_steps, "a positive integer")
-        steps = math.ceil(m.T / m.step_size - 1e-9)
-        if m.name.startswith("graff") and steps > m.max_steps:
+        count = MODELS[m.name].steps
+        steps = count(m) if count is not None else 0
+        if steps > m.max_steps:
             raise ConfigError(
                 f"model.T / model.step_size = {m.T:g} / {m.step_size:g} is {steps} Euler steps, "
                 f"more than model.max_steps = {m.max_steps}; every step keeps an N × hidden "

@@ -25,8 +25,10 @@ __all__ = [
     "SplitResult",
     "accuracy",
     "build_model",
+    "diverged",
     "evaluate",
     "roc_auc",
+    "score",
     "train_split",
 ]
 
@@ -48,7 +50,8 @@ def roc_auc(scores: Tensor, y: Tensor) -> float:
     return float((ranks[y_np].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
-def _metric(metric: str, logits: Tensor, y: Tensor) -> float:
+def score(metric: str, logits: Tensor, y: Tensor) -> float:
+    """The metric named ``metric`` (``accuracy`` or ``roc_auc``) of ``logits`` against ``y``."""
     if metric == "roc_auc":
         return roc_auc(torch.softmax(logits, dim=-1)[:, 1], y)
     return accuracy(logits, y)
@@ -98,7 +101,7 @@ def evaluate(
     """Scores on each mask in eval mode, and the logits."""
     model.eval()
     logits = model(x, edge_index)
-    return {k: _metric(metric, logits[m], y[m]) for k, m in masks.items()}, logits
+    return {k: score(metric, logits[m], y[m]) for k, m in masks.items()}, logits
 
 
 def _snapshot(model: nn.Module) -> dict[str, Tensor]:
@@ -125,7 +128,7 @@ def _w_spectrum_hint(model: nn.Module) -> str:
     )
 
 
-def _diverged(
+def diverged(
     where: str, model: nn.Module, epoch: int, split: int, x: Tensor, stepped: bool
 ) -> DivergenceError:
     """The error for non-finite values, blaming the likeliest cause: the inputs when nothing
@@ -187,12 +190,12 @@ def train_split(
         logits = model(x, edge_index)
         loss = F.cross_entropy(logits[train_mask], y_train)
         if not torch.isfinite(loss):
-            raise _diverged("the training loss", model, epoch, split, x, stepped=epoch > 1)
+            raise diverged("the training loss", model, epoch, split, x, stepped=epoch > 1)
         loss.backward()
         opt.step()
         scores, logits = evaluate(model, x, edge_index, y, masks, metric)
         if not bool(torch.isfinite(logits).all()):
-            raise _diverged("the model output", model, epoch, split, x, stepped=True)
+            raise diverged("the model output", model, epoch, split, x, stepped=True)
         if on_epoch is not None:
             on_epoch(epoch, {"loss": float(loss.detach()), **scores})
         if scores["val"] > best["val"]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,7 +45,9 @@ from graff.nn import (
     GRANDLinear,
     GraphSAGE,
     MLPClassifier,
+    euler_steps,
 )
+from graff.nn.stacked import GRAFFStack, MLPStack, ModelStack
 from graff.registry import Registry
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "config_for_file",
     "model_kwargs",
     "register_model",
+    "spec_of",
 ]
 
 
@@ -88,19 +91,42 @@ _DROPOUTS = ("input_dropout", "dropout")
 _ODE = ("T", "step_size", *_DROPOUTS)
 
 
+def euler_step_count(cfg: Any) -> int:
+    """⌈T/τ⌉: the Euler steps of a step model's config (:func:`graff.nn.euler_steps`)."""
+    return len(euler_steps(cfg.T, cfg.step_size))
+
+
+def layer_count(cfg: Any) -> int:
+    """The propagation depth of a layered model: its layers or its ``params.K`` hops."""
+    return max(int(cfg.num_layers), int(cfg.params.get("K", 0) or 0), 1)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One registry entry.
+    """One registry entry: how to build the model and what it can do.
 
     Attributes:
         cls: the model class, called as ``cls(in_channels, cfg.hidden, num_classes, **kw)``.
         fields: typed ModelConfig fields passed as keywords of the same name.
         summary: one line for ``--help`` and docs.
+        stack: the :class:`~graff.nn.stacked.ModelStack` that trains K splits of one config
+            in one batched pass, or None: the model trains one split at a time.
+        unbatched: why there is no ``stack`` (said once, here; shown by ``graff train``).
+        steps: for a step model (an explicit integration of ``T`` in steps of ``step_size``),
+            its number of steps from the model config; capped by ``model.max_steps``. None
+            for other models.
+        depth: the N × hidden tensors one forward pass keeps for the backward pass, per
+            unit of width (the memory and cost estimates); default: ``steps`` for a step
+            model, else :func:`layer_count`.
     """
 
     cls: type[nn.Module]
     fields: tuple[str, ...]
     summary: str
+    stack: type[ModelStack] | None = None
+    unbatched: str = ""
+    steps: Callable[[Any], int] | None = None
+    depth: Callable[[Any], int] | None = None
 
     def parameters(self) -> dict[str, inspect.Parameter]:
         """The model-specific keywords (those that are not typed ModelConfig fields)."""
@@ -114,44 +140,128 @@ class ModelSpec:
     def hints(self) -> dict[str, Any]:
         return typing.get_type_hints(self.cls.__init__)
 
+    def memory_depth(self, cfg: Any) -> int:
+        """:attr:`depth` of the model config ``cfg``."""
+        if self.depth is not None:
+            return self.depth(cfg)
+        return self.steps(cfg) if self.steps is not None else layer_count(cfg)
+
 
 #: Every registered model, in registration order (the order of ``--help`` and tables).
 MODELS: Registry[ModelSpec] = Registry("model")
 
 
-def register_model(name: str, cls: type[nn.Module], fields: Sequence[str], summary: str) -> None:
+def register_model(
+    name: str,
+    cls: type[nn.Module],
+    fields: Sequence[str],
+    summary: str,
+    *,
+    stack: type[ModelStack] | None = None,
+    unbatched: str = "",
+    steps: Callable[[Any], int] | None = None,
+    depth: Callable[[Any], int] | None = None,
+) -> None:
     """Register ``cls`` as model ``name``: ``fields`` are the typed model-config fields it takes
-    as keywords of the same name; its other keyword-only parameters become ``model.params``."""
-    MODELS.register(name, ModelSpec(cls, tuple(fields), summary))
+    as keywords of the same name; its other keyword-only parameters become ``model.params``.
+    ``stack``, ``unbatched``, ``steps`` and ``depth`` say what it can do (:class:`ModelSpec`);
+    a model without a ``stack`` must say why in ``unbatched``."""
+    if stack is None and not unbatched:
+        raise ValueError(
+            f"model {name!r}: give a stack (batched training of K splits) or the reason "
+            "there is none (unbatched=...)"
+        )
+    MODELS.register(name, ModelSpec(cls, tuple(fields), summary, stack, unbatched, steps, depth))
 
 
-register_model("graff", GRAFF, _GRAFF_FIELDS, "GRAFF, the gradient-flow GNN (the paper's model)")
+def spec_of(name: str) -> ModelSpec:
+    """The registry entry of model ``name`` (a :class:`ConfigError` naming the valid ones)."""
+    if name not in MODELS:
+        raise ConfigError(f"model.name: {MODELS.unknown_message(name)}")
+    return MODELS[name]
+
+
+_PYG_LAYERS = "its layers are PyG modules; no stacked (K-member) version is written yet"
+_ODE_SOLVER = "torchdiffeq integrates one model at a time (adaptive steps differ per member)"
+
+register_model(
+    "graff",
+    GRAFF,
+    _GRAFF_FIELDS,
+    "GRAFF, the gradient-flow GNN (the paper's model)",
+    stack=GRAFFStack,
+    steps=euler_step_count,
+)
 register_model(
     "graff_nores",
     GRAFFNoResidual,
     _GRAFF_FIELDS,
     "ablation: GRAFF without residual, F ← τ(−FΩ+ĀFW+βF₀)",
+    stack=GRAFFStack,
+    steps=euler_step_count,
 )
-register_model("mlp", MLPClassifier, ("num_layers", *_DROPOUTS), "graph-agnostic MLP")
-register_model("gcn", GCN, ("num_layers", *_DROPOUTS, "self_loops"), "GCN (Kipf & Welling)")
-register_model("gat", GAT, ("num_layers", *_DROPOUTS), "GAT (Veličković et al.)")
-register_model("sage", GraphSAGE, ("num_layers", *_DROPOUTS), "GraphSAGE-mean (Hamilton et al.)")
-register_model("gcnii", GCNII, ("num_layers", *_DROPOUTS, "self_loops"), "GCNII (Chen et al.)")
 register_model(
-    "appnp", APPNPNet, ("num_layers", *_DROPOUTS, "self_loops"), "APPNP (Gasteiger et al.)"
+    "mlp", MLPClassifier, ("num_layers", *_DROPOUTS), "graph-agnostic MLP", stack=MLPStack
 )
-register_model("gprgnn", GPRGNN, ("num_layers", *_DROPOUTS, "self_loops"), "GPR-GNN (Chien et al.)")
-register_model("h2gcn", H2GCN, _DROPOUTS, "H2GCN (Zhu et al.)")
-register_model("grand", GRANDLinear, _ODE, "linear GRAND, Ḟ = (𝒜(F₀) − I)F (torchdiffeq)")
-register_model("cgnn", CGNN, _ODE, "CGNN, Ḟ = −ΔF + FΩ̃ + F₀ (torchdiffeq)")
-register_model("pde_gcn", PDEGCND, _ODE, "linear PDE-GCN_D, Ḟ = −ΔFKᵀK (torchdiffeq)")
+register_model(
+    "gcn",
+    GCN,
+    ("num_layers", *_DROPOUTS, "self_loops"),
+    "GCN (Kipf & Welling)",
+    unbatched=_PYG_LAYERS,
+)
+register_model(
+    "gat", GAT, ("num_layers", *_DROPOUTS), "GAT (Veličković et al.)", unbatched=_PYG_LAYERS
+)
+register_model(
+    "sage",
+    GraphSAGE,
+    ("num_layers", *_DROPOUTS),
+    "GraphSAGE-mean (Hamilton et al.)",
+    unbatched=_PYG_LAYERS,
+)
+register_model(
+    "gcnii",
+    GCNII,
+    ("num_layers", *_DROPOUTS, "self_loops"),
+    "GCNII (Chen et al.)",
+    unbatched=_PYG_LAYERS,
+)
+register_model(
+    "appnp",
+    APPNPNet,
+    ("num_layers", *_DROPOUTS, "self_loops"),
+    "APPNP (Gasteiger et al.)",
+    unbatched=_PYG_LAYERS,
+)
+register_model(
+    "gprgnn",
+    GPRGNN,
+    ("num_layers", *_DROPOUTS, "self_loops"),
+    "GPR-GNN (Chien et al.)",
+    unbatched=_PYG_LAYERS,
+)
+register_model("h2gcn", H2GCN, _DROPOUTS, "H2GCN (Zhu et al.)", unbatched=_PYG_LAYERS)
+register_model(
+    "grand",
+    GRANDLinear,
+    _ODE,
+    "linear GRAND, Ḟ = (𝒜(F₀) − I)F (torchdiffeq)",
+    unbatched=_ODE_SOLVER,
+)
+register_model("cgnn", CGNN, _ODE, "CGNN, Ḟ = −ΔF + FΩ̃ + F₀ (torchdiffeq)", unbatched=_ODE_SOLVER)
+register_model(
+    "pde_gcn",
+    PDEGCND,
+    _ODE,
+    "linear PDE-GCN_D, Ḟ = −ΔFKᵀK (torchdiffeq)",
+    unbatched=_ODE_SOLVER,
+)
 
 
 def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
     """The spec and the constructor keywords of ``cfg`` (typed fields + coerced params)."""
-    if cfg.name not in MODELS:
-        raise ConfigError(f"model.name: {MODELS.unknown_message(cfg.name)}")
-    spec = MODELS[cfg.name]
+    spec = spec_of(cfg.name)
     if not isinstance(cfg.params, dict):
         raise ConfigError(f"model.params must be a mapping, got {cfg.params!r}")
     allowed = spec.parameters()
@@ -179,14 +289,14 @@ def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
 def config_for_file(record: dict[str, Any]) -> dict[str, Any]:
     """A config dict (:func:`graff.train.config_to_dict`) as a YAML file should hold it: the
     model section keeps only what its model reads (name, hidden, the model's own typed fields,
-    ``max_steps`` for the GRAFF models, params), so a GCN config carries no W type or T.
+    ``max_steps`` for the step models, params), so a GCN config carries no W type or T.
     The fields left out are defaults on loading and unread by the model."""
     out = dict(record)
     model = dict(out.get("model") or {})
     name = model.get("name")
     if isinstance(name, str) and name in MODELS:
         keep = {"name", "hidden", *MODELS[name].fields, "params"}
-        if name.startswith("graff"):
+        if MODELS[name].steps is not None:
             keep.add("max_steps")
         out["model"] = {k: v for k, v in model.items() if k in keep}
     return out

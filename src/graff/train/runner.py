@@ -9,7 +9,6 @@ so the same config gives the same numbers on the same device and thread count.
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import time
@@ -28,19 +27,25 @@ from graff.data import load_prepared as _load_prepared
 from graff.device import resolve_device
 from graff.errors import ConfigError
 from graff.nn.sparse import to_csr
+from graff.train.batched import StackEpochHook, train_stack
 from graff.train.config import RunConfig, config_to_dict
 from graff.train.fit import SplitResult, build_model, train_split
+from graff.train.models import spec_of
 from graff.train.rundir import RunDir
 
 __all__ = [
     "SPARSE_DENSITY",
+    "STACK_BYTES",
     "EpochHook",
     "Summary",
     "estimate_memory_bytes",
     "fit_split",
+    "fit_splits",
     "load_prepared",
+    "members_per_pass",
     "model_features",
     "run",
+    "split_chunks",
 ]
 
 
@@ -127,17 +132,45 @@ def model_features(model: object, x: Tensor) -> Tensor:
     return x
 
 
-def estimate_memory_bytes(cfg: RunConfig, data: PreparedData) -> int:
+def estimate_memory_bytes(cfg: RunConfig, data: PreparedData, members: int = 1) -> int:
     """A rough upper estimate of a training step's memory: the features, the graph, and the
-    N × hidden tensors every layer or Euler step keeps for the backward pass."""
+    N × hidden tensors every layer or Euler step keeps for the backward pass (the model's
+    registry entry says how many: :meth:`~graff.train.models.ModelSpec.memory_depth`), for
+    ``members`` models trained side by side (a stacked pass also holds each member's copy
+    of the non-zeros of sparse features)."""
     m = cfg.model
     n, e = data.x.size(0), data.edge_index.size(1)
-    if m.name.startswith("graff"):
-        depth = math.ceil(m.T / m.step_size - 1e-9)
-    else:
-        depth = max(m.num_layers, int(m.params.get("K", 0) or 0), 1)
+    depth = spec_of(m.name).memory_depth(m)
     per_layer = 4 * n * m.hidden * 4  # features, increment, dropout mask, gradient
-    return int(data.x.numel() * 4 * 3 + e * 24 + (depth + 2) * per_layer)
+    nnz = int((data.x != 0).sum()) if members > 1 else 0
+    stacked_input = 2 * members * nnz * 16  # member rows and their transpose: index + value
+    return int(data.x.numel() * 4 * 3 + e * 24 + stacked_input + members * (depth + 2) * per_layer)
+
+
+#: Members side by side on the CPU while their features, K × N × hidden floats, stay within
+#: this many bytes (about a core's L2 cache here). Measured (``benchmarks/batched.py``):
+#: beyond it the stacked tensors leave the cache and a stacked pass gets slower per member
+#: than one split at a time (Chameleon, N·d = 146k floats, 0.85×; Pubmed 0.5×), while small
+#: graphs gain from the shared per-operation overhead (Cornell 1.7×, Texas 1.2×).
+STACK_BYTES = 1 << 20
+
+
+def members_per_pass(
+    cfg: RunConfig, data: PreparedData, wanted: int, *, cache_bound: bool = True
+) -> int:
+    """How many splits to train side by side, at most ``wanted``: on the CPU, no more than
+    fit in :data:`STACK_BYTES` (unless ``cache_bound`` is False) and no more than the memory
+    estimate allows in half the memory available; at least one."""
+    if data.x.device.type != "cpu":
+        return max(1, wanted)
+    k = max(1, wanted)
+    if cache_bound:
+        block = data.x.size(0) * cfg.model.hidden * data.x.element_size()
+        k = max(1, min(k, STACK_BYTES // max(1, block)))
+    have = _available_memory()
+    while have is not None and k > 1 and estimate_memory_bytes(cfg, data, k) > have / 2:
+        k -= 1
+    return k
 
 
 def _available_memory() -> int | None:
@@ -151,10 +184,12 @@ def _available_memory() -> int | None:
     return None
 
 
-def _check_memory(cfg: RunConfig, data: PreparedData, device: torch.device) -> None:
+def _check_memory(
+    cfg: RunConfig, data: PreparedData, device: torch.device, members: int = 1
+) -> None:
     if device.type != "cpu":
         return
-    need, have = estimate_memory_bytes(cfg, data), _available_memory()
+    need, have = estimate_memory_bytes(cfg, data, members), _available_memory()
     if have is None:
         return
     if need > have:
@@ -214,6 +249,70 @@ def _split_list(cfg: RunConfig, data: PreparedData) -> list[int]:
     return splits
 
 
+def _fit_stack(
+    cfg: RunConfig,
+    data: PreparedData,
+    splits: list[int],
+    on_epoch: StackEpochHook | None,
+    on_done: Callable[[SplitResult], None] | None,
+    x: Tensor | None,
+) -> tuple[list[SplitResult], Tensor]:
+    """Train ``splits`` side by side (:func:`~graff.train.batched.train_stack`). Member k is
+    split k of the per-split path: initialised from seed ``cfg.seed + k``, its dropout masks
+    drawn from a generator of its own that goes on from there, so its draws are those of
+    split k trained alone (whatever else shares the pass) and the numbers differ only by
+    floating-point summation order."""
+    stack_cls = spec_of(cfg.model.name).stack
+    assert stack_cls is not None
+    device = data.x.device
+    members, generators = [], []
+    for k in splits:
+        with _seeded(cfg.seed + k, device):
+            members.append(build_model(cfg.model, data.x.size(1), data.num_classes).to(device))
+            gen = torch.Generator(device=device)
+            gen.set_state(
+                torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+            )
+            generators.append(gen)
+    if x is None:
+        x = model_features(members[0], data.x)
+    stack = stack_cls(members)
+    stack.generators = generators
+    idx = torch.tensor(splits, device=device)
+    with _seeded(cfg.seed + splits[0], device):  # draws outside the members' generators
+        results = train_stack(
+            stack,
+            x,
+            data.edge_index,
+            data.y,
+            data.train_mask.index_select(1, idx),
+            data.val_mask.index_select(1, idx),
+            data.test_mask.index_select(1, idx),
+            splits,
+            cfg.optim,
+            metric=data.metric,
+            on_epoch=on_epoch,
+            on_done=on_done,
+        )
+    return results, x
+
+
+def split_chunks(
+    cfg: RunConfig, data: PreparedData, splits: list[int], batch: int | None = None
+) -> list[list[int]]:
+    """The passes that train ``splits``: one split each where the model has no stack (its
+    registry entry) or ``batch == 1``; else chunks of up to ``batch`` splits, fewer where the
+    memory estimate says so; ``batch=None`` lets :func:`members_per_pass` choose, which on the
+    CPU stacks only what stays in the cache (:data:`STACK_BYTES`)."""
+    if batch is not None and batch < 1:
+        raise ConfigError(f"batch must be a positive number of splits, got {batch}")
+    if spec_of(cfg.model.name).stack is None or batch == 1 or len(splits) <= 1:
+        return [[k] for k in splits]
+    wanted = min(batch or len(splits), len(splits))
+    size = members_per_pass(cfg, data, wanted, cache_bound=batch is None)
+    return [splits[i : i + size] for i in range(0, len(splits), size)]
+
+
 def _prepared(
     cfg: RunConfig, data: PreparedData | None, data_dir: str | None, splits: list[int] | None
 ) -> PreparedData:
@@ -237,8 +336,9 @@ def fit_split(
     data_dir: str | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> SplitResult:
-    """Train split ``split`` exactly as :func:`run` does (seed ``cfg.seed + split``, the
-    model of ``cfg.model``, the test metric at the best-validation epoch); no files.
+    """Train split ``split`` exactly as :func:`run` trains a split alone (seed
+    ``cfg.seed + split``, the model of ``cfg.model``, the test metric at the best-validation
+    epoch); no files.
 
     ``data`` may be None: ``cfg``'s dataset is then loaded. ``on_epoch(epoch, scores)`` is
     called after every epoch with ``loss``, ``train``, ``val`` and ``test`` (fractions);
@@ -253,6 +353,41 @@ def fit_split(
     return _fit(cfg, data, split, on_epoch, None)[0]
 
 
+def fit_splits(
+    cfg: RunConfig,
+    data: PreparedData | None,
+    splits: list[int],
+    *,
+    data_dir: str | None = None,
+    batch: int | None = None,
+    on_epoch: StackEpochHook | None = None,
+) -> list[SplitResult]:
+    """Train ``splits`` as :func:`run` does (side by side where the model's registry entry
+    has a stack, see :func:`split_chunks`); no files. ``on_epoch(epoch, scores)`` is called
+    after every epoch of every pass with the scores of the splits still training, by split;
+    raising from it stops the training (e.g. a pruned search trial)."""
+    if data is not None:
+        bad = [k for k in splits if not 0 <= k < data.num_splits]
+        if bad:
+            raise ConfigError(
+                f"splits {bad} out of range: {data.name} has {data.num_splits} splits "
+                f"(0..{data.num_splits - 1})"
+            )
+    data = _prepared(cfg, data, data_dir, list(splits))
+    results: list[SplitResult] = []
+    x: Tensor | None = None
+    for chunk in split_chunks(cfg, data, list(splits), batch):
+        if len(chunk) == 1:
+            k = chunk[0]
+            hook = None if on_epoch is None else (lambda e, sc, k=k: on_epoch(e, {k: sc}))
+            res, x = _fit(cfg, data, k, hook, x)
+            results.append(res)
+        else:
+            done, x = _fit_stack(cfg, data, chunk, on_epoch, None, x)
+            results.extend(done)
+    return results
+
+
 def run(
     cfg: RunConfig,
     data: PreparedData | None = None,
@@ -260,10 +395,17 @@ def run(
     *,
     data_dir: str | None = None,
     overwrite: bool = False,
+    batch: int | None = None,
     on_split_start: Callable[[int, int], None] | None = None,
     on_epoch: EpochHook | None = None,
 ) -> Summary:
     """Train ``cfg.model`` on every selected split of ``data``; return the summary.
+
+    Splits train side by side in one batched pass where the model's registry entry has a
+    stack (:class:`~graff.nn.stacked.ModelStack`), in chunks that fit the memory estimate;
+    else one at a time. Each split follows the same protocol either way (seed
+    ``cfg.seed + k``, Adam, test at the best-validation epoch); the numbers agree in
+    distribution, not bit for bit.
 
     Args:
         cfg: the run config (validated here).
@@ -271,47 +413,71 @@ def run(
             ``$GRAFF_DATA``, else the user cache).
         out_dir: a resumable run directory (:mod:`graff.train.rundir`); None writes nothing.
         overwrite: replace a finished run in ``out_dir`` once the new one has finished.
+        batch: at most this many splits side by side (1: one split at a time; None: as many
+            as :func:`members_per_pass` finds fast on this device).
         on_split_start: ``f(k, n_splits)`` before each split trained here.
-        on_epoch: ``f(k, epoch, scores)`` after each epoch.
+        on_epoch: ``f(k, epoch, scores)`` after each epoch of each split.
     """
     if data is not None:
         _split_list(cfg, data)  # out-of-range indices: a ConfigError naming data.splits
     data = _prepared(cfg, data, data_dir, cfg.data.splits)
     splits = _split_list(cfg, data)
-    _check_memory(cfg, data, data.x.device)
+    chunks = split_chunks(cfg, data, splits, batch)
+    _check_memory(cfg, data, data.x.device, max(len(c) for c in chunks))
     x: Tensor | None = None  # data.x as the model takes it, converted once for all splits
     rundir = RunDir(Path(out_dir)) if out_dir is not None else None
     done = rundir.open(cfg, overwrite=overwrite) if rundir is not None else set()
     start = time.perf_counter()
-    results: list[SplitResult] = []
+    results: dict[int, SplitResult] = {}
     for k in splits:
         if rundir is not None and k in done:
             rec = rundir.load_split(k)
             fields = {f: rec[f] for f in SplitResult.record_fields() if f in rec}
-            results.append(
-                SplitResult(**{**fields, **{m: rec[m] / 100.0 for m in ("train", "val", "test")}})
+            results[k] = SplitResult(
+                **{**fields, **{m: rec[m] / 100.0 for m in ("train", "val", "test")}}
             )
-            continue
-        if on_split_start is not None:
-            on_split_start(k, len(splits))
-        hook = None if on_epoch is None else (lambda e, s, k=k: on_epoch(k, e, s))
-        res, x = _fit(cfg, data, k, hook, x)
-        results.append(res)
+
+    def save(res: SplitResult) -> None:
+        results[res.split] = res
         if rundir is not None:
             rec = res.to_json()
             rec.update({m: 100.0 * rec[m] for m in ("train", "val", "test")})
-            rundir.save_split(k, rec, res.state_dict)
-    summary = Summary.from_results(data.name, cfg.model.name, results, time.perf_counter() - start)
+            rundir.save_split(res.split, rec, res.state_dict)
+
+    stack_hook: StackEpochHook | None = None
+    if on_epoch is not None:
+        split_hook = on_epoch
+
+        def stack_hook(epoch: int, scores: dict[int, dict[str, float]]) -> None:
+            for k, sc in scores.items():
+                split_hook(k, epoch, sc)
+
+    todo = [k for k in splits if k not in results]
+    for chunk in split_chunks(cfg, data, todo, batch):
+        if on_split_start is not None:
+            for k in chunk:
+                on_split_start(k, len(splits))
+        if len(chunk) == 1:
+            k = chunk[0]
+            hook = None if on_epoch is None else (lambda e, s, k=k: on_epoch(k, e, s))
+            res, x = _fit(cfg, data, k, hook, x)
+            save(res)
+            continue
+        _, x = _fit_stack(cfg, data, chunk, stack_hook, save, x)
+    ordered = [results[k] for k in splits]
+    summary = Summary.from_results(data.name, cfg.model.name, ordered, time.perf_counter() - start)
     if rundir is not None:
         payload = summary.to_json()
         payload["config"] = config_to_dict(cfg)
         payload["notes"] = data.notes
-        # Bit-reproducible for the same device, torch build and thread count (GEMM reductions
-        # split across threads round differently), so the summary records them.
+        # Bit-reproducible for the same device, torch build, thread count and split chunks
+        # (GEMM reductions split across threads round differently; members trained side by
+        # side draw their dropout masks from one stream), so the summary records them.
         payload["environment"] = {
             "device": str(data.x.device),
             "threads": torch.get_num_threads(),
             "torch": str(torch.__version__),
+            "splits_side_by_side": [len(c) for c in chunks],
         }
         rundir.finish(payload)
     return summary

@@ -1,9 +1,10 @@
 """Everything :mod:`graff.tune` takes from the rest of graff, imported in this one place.
 
-The search only needs a config type, a way to load and preprocess a dataset, one split's
-training (for trials) and the multi-split runner (for the final run). Should one of these
-move (e.g. ``load_prepared`` to :mod:`graff.data`), only this file changes; tests replace
-``fit_split`` here to feed the search with made-up scores.
+The search only needs a config type, a way to load and preprocess a dataset, the training
+of the objective splits (for trials: side by side where the model allows) and the
+multi-split runner (for the final run). Should one of these move (e.g. ``load_prepared`` to
+:mod:`graff.data`), only this file changes; tests replace ``fit_splits`` here to feed the
+search with made-up scores.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from graff.train import (
     SplitResult,
     Summary,
     fit_split,
+    fit_splits,
     load_prepared,
     read_summary,
     run,
@@ -53,6 +55,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "fit_split",
+    "fit_splits",
     "load_config",
     "load_prepared",
     "read_summary",

@@ -297,7 +297,9 @@ def _run_workers(
         )
 
 
-def _final_run(cfg: Any, out: Path, data_dir: str | None) -> tuple[dict[str, Any], float]:
+def _final_run(
+    cfg: Any, out: Path, data_dir: str | None, batch: int | None = None
+) -> tuple[dict[str, Any], float]:
     """Train the chosen config on every split into ``out`` (reusing a finished run of the
     same config; replacing one of another config, left by an earlier best)."""
     start = time.perf_counter()
@@ -314,7 +316,7 @@ def _final_run(cfg: Any, out: Path, data_dir: str | None) -> tuple[dict[str, Any
         overwrite = (yaml.safe_load((out / "config.yaml").read_text()) or {}).get(
             "config"
         ) != record
-    backend.run(cfg, backend.load_prepared(cfg, data_dir), out, overwrite=overwrite)
+    backend.run(cfg, backend.load_prepared(cfg, data_dir), out, overwrite=overwrite, batch=batch)
     return backend.read_summary(out), time.perf_counter() - start
 
 
@@ -359,6 +361,7 @@ def tune(
     overrides: Sequence[str] = (),
     seed: int = 0,
     threads: int = 1,
+    batch: int | None = None,
     pruner: str | optuna.pruners.BasePruner = "median",
     plots: bool = True,
     on_trial: Callable[[TrialEvent], None] | None = None,
@@ -412,6 +415,8 @@ def tune(
         overrides: ``key=value`` strings applied to the base config (``optim.epochs=100``).
         seed: seed of the TPE sampler (the training seeds are the config's ``seed``).
         threads: torch threads per worker (the caller's setting is restored afterwards).
+        batch: at most this many objective splits side by side in one batched pass (1: one
+            at a time; None: as :func:`graff.train.run` chooses).
         pruner: ``median``, ``halving``, ``none`` or an Optuna pruner (steps are epochs,
             split k's epoch e at step ``k * E + e`` with E the largest epoch count).
         plots: write the plots (if matplotlib is installed).
@@ -467,6 +472,7 @@ def tune(
         threads=threads,
         pruner=pruner,
         stride=max(epochs),
+        batch=batch,
         extra_seed=() if _storage.is_embedded(store) else (socket.gethostname(), os.getpid()),
     )
     old_threads, old_level = torch.get_num_threads(), optuna.logging.get_verbosity()
@@ -568,6 +574,8 @@ def _finish(
         for path in _outputs.write_plots(study, out):
             files[path.stem] = path
     if final:
-        res.final, res.final_seconds = _final_run(res.best_config, out / "final", job.data_dir)
+        res.final, res.final_seconds = _final_run(
+            res.best_config, out / "final", job.data_dir, job.batch
+        )
         files["final"] = out / "final" / "summary.json"
     return res

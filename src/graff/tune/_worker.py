@@ -66,6 +66,7 @@ class Job:
     threads: int
     pruner: Any  # "median", "halving", "none" or an optuna BasePruner (picklable)
     stride: int  # steps per split in the pruner's step axis (the largest epoch count)
+    batch: int | None = None  # splits side by side (graff.train.run's ``batch``)
     extra_seed: tuple[Any, ...] = field(default=())
 
 
@@ -174,38 +175,43 @@ class Objective:
             trial.set_user_attr("error", f"invalid config: {e}")
             raise TrialFailed(str(e)) from None
         stride = self.job.stride
-        vals: list[float] = []
-        tests: list[float] = []
+        splits = list(self.job.splits)
         every = max(1, math.ceil(cfg.optim.epochs / REPORTS_PER_SPLIT))
-        for i, k in enumerate(self.job.splits):
-            best = -math.inf
+        best: dict[int, float] = {}
+        base = 0  # splits trained before the current pass (one split, or several side by side)
 
-            def on_epoch(epoch: int, scores: dict[str, float], i: int = i, k: int = k) -> None:
-                nonlocal best
-                best = max(best, 100.0 * scores["val"])
-                if epoch % every == 0 and epoch < stride:
-                    trial.report((sum(vals) + best) / (i + 1), i * stride + epoch)
-                    if trial.should_prune():
-                        raise optuna.TrialPruned(f"pruned at split {k}, epoch {epoch}")
+        def on_epoch(epoch: int, scores: dict[int, dict[str, float]]) -> None:
+            # Each split's best validation so far, averaged over the splits begun; reported
+            # on the axis of sequential splits (split i's epoch e is step i·stride + e).
+            nonlocal base
+            if epoch == 1:
+                base = len(best)
+            for k, sc in scores.items():
+                best[k] = max(best.get(k, -math.inf), 100.0 * sc["val"])
+            last = epoch == cfg.optim.epochs
+            if epoch % every == 0 or last:
+                trial.report(statistics.fmean(best.values()), base * stride + epoch)
+                if trial.should_prune() and (not last or len(best) < len(splits)):
+                    raise optuna.TrialPruned(f"pruned at epoch {epoch} of splits {list(scores)}")
 
-            try:
-                res = backend.fit_split(cfg, self.data(cfg), k, on_epoch=on_epoch)
-            except backend.DivergenceError as e:
-                trial.set_user_attr("error", f"diverged: {e}")
-                raise TrialFailed(str(e)) from None
-            except backend.ConfigError as e:
-                trial.set_user_attr("error", f"invalid config: {e}")
-                raise TrialFailed(str(e)) from None
-            if not (math.isfinite(res.val) and math.isfinite(res.test)):
-                trial.set_user_attr("error", f"non-finite scores on split {k}")
-                raise TrialFailed(f"split {k} gave non-finite scores")
-            vals.append(100.0 * res.val)
-            tests.append(100.0 * res.test)
-            trial.set_user_attr("val", vals)
-            trial.set_user_attr("test", tests)
-            trial.report(statistics.fmean(vals), (i + 1) * stride)
-            if i + 1 < len(self.job.splits) and trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after split {k}")
+        try:
+            results = backend.fit_splits(
+                cfg, self.data(cfg), splits, batch=self.job.batch, on_epoch=on_epoch
+            )
+        except backend.DivergenceError as e:
+            trial.set_user_attr("error", f"diverged: {e}")
+            raise TrialFailed(str(e)) from None
+        except backend.ConfigError as e:
+            trial.set_user_attr("error", f"invalid config: {e}")
+            raise TrialFailed(str(e)) from None
+        vals = [100.0 * r.val for r in results]
+        tests = [100.0 * r.test for r in results]
+        trial.set_user_attr("val", vals)
+        trial.set_user_attr("test", tests)
+        for r in results:
+            if not (math.isfinite(r.val) and math.isfinite(r.test)):
+                trial.set_user_attr("error", f"non-finite scores on split {r.split}")
+                raise TrialFailed(f"split {r.split} gave non-finite scores")
         trial.set_user_attr("test_mean", statistics.fmean(tests))
         return statistics.fmean(vals)
 

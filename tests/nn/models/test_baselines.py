@@ -96,11 +96,11 @@ def test_config_validation_reads_the_registry() -> None:
     cfg.model.name = "test_only_mlp"
     with pytest.raises(ConfigError, match=r"model\.name"):
         cfg.validate()
-    register_model("test_only_mlp", MLPClassifier, ("num_layers",), "test entry")
+    register_model("test_only_mlp", MLPClassifier, ("num_layers",), "test entry", unbatched="t")
     try:
         cfg.validate()
         with pytest.raises(ValueError, match="already registered"):
-            register_model("test_only_mlp", MLPClassifier, (), "again")
+            register_model("test_only_mlp", MLPClassifier, (), "again", unbatched="t")
     finally:
         MODELS._entries.pop("test_only_mlp")
 
