@@ -68,6 +68,15 @@ def _train_args(npz: Path, out: Path, *extra: str) -> list[str]:
 
 
 # -- demo ---------------------------------------------------------------------------------------
+def test_demo_runs_on_one_thread_unless_told() -> None:
+    """graff demo (and so make demo) picks one torch thread: fast on a busy machine too."""
+    from graff.cli._parser import build_parser
+
+    assert build_parser().parse_args(["demo"]).threads == 1
+    assert build_parser().parse_args(["demo", "--threads", "2"]).threads == 2
+    assert build_parser().parse_args(["train", "--dataset", "texas"]).threads is None
+
+
 def test_demo_quick(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """``graff demo --quick`` exits 0 and prints a GRAFF row and an MLP row with the scores
     that the runs actually produced (runs are observed through a pass-through spy)."""

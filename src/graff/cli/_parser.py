@@ -176,7 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="also write the JSON (and FILE.md) to this file")
     common(b)
 
-    m = command("demo", "GRAFF vs an MLP on a built-in synthetic graph")
+    m = command(
+        "demo",
+        "GRAFF vs an MLP on a built-in synthetic graph (one torch thread unless --threads: "
+        "small graphs gain little from a second thread and lose much when it is busy)",
+    )
     m.add_argument("--quick", action="store_true", help="fewer splits and epochs")
     common(m)
+    m.set_defaults(threads=1)
     return p

@@ -15,7 +15,7 @@ from graff.nn.functional import dropout, permute_rows
 from graff.nn.graff_conv import EdgeList, GRAFFConv
 from graff.nn.sparse import sparse_dropout_linear
 
-__all__ = ["GRAFF", "GRAFFNoResidual", "StepCallback", "euler_steps"]
+__all__ = ["GRAFF", "GRAFFNoResidual", "StepCallback", "checkpointed_steps", "euler_steps"]
 
 #: ``callback(k, t, F)`` of :meth:`GRAFF.evolve`: F after Euler step k (k = 0: F(0)) at time t.
 StepCallback = Callable[[int, float, Tensor], None]
@@ -37,6 +37,23 @@ def euler_steps(T: float, step_size: float) -> list[float]:
     if rest > 1e-9 * max(1.0, T) or not steps:
         steps.append(rest if steps else float(T))
     return steps
+
+
+def checkpointed_steps(step: Callable[[int, Tensor], Tensor], n: int, f: Tensor) -> Tensor:
+    """``f`` after ``step(0, ·)`` … ``step(n − 1, ·)`` with activation checkpointing: the
+    steps run in ⌈√n⌉ segments and only each segment's input is kept for the backward pass,
+    which recomputes the segment (memory O(√n) for about one more forward pass)."""
+    size = max(1, math.ceil(math.sqrt(n)))
+    for lo in range(0, n, size):
+        hi = min(n, lo + size)
+
+        def segment(f: Tensor, lo: int = lo, hi: int = hi) -> Tensor:
+            for k in range(lo, hi):
+                f = step(k, f)
+            return f
+
+        f = checkpoint(segment, f, use_reentrant=False)
+    return f
 
 
 class GRAFF(nn.Module):
@@ -240,18 +257,7 @@ class GRAFF(nn.Module):
             return out
 
         if self.checkpoint and callback is None and torch.is_grad_enabled():
-            # √steps segments; only each segment's input is kept for the backward pass.
-            n = len(self.steps)
-            size = max(1, math.ceil(math.sqrt(n)))
-            for lo in range(0, n, size):
-                hi = min(n, lo + size)
-
-                def segment(f: Tensor, lo: int = lo, hi: int = hi) -> Tensor:
-                    for k in range(lo, hi):
-                        f = step(k, f)
-                    return f
-
-                f = checkpoint(segment, f, use_reentrant=False)
+            f = checkpointed_steps(step, len(self.steps), f)
             return f if inverse is None or order is None else permute_rows(f, inverse, order)
         for k, tau in enumerate(self.steps):
             f = step(k, f)

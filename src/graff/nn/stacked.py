@@ -22,7 +22,6 @@ A model class declares its stack with ``stack_class`` (:data:`GRAFF.stack_class
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state
-from torch.utils.checkpoint import checkpoint
 
 from graff.nn.functional import dropout, member_dropout, permute_rows
+from graff.nn.graff import checkpointed_steps
 from graff.nn.sparse import sparse_dropout_linear, spmm_add
 
 __all__ = ["GRAFFStack", "MLPStack", "ModelStack", "member_input_linear", "stacked_linear"]
@@ -309,17 +308,7 @@ class GRAFFStack(ModelStack):
 
         f = f0
         if m.checkpoint and torch.is_grad_enabled():
-            n = len(m.steps)
-            size = max(1, math.ceil(math.sqrt(n)))
-            for lo in range(0, n, size):
-                hi = min(n, lo + size)
-
-                def segment(f: Tensor, lo: int = lo, hi: int = hi) -> Tensor:
-                    for i in range(lo, hi):
-                        f = step(i, f)
-                    return f
-
-                f = checkpoint(segment, f, use_reentrant=False)
+            f = checkpointed_steps(step, len(m.steps), f)
         else:
             for i in range(len(m.steps)):
                 f = step(i, f)
