@@ -185,6 +185,10 @@ def test_run_stacks_splits_and_says_so(data4: PreparedData, tmp_path) -> None:
     assert len(summary.test) == 4 and all(0.0 <= t <= 100.0 for t in summary.test)
     again = run(cfg, data4)  # same chunks, threads and seed: the same digits
     assert again.test == summary.test and again.best_epochs == summary.best_epochs
+    # chunks of two (as a tight memory estimate would make them): each split still draws
+    # its own dropout masks, so the results are those of the single pass
+    chunked = run(cfg, data4, batch=2)
+    assert chunked.test == summary.test and chunked.best_epochs == summary.best_epochs
     # a checkpoint of a stacked split is the plain model's state dict at its best epoch
     state = torch.load(tmp_path / "r" / "split_2.pt", weights_only=True)
     model = build_model(cfg.model, data4.x.size(1), data4.num_classes)
