@@ -8,6 +8,8 @@ every split the numbers of the per-split path, early stopping included.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -198,6 +200,28 @@ def test_run_stacks_splits_and_says_so(data4: PreparedData, tmp_path) -> None:
         pred = model(data4.x, data4.edge_index).argmax(-1)
     val = data4.val_mask[:, 2]
     assert 100 * float((pred[val] == data4.y[val]).float().mean()) == pytest.approx(summary.val[2])
+
+
+def test_unlabelled_nodes_outside_the_splits_are_ignored(data4: PreparedData) -> None:
+    """Nodes without a label (y = −1, as in CiteSeer) in no mask: the stacked loss skips them
+    as the per-split one does."""
+    y = data4.y.clone()
+    free = ~(data4.train_mask | data4.val_mask | data4.test_mask).any(1)
+    if not bool(free.any()):  # make one: drop node 0 from every split
+        free[0] = True
+    y[free] = -1
+    keep = ~free.view(-1, 1)
+    data = dataclasses.replace(
+        data4,
+        y=y,
+        train_mask=data4.train_mask & keep,
+        val_mask=data4.val_mask & keep,
+        test_mask=data4.test_mask & keep,
+    )
+    cfg = _cfg(None, dropout=0.2)
+    stacked = fit_splits(cfg, data, [0, 1])
+    alone = fit_splits(cfg, data, [0, 1], batch=1)
+    assert [r.test for r in stacked] == pytest.approx([r.test for r in alone])
 
 
 def test_fit_splits_reports_every_split_each_epoch(data4: PreparedData) -> None:

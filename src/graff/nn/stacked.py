@@ -16,8 +16,10 @@ parameters is K independent optimisers.
 format (checkpoints of a stacked run load into the plain model) and
 :meth:`ModelStack.select` drops members (those that stopped early stop costing).
 
-A model class declares its stack with ``stack_class`` (:data:`GRAFF.stack_class
-<graff.nn.GRAFF>`); a model without one trains one split at a time.
+The model registry names each model's stack (:class:`graff.train.models.ModelSpec`); a model
+without one trains one split at a time. On the CPU a stack is faster than its members one
+after another only while their features stay in the cache (``graff.train.runner``
+chooses K); on larger graphs the elementwise passes over [N, K, d] become memory-bound.
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ class ModelStack(nn.Module):
     ``[N, K, C]``.
 
     Args:
-        members: the K models (same class, same configuration, same parameter shapes); their
-            parameters are copied, the modules themselves are not kept.
+        members: the K models (same class, same configuration, same parameter shapes),
+            consumed: their parameters are copied, and the first member, moved to the meta
+            device, is kept as the configuration (:attr:`model`).
     """
 
     def linear_weights(self, template: nn.Module) -> list[str]:

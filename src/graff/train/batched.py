@@ -58,10 +58,10 @@ class _Member:
 
 
 def _member_losses(logits: Tensor, y: Tensor, train: Tensor) -> Tensor:
-    """Each member's mean cross-entropy over its training nodes, [K]."""
-    nll = -torch.log_softmax(logits, dim=-1).gather(
-        -1, y.view(-1, 1, 1).expand(-1, logits.size(1), 1)
-    )
+    """Each member's mean cross-entropy over its training nodes, [K]. Unlabelled nodes
+    (y = −1, in no split) are gathered as class 0 and masked out."""
+    target = y.clamp(min=0).view(-1, 1, 1).expand(-1, logits.size(1), 1)
+    nll = -torch.log_softmax(logits, dim=-1).gather(-1, target)
     nll = torch.where(train, nll.squeeze(-1), 0.0)
     return nll.sum(0) / train.sum(0)
 
