@@ -148,11 +148,12 @@ def estimate_memory_bytes(cfg: RunConfig, data: PreparedData, members: int = 1) 
 
 
 #: Members side by side on the CPU while their features, K × N × hidden floats, stay within
-#: this many bytes (about a core's L2 cache here). Measured (``benchmarks/batched.py``):
-#: beyond it the stacked tensors leave the cache and a stacked pass gets slower per member
-#: than one split at a time (Chameleon, N·d = 146k floats, 0.85×; Pubmed 0.5×), while small
-#: graphs gain from the shared per-operation overhead (Cornell 1.7×, Texas 1.2×).
-STACK_BYTES = 1 << 20
+#: this many bytes (the L2 caches of this machine). Measured (``benchmarks/splits.py``, one
+#: thread): Texas (N·d = 47k floats) trains 10 splits 1.6× faster all side by side and 1.4×
+#: in two passes of 5; Chameleon (146k) gains nothing at K = 2…10 (0.9–1.1×); Pubmed (1.3M)
+#: and a 100k-node graph get slower (0.5×, 0.8× at K = 10): the elementwise passes over
+#: [N, K, d] leave the cache and become memory-bound, where one split's fit better.
+STACK_BYTES = 2 << 20
 
 
 def members_per_pass(
