@@ -27,8 +27,8 @@ test-slow: $(VENV)/.installed
 	$(PY) -m pytest -m slow
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests tools
-	$(VENV)/bin/ruff format --check src tests tools
+	$(VENV)/bin/ruff check src tests tools benchmarks
+	$(VENV)/bin/ruff format --check src tests tools benchmarks
 	$(VENV)/bin/mypy src tools
 
 check: lint test

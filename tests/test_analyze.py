@@ -72,3 +72,23 @@ def test_refuses_non_graff_and_missing_split(tmp_path: Path) -> None:
     with pytest.raises(RunDirError, match="available splits: 0, 1"):
         analyze_run(graff_run, split=7)
     assert main(["analyze", str(tmp_path / "nowhere")]) == 2
+
+
+def test_what_analyze_accepts_is_decided_by_the_model_not_its_name() -> None:
+    """GRAFF (residual step) is analysed; the no-residual ablation and an MLP are not, and a
+    GRAFF registered under another name is."""
+    from graff.analyze import _is_residual_graff
+    from graff.nn import GRAFF
+    from graff.nn.stacked import GRAFFStack
+    from graff.train import MODELS, RunConfig, register_model
+
+    cfg = RunConfig()
+    verdict = {}
+    register_model("flow_net", GRAFF, MODELS["graff"].fields, "test entry", stack=GRAFFStack)
+    try:
+        for name in ("graff", "graff_nores", "mlp", "flow_net"):
+            cfg.model.name = name
+            verdict[name] = _is_residual_graff(cfg)
+    finally:
+        MODELS._entries.pop("flow_net")
+    assert verdict == {"graff": True, "graff_nores": False, "mlp": False, "flow_net": True}

@@ -30,6 +30,7 @@ from graff.energy import (
 from graff.errors import ConfigError, RunDirError
 from graff.nn import GRAFF
 from graff.train import build_model, config_from_dict, load_prepared
+from graff.train.models import model_kwargs
 from graff.train.rundir import read_config_yaml
 
 __all__ = ["analyze_run", "text_report", "write_analysis"]
@@ -49,9 +50,11 @@ def _load_run(run_dir: Path, split: int) -> tuple[Any, Path]:
         cfg = config_from_dict(dict(meta["config"]))
     except ConfigError as err:
         raise RunDirError(f"{cfg_path} holds an unusable config: {err}") from None
-    if cfg.model.name != "graff":
+    if not _is_residual_graff(cfg):
         raise RunDirError(
-            f"{run_dir} holds a {cfg.model.name!r} run; graff analyze needs a GRAFF run"
+            f"{run_dir} holds a {cfg.model.name!r} run; graff analyze needs a GRAFF run (a "
+            "model built as graff.nn.GRAFF with its residual Euler step, whose W spectrum "
+            "predicts the regime)"
         )
     weights = run_dir / f"split_{split}.pt"
     if not weights.is_file():
@@ -61,6 +64,15 @@ def _load_run(run_dir: Path, split: int) -> tuple[Any, Path]:
             + (", ".join(done) if done else "none (the run has not finished a split)")
         )
     return cfg, weights
+
+
+def _is_residual_graff(cfg: Any) -> bool:
+    """Whether the run's model is a GRAFF with the residual step (built on the meta device
+    from its registry entry: what the model is, not what it is called)."""
+    spec, kwargs = model_kwargs(cfg.model)
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        model = spec.cls(2, cfg.model.hidden, 2, **kwargs)
+    return isinstance(model, GRAFF) and bool(model.conv.residual)
 
 
 def analyze_run(
