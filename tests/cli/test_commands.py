@@ -321,7 +321,12 @@ def test_reproduce_texas(
     summary = json.loads((out / "texas-graff" / "summary.json").read_text())
     assert summary["splits"] == [0, 1]
     assert summary["config"]["optim"]["epochs"] == 2
-    assert summary["config"]["model"]["hidden"] == 256  # from the shipped texas config
+    from graff.configs import shipped_config
+    from graff.train import load_config
+
+    shipped = load_config(shipped_config("graff", "texas"))  # type: ignore[arg-type]
+    assert summary["config"]["model"]["hidden"] == shipped.model.hidden  # from the shipped config
+    assert summary["config"]["model"]["T"] == shipped.model.T
     assert float(row["mean"]) == pytest.approx(summary["mean"], abs=0.006)
     assert float(row["diff"]) == pytest.approx(summary["mean"] - paper_mean, abs=0.006)
     assert float(row["diff_in_paper_std"]) == pytest.approx(
