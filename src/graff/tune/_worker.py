@@ -194,10 +194,17 @@ class Objective:
                 if trial.should_prune() and (not last or len(best) < len(splits)):
                     raise optuna.TrialPruned(f"pruned at epoch {epoch} of splits {list(scores)}")
 
+        # The first split alone, then the others (side by side where the model allows): a
+        # bad trial is still pruned within its first split, at the cost of one split.
+        passes = [splits[:1], splits[1:]] if len(splits) > 1 else [splits]
         try:
-            results = backend.fit_splits(
-                cfg, self.data(cfg), splits, batch=self.job.batch, on_epoch=on_epoch
-            )
+            results = [
+                r
+                for chunk in passes
+                for r in backend.fit_splits(
+                    cfg, self.data(cfg), chunk, batch=self.job.batch, on_epoch=on_epoch
+                )
+            ]
         except backend.DivergenceError as e:
             trial.set_user_attr("error", f"diverged: {e}")
             raise TrialFailed(str(e)) from None
