@@ -136,14 +136,14 @@ def estimate_memory_bytes(cfg: RunConfig, data: PreparedData, members: int = 1) 
     """A rough upper estimate of a training step's memory: the features, the graph, and the
     N × hidden tensors every layer or Euler step keeps for the backward pass (the model's
     registry entry says how many: :meth:`~graff.train.models.ModelSpec.memory_depth`), for
-    ``members`` models trained side by side (a stacked pass also holds each member's copy
-    of the non-zeros of sparse features)."""
+    ``members`` models trained side by side (each also keeps its dropped copy of the input
+    features' non-zeros, values and mask, for the backward pass)."""
     m = cfg.model
     n, e = data.x.size(0), data.edge_index.size(1)
     depth = spec_of(m.name).memory_depth(m)
     per_layer = 4 * n * m.hidden * 4  # features, increment, dropout mask, gradient
     nnz = int((data.x != 0).sum()) if members > 1 else 0
-    stacked_input = 2 * members * nnz * 16  # member rows and their transpose: index + value
+    stacked_input = members * nnz * 5  # each member's dropped values (float32) and mask
     return int(data.x.numel() * 4 * 3 + e * 24 + stacked_input + members * (depth + 2) * per_layer)
 
 
