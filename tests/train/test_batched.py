@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from graff.data import csbm
-from graff.nn import GRAFF, MLPClassifier
+from graff.nn import GCN, GRAFF, MLPClassifier
 from graff.nn.sparse import to_csr
-from graff.nn.stacked import GRAFFStack, MLPStack
+from graff.nn.stacked import GCNStack, GRAFFStack, MLPStack
 from graff.train import MODELS, ModelConfig, OptimConfig, PreparedData, RunConfig, prepare_data
 from graff.train.batched import train_stack
 from graff.train.config import DataConfig
@@ -80,6 +80,31 @@ def test_graff_stack_is_its_members_side_by_side(kw: dict[str, object], sparse: 
             got = stack.stacked(name).grad[j]
             got = got.t() if name in stack.linear_weights(stack.model) else got
             assert torch.allclose(got, g, atol=1e-12), name
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("layers", [1, 3])
+def test_gcn_stack_is_its_members_side_by_side(layers: int, sparse: bool) -> None:
+    x, ei = _graph()
+    xx = to_csr(x) if sparse else x
+    y = torch.randint(0, 3, (x.size(0),), generator=torch.Generator().manual_seed(2))
+    members = _members(GCN, 3, x.size(1), 6, 3, num_layers=layers)
+    want = torch.stack([m.eval()(xx, ei) for m in members], 1)
+    grads = []
+    for m in members:
+        m.train().zero_grad()
+        F.cross_entropy(m(xx, ei), y).backward()
+        grads.append({n: p.grad.clone() for n, p in m.named_parameters()})
+    stack = GCNStack(members)
+    assert torch.allclose(stack.eval()(xx, ei), want, atol=1e-12)
+    stack.train()
+    out = stack(xx, ei)
+    sum(F.cross_entropy(out[:, j], y) for j in range(3)).backward()
+    linear = stack.linear_weights(stack.model)
+    for j in range(3):
+        for name, g in grads[j].items():
+            got = stack.stacked(name).grad[j]
+            assert torch.allclose(got.t() if name in linear else got, g, atol=1e-12), name
 
 
 def test_member_state_loads_into_the_plain_model_and_select_keeps_members() -> None:
@@ -224,6 +249,16 @@ def test_unlabelled_nodes_outside_the_splits_are_ignored(data4: PreparedData) ->
     assert [r.test for r in stacked] == pytest.approx([r.test for r in alone])
 
 
+def test_gcn_splits_side_by_side_follow_the_per_split_path(data4: PreparedData) -> None:
+    cfg = _cfg(None)
+    cfg.model = ModelConfig(name="gcn", hidden=8, num_layers=2, dropout=0.3, input_dropout=0.1)
+    assert split_chunks(cfg, data4, [0, 1, 2, 3]) == [[0, 1, 2, 3]]
+    stacked = fit_splits(cfg, data4, [0, 1, 2, 3])
+    alone = fit_splits(cfg, data4, [0, 1, 2, 3], batch=1)
+    assert [r.best_epoch for r in stacked] == [r.best_epoch for r in alone]
+    assert [r.test for r in stacked] == pytest.approx([r.test for r in alone])
+
+
 def test_fit_splits_reports_every_split_each_epoch(data4: PreparedData) -> None:
     cfg = _cfg(None, dropout=0.3)
     seen: list[tuple[int, list[int]]] = []
@@ -266,7 +301,9 @@ def test_a_step_model_under_any_name_gets_its_abilities(euler_net, data4: Prepar
     assert estimate_memory_bytes(cfg, data4) > one
     assert estimate_memory_bytes(cfg, data4, 4) > estimate_memory_bytes(cfg, data4, 2)
     assert split_chunks(cfg, data4, [0, 1, 2, 3]) == [[0, 1, 2, 3]]
-    assert split_chunks(gcn, data4, [0, 1]) == [[0], [1]]  # GCN has no stack: one by one
+    gat = _cfg(None)
+    gat.model.name = "gat"
+    assert split_chunks(gat, data4, [0, 1]) == [[0], [1]]  # GAT has no stack: one by one
     res = fit_splits(cfg, data4, [0, 1])
     assert [r.split for r in res] == [0, 1]
 

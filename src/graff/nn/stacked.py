@@ -31,12 +31,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state
+from torch_geometric.nn.dense.linear import Linear as PygLinear
 
+from graff.nn.adjacency import gcn_adjacency
 from graff.nn.functional import dropout, member_dropout, permute_rows
 from graff.nn.graff import checkpointed_steps
-from graff.nn.sparse import sparse_dropout_linear, spmm_add
+from graff.nn.sparse import sparse_dropout_linear, spmm, spmm_add
 
-__all__ = ["GRAFFStack", "MLPStack", "ModelStack", "member_input_linear", "stacked_linear"]
+__all__ = [
+    "GCNStack",
+    "GRAFFStack",
+    "MLPStack",
+    "ModelStack",
+    "member_input_linear",
+    "stacked_linear",
+]
 
 
 def stacked_linear(x: Tensor, weight_t: Tensor, bias: Tensor | None) -> Tensor:
@@ -100,7 +109,7 @@ class ModelStack(nn.Module):
         return [
             f"{name}.weight" if name else "weight"
             for name, mod in template.named_modules()
-            if isinstance(mod, nn.Linear)
+            if isinstance(mod, nn.Linear | PygLinear)
         ]
 
     def __init__(self, members: Sequence[nn.Module]) -> None:
@@ -339,4 +348,32 @@ class MLPStack(ModelStack):
             h = stacked_linear(
                 h, self.stacked(f"mlp.lins.{i}.weight"), self.stacked(f"mlp.lins.{i}.bias")
             )
+        return h
+
+
+class GCNStack(ModelStack):
+    """K :class:`~graff.nn.GCN` members side by side: each layer's products with Ā run once
+    over the members' features [N, K·d] (H ← Ā dropout(H) W + b, ReLU between layers)."""
+
+    def forward(self, x: Tensor, edge_index: Any, edge_weight: Tensor | None = None) -> Tensor:
+        gcn: Any = self.model
+        n = x.size(0)
+        dtype = self.stacked("convs.0.bias").dtype
+        adj = gcn_adjacency(edge_index, n, edge_weight, self_loops=gcn.self_loops, dtype=dtype)
+        h = x
+        for i, conv in enumerate(gcn.convs):
+            if i == 0:
+                h = member_input_linear(
+                    x,
+                    self.stacked("convs.0.lin.lin.weight"),
+                    None,
+                    conv.lin.dropout,
+                    self.training,
+                    self.generators,
+                )
+            else:
+                h = self.drop(torch.relu(h), gcn.dropout)
+                h = stacked_linear(h, self.stacked(f"convs.{i}.lin.weight"), None)
+            k, d = h.size(1), h.size(2)
+            h = spmm(adj, h.reshape(n, k * d)).view(n, k, d) + self.stacked(f"convs.{i}.bias")
         return h

@@ -47,7 +47,7 @@ from graff.nn import (
     MLPClassifier,
     euler_steps,
 )
-from graff.nn.stacked import GRAFFStack, MLPStack, ModelStack
+from graff.nn.stacked import GCNStack, GRAFFStack, MLPStack, ModelStack
 from graff.registry import Registry
 
 __all__ = [
@@ -208,7 +208,7 @@ register_model(
     GCN,
     ("num_layers", *_DROPOUTS, "self_loops"),
     "GCN (Kipf & Welling)",
-    unbatched=_PYG_LAYERS,
+    stack=GCNStack,
 )
 register_model(
     "gat", GAT, ("num_layers", *_DROPOUTS), "GAT (Veličković et al.)", unbatched=_PYG_LAYERS
