@@ -17,7 +17,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["dropout", "dropout_mask", "member_dropout", "permute_rows"]
+__all__ = [
+    "dropout",
+    "dropout_mask",
+    "inverse_permutation",
+    "member_dropout",
+    "permute_rows",
+]
 
 _LEVELS = 1 << 16
 
@@ -114,6 +120,13 @@ class _PermuteRows(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         return grad.index_select(0, ctx.inverse), None, None
+
+
+def inverse_permutation(order: Tensor) -> Tensor:
+    """The inverse of the permutation ``order``: ``inverse[order[i]] == i``."""
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.numel(), device=order.device)
+    return inverse
 
 
 def permute_rows(x: Tensor, order: Tensor, inverse: Tensor) -> Tensor:

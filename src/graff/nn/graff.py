@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from graff.nn.checks import check_probs, check_sizes
-from graff.nn.functional import dropout, permute_rows
+from graff.nn.functional import dropout, inverse_permutation, permute_rows
 from graff.nn.graff_conv import EdgeList, GRAFFConv
 from graff.nn.sparse import sparse_dropout_linear
 
@@ -237,8 +237,7 @@ class GRAFF(nn.Module):
             adj, order = self.conv.propagation(edge_index, f0.size(0), edge_weight)
         inverse: Tensor | None = None
         if order is not None:  # evolve in the cache-friendly node order, return in the caller's
-            inverse = torch.empty_like(order)
-            inverse[order] = torch.arange(order.numel(), device=order.device)
+            inverse = inverse_permutation(order)
             f0 = permute_rows(f0, order, inverse)
         f, t = f0, 0.0
         if callback is not None:

@@ -17,6 +17,7 @@ from graff.nn.adjacency import (
     rcm_order,
 )
 from graff.nn.checks import check_positive, check_sizes
+from graff.nn.functional import inverse_permutation
 from graff.nn.parametrisations import ChannelMixing, make_omega, make_w
 from graff.nn.sparse import spmm_add
 
@@ -207,8 +208,7 @@ class GRAFFConv(nn.Module):
         def build() -> tuple[Tensor, Tensor]:
             ei, ew = as_edge_index(edge_index, num_nodes, edge_weight)
             order = rcm_order(ei, num_nodes)
-            new_id = torch.empty_like(order)
-            new_id[order] = torch.arange(num_nodes, device=order.device)
+            new_id = inverse_permutation(order)
             adj = normalized_adjacency(
                 new_id[ei], num_nodes, ew, self_loops=self.self_loops, dtype=dtype
             )

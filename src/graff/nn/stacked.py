@@ -34,7 +34,7 @@ from torch.func import functional_call, stack_module_state
 from torch_geometric.nn.dense.linear import Linear as PygLinear
 
 from graff.nn.adjacency import gcn_adjacency
-from graff.nn.functional import dropout, member_dropout, permute_rows
+from graff.nn.functional import dropout, inverse_permutation, member_dropout, permute_rows
 from graff.nn.graff import checkpointed_steps
 from graff.nn.sparse import sparse_dropout_linear, spmm, spmm_add
 
@@ -213,13 +213,6 @@ class ModelStack(nn.Module):
             self.generators,
         )
 
-    def select_state(self, opt: torch.optim.Optimizer, keep: Tensor) -> None:
-        """Select the members ``keep`` in ``opt``'s per-parameter state (after :meth:`select`)."""
-        for state in opt.state.values():
-            for key, value in list(state.items()):
-                if torch.is_tensor(value) and value.dim() > 0:
-                    state[key] = value.index_select(0, keep)
-
     def forward(self, x: Tensor, edge_index: Any, edge_weight: Tensor | None = None) -> Tensor:
         raise NotImplementedError
 
@@ -302,8 +295,7 @@ class GRAFFStack(ModelStack):
         adj, order = conv.propagation(edge_index, f0.size(0), edge_weight)
         inverse: Tensor | None = None
         if order is not None:
-            inverse = torch.empty_like(order)
-            inverse[order] = torch.arange(order.numel(), device=order.device)
+            inverse = inverse_permutation(order)
             f0 = permute_rows(f0, order, inverse)
         k = f0.size(1)
         shared = len(conv.ws) == 1

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from graff.data import GraphDataError
 from graff.errors import DivergenceError
 from graff.nn.stacked import ModelStack
 from graff.train.config import OptimConfig
-from graff.train.fit import SplitResult, diverged, score
+from graff.train.fit import SplitResult, diverged, require_training_nodes, score
 
 __all__ = ["StackEpochHook", "train_stack"]
 
@@ -108,11 +107,7 @@ def train_stack(
     member's model at its best epoch. ``on_done(result)`` is called as each member ends.
     """
     for j, s in enumerate(splits):
-        if int(train_masks[:, j].sum()) == 0:
-            raise GraphDataError(
-                f"split {s} has no training nodes; give every split at least one labelled "
-                "training node"
-            )
+        require_training_nodes(train_masks[:, j], s)
     opt = torch.optim.Adam(
         stack.parameters(), lr=optim.lr, weight_decay=optim.weight_decay, fused=True
     )
@@ -122,6 +117,13 @@ def train_stack(
     active = list(range(len(members)))  # indices into members, in stack order
     masks = {"train": train_masks, "val": val_masks, "test": test_masks}
     results: dict[int, SplitResult] = {}
+
+    def finish(member: _Member, epochs_run: int) -> None:
+        res = member.result(metric, epochs_run)
+        results[res.split] = res
+        if on_done is not None:
+            on_done(res)
+
     epoch = 0
     tick = time.perf_counter()
     for epoch in range(1, optim.epochs + 1):
@@ -169,10 +171,7 @@ def train_stack(
                 },
             )
         for j in stopped:
-            res = members[active[j]].result(metric, epoch)
-            results[res.split] = res
-            if on_done is not None:
-                on_done(res)
+            finish(members[active[j]], epoch)
         if stopped:
             keep_pos = [j for j in range(len(active)) if j not in stopped]
             if not keep_pos:
@@ -183,10 +182,7 @@ def train_stack(
             masks = {k: m.index_select(1, keep) for k, m in masks.items()}
             active = [active[j] for j in keep_pos]
     for i in active:
-        res = members[i].result(metric, epoch)
-        results[res.split] = res
-        if on_done is not None:
-            on_done(res)
+        finish(members[i], epoch)
     return [results[s] for s in splits]
 
 

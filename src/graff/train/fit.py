@@ -27,6 +27,7 @@ __all__ = [
     "build_model",
     "diverged",
     "evaluate",
+    "require_training_nodes",
     "roc_auc",
     "score",
     "train_split",
@@ -151,6 +152,15 @@ def diverged(
 _HUGE_FEATURE = 1e15
 
 
+def require_training_nodes(train_mask: Tensor, split: int) -> None:
+    """Raise :class:`GraphDataError` when split ``split``'s ``train_mask`` selects no node."""
+    if int(train_mask.sum()) == 0:
+        raise GraphDataError(
+            f"split {split} has no training nodes; give every split at least one labelled "
+            "training node"
+        )
+
+
 def train_split(
     model: nn.Module,
     x: Tensor,
@@ -171,11 +181,7 @@ def train_split(
     at that epoch.
     """
     start = time.perf_counter()
-    if int(train_mask.sum()) == 0:
-        raise GraphDataError(
-            f"split {split} has no training nodes; give every split at least one labelled "
-            "training node"
-        )
+    require_training_nodes(train_mask, split)
     # The fused kernel is ~10× faster than the per-tensor loop on the CPU for these sizes.
     opt = torch.optim.Adam(
         model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay, fused=True

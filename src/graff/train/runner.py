@@ -375,18 +375,34 @@ def fit_splits(
                 f"(0..{data.num_splits - 1})"
             )
     data = _prepared(cfg, data, data_dir, list(splits))
-    results: list[SplitResult] = []
+    results: dict[int, SplitResult] = {}
+    _train_passes(cfg, data, list(splits), batch, on_epoch, lambda r: results.update({r.split: r}))
+    return [results[k] for k in splits]
+
+
+def _train_passes(
+    cfg: RunConfig,
+    data: PreparedData,
+    splits: list[int],
+    batch: int | None,
+    on_epoch: StackEpochHook | None,
+    on_done: Callable[[SplitResult], None],
+    on_pass: Callable[[list[int]], None] | None = None,
+) -> None:
+    """Train ``splits`` in the passes of :func:`split_chunks`: a split alone (:func:`_fit`) or
+    several side by side (:func:`_fit_stack`). ``on_pass(splits)`` before each pass,
+    ``on_done(result)`` as each split ends; ``data.x`` is converted for the model once."""
     x: Tensor | None = None
-    for chunk in split_chunks(cfg, data, list(splits), batch):
+    for chunk in split_chunks(cfg, data, splits, batch):
+        if on_pass is not None:
+            on_pass(chunk)
         if len(chunk) == 1:
             k = chunk[0]
             hook = None if on_epoch is None else (lambda e, sc, k=k: on_epoch(e, {k: sc}))
             res, x = _fit(cfg, data, k, hook, x)
-            results.append(res)
+            on_done(res)
         else:
-            done, x = _fit_stack(cfg, data, chunk, on_epoch, None, x)
-            results.extend(done)
-    return results
+            _, x = _fit_stack(cfg, data, chunk, on_epoch, on_done, x)
 
 
 def run(
@@ -425,7 +441,6 @@ def run(
     splits = _split_list(cfg, data)
     chunks = split_chunks(cfg, data, splits, batch)
     _check_memory(cfg, data, data.x.device, max(len(c) for c in chunks))
-    x: Tensor | None = None  # data.x as the model takes it, converted once for all splits
     rundir = RunDir(Path(out_dir)) if out_dir is not None else None
     done = rundir.open(cfg, overwrite=overwrite) if rundir is not None else set()
     start = time.perf_counter()
@@ -453,18 +468,13 @@ def run(
             for k, sc in scores.items():
                 split_hook(k, epoch, sc)
 
-    todo = [k for k in splits if k not in results]
-    for chunk in split_chunks(cfg, data, todo, batch):
+    def start_pass(chunk: list[int]) -> None:
         if on_split_start is not None:
             for k in chunk:
                 on_split_start(k, len(splits))
-        if len(chunk) == 1:
-            k = chunk[0]
-            hook = None if on_epoch is None else (lambda e, s, k=k: on_epoch(k, e, s))
-            res, x = _fit(cfg, data, k, hook, x)
-            save(res)
-            continue
-        _, x = _fit_stack(cfg, data, chunk, stack_hook, save, x)
+
+    todo = [k for k in splits if k not in results]
+    _train_passes(cfg, data, todo, batch, stack_hook, save, start_pass)
     ordered = [results[k] for k in splits]
     summary = Summary.from_results(data.name, cfg.model.name, ordered, time.perf_counter() - start)
     if rundir is not None:
