@@ -150,7 +150,7 @@ def estimate_memory_bytes(cfg: RunConfig, data: PreparedData, members: int = 1) 
 #: Members side by side on the CPU while their features, K × N × hidden floats, stay within
 #: this many bytes (the L2 caches of this machine). Measured (``benchmarks/splits.py``, one
 #: thread): Texas (N·d = 47k floats) trains 10 splits 1.6× faster all side by side and 1.4×
-#: in two passes of 5; Chameleon (146k) gains nothing at K = 2…10 (0.9–1.1×); Pubmed (1.3M)
+#: in two passes of 5; Chameleon (146k) gains nothing (1.04× all side by side); Pubmed (1.3M)
 #: and a 100k-node graph get slower (0.5×, 0.8× at K = 10): the elementwise passes over
 #: [N, K, d] leave the cache and become memory-bound, where one split's fit better.
 STACK_BYTES = 2 << 20
