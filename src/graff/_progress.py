@@ -24,6 +24,6 @@ def progress_bar(enabled: bool = True, console: Console | None = None) -> Progre
         MofNCompleteColumn(),
         TextColumn("{task.fields[info]}", markup=False),
         TimeElapsedColumn(),
-        console=console if console is not None else Console(stderr=True),
+        console=console if console is not None else Console(stderr=True, emoji=False),
         disable=not enabled,
     )

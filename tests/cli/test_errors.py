@@ -282,3 +282,54 @@ def test_tune_bad_storage_is_one_line_before_the_data_loads(
     code, text = _run(capsys, argv)
     assert code == 2 and text.startswith("error: ") and match in text, text
     assert "secret" not in text  # the password is never printed
+
+
+@pytest.mark.parametrize("option", ["--threads", "--jobs"])
+def test_huge_worker_counts_are_one_line(option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A thread or process count beyond what a machine can use (torch overflows or crashes
+    on it) is refused by the parser, naming the limit."""
+    command = ["train", "--dataset", "texas"] if option == "--threads" else ["reproduce"]
+    code, text = _run(capsys, [*command, option, "99999999999999999999"])
+    assert code == 2
+    assert "more than this machine can use" in text and "cores" in text
+
+
+def test_emoji_codes_in_user_names_are_printed_verbatim(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rich turns ``:cat:`` into an emoji unless told not to; a dataset named so keeps it."""
+    named = tmp_path / "g :cat: :smile:.npz"
+    named.write_bytes(npz.read_bytes())
+    code, text = _run(capsys, _train(named, tmp_path / "run"))
+    assert code == 0
+    assert "g :cat: :smile:" in text and "\N{CAT FACE}" not in text
+
+
+def test_data_repairs_are_shown(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the loader changed in a user's graph (self-loops dropped, reverse edges added) is
+    printed, not only recorded in summary.json."""
+    with np.load(npz) as z:
+        arrays = dict(z)
+    loops = np.array([[0, 1], [0, 1]])
+    arrays["edge_index"] = np.concatenate([arrays["edge_index"], loops], axis=1)
+    looped = tmp_path / "looped.npz"
+    np.savez(looped, **arrays)
+    code, text = _run(capsys, _train(looped, tmp_path / "run"))
+    assert code == 0
+    assert "data: removed 2 self-loop edges" in text
+    assert "data: symmetrised directed edges" in text
+    notes = json.loads((tmp_path / "run" / "summary.json").read_text())["notes"]
+    assert any("self-loop" in n for n in notes)
+
+
+def test_a_file_where_a_folder_is_needed_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """EEXIST ("File exists") is explained, not shown bare."""
+    err = FileExistsError(errno.EEXIST, "File exists", str(tmp_path / "f"))
+    from graff.errors import describe_os_error
+
+    line = describe_os_error(err)
+    assert "File exists" in line and "where graff needs a folder" in line

@@ -229,3 +229,22 @@ def test_user_npz_errors(tmp_path: Path) -> None:
         load_dataset(f"npz:{p}")
     with pytest.raises(GraphDataError, match="does not exist"):
         load_dataset(f"npz:{tmp_path / 'nope.npz'}")
+
+
+def test_a_class_without_training_nodes_is_noted() -> None:
+    """Validation or test nodes of a class that no training node of their split has can
+    never be predicted right: the note names the splits and classes (and only those)."""
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    train = torch.tensor([[1, 1], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0]]).bool()
+    val = torch.tensor([[0, 0], [1, 0], [0, 0], [0, 1], [1, 0], [0, 0]]).bool()
+    test = torch.tensor([[0, 0], [0, 1], [0, 1], [1, 0], [0, 0], [1, 1]]).bool()
+    edges = torch.tensor([[0, 1, 2, 3, 4], [1, 2, 3, 4, 5]])
+    data = Data(x=torch.randn(6, 3), edge_index=edges, y=y)
+    data.train_mask, data.val_mask, data.test_mask = train, val, test
+    notes = [n for n in validate_graph(data).notes if "no training node" in n]
+    assert len(notes) == 1
+    assert notes[0].endswith("split 0: class 2; split 1: classes 1, 2")
+    data = Data(x=torch.randn(6, 3), edge_index=edges, y=y)
+    data.train_mask = torch.tensor([1, 0, 1, 0, 1, 0]).bool()
+    data.val_mask, data.test_mask = ~data.train_mask, torch.zeros(6, dtype=torch.bool)
+    assert not [n for n in validate_graph(data).notes if "no training node" in n]

@@ -354,3 +354,32 @@ def test_validation_refuses_meaningless_runs(item: str, match: str) -> None:
 def test_max_steps_can_be_raised() -> None:
     cfg = _override("model.T=20000", "model.max_steps=20000")
     assert cfg.validate().model.max_steps == 20000
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("model:\n  hidden: 8\noptim:\n  lr: 0.1\nmodel:\n  T: 2.0\n", "'model'"),
+        ("model:\n  hidden: 8\n  hidden: 16\n", "'hidden'"),
+        ("seed: 1\nseed: 2\n", "'seed'"),
+    ],
+)
+def test_a_key_given_twice_is_refused(tmp_path: Path, text: str, key: str) -> None:
+    """YAML keeps the last of two equal keys without a word; a config must not lose a
+    section that way."""
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"{key} appears twice .*lines"):
+        load_config(path)
+
+
+def test_a_run_directorys_config_yaml_is_a_config(tmp_path: Path) -> None:
+    """``--config RUN/config.yaml`` reruns that run's config (the file records the config and
+    the versions it ran with)."""
+    from graff.train.rundir import RunDir
+
+    cfg = apply_overrides(RunConfig(), ["model.hidden=12", "optim.lr=0.02", "seed=7"])
+    cfg.data.dataset = "texas"
+    RunDir(tmp_path / "run").open(cfg.validate())
+    again = load_config(tmp_path / "run" / "config.yaml")
+    assert config_to_dict(again) == config_to_dict(cfg)

@@ -17,6 +17,18 @@ def _metric_name(metric: str) -> str:
     return "ROC-AUC" if metric == "roc_auc" else "accuracy"
 
 
+#: Data notes not worth a line on the console (still in summary.json's ``notes``).
+_QUIET_NOTES = ("loaded from processed cache",)
+
+
+def _say_notes(notes: list[str]) -> None:
+    """What the loader repaired or noticed in the data (dropped self-loops, added reverse
+    edges, classes without training nodes, ...), one line each on stderr."""
+    for note in notes:
+        if not note.startswith(_QUIET_NOTES):
+            r.say(f"data: {note}", stderr=True)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from graff.train import load_prepared, resolve_config, run
 
@@ -31,6 +43,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     r.say(f"config: {source}; run directory: {out}", stderr=args.json)
     data = load_prepared(cfg, args.data_dir)
+    _say_notes(data.notes)
     n = len(cfg.data.splits) if cfg.data.splits is not None else data.num_splits
     label = f"{cfg.model.name} on {data.name}"
     bar = r.RunProgress(label, cfg.optim.epochs, n, enabled=not args.no_progress)

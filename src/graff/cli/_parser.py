@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 __all__ = ["build_parser"]
 
@@ -14,6 +15,24 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _max_workers() -> int:
+    """The most threads or processes one option may ask for: 4 per core, at least 64 (more
+    only thrash; torch crashes on a thread count in the hundred thousands)."""
+    return max(64, 4 * (os.cpu_count() or 1))
+
+
+def _worker_count(text: str) -> int:
+    """``--threads`` / ``--jobs``: a positive integer no larger than :func:`_max_workers`."""
+    value = _positive_int(text)
+    limit = _max_workers()
+    if value > limit:
+        raise argparse.ArgumentTypeError(
+            f"{value} is more than this machine can use ({os.cpu_count()} cores; at most "
+            f"{limit}); give the number of cores or fewer"
+        )
     return value
 
 
@@ -61,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
         sp.add_argument(
-            "--threads", type=_positive_int, help="torch CPU threads (default: torch's)"
+            "--threads", type=_worker_count, help="torch CPU threads (default: torch's)"
         )
         if device:
             sp.add_argument(
@@ -120,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=_worker_count,
         default=1,
         help="train this many runs at once in worker processes (each with --threads, default "
         "cores / jobs); e.g. --jobs 2 on 2 cores",

@@ -1,6 +1,7 @@
 """Printing for the ``graff`` command: results on stdout, progress and errors on stderr.
 
-User text (paths, dataset names, error messages) is never read as rich markup.
+User text (paths, dataset names, error messages) is never read as rich markup or as
+``:emoji:`` codes.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ __all__ = [
 ]
 
 #: Results. Redirected output (logs, CI) gets a fixed width wide enough for the tables.
-out = Console(width=None if sys.stdout.isatty() else 120, highlight=False)
+out = Console(width=None if sys.stdout.isatty() else 120, highlight=False, emoji=False)
 #: Progress bars, notes and errors: stdout stays clean for --json.
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 def say(text: str, *, stderr: bool = False) -> None:
-    """Print plain text (never markup)."""
-    (err if stderr else out).print(text, markup=False, highlight=False, soft_wrap=True)
+    """Print plain text (never markup, never ``:emoji:`` codes)."""
+    (err if stderr else out).print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 def error(text: str, *, label: str = "error") -> None:

@@ -253,8 +253,42 @@ def _check_masks(data: Data, n: int, y: Tensor, repair: bool, notes: list[str]) 
                 f"(per split {per}; nodes {nodes[:20]}{'…' if len(nodes) > 20 else ''})"
             )
             masks[k] = m & ~unl
+    _note_untrained_classes(y, masks, notes)
     for k, m in masks.items():
         setattr(data, k, m)
+
+
+def _note_untrained_classes(y: Tensor, masks: dict[str, Tensor], notes: list[str]) -> None:
+    """Note the splits whose validation or test nodes have a class no training node has: the
+    model can never predict it there, so those nodes always count as errors."""
+    labelled = y >= 0
+    if not bool(labelled.any()):
+        return
+    onehot = torch.zeros(y.numel(), int(y.max()) + 1)
+    onehot[labelled.nonzero().flatten(), y[labelled]] = 1.0
+    trained = onehot.T @ masks["train_mask"].float()  # [C, S]: training nodes per class
+    scored = onehot.T @ (masks["val_mask"] | masks["test_mask"]).float()
+    missing = (trained == 0) & (scored > 0)
+    if not bool(missing.any()):
+        return
+    by_classes: dict[tuple[int, ...], list[int]] = {}
+    for s in missing.any(dim=0).nonzero().flatten().tolist():
+        by_classes.setdefault(tuple(missing[:, s].nonzero().flatten().tolist()), []).append(s)
+    parts = [
+        f"split{'s' if len(ss) > 1 else ''} {_short(ss)}: class{'es' if len(cs) > 1 else ''} "
+        f"{_short(list(cs))}"
+        for cs, ss in by_classes.items()
+    ]
+    notes.append(
+        "validation/test nodes of a class with no training node (the model cannot learn it, so "
+        "they always count as errors; give every split training nodes of each class): "
+        + "; ".join(parts)
+    )
+
+
+def _short(values: list[int], limit: int = 10) -> str:
+    head = ", ".join(map(str, values[:limit]))
+    return head + (f", … ({len(values)} in all)" if len(values) > limit else "")
 
 
 def validate_graph(data: Data, *, repair: bool = True) -> Data:

@@ -24,6 +24,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from graff._coerce import coerce
+from graff._yaml import load_yaml
 from graff.errors import ConfigError
 from graff.nn import OMEGA_TYPES, W_TYPES
 from graff.train.models import MODELS, check_model_config
@@ -259,7 +260,9 @@ def config_identity(cfg: RunConfig | dict[str, Any]) -> dict[str, Any]:
 
 
 def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
-    """Read a YAML config file."""
+    """Read a YAML config file: a config (sections ``data``, ``model``, ``optim``, ...), a
+    ``graff tune`` output's ``best.yaml`` or a run directory's ``config.yaml`` (the config
+    that run used). A key given twice in one mapping is an error, not a silent overwrite."""
     path = Path(path)
     if path.is_dir():
         hint = ""
@@ -271,7 +274,7 @@ def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; check the path")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError:
         raise ConfigError(
             f"config file {path} is not a text file (not UTF-8); give a YAML config"
@@ -280,7 +283,20 @@ def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
     except OSError as err:
         raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from None
+    if _is_run_record(raw):
+        raw = raw["config"]  # a run directory's config.yaml: the config it ran, with versions
     return config_from_dict(raw, base)
+
+
+def _is_run_record(raw: Any) -> bool:
+    """Whether ``raw`` is the ``config.yaml`` a run directory holds (``{config: {...},
+    versions: {...}}``, :mod:`graff.train.rundir`) rather than a config."""
+    return (
+        isinstance(raw, dict)
+        and not set(raw) & {*_SECTIONS, *_TOP}
+        and isinstance(raw.get("config"), dict)
+        and isinstance(raw.get("versions"), dict)
+    )
 
 
 def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
