@@ -239,13 +239,50 @@ def test_search_splits_argument_and_default_rule(tmp_path, fake_fit):
     assert default_splits(big) == [0]  # 100× the validation nodes: one split is enough
 
 
-def test_same_seed_same_trials_other_seed_other_trials(tmp_path, fake_fit):
+def test_same_sampler_seed_same_trials_other_seed_other_trials(tmp_path, fake_fit):
     runs = [
-        _tune(tmp_path / str(i), trials=4, final=False, seed=seed, pruner="none")
+        _tune(tmp_path / str(i), trials=4, final=False, sampler_seed=seed, pruner="none")
         for i, seed in enumerate((7, 7, 8))
     ]
     params = [[t.params for t in _study(r).trials] for r in runs]
     assert params[0] == params[1] and params[0] != params[2]
+    assert _study(runs[0]).user_attrs["graff"]["sampler_seed"] == 7
+    with pytest.raises(ConfigError, match="another sampler_seed"):  # part of the study
+        _tune(tmp_path / "0", trials=5, final=False, sampler_seed=8, pruner="none")
+
+
+def test_seed_is_the_runs_base_seed_as_in_graff_train(tmp_path, monkeypatch, fake_fit):
+    """``seed`` sets the config's seed (split k trains with seed + k), not the sampler's."""
+    seen: list[int] = []
+    real = backend.fit_splits
+
+    def fit(cfg, data, splits, *, on_epoch=None, batch=None):
+        seen.append(cfg.seed)
+        return real(cfg, data, splits, on_epoch=on_epoch, batch=batch)
+
+    monkeypatch.setattr(backend, "fit_splits", fit)
+    runs = [
+        _tune(tmp_path / str(i), trials=3, final=False, seed=seed, pruner="none")
+        for i, seed in enumerate((5, 6))
+    ]
+    assert seen[0] == 5 and set(seen) == {5, 6} and seen.index(6) == len(seen) // 2
+    assert [load_config(r.files["best"]).seed for r in runs] == [5, 6]
+    assert [_study(r).user_attrs["graff"]["base"]["seed"] for r in runs] == [5, 6]
+    # the sampler's draws do not depend on the runs' seed (same sampler_seed 0)
+    assert [t.params for t in _study(runs[0]).trials] == [t.params for t in _study(runs[1]).trials]
+    default = _tune(tmp_path / "default", trials=1, final=False, pruner="none")
+    assert default.best_config.seed == backend.RunConfig().seed  # None keeps the base's
+
+
+def test_python_and_command_line_default_to_the_same_number_of_trials():
+    import inspect
+
+    from graff.cli._parser import build_parser
+    from graff.tune import DEFAULT_TRIALS
+
+    assert inspect.signature(tune).parameters["trials"].default == DEFAULT_TRIALS == 50
+    args = build_parser().parse_args(["tune", "--dataset", "texas"])
+    assert args.trials == DEFAULT_TRIALS and args.sampler_seed == 0 and args.seed is None
 
 
 def _job(storage: str, trials: int):
@@ -263,7 +300,7 @@ def _job(storage: str, trials: int):
         trials=trials,
         timeout=None,
         data_dir=None,
-        seed=0,
+        sampler_seed=0,
         threads=1,
         pruner="none",
         stride=10,

@@ -8,9 +8,31 @@ __all__ = ["add_tune_arguments", "cmd_tune"]
 
 
 def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
+    from graff.tune import DEFAULT_TRIALS
+
+    t.description = (
+        f"{t.description}. The search starts from the config graff train would run (shipped "
+        "config, else the model's defaults). --out holds one study (study.json names it); "
+        "another study into it is refused. A study journal whose last record a crash cut "
+        "short is repaired before the search (the damaged bytes are moved to "
+        "study.journal.damaged-<time>, every complete record kept, a warning printed); "
+        "damage in the middle is refused with the line and byte."
+    )
     t.add_argument("--dataset", required=True, help="a dataset name or npz:PATH")
     t.add_argument("--model", default="graff", help=f"one of {models} (default graff)")
-    t.add_argument("--trials", type=int, default=50, help="finished trials to reach (default 50)")
+    t.add_argument(
+        "--trials",
+        type=int,
+        default=DEFAULT_TRIALS,
+        help=f"finished trials to reach (default {DEFAULT_TRIALS})",
+    )
+    t.add_argument(
+        "--sampler-seed",
+        type=int,
+        default=0,
+        help="seed of the TPE sampler: which settings are drawn (default 0); --seed is the "
+        "runs' base seed, as in graff train",
+    )
     t.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     t.add_argument("--splits", help="K (the first K splits) or a list 0,1,2 (default: see docs)")
     t.add_argument("--space", help="a search-space YAML (default: the shipped one of the model)")
@@ -35,11 +57,19 @@ def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     import json
+    import logging
 
     from graff.cli import _render as r
     from graff.tune import TrialEvent, parse_splits, tune
 
     out = args.out or f"runs/tune/{args.dataset.replace(':', '_').replace('/', '_')}-{args.model}"
+
+    class _Say(logging.Handler):  # a repaired journal and other warnings: one line each
+        def emit(self, record: logging.LogRecord) -> None:
+            r.say(f"note: {record.getMessage()}", stderr=True)
+
+    say = _Say(logging.WARNING)
+    logger = logging.getLogger("graff.tune")
     bar = r.progress_bar(not args.no_progress)
     task = bar.add_task(f"tune {args.model} on {args.dataset}", total=args.trials, info="")
 
@@ -47,6 +77,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         best = "—" if ev.best_value is None else f"{ev.best_value:.2f} (#{ev.best_number})"
         bar.update(task, completed=ev.finished, info=f"best val {best}")
 
+    logger.addHandler(say)
     try:
         with bar:
             result = tune(
@@ -64,7 +95,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
                 out_dir=out,
                 data_dir=args.data_dir,
                 overrides=[*(args.set or ()), *([f"device={args.device}"] if args.device else [])],
-                seed=args.seed or 0,
+                seed=args.seed,
+                sampler_seed=args.sampler_seed,
                 threads=args.threads or 1,
                 batch=args.batch,
                 on_trial=on_trial,
@@ -75,6 +107,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             label="interrupted",
         )
         return 130
+    finally:
+        logger.removeHandler(say)
     if args.json:
         from graff.train import config_to_dict
 

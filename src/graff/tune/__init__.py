@@ -25,6 +25,7 @@ that dies leaves a RUNNING trial that the others fail after
 :data:`graff.tune._storage.GRACE_PERIOD` seconds without heartbeat, and run again.
 """
 
+from graff.tune._journal import JournalError
 from graff.tune._outputs import TRIALS_COLUMNS
 from graff.tune._space import (
     SPACE_TYPES,
@@ -38,6 +39,7 @@ from graff.tune._space import (
 )
 from graff.tune._storage import StorageError
 from graff.tune._study import (
+    DEFAULT_TRIALS,
     TARGET_VAL_NODES,
     TuneError,
     TuneResult,
@@ -48,9 +50,11 @@ from graff.tune._study import (
 from graff.tune._worker import TrialEvent
 
 __all__ = [
+    "DEFAULT_TRIALS",
     "SPACE_TYPES",
     "TARGET_VAL_NODES",
     "TRIALS_COLUMNS",
+    "JournalError",
     "SearchSpace",
     "SpaceError",
     "SpaceParam",

@@ -22,6 +22,7 @@ from graff.train import (
     fit_splits,
     load_prepared,
     read_summary,
+    resolve_config,
     run,
 )
 from graff.train.config import (
@@ -59,6 +60,7 @@ __all__ = [
     "load_config",
     "load_prepared",
     "read_summary",
+    "resolve_config",
     "run",
     "shipped_config",
     "tune_allocator",

@@ -1,9 +1,15 @@
-"""The files of a search directory: ``best.yaml``, ``trials.csv`` and the plots."""
+"""The files of a search directory: ``study.json``, ``best.yaml``, ``trials.csv`` and the plots.
+
+``study.json`` names the study a directory belongs to (:func:`check_owner`): its
+``best.yaml``, ``trials.csv``, plots and ``final/`` are that study's, and a search of
+another study into the same directory is refused instead of replacing them.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -16,13 +22,81 @@ from optuna.trial import FrozenTrial
 from graff.tune import _backend as backend
 from graff.tune._storage import counted
 
-__all__ = ["TRIALS_COLUMNS", "write_best", "write_plots", "write_trials_csv"]
+__all__ = [
+    "OWNER_FILE",
+    "TRIALS_COLUMNS",
+    "check_owner",
+    "claim",
+    "write_best",
+    "write_plots",
+    "write_trials_csv",
+]
 
 log = logging.getLogger("graff.tune")
 
 #: The fixed leading columns of trials.csv; then ``val_<k>`` per search split, then one
 #: column per searched key (the config key, e.g. ``optim.lr``).
 TRIALS_COLUMNS = ("number", "state", "counted", "value", "test_mean", "seconds", "error")
+
+#: The file of a search directory naming the study its files belong to.
+OWNER_FILE = "study.json"
+#: What identifies a study's directory (``study.json`` holds these keys).
+OWNER_KEYS = ("study", "storage", "dataset", "model")
+
+
+def _describe(owner: dict[str, Any]) -> str:
+    return (
+        f"study {owner.get('study')!r} ({owner.get('model')} on {owner.get('dataset')}, "
+        f"{owner.get('storage')})"
+    )
+
+
+def check_owner(out_dir: Path, owner: dict[str, str]) -> None:
+    """Refuse ``out_dir`` if its files belong to another study than ``owner`` (the keys
+    :data:`OWNER_KEYS`). A directory without ``study.json`` whose ``best.yaml`` names
+    another study (written before graff recorded owners) is refused as well.
+
+    Raises:
+        RunDirError: the directory holds another study's files, or an unreadable study.json.
+    """
+    path = out_dir / OWNER_FILE
+    mine = _describe(owner)
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            old = None
+        if not isinstance(old, dict) or not all(isinstance(old.get(k), str) for k in OWNER_KEYS):
+            raise backend.RunDirError(
+                f"{path} is not a graff tune record of which study owns {out_dir}; nothing was "
+                f"touched. Choose another --out for {mine} (or remove {path} if that folder "
+                "holds nothing you need)"
+            )
+        if {k: old[k] for k in OWNER_KEYS} != {k: owner[k] for k in OWNER_KEYS}:
+            raise backend.RunDirError(
+                f"{out_dir} holds the files of {_describe(old)}; choose another --out for "
+                f"{mine} (or resume that study with its own options)"
+            )
+        return
+    best = out_dir / "best.yaml"
+    if best.is_file():
+        try:
+            header = best.read_text(encoding="utf-8").split("\n", 1)[0]
+        except (OSError, UnicodeDecodeError):
+            header = ""
+        expected = f"# graff tune: {owner['model']} on {owner['dataset']}, best of study "
+        if header.startswith("# graff tune: ") and header != expected + repr(owner["study"]):
+            raise backend.RunDirError(
+                f"{out_dir} holds the best.yaml of another search ({header[2:]}); choose "
+                f"another --out for {mine}"
+            )
+
+
+def claim(out_dir: Path, owner: dict[str, str]) -> None:
+    """Record ``owner`` as the study of ``out_dir`` (``study.json``, written atomically)."""
+    path = out_dir / OWNER_FILE
+    if not path.is_file():
+        backend.atomic_write(path, json.dumps(dict(owner), indent=2) + "\n")
 
 
 def write_trials_csv(

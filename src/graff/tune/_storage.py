@@ -159,7 +159,16 @@ def _open_journal(storage: str) -> optuna.storages.BaseStorage:
     from optuna.storages.journal import JournalFileBackend
 
     Path(storage).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(JournalFileBackend(storage))
+    try:
+        return optuna.storages.JournalStorage(JournalFileBackend(storage))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        # Records Optuna cannot replay (graff.tune._journal checks the lines before a
+        # search; this is what is left: well-formed lines that make no study).
+        raise StorageError(
+            f"the study journal {storage} cannot be read by Optuna ({type(err).__name__}: "
+            f"{err}); keep the file for the record (mv it aside) and start the search again "
+            "with another --out (or another --storage)"
+        ) from None
 
 
 def _open_database(storage: str) -> optuna.storages.BaseStorage:

@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,11 +23,12 @@ import torch
 
 from graff.errors import GraffError
 from graff.tune import _backend as backend
-from graff.tune import _outputs, _storage
+from graff.tune import _journal, _outputs, _storage
 from graff.tune._space import SearchSpace, default_space, load_space, parse_space
 from graff.tune._worker import Job, TrialEvent, best_of, event, make_pruner, run_worker, worker_main
 
 __all__ = [
+    "DEFAULT_TRIALS",
     "TARGET_VAL_NODES",
     "TuneError",
     "TuneResult",
@@ -39,6 +41,8 @@ log = logging.getLogger("graff.tune")
 
 #: Validation nodes the default objective averages over (summed over its splits).
 TARGET_VAL_NODES = 2000
+#: Counted trials a study is filled to when no number is given (``tune`` and ``graff tune``).
+DEFAULT_TRIALS = 50
 
 
 class TuneError(GraffError, RuntimeError):
@@ -113,13 +117,15 @@ class TuneResult:
         best_value: mean best-validation metric of the best trial over ``splits``.
         best_config: the chosen config (all splits, as ``best.yaml``).
         n_trials: counted trials of the study (complete + pruned + failed); the others are
-            split by state. ``new_trials``: those finished during this call.
+            split by state. ``new_trials``: those this call's own workers ran to an end
+            (not those of other calls or machines sharing the study meanwhile).
         search_seconds: wall time of this call's search; ``final_seconds``: its final run.
         study_seconds: wall time of the whole study (first trial's start to last trial's end,
             over every call, worker and machine); ``trial_seconds``: the sum of its trials'
             durations (worker time).
         final: ``final/summary.json`` as a dict (None with ``final=False``).
         files: ``best``, ``trials``, ``final`` and the plots, by name.
+        notes: what this call repaired before it began (a damaged journal tail), for humans.
     """
 
     study_name: str
@@ -148,6 +154,7 @@ class TuneResult:
     #: the study's trial 0 is the base config itself (``base_trial``) / the best trial is it.
     has_base_trial: bool = False
     best_is_base: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def trials_per_hour(self) -> float:
@@ -186,24 +193,27 @@ def _base_config(
     base_config: Any,
     overrides: Sequence[str],
     data_params: Mapping[str, Any] | None,
+    seed: int | None,
 ) -> tuple[Any, str]:
-    if base_config is None:
-        shipped = backend.shipped_config(model, dataset)
-        if shipped is not None:
-            cfg, source = backend.load_config(shipped), f"graff/configs/{model}/{dataset}.yaml"
-        else:
-            cfg, source = backend.RunConfig(), "the defaults of graff.train.RunConfig"
-    elif isinstance(base_config, str | Path):
-        cfg, source = backend.load_config(base_config), str(base_config)
-    else:
+    """The config a search starts from: what ``graff train`` would run
+    (:func:`graff.train.resolve.resolve_config`: ``base_config`` if a file is given, else the
+    shipped config, else the model's defaults for a graph without one, else the schema's),
+    with ``data_params`` in ``data.params``, then ``overrides`` and ``seed``."""
+    overrides = list(overrides)
+    if base_config is None or isinstance(base_config, str | Path):
+        cfg, source = backend.resolve_config(dataset, model, base_config, overrides, seed=seed)
+    else:  # a RunConfig of the caller's
         cfg, source = copy.deepcopy(base_config), "a RunConfig given by the caller"
-    cfg.data.dataset = dataset
-    cfg.model.name = model
+        cfg.data.dataset, cfg.model.name = dataset, model
+        backend.apply_overrides(cfg, [*overrides, *([f"seed={seed}"] if seed is not None else [])])
     if data_params:
         cfg.data.params = {**cfg.data.params, **dict(data_params)}
-    backend.apply_overrides(cfg, list(overrides))
+        # an override of a data parameter still wins, as it does over the config's own
+        backend.apply_overrides(cfg, [o for o in overrides if o.strip().startswith("data.params.")])
     if overrides:
         source += " with " + ", ".join(overrides)
+    if seed is not None:
+        source += f", seed {seed}"
     cfg.data.splits = None
     return cfg.validate(), source
 
@@ -224,10 +234,16 @@ def _study_record(job: Job, dataset: str) -> dict[str, Any]:
     return {
         "dataset": dataset,
         "model": job.model,
-        "base": base,
+        "base": base,  # with the training seed (``seed``: split k trains with seed + k)
         "space": job.space,
         "splits": list(job.splits),
+        "sampler_seed": job.sampler_seed,
+        "pruner": _pruner_name(job.pruner),
     }
+
+
+def _pruner_name(pruner: Any) -> str:
+    return pruner if isinstance(pruner, str) else type(pruner).__name__
 
 
 def _create_study(job: Job, dataset: str, base_point: dict[str, Any] | None) -> None:
@@ -244,13 +260,17 @@ def _create_study(job: Job, dataset: str, base_point: dict[str, Any] | None) -> 
             # Trial 0 evaluates the base config itself, so the search's best is never worse
             # on the objective than where it started (TPE alone can miss a good shipped config).
             study.enqueue_trial(base_point, user_attrs={"base_config": True}, skip_if_exists=True)
-    elif old != record:
-        diff = [k for k in record if old.get(k) != record[k]]
+        return
+    # keys that a study made by an older graff lacks are no difference; they are added
+    diff = [k for k in record if k in old and old[k] != record[k]]
+    if diff:
         raise backend.ConfigError(
             f"study {job.study_name!r} in {_storage.describe_storage(job.storage)} is a search "
             f"with another {', '.join(diff)}; resume it with the same options, or start a new "
             "one with another study name or output directory"
         )
+    if old != record:
+        study.set_user_attr("graff", {**old, **record})
 
 
 def _run_workers(
@@ -320,17 +340,22 @@ def _final_run(
     return backend.read_summary(out), time.perf_counter() - start
 
 
-def _provenance(job: Job, res: TuneResult, pruner: str, base_source: str, when: str) -> str:
+def _provenance(
+    job: Job, res: TuneResult, pruner: str, base_source: str, when: str, storage: str
+) -> str:
+    """``best.yaml``'s provenance; ``storage`` as :func:`_storage_label` names it (a journal
+    in the search directory relative to it, so the directory can move)."""
     metric = "ROC-AUC" if res.metric == "roc_auc" else "accuracy"
     splits = ", ".join(map(str, res.splits))
     timeout = "no timeout" if job.timeout is None else f"timeout {job.timeout:g} s per call"
     itself = " (the base config itself)" if res.best_is_base else ""
     first = ", the first the base config itself, the others" if res.has_base_trial else ""
+    where = f"journal file {storage}" if _storage.is_embedded(job.storage) else storage
     return (
         f"Chosen by graff tune (Optuna {optuna.__version__}) on validation only: study "
-        f"{res.study_name!r} in {res.storage}; {res.n_trials} trials ({res.n_complete} complete, "
+        f"{res.study_name!r} in {where}; {res.n_trials} trials ({res.n_complete} complete, "
         f"{res.n_pruned} pruned, {res.n_failed} failed){first} drawn by a TPE sampler "
-        f"(seed {job.seed}) "
+        f"(seed {job.sampler_seed}) "
         f"with {pruner} pruning from the space {job.space_source}, on top of {base_source}. "
         f"Objective: mean best-validation {metric} over splits {splits}; the test metric was "
         f"recorded, never used to choose. Best trial #{res.best_number}: validation "
@@ -345,7 +370,7 @@ def tune(
     dataset: str,
     model: str = "graff",
     *,
-    trials: int = 100,
+    trials: int = DEFAULT_TRIALS,
     timeout: float | None = None,
     splits: int | Sequence[int] | None = None,
     space: str | Path | SearchSpace | Mapping[str, Any] | None = None,
@@ -359,7 +384,8 @@ def tune(
     data_params: Mapping[str, Any] | None = None,
     base_config: str | Path | Any | None = None,
     overrides: Sequence[str] = (),
-    seed: int = 0,
+    seed: int | None = None,
+    sampler_seed: int = 0,
     threads: int = 1,
     batch: int | None = None,
     pruner: str | optuna.pruners.BasePruner = "median",
@@ -369,17 +395,22 @@ def tune(
     """Search the hyperparameters of ``model`` on ``dataset``, choosing on validation only.
 
     Each trial draws the keys of the search space with a seeded TPE sampler, sets them on the
-    base config (the shipped config of ``(model, dataset)``, else the defaults; then
-    ``overrides``), trains it on the search splits exactly as ``graff train`` does
-    (:func:`graff.train.fit_split`) and scores it by its **mean best-validation metric**
-    (percent). After every tenth of a split's epochs it reports the running mean to the
-    pruner, so that a bad trial stops within its first split. A trial whose training
-    diverges or whose sampled combination is not a valid config is recorded as FAIL and the
-    search goes on. Test scores are stored in each trial for the record and never used.
+    base config — the config ``graff train`` would run
+    (:func:`graff.train.resolve.resolve_config`: the shipped config of ``(model, dataset)``,
+    else the model's defaults for a graph without one, ``graff/defaults/<model>.yaml``, else
+    the schema's), then ``data_params``, ``overrides`` and ``seed`` — trains it on the
+    search splits exactly as ``graff train`` does (:func:`graff.train.fit_split`) and scores
+    it by its **mean best-validation metric** (percent). After every tenth of a split's
+    epochs it reports the running mean to the pruner, so that a bad trial stops within its
+    first split. A trial whose training diverges or whose sampled combination is not a valid
+    config is recorded as FAIL and the search goes on. Test scores are stored in each trial
+    for the record and never used.
 
     Writes to ``out_dir`` (default ``runs/tune/<dataset>-<model>``):
 
     * ``study.journal`` — the study (default storage; see :mod:`graff.tune._storage`);
+    * ``study.json`` — which study the directory's files belong to (name, storage, dataset,
+      model): a search of another study into the same ``out_dir`` is refused;
     * ``best.yaml`` — the complete chosen config, for ``graff train --config``, whose
       ``provenance`` names the study, storage, trial counts, splits, budget and date;
     * ``final/`` — with ``final=True``, the chosen config trained on every split like
@@ -393,10 +424,20 @@ def tune(
     with ``storage="postgresql://..."`` any number of machines running the same call fill
     one study to ``trials`` in total.
 
+    A journal file is checked before anything else is done (:mod:`graff.tune._journal`). A
+    damaged tail — the last record cut short by a crash during a write, or bytes after the
+    last record that are no record — is repaired **automatically**: the damaged bytes are
+    moved to ``study.journal.damaged-<UTC time>`` beside it, every complete record is kept,
+    and a warning (logger ``graff.tune``; also in ``TuneResult.notes``) says so. Damage in the
+    middle of the journal (a bad line followed by complete records) cannot be cut away
+    without losing trials: :class:`~graff.tune._journal.JournalError` (a StorageError) names
+    the line and byte, and nothing is changed.
+
     Args:
         dataset: a dataset name of :func:`graff.data.load_dataset` (``texas``, ``npz:PATH``).
         model: a registered model name.
-        trials: the study's total number of counted trials (complete + pruned + failed).
+        trials: the study's total number of counted trials (complete + pruned + failed)
+            (default: :data:`DEFAULT_TRIALS`, 50, as ``graff tune``).
         timeout: stop starting trials after this many seconds (per call and worker).
         splits: splits each trial is scored on: None for :func:`default_splits`, K for the
             first K, or a list of indices. The final run uses every split.
@@ -411,9 +452,13 @@ def tune(
             best trial is at least as good on the objective as the config searched around.
         data_dir: data folder (default ``$GRAFF_DATA``, else the cache).
         data_params: keyword parameters of the dataset (e.g. csbm's ``num_nodes``).
-        base_config: a config file or RunConfig to search around instead of the shipped one.
+        base_config: a config file (as ``graff train --config``) or a RunConfig to search
+            around instead of the shipped one.
         overrides: ``key=value`` strings applied to the base config (``optim.epochs=100``).
-        seed: seed of the TPE sampler (the training seeds are the config's ``seed``).
+        seed: the base seed of the runs, as ``graff train --seed``: sets the config's
+            ``seed`` (split k trains with seed + k); None keeps the base config's.
+        sampler_seed: seed of the TPE sampler, i.e. which settings are drawn (part of the
+            study's record: a resume must give the same).
         threads: torch threads per worker (the caller's setting is restored afterwards).
         batch: at most this many objective splits side by side in one batched pass (1: one
             at a time; None: as :func:`graff.train.run` chooses).
@@ -425,7 +470,9 @@ def tune(
 
     Raises:
         ConfigError: a bad model, dataset option, override, space (SpaceError) or splits.
-        StorageError: ``storage`` is not a usable URL, or its database cannot be reached.
+        StorageError: ``storage`` is not a usable URL, or its database cannot be reached, or
+            its journal file is damaged in the middle (JournalError).
+        RunDirError: ``out_dir`` holds the files of another study (its ``study.json``).
         TuneError: no trial completed, or a worker process failed.
     """
     if model not in backend.MODELS:
@@ -435,31 +482,50 @@ def tune(
     for name, value in (("trials", trials), ("jobs", jobs), ("threads", threads)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise backend.ConfigError(f"{name}={value!r}: expected a positive integer")
+    if isinstance(sampler_seed, bool) or not isinstance(sampler_seed, int) or sampler_seed < 0:
+        raise backend.ConfigError(f"sampler_seed={sampler_seed!r}: expected an integer >= 0")
     if timeout is not None and not timeout > 0:
         raise backend.ConfigError(f"timeout={timeout!r}: expected a positive number of seconds")
     make_pruner(pruner, 1)  # a bad pruner name fails here, not in a worker
-    base, base_source = _base_config(dataset, model, base_config, overrides, data_params)
+    base, base_source = _base_config(dataset, model, base_config, overrides, data_params, seed)
     space_ = _resolve_space(space, model)
     if storage is not None and not _storage.is_embedded(storage):
         # A bad URL, a missing driver or an unreachable server fails now, not after the data.
         _storage.open_storage(storage)
         _storage.close_storage(storage)
-    data = backend.load_prepared(base, data_dir)
-    split_list = _resolve_splits(splits, data)
     out = (
         Path(out_dir)
         if out_dir is not None
         else Path("runs") / "tune" / _slug(f"{dataset}-{model}")
     )
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise backend.RunDirError(f"--out {out} is a file, not a folder; choose another --out")
     store = storage if storage is not None else _storage.embedded_storage(out)
+    name = study_name or _slug(f"{model}-{dataset}")
+    owner = {
+        "study": name,
+        "storage": _storage_label(store, out),
+        "dataset": dataset,
+        "model": model,
+    }
+    # Whose files --out holds, and whether the journal is sound: before any data or trial.
+    _outputs.check_owner(out, owner)
+    notes = []
+    if _storage.is_embedded(store):
+        note = _journal.check_journal(store)
+        if note is not None:
+            log.warning("%s", note)
+            notes.append(note)
+    data = backend.load_prepared(base, data_dir)
+    split_list = _resolve_splits(splits, data)
+    out.mkdir(parents=True, exist_ok=True)
     epochs = [base.optim.epochs]
     for p in space_.params:
         if p.key == "optim.epochs":
             epochs += [int(v) for v in p.candidates()]
     job = Job(
         storage=store,
-        study_name=study_name or _slug(f"{model}-{dataset}"),
+        study_name=name,
         model=model,
         base=json.loads(json.dumps(backend.config_to_dict(base))),
         space=space_.to_dict(),
@@ -468,12 +534,13 @@ def tune(
         trials=trials,
         timeout=timeout,
         data_dir=data_dir,
-        seed=seed,
+        sampler_seed=sampler_seed,
         threads=threads,
         pruner=pruner,
         stride=max(epochs),
         batch=batch,
         extra_seed=() if _storage.is_embedded(store) else (socket.gethostname(), os.getpid()),
+        call_id=uuid.uuid4().hex,
     )
     old_threads, old_level = torch.get_num_threads(), optuna.logging.get_verbosity()
     # Failed and pruned trials are reported through the trials themselves (error attribute,
@@ -481,17 +548,31 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         _create_study(job, dataset, space_.point_of(base) if base_trial else None)
-        before = _storage.counts(_load(job).get_trials(deepcopy=False)).finished
+        _outputs.claim(out, owner)
         start = time.perf_counter()
         if jobs == 1:
             torch.set_num_threads(threads)
         _run_workers(job, jobs, on_trial, {bool(base.data.normalize_features): data})
         search_seconds = time.perf_counter() - start
-        return _finish(job, dataset, data, base_source, out, search_seconds, before, final, plots)
+        res = _finish(job, dataset, data, base_source, out, search_seconds, final, plots)
+        res.notes = notes
+        return res
     finally:
         torch.set_num_threads(old_threads)
         optuna.logging.set_verbosity(old_level)
         _storage.close_storage(job.storage)
+
+
+def _storage_label(storage: str, out: Path) -> str:
+    """The storage as records name it: a journal file inside ``out`` relative to it (the
+    search directory can move), another one as given, a database URL without password."""
+    if not _storage.is_embedded(storage):
+        return _storage.describe_storage(storage)
+    path = Path(storage)
+    try:
+        return str(path.resolve().relative_to(out.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _duration(t: optuna.trial.FrozenTrial) -> float:
@@ -517,7 +598,6 @@ def _finish(
     base_source: str,
     out: Path,
     search_seconds: float,
-    before: int,
     final: bool,
     plots: bool,
 ) -> TuneResult:
@@ -539,7 +619,7 @@ def _finish(
     cfg = space.apply(backend.config_from_dict(job.base), best.params)
     res = TuneResult(
         study_name=job.study_name,
-        storage=_storage.describe_storage(job.storage),
+        storage=_storage.describe_storage(job.storage),  # this machine's path, for humans
         out_dir=out,
         model=job.model,
         dataset=dataset,
@@ -554,7 +634,9 @@ def _finish(
         n_complete=c.complete,
         n_pruned=c.pruned,
         n_failed=c.failed,
-        new_trials=c.finished - before,
+        new_trials=sum(
+            1 for t in trials if _storage.counted(t) and t.user_attrs.get("call") == job.call_id
+        ),
         search_seconds=search_seconds,
         study_seconds=_span(trials),
         trial_seconds=sum(_duration(t) for t in trials),
@@ -565,8 +647,10 @@ def _finish(
         best_is_base=bool(best.user_attrs.get("base_config")),
     )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    pruner = job.pruner if isinstance(job.pruner, str) else type(job.pruner).__name__
-    cfg.provenance = _provenance(job, res, pruner, base_source, when)
+    pruner = _pruner_name(job.pruner)
+    cfg.provenance = _provenance(
+        job, res, pruner, base_source, when, _storage_label(job.storage, out)
+    )
     header = f"graff tune: {job.model} on {dataset}, best of study {job.study_name!r}"
     res.best_config = _outputs.write_best(out / "best.yaml", cfg, header)
     files["best"] = out / "best.yaml"

@@ -62,12 +62,15 @@ class Job:
     trials: int
     timeout: float | None
     data_dir: str | None
-    seed: int
+    sampler_seed: int  # the TPE sampler's (training seeds are the base config's ``seed``)
     threads: int
     pruner: Any  # "median", "halving", "none" or an optuna BasePruner (picklable)
     stride: int  # steps per split in the pruner's step axis (the largest epoch count)
     batch: int | None = None  # splits side by side (graff.train.run's ``batch``)
     extra_seed: tuple[Any, ...] = field(default=())
+    #: the call of :func:`graff.tune.tune` this worker belongs to; its trials record it
+    #: (user attribute ``call``), so a call counts its own trials, not other callers'.
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,13 +121,13 @@ def make_pruner(spec: Any, stride: int) -> optuna.pruners.BasePruner:
 
 
 def _sampler_seed(job: Job, worker: int, existing: int) -> int:
-    """The TPE seed of a worker: ``job.seed`` itself for the first worker of a fresh study
-    (a single-process search is reproducible); otherwise a hash of the seed, the number of
+    """The TPE seed of a worker: ``job.sampler_seed`` itself for the first worker of a fresh
+    study (a single-process search is reproducible); otherwise a hash of the seed, the number of
     trials already in the study and the worker, so that a resumed or parallel worker does
     not redraw the random start-up trials already drawn."""
     if worker == 0 and existing == 0 and not job.extra_seed:
-        return job.seed
-    key = repr((job.seed, existing, worker, *job.extra_seed)).encode()
+        return job.sampler_seed
+    key = repr((job.sampler_seed, existing, worker, *job.extra_seed)).encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
 
 
@@ -167,6 +170,7 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", _storage.worker_identity())
+        trial.set_user_attr("call", self.job.call_id)
         self._check_slot(trial)
         try:
             cfg = self.space.apply(self.base, self.space.sample(trial))
