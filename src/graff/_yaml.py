@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["DuplicateKeyError", "load_yaml"]
+__all__ = ["DuplicateKeyError", "load_yaml", "yaml_problem"]
 
 
 class DuplicateKeyError(yaml.YAMLError):
@@ -51,3 +51,16 @@ def load_yaml(text: str) -> Any:
     """Parse ``text`` like :func:`yaml.safe_load`, but a repeated mapping key is a
     :class:`DuplicateKeyError` (a :class:`yaml.YAMLError`) naming the key and its lines."""
     return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (PyYAML's own message spans several
+    lines and quotes the text)."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = err.problem or err.context or "invalid YAML"
+        if what == "but found another document":
+            what = "more than one YAML document (a second '---'); keep one"
+        return f"{what}{where}"
+    return " ".join(str(err).split())

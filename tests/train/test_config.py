@@ -383,3 +383,19 @@ def test_a_run_directorys_config_yaml_is_a_config(tmp_path: Path) -> None:
     RunDir(tmp_path / "run").open(cfg.validate())
     again = load_config(tmp_path / "run" / "config.yaml")
     assert config_to_dict(again) == config_to_dict(cfg)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("model: {hidden: 8}\n---\nmodel: {hidden: 9}\n", "more than one YAML document"),
+        ("model:\n  hidden: [1\n", "line 3"),
+        ("model:\n\thidden: 3\n", "line 2, column 1"),
+    ],
+)
+def test_yaml_errors_are_one_line(tmp_path: Path, text: str, where: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="not valid YAML") as info:
+        load_config(path)
+    assert where in str(info.value) and "\n" not in str(info.value)

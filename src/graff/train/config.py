@@ -24,7 +24,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from graff._coerce import coerce
-from graff._yaml import load_yaml
+from graff._yaml import load_yaml, yaml_problem
 from graff.errors import ConfigError
 from graff.nn import OMEGA_TYPES, W_TYPES
 from graff.train.models import MODELS, check_model_config
@@ -280,7 +280,7 @@ def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
             f"config file {path} is not a text file (not UTF-8); give a YAML config"
         ) from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {yaml_problem(err)}") from None
     except OSError as err:
         raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from None
     if _is_run_record(raw):
