@@ -146,12 +146,19 @@ def _check_locked(path: Path) -> str | None:
             f"({where}); added the newline, every record kept"
         )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    aside = path.with_name(f"{path.name}.damaged-{stamp}")
     tail = data[damage.offset :]
-    with open(aside, "xb") as fh:
-        fh.write(tail)
-        fh.flush()
-        os.fsync(fh.fileno())
+    for n in range(1000):
+        aside = path.with_name(f"{path.name}.damaged-{stamp}" + (f"-{n}" if n else ""))
+        try:
+            with open(aside, "xb") as fh:  # never over an earlier damaged tail
+                fh.write(tail)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except FileExistsError:
+            continue
+        break
+    else:
+        raise JournalError(f"too many damaged tails beside {path}; move them away")
     with open(path, "r+b") as fh:
         fh.truncate(damage.offset)
         fh.flush()
