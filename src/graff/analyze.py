@@ -1,7 +1,8 @@
 """Analyse a trained GRAFF run: spectrum of W, predicted vs measured regime, energy, homophily.
 
 :func:`analyze_run` reads a run directory written by ``graff train`` (``config.yaml`` and the
-best-validation model ``split_<k>.pt``), rebuilds the model, replays F(0) → F(T) on the
+best-validation model ``split_<k>.pt``), loads the data where the run recorded it (or from
+``data_dir``: :func:`graff.train.load.run_data`), rebuilds the model, replays F(0) → F(T) on the
 whole graph in eval mode and returns a JSON-ready report. Plotting lives in
 :mod:`graff._plots` (matplotlib is imported only there).
 """
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 
 from graff._io import atomic_write
+from graff.data import PreparedData
 from graff.energy import (
     EnergyTrajectory,
     FrequencyResponse,
@@ -27,29 +29,22 @@ from graff.energy import (
     spectral_radius,
     w_spectrum,
 )
-from graff.errors import ConfigError, RunDirError
+from graff.errors import RunDirError
 from graff.nn import GRAFF
-from graff.train import build_model, config_from_dict, load_prepared
+from graff.train import build_model
+from graff.train.load import read_run_config, run_data
 from graff.train.models import model_kwargs
-from graff.train.rundir import read_config_yaml
 
 __all__ = ["analyze_run", "text_report", "write_analysis"]
 
 
-def _load_run(run_dir: Path, split: int) -> tuple[Any, Path]:
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.is_file():
-        raise RunDirError(f"{run_dir} is not a graff run directory (no config.yaml)")
-    meta = read_config_yaml(cfg_path)
-    if meta is None:
-        raise RunDirError(
-            f"{cfg_path} is damaged or not written by graff; train the run again "
-            "(graff train --overwrite --out DIR)"
-        )
-    try:
-        cfg = config_from_dict(dict(meta["config"]))
-    except ConfigError as err:
-        raise RunDirError(f"{cfg_path} holds an unusable config: {err}") from None
+def _load_run(
+    run_dir: Path, split: int, data_dir: str | None = None
+) -> tuple[Any, Path, PreparedData]:
+    """The run's config, split ``split``'s checkpoint and the data the run was trained on
+    (found as :func:`graff.train.load.run_data` finds it: ``data_dir``, else where the run
+    recorded it; a user graph by its absolute path and sha256)."""
+    cfg, meta = read_run_config(run_dir)
     if not _is_residual_graff(cfg):
         raise RunDirError(
             f"{run_dir} holds a {cfg.model.name!r} run; graff analyze needs a GRAFF run (a "
@@ -63,7 +58,7 @@ def _load_run(run_dir: Path, split: int) -> tuple[Any, Path]:
             f"{run_dir} has no trained model for split {split}; available splits: "
             + (", ".join(done) if done else "none (the run has not finished a split)")
         )
-    return cfg, weights
+    return cfg, weights, run_data(cfg, meta.get("data"), data_dir, run_dir)
 
 
 def _is_residual_graff(cfg: Any) -> bool:
@@ -85,8 +80,7 @@ def analyze_run(
     the LFD/HFD limits refer to the operator the model actually applied.
     """
     run_dir = Path(run_dir)
-    cfg, weights = _load_run(run_dir, split)
-    prepared = load_prepared(cfg, data_dir)
+    cfg, weights, prepared = _load_run(run_dir, split, data_dir)
     model = build_model(cfg.model, prepared.x.size(1), prepared.num_classes)
     assert isinstance(model, GRAFF)
     try:

@@ -3,8 +3,10 @@ and every split is what an independent recomputation from its own masks and seed
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from graff.train import (
     run,
     train_split,
 )
+from graff.train.rundir import MARKER, RunDir
 from graff.train.runner import model_features
 
 
@@ -160,3 +163,169 @@ def test_each_split_equals_an_independent_recomputation(data3: PreparedData) -> 
         assert summary.best_epochs[i] == res.best_epoch
     # the splits differ (not one seed for all), and the masks are the split's own
     assert len({tuple(data3.train_mask[:, k].tolist()) for k in range(3)}) == 3
+
+
+# -- graff deletes only what it made -----------------------------------------------------------
+def test_a_users_folder_named_like_the_scratch_folder_is_never_deleted(
+    data3: PreparedData, tmp_path: Path
+) -> None:
+    """--overwrite trains in .<name>.graff-new; a folder of that name that graff did not make
+    (no graff mark, or a copy of graff's: another inode) is an error naming it, untouched."""
+    out = tmp_path / "run"
+    run(_cfg(), data3, out)
+    mine = tmp_path / ".run.graff-new"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    (mine / "config.yaml").write_text("my: config\n")
+    before = _snapshot(out)
+    with pytest.raises(RunDirError, match=r"\.run\.graff-new exists but graff did not make it"):
+        run(_cfg(lr=0.05), data3, out, overwrite=True)
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    assert _snapshot(out) == before
+
+    # a copy of a real graff mark does not make the folder graff's
+    real = RunDir(tmp_path / "other")._scratch(_cfg(), {})
+    (mine / MARKER).write_bytes((real / MARKER).read_bytes())
+    with pytest.raises(RunDirError, match="graff did not make it"):
+        run(_cfg(lr=0.05), data3, out, overwrite=True)
+    assert (mine / "thesis.tex").exists()
+
+
+def test_stale_scratch_folder_of_graff_is_reused_or_cleared(
+    data3: PreparedData, tmp_path: Path
+) -> None:
+    """An interrupted overwrite leaves graff's marked folder: the same overwrite resumes in it,
+    another config empties it (graff's files only) and starts again; either way it is gone
+    after the run, and a file a user put there stops graff instead of being deleted."""
+    out = tmp_path / "run"
+    run(_cfg(), data3, out)
+    sib = tmp_path / ".run.graff-new"
+    with pytest.raises(DivergenceError):
+        run(_diverging(), data3, out, overwrite=True)
+    assert (sib / MARKER).is_file()
+    run(_cfg(lr=0.05), data3, out, overwrite=True)  # another config: cleared, then trained
+    assert not sib.exists()
+    assert read_summary(out)["config"]["optim"]["lr"] == 0.05
+
+    with pytest.raises(DivergenceError):
+        run(_diverging(), data3, out, overwrite=True)
+    (sib / "notes.txt").write_text("mine")
+    with pytest.raises(RunDirError, match=r"holds files graff did not write \(notes\.txt\)"):
+        run(_cfg(), data3, out, overwrite=True)
+    assert (sib / "notes.txt").read_text() == "mine"
+
+
+# -- split records carry a checksum --------------------------------------------------------------
+EDITED = r"split_1\.json does not match its checksum.*--overwrite"
+
+
+def test_a_hand_edited_score_is_an_error_naming_the_file(
+    data3: PreparedData, tmp_path: Path
+) -> None:
+    """A test score changed in split_1.json: read_summary and a resume both refuse, naming
+    the file and --overwrite; the edit does not reach summary.json."""
+    out = tmp_path / "run"
+    run(_cfg(), data3, out)
+    path = out / "split_1.json"
+    rec = json.loads(path.read_text())
+    rec["test"] = 99.0
+    path.write_text(json.dumps(rec, indent=2))
+    with pytest.raises(
+        RunDirError, match=r"split_1\.json does not match its checksum.*--overwrite"
+    ):
+        read_summary(out)
+    (out / "summary.json").unlink()  # an unfinished run: the resume refuses too
+    with pytest.raises(
+        RunDirError, match=r"split_1\.json does not match its checksum.*--overwrite"
+    ):
+        run(_cfg(), data3, out)
+    assert not (out / "summary.json").exists()
+    run(_cfg(), data3, out, overwrite=True)  # the fix it names works
+    assert read_summary(out)["test"][1] != 99.0
+
+
+def test_a_hand_edited_summary_is_an_error(data3: PreparedData, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run(_cfg(), data3, out)
+    s = json.loads((out / "summary.json").read_text())
+    s["mean"] = 99.0
+    (out / "summary.json").write_text(json.dumps(s))
+    with pytest.raises(RunDirError, match=r"summary\.json does not match its checksum"):
+        read_summary(out)
+
+
+def test_records_without_a_checksum_are_retrained_on_resume_and_read_when_complete(
+    data3: PreparedData, tmp_path: Path
+) -> None:
+    """A record of an older graff (no record_sha256): a complete run is still read; an
+    unfinished one trains that split again, to the same numbers."""
+    out = tmp_path / "run"
+    full = run(_cfg(), data3, out)
+    for k in range(3):
+        path = out / f"split_{k}.json"
+        rec = json.loads(path.read_text())
+        del rec["record_sha256"]
+        path.write_text(json.dumps(rec))
+    assert read_summary(out)["test"] == full.test
+    (out / "summary.json").unlink()
+    assert run(_cfg(), data3, out).test == full.test
+    assert "record_sha256" in json.loads((out / "split_0.json").read_text())
+
+
+# -- output paths are checked before training ----------------------------------------------------
+@pytest.mark.parametrize("name", ["summary.json", "config.yaml", "split_2.pt", "history_0.csv"])
+def test_a_folder_where_a_run_file_goes_fails_before_training(
+    data3: PreparedData, tmp_path: Path, name: str
+) -> None:
+    out = tmp_path / "run"
+    (out / name).mkdir(parents=True)
+    started: list[int] = []
+    with pytest.raises(RunDirError, match=rf"^{re.escape(str(out / name))} is a folder"):
+        run(_cfg(), data3, out, on_split_start=lambda k, n: started.append(k))
+    assert started == []
+    assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_summary_replaced_by_a_folder_in_a_finished_run_fails_before_training(
+    data3: PreparedData, tmp_path: Path
+) -> None:
+    """The case of the issue: summary.json of a run replaced by a folder, then a resume or an
+    overwrite: one line naming that path, nothing trained, no temporary file named."""
+    out = tmp_path / "run"
+    run(_cfg(), data3, out)
+    (out / "summary.json").unlink()
+    (out / "summary.json").mkdir()
+    started: list[int] = []
+
+    def hook(k: int, n: int) -> None:
+        started.append(k)
+
+    for overwrite in (False, True):
+        with pytest.raises(RunDirError, match=r"summary\.json is a folder") as err:
+            run(_cfg(lr=0.05), data3, out, overwrite=overwrite, on_split_start=hook)
+        assert ".tmp" not in str(err.value) and "\n" not in str(err.value)
+    assert started == []
+    assert not (tmp_path / ".run.graff-new").exists()
+
+
+def test_an_unwritable_run_folder_fails_before_training(
+    data3: PreparedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder graff may not write into: one line naming it, before training (as root,
+    which writes anywhere, the refusal is simulated)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    out.chmod(0o555)
+    if os.geteuid() == 0:
+
+        def refuse(*args: Any, dir: str, **kwargs: Any) -> Any:
+            raise PermissionError(errno.EACCES, "Permission denied", dir)
+
+        monkeypatch.setattr("graff.train.rundir.tempfile.mkstemp", refuse)
+    started: list[int] = []
+    try:
+        with pytest.raises(RunDirError, match=f"cannot write the run directory {out}"):
+            run(_cfg(), data3, out, on_split_start=lambda k, n: started.append(k))
+    finally:
+        out.chmod(0o755)
+    assert started == [] and list(out.iterdir()) == []

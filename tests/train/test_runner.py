@@ -56,13 +56,16 @@ def _masks(d: PreparedData, k: int) -> dict[str, torch.Tensor]:
 
 # -- layout ----------------------------------------------------------------------------------------
 def test_run_writes_run_directory(data3: PreparedData, tmp_path: Path) -> None:
-    """A run writes config.yaml, split_k.{json,pt} and summary.json with percent metrics."""
+    """A run writes config.yaml, split_k.{json,pt}, history_k.csv and summary.json with
+    percent metrics."""
     cfg = _cfg()
     out = tmp_path / "run"
     summary = run(cfg, data3, out)
     names = {p.name for p in out.iterdir()}
     expected = {"config.yaml", "summary.json"} | {
-        f"split_{k}.{e}" for k in range(3) for e in ("json", "pt")
+        f"{stem}_{k}.{e}"
+        for k in range(3)
+        for stem, e in (("split", "json"), ("split", "pt"), ("history", "csv"))
     }
     assert names == expected  # no stray temporary files either
 

@@ -16,7 +16,9 @@ use (a damaged entry is rebuilt with a :class:`GraphDataWarning`).
 User graphs: ``load_dataset("npz:PATH")`` reads an ``.npz`` with ``x`` ``[N, F]``, ``y``
 ``[N]`` and ``edge_index`` ``[2, E]`` or ``edges`` ``[E, 2]``, optional
 ``train_mask``/``val_mask``/``test_mask`` (``[N]``, ``[S, N]`` or ``[N, S]``); without masks,
-seeded stratified random splits are drawn. Object arrays are refused, never unpickled.
+seeded stratified random splits are drawn. Object arrays are refused, never unpickled. A run
+records where its graph came from (:func:`dataset_source`; :func:`absolute_dataset` makes a
+user graph's path absolute).
 
 For a run: :func:`prepare_data` (or :func:`load_prepared`, by name) checks the task
 (:func:`check_task`: two or more classes, a fitting metric, non-empty distinct splits) and the
@@ -41,6 +43,7 @@ from ._registry import (
     list_datasets,
     load_dataset,
 )
+from ._source import absolute_dataset, dataset_source, user_npz_path
 from ._splits import random_splits
 from ._synthetic import csbm
 from ._task import check_features, check_task
@@ -59,6 +62,7 @@ __all__ = [
     "GraphDataError",
     "GraphDataWarning",
     "PreparedData",
+    "absolute_dataset",
     "cache_dir",
     "check_features",
     "check_task",
@@ -66,6 +70,7 @@ __all__ = [
     "dataset_files_present",
     "dataset_groups",
     "dataset_records",
+    "dataset_source",
     "fetch_file",
     "graph_stats",
     "list_datasets",
@@ -75,5 +80,6 @@ __all__ = [
     "random_splits",
     "resolve_data_dir",
     "row_normalize",
+    "user_npz_path",
     "validate_graph",
 ]

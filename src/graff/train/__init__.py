@@ -7,6 +7,8 @@
   :func:`fit_split` / :func:`fit_splits` (splits as :func:`run` trains them, no files).
 - :mod:`~graff.train.batched`: K splits trained side by side (:func:`train_stack`).
 - :mod:`~graff.train.rundir`: atomic, resumable, verified run directories.
+- :mod:`~graff.train.load`: :func:`load_run`, a finished run's config, summary, models,
+  histories and data.
 - :mod:`~graff.train.resolve`: dataset/model/config/overrides → a validated config.
 """
 
@@ -23,9 +25,10 @@ from graff.train.config import (
     load_config,
 )
 from graff.train.fit import SplitResult, build_model, evaluate, train_split
+from graff.train.load import LoadedRun, load_run
 from graff.train.models import MODELS, register_model
 from graff.train.resolve import resolve_config
-from graff.train.rundir import read_summary
+from graff.train.rundir import History, read_summary
 from graff.train.runner import Summary, fit_split, fit_splits, load_prepared, run
 
 __all__ = [
@@ -33,6 +36,8 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "DivergenceError",
+    "History",
+    "LoadedRun",
     "ModelConfig",
     "OptimConfig",
     "PreparedData",
@@ -49,6 +54,7 @@ __all__ = [
     "fit_splits",
     "load_config",
     "load_prepared",
+    "load_run",
     "prepare_data",
     "read_summary",
     "register_model",

@@ -2,20 +2,37 @@
 
 Layout::
 
-    config.yaml        resolved configuration (+ versions), written first
+    config.yaml        {config, versions, data}: the resolved configuration (a user graph's
+                       path made absolute), the versions, and where the data came from
+                       (data.path: the .npz, with its sha256, or the raw-data folder);
+                       written first
     split_<k>.pt       best-validation model of split k
-    split_<k>.json     scores of split k and the sha256 of split_<k>.pt (marks the split done)
-    summary.json       written last, atomically: a run is complete iff this file exists
+    history_<k>.csv    split k's curves: epoch, loss, train_<metric>, val_<metric>,
+                       test_<metric> (percent) after every epoch
+    split_<k>.json     scores of split k, the sha256 of split_<k>.pt and history_<k>.csv, and
+                       record_sha256 over all its own fields (marks the split done)
+    summary.json       written last, atomically: a run is complete iff this file exists; its
+                       summary_sha256 covers all its other fields
 
 Every file is written through :func:`graff._io.atomic_write` (a reader never sees half a
 file; permissions follow the umask). An interrupted run leaves no ``summary.json``; the same
-command resumes it, skipping the splits whose record and checkpoint are intact (a damaged
-record or a checkpoint whose checksum does not match is trained again).
+command resumes it, skipping the splits whose record, checkpoint and history are intact (a
+damaged file is trained again). A record whose fields no longer match its ``record_sha256``
+(a score edited by hand) is an error, on resume and in :func:`read_summary`: graff neither
+trusts nor silently replaces it. Records written before checksums existed (no
+``record_sha256``) are trained again on resume; a complete run of that age is still read.
 
-``overwrite=True`` on a finished run trains the new run in a sibling folder
-``.<name>.graff-new`` and swaps the run files in only once it has finished: a new run that
-fails leaves the old one as it was. Files that are not graff run files are never deleted, and
-a folder that is not a graff run (no graff ``config.yaml``) is never written into unless empty.
+Before anything is written, :meth:`RunDir.open` checks every path the run will write (no
+folder where a file goes; the folders writable), so a run fails before training, with one
+line naming the path.
+
+``overwrite=True`` on a run trains the new run in a sibling folder ``.<name>.graff-new`` and
+swaps the run files in only once it has finished: a new run that fails leaves the old one as
+it was. graff marks that folder when it creates it (``.graff-scratch``: a random token and the
+folder's device and inode), and empties or removes only a folder carrying its mark, and in it
+only the files it writes; a folder of that name without the mark is an error, never deleted.
+Files that are not graff run files are never deleted, and a folder that is not a graff run
+(no graff ``config.yaml``) is never written into unless empty.
 """
 
 from __future__ import annotations
@@ -24,9 +41,13 @@ import hashlib
 import io
 import json
 import math
+import os
 import platform
 import re
-import shutil
+import secrets
+import tempfile
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,17 +55,24 @@ from typing import Any
 import torch
 import yaml
 
-import graff
 from graff._io import atomic_write
+from graff._version import __version__
+from graff.data import absolute_dataset
 from graff.errors import RunDirError, describe_os_error
 from graff.train.config import RunConfig, config_identity, config_to_dict
 
-__all__ = ["RunDir", "is_run_file", "read_summary"]
+__all__ = ["History", "RunDir", "is_run_file", "read_config_yaml", "read_split", "read_summary"]
 
-_RUN_FILE = re.compile(r"^(config\.yaml|summary\.json|split_\d+\.(json|pt))$")
-_TMP_FILE = re.compile(r"^\.(config\.yaml|summary\.json|split_\d+\.(json|pt))\..*\.tmp$")
+_NAMES = r"config\.yaml|summary\.json|split_\d+\.(json|pt)|history_\d+\.csv"
+_RUN_FILE = re.compile(rf"^({_NAMES})$")
+_TMP_FILE = re.compile(rf"^\.({_NAMES})\..*\.tmp$")
 _SPLIT_KEYS = ("split", "metric", "train", "val", "test", "best_epoch")
 _SUMMARY_KEYS = ("dataset", "model", "metric", "mean", "std", "test", "val", "splits")
+#: graff's mark in the scratch folder of an overwrite (see the module docstring).
+MARKER = ".graff-scratch"
+_MARKER_TMP = re.compile(rf"^\.{re.escape(MARKER)}\..*\.tmp$")
+_OVERWRITE = "pass --overwrite to train the run again"
+_PARTS = ("train", "val", "test")
 
 
 def is_run_file(name: str) -> bool:
@@ -54,6 +82,12 @@ def is_run_file(name: str) -> bool:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _checksum(rec: dict[str, Any], key: str) -> str:
+    """sha256 of ``rec``'s fields other than ``key``, as canonical JSON."""
+    body = {k: v for k, v in rec.items() if k != key}
+    return _sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
 
 
 def _read_json(path: Path, keys: tuple[str, ...]) -> dict[str, Any] | None:
@@ -84,16 +118,130 @@ def read_config_yaml(path: Path) -> dict[str, Any] | None:
     return meta
 
 
+def _same_config(stored: dict[str, Any], cfg: RunConfig) -> bool:
+    """Whether a stored config is ``cfg``'s run: same identity, a user graph's path compared
+    as an absolute path (a run recorded with a relative one is read from this folder)."""
+    a, b = config_identity(stored), config_identity(cfg)
+    for rec in (a, b):
+        data = rec.get("data")
+        if isinstance(data, dict) and isinstance(data.get("dataset"), str):
+            rec["data"] = {**data, "dataset": absolute_dataset(data["dataset"])}
+    return a == b
+
+
+@dataclass(frozen=True)
+class History:
+    """Split k's curves (``history_<k>.csv``): after each epoch, the training loss and the
+    metric on the train, validation and test nodes, in percent (as in ``split_<k>.json``)."""
+
+    metric: str
+    epoch: list[int]
+    loss: list[float]
+    train: list[float]
+    val: list[float]
+    test: list[float]
+
+    def best_epoch(self) -> int:
+        """The first epoch of highest validation score (the one the split's model is from)."""
+        best = max(self.val)
+        return self.epoch[self.val.index(best)]
+
+    def to_csv(self) -> str:
+        m = self.metric
+        rows = [f"epoch,loss,train_{m},val_{m},test_{m}"]
+        rows += [
+            ",".join([str(e), *(repr(float(v)) for v in vals)])
+            for e, *vals in zip(self.epoch, self.loss, self.train, self.val, self.test, strict=True)
+        ]
+        return "\n".join(rows) + "\n"
+
+    @classmethod
+    def from_csv(cls, text: str, where: str = "history") -> History:
+        """Parse :meth:`to_csv`'s text; :class:`RunDirError` naming ``where`` if it is not."""
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        head = lines[0].split(",") if lines else []
+        metric = head[2].removeprefix("train_") if len(head) == 5 else ""
+        if not metric or head != ["epoch", "loss", *(f"{s}_{metric}" for s in _PARTS)]:
+            raise RunDirError(f"{where} is damaged (not a graff history); {_OVERWRITE}")
+        cols: list[list[float]] = [[] for _ in range(5)]
+        try:
+            for ln in lines[1:]:
+                vals = ln.split(",")
+                if len(vals) != 5:
+                    raise ValueError(ln)
+                for col, v in zip(cols, vals, strict=True):
+                    col.append(float(v))
+        except ValueError:
+            raise RunDirError(f"{where} is damaged (a row is not numbers); {_OVERWRITE}") from None
+        epoch, loss, train, val, test = cols
+        return cls(metric, [int(e) for e in epoch], loss, train, val, test)
+
+
+@dataclass(frozen=True)
+class _SplitState:
+    record: dict[str, Any] | None  # the intact record, else None
+    problem: str = ""  # what is wrong, naming the file
+    edited: bool = False  # the record parses but no longer matches its checksum
+
+
+def _file_sha(path: Path) -> str | None:
+    try:
+        return _sha256(path.read_bytes())
+    except OSError:
+        return None
+
+
+def _split_state(root: Path, k: int, *, legacy_ok: bool) -> _SplitState:
+    """Split ``k``'s record in ``root`` if it, its checksum, its checkpoint and its history
+    are intact; else what is wrong. ``legacy_ok``: accept a record without a checksum."""
+    path = root / f"split_{k}.json"
+    rec = _read_json(path, _SPLIT_KEYS)
+    if rec is None or rec["split"] != k:
+        return _SplitState(None, f"{path} is missing or damaged")
+    want = rec.get("record_sha256")
+    if want is None and not legacy_ok:
+        return _SplitState(None, f"{path} has no checksum (written by an older graff)")
+    if want is not None and want != _checksum(rec, "record_sha256"):
+        return _SplitState(
+            None,
+            f"{path} does not match its checksum: its fields (scores, epochs, split, metric "
+            "or checkpoint hash) were changed after graff wrote them",
+            edited=True,
+        )
+    for name, key in (
+        (f"split_{k}.pt", "checkpoint_sha256"),
+        (f"history_{k}.csv", "history_sha256"),
+    ):
+        file = root / name
+        if not file.is_file() and (key in rec or name.endswith(".pt")):
+            return _SplitState(None, f"{file} is missing (split {k} is damaged)")
+        if key in rec and _file_sha(file) != rec[key]:
+            return _SplitState(None, f"{file} is damaged (its sha256 differs from {path}'s)")
+    return _SplitState(rec)
+
+
 def _damage(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     """The summary of the complete run in ``run_dir`` and what is damaged in it (None if
-    nothing: the summary, every split record and every checkpoint are intact)."""
+    nothing: the summary, every split record, checkpoint and history are intact and agree)."""
     path = run_dir / "summary.json"
     rec = _read_json(path, _SUMMARY_KEYS)
     if rec is None:
-        return None, f"{path} is not a complete graff summary"
-    for k in rec.get("splits", []):
-        if RunDir(run_dir).finished_split(int(k)) is None:
-            return rec, f"split {k}'s record or checkpoint is missing or damaged"
+        return None, f"{path} is damaged (not a complete graff summary)"
+    want = rec.get("summary_sha256")
+    if want is not None and want != _checksum(rec, "summary_sha256"):
+        return rec, f"{path} does not match its checksum: it was changed after graff wrote it"
+    splits = rec["splits"]
+    if not all(isinstance(rec[m], list) and len(rec[m]) == len(splits) for m in ("test", "val")):
+        return rec, f"{path} is damaged (its lists of scores and splits differ in length)"
+    for i, k in enumerate(splits):
+        if not isinstance(k, int):
+            return rec, f"{path} is damaged (split {k!r} is not a split index)"
+        state = _split_state(run_dir, k, legacy_ok=True)
+        if state.record is None:
+            return rec, state.problem
+        for m in ("test", "val"):
+            if not math.isclose(rec[m][i], state.record[m], rel_tol=1e-12, abs_tol=1e-12):
+                return rec, f"{path}'s {m} score of split {k} differs from split_{k}.json's"
     return rec, None
 
 
@@ -101,16 +249,55 @@ def read_summary(run_dir: str | Path, *, verify: bool = True) -> dict[str, Any]:
     """Read ``summary.json`` of a complete run.
 
     Raises:
-        RunDirError: the run is incomplete, or (``verify``) its summary, a split record or a
-            checkpoint is damaged; the message says to rerun with ``--overwrite``.
+        RunDirError: the run is incomplete, or (``verify``) its summary, a split record, a
+            checkpoint or a history is damaged or does not match its checksum; the message
+            names the file and says to rerun with ``--overwrite``.
     """
     run_dir = Path(run_dir)
     if not (run_dir / "summary.json").is_file():
-        raise RunDirError(f"{run_dir} holds no complete run (no summary.json)")
+        raise RunDirError(
+            f"{run_dir} holds no complete run (no summary.json); finish it by rerunning the "
+            f"same graff train command with --out {run_dir}"
+        )
     rec, damage = _damage(run_dir)
     if rec is None or (verify and damage is not None):
         raise RunDirError(f"{run_dir}: {damage}; rerun with --overwrite to train the run again")
     return dict(rec)
+
+
+def read_split(run_dir: str | Path, k: int) -> dict[str, Any]:
+    """Split ``k``'s record in ``run_dir``, checked as :func:`read_summary` checks it.
+
+    Raises:
+        RunDirError: the record, its checkpoint or history is damaged or was edited.
+    """
+    state = _split_state(Path(run_dir), k, legacy_ok=True)
+    if state.record is None:
+        raise RunDirError(f"{state.problem}; {_OVERWRITE}")
+    return dict(state.record)
+
+
+def _probe(folder: Path) -> None:
+    """Create ``folder`` if missing and a file in it (removed again), or raise RunDirError."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".graff-probe.", suffix=".tmp")
+    except OSError as err:
+        raise RunDirError(
+            f"cannot write the run directory {folder}: {describe_os_error(err)}"
+        ) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def _run_files(splits: Iterable[int]) -> dict[str, str]:
+    """The files a run of ``splits`` writes, with what each holds."""
+    out = {"config.yaml": "configuration", "summary.json": "summary"}
+    for k in splits:
+        out[f"split_{k}.pt"] = f"split {k}'s checkpoint"
+        out[f"history_{k}.csv"] = f"split {k}'s history"
+        out[f"split_{k}.json"] = f"split {k}'s record"
+    return out
 
 
 @dataclass
@@ -120,6 +307,8 @@ class RunDir:
     path: Path
     #: where files are written: ``path`` itself, or the sibling of an overwrite.
     target: Path = field(init=False)
+    #: the token of the scratch folder this object made or adopted (None: none).
+    _token: str | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -130,35 +319,35 @@ class RunDir:
         return (self.path / "summary.json").is_file()
 
     def finished_split(self, k: int, where: Path | None = None) -> dict[str, Any] | None:
-        """The record of split ``k`` if it and its checkpoint are intact, else None."""
-        root = where or self.path
-        rec = _read_json(root / f"split_{k}.json", _SPLIT_KEYS)
-        ckpt = root / f"split_{k}.pt"
-        if rec is None or int(rec["split"]) != k or not ckpt.is_file():
-            return None
-        want = rec.get("checkpoint_sha256")
-        if want is not None:
-            try:
-                if _sha256(ckpt.read_bytes()) != want:
-                    return None
-            except OSError:
-                return None
-        return rec
+        """The record of split ``k`` if it, its checksum, checkpoint and history are intact."""
+        return _split_state(where or self.path, k, legacy_ok=False).record
 
     def _sibling(self) -> Path:
         return self.path.parent / f".{self.path.name}.graff-new"
 
     # -- opening ------------------------------------------------------------------------------
-    def open(self, cfg: RunConfig, *, overwrite: bool = False) -> set[int]:
-        """Prepare the directory for ``cfg``; return the splits already finished there.
+    def open(
+        self,
+        cfg: RunConfig,
+        *,
+        overwrite: bool = False,
+        splits: Iterable[int] | None = None,
+        data_source: dict[str, Any] | None = None,
+    ) -> set[int]:
+        """Prepare the directory for ``cfg`` and the ``splits`` it will train (their files
+        are checked before anything is written); return the splits already finished there.
+        ``data_source`` (:func:`graff.data.dataset_source`) goes into ``config.yaml``.
 
         Raises:
             RunDirError: the folder holds another run (without ``overwrite``), is not a graff
-                run folder, or cannot be written.
+                run folder, holds an edited record, has a folder where a run file goes, or
+                cannot be written.
         """
         path = self.path
         if path.exists() and not path.is_dir():
             raise RunDirError(f"--out {path} is a file, not a folder; choose another --out")
+        files = _run_files(splits or ())
+        self._check_files(path, files)
         meta = read_config_yaml(path / "config.yaml") if path.is_dir() else None
         foreign = path.is_dir() and meta is None and any(path.iterdir())
         if foreign:
@@ -167,7 +356,7 @@ class RunDir:
                 "or is not a graff run config); "
                 "nothing in it was touched. Choose another --out"
             )
-        same = meta is not None and config_identity(meta["config"]) == config_identity(cfg)
+        same = meta is not None and _same_config(meta["config"], cfg)
         if self.is_complete() and not overwrite:
             damage = _damage(path)[1]
             if damage is not None:
@@ -183,29 +372,127 @@ class RunDir:
                 f"{path} holds an unfinished run with a different configuration; resume it "
                 "with the same options, pass --overwrite, or choose another --out"
             )
+        if meta is not None and not overwrite:
+            self._check_same_graph(meta, data_source)
+        _probe(path)
         if overwrite and meta is not None:
             # Train beside it; swap the run files in when the new run has finished.
-            self.target = self._sibling()
-            sib_meta = read_config_yaml(self.target / "config.yaml")
-            stale = sib_meta is None or config_identity(sib_meta["config"]) != config_identity(cfg)
-            if stale and self.target.exists():
-                shutil.rmtree(self.target)  # our own scratch folder, never the user's
-        self._write_config(cfg)
-        return {k for k in self._split_indices(self.target) if self.finished_split(k, self.target)}
+            self.target = self._scratch(cfg, files)
+        self._write_config(cfg, data_source)
+        done = set()
+        for k in self._split_indices(self.target):
+            state = _split_state(self.target, k, legacy_ok=False)
+            if state.edited and self.target == path:
+                raise RunDirError(f"{state.problem}; {_OVERWRITE}, or restore the file")
+            if state.record is not None:
+                done.add(k)
+        return done
 
-    def _write_config(self, cfg: RunConfig) -> None:
+    @staticmethod
+    def _check_files(root: Path, files: dict[str, str]) -> None:
+        for name, what in files.items():
+            if (root / name).is_dir():
+                raise RunDirError(
+                    f"{root / name} is a folder, but graff writes the run's {what} there; move "
+                    "or remove that folder, or choose another --out"
+                )
+
+    def _check_same_graph(self, meta: dict[str, Any], source: dict[str, Any] | None) -> None:
+        """Refuse to resume on a user graph whose file changed since the run began."""
+        old = meta.get("data")
+        if not isinstance(old, dict) or source is None or source.get("kind") != "npz":
+            return
+        if old.get("sha256") and source.get("sha256") and old["sha256"] != source["sha256"]:
+            raise RunDirError(
+                f"{source['path']} changed since the run in {self.path} began (its sha256 "
+                "differs from the one in config.yaml): the finished splits were trained on "
+                "another graph; pass --overwrite to train the run again, or choose another --out"
+            )
+
+    # -- the scratch folder of an overwrite ---------------------------------------------------
+    @staticmethod
+    def _marked(folder: Path) -> str | None:
+        """The token in ``folder``'s graff mark if the mark is graff's for this very folder
+        (same device and inode: a copy or a folder made by hand has none), else None."""
+        try:
+            if folder.is_symlink() or not folder.is_dir():
+                return None
+            mark = json.loads((folder / MARKER).read_text())
+            st = folder.stat()
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(mark, dict) or not isinstance(mark.get("token"), str):
+            return None
+        if mark.get("device") != st.st_dev or mark.get("inode") != st.st_ino:
+            return None
+        return str(mark["token"])
+
+    def _scratch(self, cfg: RunConfig, files: dict[str, str]) -> Path:
+        """The marked sibling folder the overwrite trains in: kept when it holds this config's
+        unfinished run, else emptied of graff's files and made anew."""
+        sib = self._sibling()
+        if sib.exists() or sib.is_symlink():
+            token = self._marked(sib)
+            if token is None:
+                raise RunDirError(
+                    f"{sib} exists but graff did not make it (it has no graff mark for this "
+                    f"folder); graff trains an --overwrite of {self.path} there. Nothing in "
+                    "it was touched: move or remove it, then rerun"
+                )
+            self._token = token
+            self._check_files(sib, files)
+            meta = read_config_yaml(sib / "config.yaml")
+            if meta is not None and _same_config(meta["config"], cfg):
+                return sib
+            self._remove_scratch(sib, strict=True)
+        try:
+            sib.mkdir()
+            st = sib.stat()
+            self._token = secrets.token_hex(16)
+            mark = {"token": self._token, "device": st.st_dev, "inode": st.st_ino}
+            atomic_write(sib / MARKER, json.dumps(mark))
+        except OSError as err:
+            raise RunDirError(
+                f"cannot make the folder {sib} that an --overwrite trains in: "
+                f"{describe_os_error(err)}"
+            ) from None
+        return sib
+
+    def _remove_scratch(self, sib: Path, *, strict: bool) -> None:
+        """Delete graff's files in the scratch folder ``sib`` (its mark last) and the folder,
+        if it carries this object's token. ``strict``: anything else left is an error, else a
+        warning (the run itself is done)."""
+        if self._token is None or self._marked(sib) != self._token:
+            problem = f"{sib} no longer carries graff's mark; it was left as it is"
+        else:
+            for p in sib.iterdir():
+                if p.is_file() and (is_run_file(p.name) or _MARKER_TMP.match(p.name)):
+                    p.unlink()
+            others = sorted(p.name for p in sib.iterdir() if p.name != MARKER)
+            if not others:
+                (sib / MARKER).unlink()
+                sib.rmdir()
+                return
+            problem = f"{sib} holds files graff did not write ({', '.join(others[:5])})"
+        if strict:
+            raise RunDirError(f"{problem}; move them out or remove the folder, then rerun")
+        warnings.warn(f"{problem}; remove it yourself", RuntimeWarning, stacklevel=3)
+
+    def _write_config(self, cfg: RunConfig, data_source: dict[str, Any] | None) -> None:
         cfg_path = self.target / "config.yaml"
         meta = read_config_yaml(cfg_path)
-        if meta is not None and config_identity(meta["config"]) == config_identity(cfg):
+        if meta is not None and _same_config(meta["config"], cfg):
             return
-        record = {
+        record: dict[str, Any] = {
             "config": config_to_dict(cfg),
             "versions": {
-                "graff": graff.__version__,
+                "graff": __version__,
                 "torch": str(torch.__version__),
                 "python": platform.python_version(),
             },
         }
+        if data_source is not None:
+            record["data"] = data_source
         try:
             atomic_write(cfg_path, yaml.safe_dump(record, sort_keys=False))
         except OSError as err:
@@ -225,16 +512,26 @@ class RunDir:
         return sorted(out)
 
     # -- writing ------------------------------------------------------------------------------
-    def save_split(self, k: int, record: dict[str, Any], state_dict: dict[str, Any]) -> None:
-        """Write split ``k``'s checkpoint, then its record (with the checkpoint's sha256)."""
+    def save_split(
+        self,
+        k: int,
+        record: dict[str, Any],
+        state_dict: dict[str, Any],
+        history: History | None = None,
+    ) -> None:
+        """Write split ``k``'s checkpoint and history, then its record (with their sha256 and
+        the record's own checksum)."""
         buf = io.BytesIO()
         torch.save(state_dict, buf)
         raw = buf.getvalue()
         atomic_write(self.target / f"split_{k}.pt", raw)
-        atomic_write(
-            self.target / f"split_{k}.json",
-            json.dumps({**record, "checkpoint_sha256": _sha256(raw)}, indent=2),
-        )
+        rec = {**record, "checkpoint_sha256": _sha256(raw)}
+        if history is not None:
+            text = history.to_csv().encode()
+            atomic_write(self.target / f"history_{k}.csv", text)
+            rec["history_sha256"] = _sha256(text)
+        rec["record_sha256"] = _checksum(rec, "record_sha256")
+        atomic_write(self.target / f"split_{k}.json", json.dumps(rec, indent=2))
 
     def load_split(self, k: int) -> dict[str, Any]:
         rec = self.finished_split(k, self.target)
@@ -243,7 +540,10 @@ class RunDir:
         return rec
 
     def finish(self, summary: dict[str, Any]) -> None:
-        """Write ``summary.json`` (the run is complete) and, after an overwrite, swap it in."""
+        """Write ``summary.json`` (with its checksum; the run is complete) and, after an
+        overwrite, swap it in and remove graff's scratch folder."""
+        summary = {k: v for k, v in summary.items() if k != "summary_sha256"}
+        summary["summary_sha256"] = _checksum(summary, "summary_sha256")
         atomic_write(self.target / "summary.json", json.dumps(summary, indent=2))
         if self.target == self.path:
             return
@@ -259,5 +559,5 @@ class RunDir:
         for name in [*order, "summary.json"]:
             if (new / name).exists():
                 (new / name).replace(self.path / name)
-        shutil.rmtree(new, ignore_errors=True)
         self.target = self.path
+        self._remove_scratch(new, strict=False)

@@ -9,6 +9,7 @@ so the same config gives the same numbers on the same device and thread count.
 
 from __future__ import annotations
 
+import copy
 import os
 import statistics
 import time
@@ -22,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from graff.data import PreparedData, check_task
+from graff.data import PreparedData, absolute_dataset, check_task, dataset_source
 from graff.data import load_prepared as _load_prepared
 from graff.device import resolve_device
 from graff.errors import ConfigError
@@ -31,7 +32,7 @@ from graff.train.batched import StackEpochHook, train_stack
 from graff.train.config import RunConfig, config_to_dict
 from graff.train.fit import SplitResult, build_model, train_split
 from graff.train.models import spec_of
-from graff.train.rundir import RunDir
+from graff.train.rundir import History, RunDir
 
 __all__ = [
     "SPARSE_DENSITY",
@@ -46,6 +47,7 @@ __all__ = [
     "model_features",
     "run",
     "split_chunks",
+    "with_absolute_data",
 ]
 
 
@@ -428,7 +430,14 @@ def run(
         cfg: the run config (validated here).
         data: the prepared graph; None loads ``cfg.data.dataset`` (from ``data_dir``, else
             ``$GRAFF_DATA``, else the user cache).
-        out_dir: a resumable run directory (:mod:`graff.train.rundir`); None writes nothing.
+        data_dir: where the raw files are (also when ``data`` is given: the run directory
+            records the folder that holds them).
+        out_dir: a resumable run directory (:mod:`graff.train.rundir`): each split's model,
+            record and per-epoch history (``history_<k>.csv``), then ``summary.json``; its
+            paths are checked before training. None writes nothing. A user graph's path
+            (``npz:PATH``) is recorded as an absolute path (:func:`with_absolute_data`),
+            with the file's sha256, so the run can be loaded from any folder
+            (:func:`graff.load_run`).
         overwrite: replace a finished run in ``out_dir`` once the new one has finished.
         batch: at most this many splits side by side (1: one split at a time; None: as many
             as :func:`members_per_pass` finds fast on this device).
@@ -437,12 +446,17 @@ def run(
     """
     if data is not None:
         _split_list(cfg, data)  # out-of-range indices: a ConfigError naming data.splits
+    cfg = with_absolute_data(cfg)
     data = _prepared(cfg, data, data_dir, cfg.data.splits)
     splits = _split_list(cfg, data)
     chunks = split_chunks(cfg, data, splits, batch)
     _check_memory(cfg, data, data.x.device, max(len(c) for c in chunks))
     rundir = RunDir(Path(out_dir)) if out_dir is not None else None
-    done = rundir.open(cfg, overwrite=overwrite) if rundir is not None else set()
+    source: dict[str, Any] | None = None
+    done: set[int] = set()
+    if rundir is not None:
+        source = dataset_source(cfg.data.dataset, cfg.data.params, data_dir)
+        done = rundir.open(cfg, overwrite=overwrite, splits=splits, data_source=source)
     start = time.perf_counter()
     results: dict[int, SplitResult] = {}
     for k in splits:
@@ -452,21 +466,37 @@ def run(
             results[k] = SplitResult(
                 **{**fields, **{m: rec[m] / 100.0 for m in ("train", "val", "test")}}
             )
+    curves: dict[int, list[tuple[int, float, float, float, float]]] = {}
 
     def save(res: SplitResult) -> None:
         results[res.split] = res
+        rows = curves.pop(res.split, [])
         if rundir is not None:
             rec = res.to_json()
             rec.update({m: 100.0 * rec[m] for m in ("train", "val", "test")})
-            rundir.save_split(res.split, rec, res.state_dict)
+            history = History(
+                res.metric,
+                epoch=[r[0] for r in rows],
+                loss=[r[1] for r in rows],
+                train=[r[2] for r in rows],
+                val=[r[3] for r in rows],
+                test=[r[4] for r in rows],
+            )
+            rundir.save_split(res.split, rec, res.state_dict, history)
 
-    stack_hook: StackEpochHook | None = None
-    if on_epoch is not None:
-        split_hook = on_epoch
-
-        def stack_hook(epoch: int, scores: dict[int, dict[str, float]]) -> None:
-            for k, sc in scores.items():
-                split_hook(k, epoch, sc)
+    def stack_hook(epoch: int, scores: dict[int, dict[str, float]]) -> None:
+        for k, sc in scores.items():
+            if rundir is not None:
+                row = (
+                    epoch,
+                    sc["loss"],
+                    100.0 * sc["train"],
+                    100.0 * sc["val"],
+                    100.0 * sc["test"],
+                )
+                curves.setdefault(k, []).append(row)
+            if on_epoch is not None:
+                on_epoch(k, epoch, sc)
 
     def start_pass(chunk: list[int]) -> None:
         if on_split_start is not None:
@@ -474,13 +504,20 @@ def run(
                 on_split_start(k, len(splits))
 
     todo = [k for k in splits if k not in results]
-    _train_passes(cfg, data, todo, batch, stack_hook, save, start_pass)
+    hook = stack_hook if rundir is not None or on_epoch is not None else None
+    _train_passes(cfg, data, todo, batch, hook, save, start_pass)
     ordered = [results[k] for k in splits]
     summary = Summary.from_results(data.name, cfg.model.name, ordered, time.perf_counter() - start)
     if rundir is not None:
         payload = summary.to_json()
         payload["config"] = config_to_dict(cfg)
         payload["notes"] = data.notes
+        payload["data"] = {
+            **(source or {}),
+            "num_nodes": data.x.size(0),
+            "num_features": data.x.size(1),
+            "num_classes": data.num_classes,
+        }
         # Bit-reproducible for the same device, torch build, thread count and split chunks
         # (GEMM reductions split across threads round differently; members trained side by
         # side draw their dropout masks from one stream), so the summary records them.
@@ -492,3 +529,15 @@ def run(
         }
         rundir.finish(payload)
     return summary
+
+
+def with_absolute_data(cfg: RunConfig) -> RunConfig:
+    """``cfg``, or a copy whose user graph (``npz:PATH``) names its file by absolute path, so
+    that the run directory records where the data came from and a rerun from another folder
+    with the same file is the same run (:func:`graff.data.absolute_dataset`)."""
+    name = absolute_dataset(cfg.data.dataset)
+    if name == cfg.data.dataset:
+        return cfg
+    out = copy.deepcopy(cfg)
+    out.data.dataset = name
+    return out

@@ -1,0 +1,174 @@
+"""graff.load_run: a finished run read back gives exactly what the run recorded: each split's
+model scores its recorded test score, each history's best-validation epoch is the record's,
+and the data is found from any working folder; incomplete or damaged runs are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import graff
+from graff.data import csbm
+from graff.train import (
+    History,
+    LoadedRun,
+    PreparedData,
+    RunConfig,
+    RunDirError,
+    load_run,
+    prepare_data,
+    run,
+)
+from graff.train.rundir import MARKER
+
+PARAMS = {"num_nodes": 120, "num_classes": 3, "num_features": 6, "num_splits": 3, "seed": 2}
+
+
+def _cfg(dataset: str = "csbm", **params: object) -> RunConfig:
+    cfg = RunConfig()
+    cfg.data.dataset = dataset
+    cfg.data.params = dict(params)
+    cfg.model.hidden, cfg.model.T, cfg.model.dropout = 8, 2.0, 0.2
+    cfg.optim.epochs, cfg.optim.lr = 8, 0.02
+    return cfg.validate()
+
+
+@pytest.fixture(scope="module")
+def data() -> PreparedData:
+    return prepare_data(csbm(**PARAMS))
+
+
+@pytest.mark.parametrize("batch", [1, None], ids=["per-split", "side-by-side"])
+def test_round_trip_gives_the_recorded_scores(
+    data: PreparedData, tmp_path: Path, batch: int | None
+) -> None:
+    """load_run → each split's model, evaluated on its own split, scores exactly the
+    recorded test (and validation) score; the histories agree with the records."""
+    out = tmp_path / "run"
+    summary = run(_cfg(**PARAMS), data, out, batch=batch)
+    loaded = graff.load_run(out)
+    assert isinstance(loaded, LoadedRun)
+    assert graff.load_run is load_run
+    assert loaded.config.model.hidden == 8
+    assert loaded.splits == summary.splits == [0, 1, 2]
+    assert loaded.summary["mean"] == summary.mean
+    for i, k in enumerate(loaded.splits):
+        model = loaded.model(k)
+        assert not model.training
+        scores = loaded.evaluate(k, data)
+        assert scores["test"] == summary.test[i]
+        assert scores["val"] == summary.val[i]
+        h = loaded.history(k)
+        assert isinstance(h, History)
+        assert h.metric == "accuracy"
+        assert h.epoch == list(range(1, 9))
+        best = h.best_epoch()
+        assert best == loaded.records[k]["best_epoch"] == summary.best_epochs[i]
+        assert h.val[best - 1] == loaded.records[k]["val"] == summary.val[i]
+        assert h.test[best - 1] == loaded.records[k]["test"] == summary.test[i]
+    assert set(loaded.histories) == set(loaded.models) == {0, 1, 2}
+
+
+def test_history_file_is_a_plain_csv(data: PreparedData, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run(_cfg(**PARAMS), data, out)
+    lines = (out / "history_1.csv").read_text().splitlines()
+    assert lines[0] == "epoch,loss,train_accuracy,val_accuracy,test_accuracy"
+    assert len(lines) == 1 + 8
+    assert lines[1].split(",")[0] == "1"
+
+
+def test_histories_are_kept_on_resume(data: PreparedData, tmp_path: Path) -> None:
+    """A resumed run keeps the finished splits' histories byte for byte."""
+    out = tmp_path / "run"
+    run(_cfg(**PARAMS), data, out)
+    kept = (out / "history_0.csv").read_bytes()
+    for f in ("summary.json", "split_2.json"):
+        (out / f).unlink()
+    run(_cfg(**PARAMS), data, out)
+    assert (out / "history_0.csv").read_bytes() == kept
+    load_run(out).history(2)
+
+
+def test_loads_the_data_it_was_trained_on(data: PreparedData, tmp_path: Path) -> None:
+    """Without data: the dataset is built from the recorded config (csbm: generated)."""
+    out = tmp_path / "run"
+    summary = run(_cfg(**PARAMS), data, out)
+    loaded = load_run(out)
+    assert loaded.data_source == {"kind": "generated", "path": None}
+    assert loaded.evaluate(0)["test"] == summary.test[0]
+
+
+def _npz(path: Path, data: PreparedData) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        x=data.x.numpy(),
+        y=data.y.numpy(),
+        edge_index=data.edge_index.numpy(),
+        train_mask=data.train_mask.numpy(),
+        val_mask=data.val_mask.numpy(),
+        test_mask=data.test_mask.numpy(),
+    )
+
+
+def test_relative_npz_path_is_recorded_absolute(
+    data: PreparedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of npz:relative/path records the absolute path and sha256; it loads (and
+    resumes as the same run) from another working folder; a moved file is a clear error
+    whose fix (data_dir = its new place) works, and a different file is refused."""
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _npz(work / "graphs" / "g.npz", data)
+    monkeypatch.chdir(work)
+    cfg = _cfg("npz:graphs/g.npz")
+    summary = run(cfg, None, "out")
+    assert cfg.data.dataset == "npz:graphs/g.npz"  # the caller's config is not changed
+    absolute = str(work / "graphs" / "g.npz")
+    meta = yaml.safe_load((work / "out" / "config.yaml").read_text())
+    assert meta["config"]["data"]["dataset"] == f"npz:{absolute}"
+    assert meta["data"]["kind"] == "npz" and meta["data"]["path"] == absolute
+    assert json.loads((work / "out" / "summary.json").read_text())["data"]["path"] == absolute
+
+    monkeypatch.chdir(elsewhere)
+    loaded = load_run(work / "out")
+    assert loaded.evaluate(1)["test"] == summary.test[1]
+    with pytest.raises(RunDirError, match="already holds a complete run"):  # same run
+        run(_cfg(f"npz:{absolute}"), None, work / "out")
+
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (work / "graphs" / "g.npz").rename(moved / "g.npz")
+    with pytest.raises(RunDirError, match=r"g\.npz.*not there any more.*--data-dir"):
+        load_run(work / "out").data()
+    assert load_run(work / "out", data_dir=str(moved)).evaluate(2)["test"] == summary.test[2]
+    other = moved / "other" / "g.npz"
+    _npz(other, prepare_data(csbm(**{**PARAMS, "seed": 3})))
+    with pytest.raises(RunDirError, match="is not the graph"):
+        load_run(work / "out").data(str(other))
+
+
+def test_refuses_incomplete_and_damaged_runs(data: PreparedData, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(RunDirError, match="not a run directory"):
+        load_run(out)
+    run(_cfg(**PARAMS), data, out)
+    (out / "history_1.csv").write_text("epoch,loss\n")
+    with pytest.raises(RunDirError, match=r"history_1\.csv is damaged.*--overwrite"):
+        load_run(out)
+    (out / "summary.json").unlink()
+    with pytest.raises(RunDirError, match=r"no complete run.*--out"):
+        load_run(out)
+
+
+def test_no_scratch_marker_is_left_behind(data: PreparedData, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run(_cfg(**PARAMS), data, out)
+    run(_cfg(**PARAMS), data, out, overwrite=True)
+    assert not list(tmp_path.rglob(MARKER))
+    assert load_run(out).history(0).best_epoch() == load_run(out).records[0]["best_epoch"]
