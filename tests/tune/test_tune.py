@@ -15,6 +15,7 @@ import subprocess
 import optuna
 import pytest
 
+from graff.errors import RunDirError
 from graff.train import DivergenceError, SplitResult, load_config, read_summary, run
 from graff.train.config import ConfigError, config_to_dict
 from graff.tune import TRIALS_COLUMNS, TrialEvent, TuneError, default_splits, tune
@@ -420,3 +421,129 @@ def test_base_trial_off_and_base_values_outside_the_space(tmp_path, fake_fit):
     (first,) = _study(res).trials
     assert first.user_attrs.get("base_config") is True
     assert first.params["model.hidden"] == 8 and 1e-3 <= first.params["optim.lr"] <= 5e-2
+
+
+@pytest.fixture
+def npz_graph(tmp_path):
+    """A small user graph (.npz without masks, 3 classes): no config is shipped for it."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n, f = 90, 8
+    y = np.arange(n) % 3
+    x = rng.standard_normal((n, f)) + 2.0 * np.eye(3, f)[y]
+    src, dst = rng.integers(0, n, size=(2, 240))
+    path = tmp_path / "graph.npz"
+    np.savez(path, x=x.astype(np.float32), y=y, edge_index=np.stack([src, dst])[:, src != dst])
+    return path
+
+
+@pytest.mark.parametrize("model", ["graff", "gcn"])
+def test_the_base_config_is_the_one_graff_train_runs(tmp_path, fake_fit, npz_graph, model):
+    """On a graph without a shipped config the search starts where ``graff train`` does:
+    graff/defaults/<model>.yaml where there is one (graff), the schema's defaults otherwise."""
+    from graff.configs import default_config
+    from graff.train.resolve import resolve_config
+    from graff.tune import default_space
+
+    assert (default_config(model) is not None) == (model == "graff")
+    dataset = f"npz:{npz_graph}"
+    res = tune(
+        dataset, model, trials=1, splits=1, final=False, plots=False, pruner="none",
+        out_dir=tmp_path / "out",
+    )  # fmt: skip
+    want, _ = resolve_config(dataset, model)
+    want.data.splits = None
+    expected = json.loads(json.dumps(config_to_dict(want)))
+    del expected["provenance"]
+    if model == "graff":  # the defaults file, not the schema's (sum W, lr 0.01)
+        assert expected["model"]["w_type"] == "diag" and expected["optim"]["lr"] == 0.006
+    study = _study(res)
+    assert study.user_attrs["graff"]["base"] == expected  # job.base, as the study records it
+    (first,) = study.trials  # trial 0: the base config at the space's keys
+    assert first.user_attrs.get("base_config") is True
+    point = default_space(model).point_of(want)
+    assert point and {k: first.params[k] for k in point} == point
+    chosen = json.loads(json.dumps(config_to_dict(res.best_config)))  # the base itself
+    assert {k: v for k, v in chosen.items() if k != "provenance"} == expected
+
+
+def test_a_study_owns_its_output_directory(tmp_path, fake_fit, npz_graph):
+    first = _tune(tmp_path, trials=2, final=False, pruner="none")
+    out = first.out_dir
+    owner = json.loads((out / "study.json").read_text())
+    assert owner == {
+        "study": "graff-csbm", "storage": "study.journal", "dataset": "csbm", "model": "graff",
+    }  # fmt: skip
+    files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    for other in (
+        {"study_name": "another"},
+        {"dataset": f"npz:{npz_graph}"},
+        {"model": "gcn", "space": None},
+        {"storage": str(tmp_path / "elsewhere.journal")},
+    ):
+        kw = {"trials": 2, "final": False, "pruner": "none", **other}
+        dataset, model = kw.pop("dataset", "csbm"), kw.pop("model", "graff")
+        args = {"space": SMALL_SPACE, "data_params": DATA, "overrides": FAST, "plots": False}
+        with pytest.raises(RunDirError, match=r"holds the files of study 'graff-csbm' \(graff "
+                           r"on csbm, study.journal\); choose another --out"):  # fmt: skip
+            tune(dataset, model, out_dir=out, **{**args, **kw})
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == files
+    # the same study resumes there, also after the folder moved (nothing names its old path)
+    moved = tmp_path / "moved"
+    out.rename(moved)
+    again = _tune(tmp_path, out_dir=moved, trials=3, final=False, pruner="none")
+    assert again.n_trials == 3 and again.new_trials == 1
+    assert str(out) not in again.best_config.provenance
+    assert "in journal file study.journal;" in again.best_config.provenance
+
+
+def test_an_output_directory_of_an_older_graff_or_a_damaged_record(tmp_path, fake_fit):
+    out = _tune(tmp_path, trials=1, final=False, pruner="none").out_dir
+    (out / "study.json").unlink()  # as an older graff left it: best.yaml names the study
+    _tune(tmp_path, trials=1, final=False, pruner="none")
+    (out / "study.json").unlink()
+    with pytest.raises(RunDirError, match=r"holds the best\.yaml of another search"):
+        _tune(tmp_path, trials=1, final=False, study_name="another")
+    (out / "study.json").write_text("{not json")
+    with pytest.raises(RunDirError, match=r"study\.json is not a graff tune record"):
+        _tune(tmp_path, trials=1, final=False, pruner="none")
+
+
+def test_the_command_refuses_another_study_in_one_line(tmp_path, fake_fit, capsys):
+    from graff import cli
+
+    out = _tune(tmp_path, trials=1, final=False, pruner="none").out_dir
+    argv = ["tune", "--dataset", "texas", "--trials", "1", "--out", str(out), "--no-progress"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "holds the files of study 'graff-csbm'" in err and "choose another --out" in err
+
+
+def test_each_call_counts_the_trials_its_own_workers_ran(tmp_path, fake_fit):
+    """Two calls on one shared journal, interleaved: the second starts after the first's
+    second trial and fills the study to 5; the first then fills it to 8."""
+    shared = str(tmp_path / "shared.journal")
+    second: list = []
+
+    def on_trial(ev: TrialEvent) -> None:
+        if ev.number == 1 and not second:
+            second.append(
+                _tune(tmp_path, out_dir=tmp_path / "b", storage=shared, trials=5, final=False,
+                      pruner="none")
+            )  # fmt: skip
+
+    first = _tune(
+        tmp_path, out_dir=tmp_path / "a", storage=shared, trials=8, final=False, pruner="none",
+        on_trial=on_trial,
+    )  # fmt: skip
+    (other,) = second
+    assert other.n_trials == 5 and other.new_trials == 3
+    assert first.n_trials == 8 and first.new_trials == 5  # was 8: the study's difference
+    assert "3 in this call" in other.report()[0] and "5 in this call" in first.report()[0]
+    calls = [t.user_attrs["call"] for t in optuna.load_study(
+        study_name="graff-csbm", storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(shared))).trials]  # fmt: skip
+    assert calls[:2] == [calls[0]] * 2 and len(set(calls[2:5])) == 1 and calls[2] != calls[0]
+    assert calls[5:] == [calls[0]] * 3
