@@ -92,3 +92,38 @@ def test_what_analyze_accepts_is_decided_by_the_model_not_its_name() -> None:
     finally:
         MODELS._entries.pop("flow_net")
     assert verdict == {"graff": True, "graff_nores": False, "mlp": False, "flow_net": True}
+
+
+def test_an_npz_run_is_analysed_from_another_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of npz:relative/path finds its graph from any working folder (the run records
+    it absolute); once the file has moved, the error's fix (--data-dir NEW_PLACE) works."""
+    import numpy as np
+
+    d = prepare_data(load_dataset("csbm", **PARAMS))
+    work = tmp_path / "work"
+    work.mkdir()
+    arrays = {k: getattr(d, k).numpy() for k in ("x", "y", "edge_index")}
+    masks = {k: getattr(d, k).numpy() for k in ("train_mask", "val_mask", "test_mask")}
+    np.savez(work / "g.npz", **arrays, **masks)
+    monkeypatch.chdir(work)
+    cfg = RunConfig()
+    cfg.data.dataset = "npz:g.npz"
+    cfg.model.hidden, cfg.model.T, cfg.model.step_size, cfg.optim.epochs = 6, 2.0, 0.5, 10
+    run(cfg, None, "out")
+    summary = json.loads((work / "out" / "summary.json").read_text())
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    report, _, _ = analyze_run(work / "out", split=1)
+    assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][1], abs=1e-4)
+
+    (work / "g.npz").rename(elsewhere / "g.npz")
+    with pytest.raises(RunDirError, match=r"g\.npz.*moved or deleted.*--data-dir PATH"):
+        analyze_run(work / "out")
+    report, _, _ = analyze_run(work / "out", split=1, data_dir=str(elsewhere))
+    assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][1], abs=1e-4)
+    assert main(["analyze", str(work / "out"), "--data-dir", str(elsewhere / "g.npz"),
+                 "--no-plots", "--out", str(tmp_path / "a")]) == 0  # fmt: skip

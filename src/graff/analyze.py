@@ -58,7 +58,7 @@ def _load_run(
             f"{run_dir} has no trained model for split {split}; available splits: "
             + (", ".join(done) if done else "none (the run has not finished a split)")
         )
-    return cfg, weights, run_data(cfg, meta.get("data"), data_dir, run_dir)
+    return cfg, weights, run_data(cfg, meta.get("data_source"), data_dir, run_dir)
 
 
 def _is_residual_graff(cfg: Any) -> bool:

@@ -19,6 +19,7 @@ from graff.train import (
     PreparedData,
     RunConfig,
     RunDirError,
+    load_config,
     load_run,
     prepare_data,
     run,
@@ -132,8 +133,11 @@ def test_relative_npz_path_is_recorded_absolute(
     absolute = str(work / "graphs" / "g.npz")
     meta = yaml.safe_load((work / "out" / "config.yaml").read_text())
     assert meta["config"]["data"]["dataset"] == f"npz:{absolute}"
-    assert meta["data"]["kind"] == "npz" and meta["data"]["path"] == absolute
-    assert json.loads((work / "out" / "summary.json").read_text())["data"]["path"] == absolute
+    assert meta["data_source"]["kind"] == "npz" and meta["data_source"]["path"] == absolute
+    s = json.loads((work / "out" / "summary.json").read_text())
+    assert s["data_source"] == meta["data_source"]
+    assert s["graph"]["num_features"] == PARAMS["num_features"]
+    assert load_config(work / "out" / "config.yaml").data.dataset == f"npz:{absolute}"
 
     monkeypatch.chdir(elsewhere)
     loaded = load_run(work / "out")

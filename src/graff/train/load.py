@@ -26,8 +26,8 @@ __all__ = ["LoadedRun", "load_run", "read_run_config", "run_data"]
 
 def read_run_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
     """The :class:`RunConfig` in ``run_dir/config.yaml`` and the whole record (``config``,
-    ``versions`` and, for runs made since graff records it, ``data``: where the data came
-    from).
+    ``versions`` and, for runs made since graff records it, ``data_source``: where the data
+    came from).
 
     Raises:
         RunDirError: no graff ``config.yaml`` there, or one holding an unusable config.
@@ -71,7 +71,7 @@ def run_data(
     recorded (if it still exists), else from ``$GRAFF_DATA`` and the user cache.
 
     Args:
-        cfg: the run's config. recorded: ``config.yaml``'s ``data`` record (None for a run
+        cfg: the run's config. recorded: ``config.yaml``'s ``data_source`` (None for a run
             from an older graff). where: the run directory, for the messages.
 
     Raises:
@@ -120,7 +120,7 @@ class LoadedRun:
     Attributes:
         path: the run directory. config: its :class:`RunConfig`. summary: ``summary.json``.
         versions: graff, torch and python of the run. data_source: where the data came from
-            (``config.yaml``'s ``data``: ``kind``, ``path``, and a user graph's ``sha256``;
+            (``config.yaml``'s ``data_source``: ``kind``, ``path``, a user graph's ``sha256``;
             None for a run from an older graff). records: ``split_<k>.json`` by split.
         data_dir: the default of :meth:`data`.
     """
@@ -149,7 +149,7 @@ class LoadedRun:
         return self._data[where]
 
     def _dims(self) -> tuple[int, int]:
-        rec = self.summary.get("data")
+        rec = self.summary.get("graph")
         if isinstance(rec, dict) and "num_features" in rec and "num_classes" in rec:
             return int(rec["num_features"]), int(rec["num_classes"])
         data = self.data()  # a run from an older graff: the sizes come from the data
@@ -248,7 +248,7 @@ def load_run(run_dir: str | Path, *, data_dir: str | None = None) -> LoadedRun:
     cfg, meta = read_run_config(path)
     summary = read_summary(path)
     records = {int(k): read_split(path, int(k)) for k in summary["splits"]}
-    source = meta.get("data")
+    source = meta.get("data_source")
     return LoadedRun(
         path=path,
         config=cfg,

@@ -2,17 +2,18 @@
 
 Layout::
 
-    config.yaml        {config, versions, data}: the resolved configuration (a user graph's
-                       path made absolute), the versions, and where the data came from
-                       (data.path: the .npz, with its sha256, or the raw-data folder);
-                       written first
+    config.yaml        {config, versions, data_source}: the resolved configuration (a user
+                       graph's path made absolute), the versions, and where the data came
+                       from (data_source.path: the .npz, with its sha256, or the raw-data
+                       folder); written first
     split_<k>.pt       best-validation model of split k
     history_<k>.csv    split k's curves: epoch, loss, train_<metric>, val_<metric>,
                        test_<metric> (percent) after every epoch
     split_<k>.json     scores of split k, the sha256 of split_<k>.pt and history_<k>.csv, and
                        record_sha256 over all its own fields (marks the split done)
-    summary.json       written last, atomically: a run is complete iff this file exists; its
-                       summary_sha256 covers all its other fields
+    summary.json       written last, atomically: a run is complete iff this file exists; it
+                       repeats config and data_source, gives the graph's size (graph), and
+                       its summary_sha256 covers all its other fields
 
 Every file is written through :func:`graff._io.atomic_write` (a reader never sees half a
 file; permissions follow the umask). An interrupted run leaves no ``summary.json``; the same
@@ -399,7 +400,7 @@ class RunDir:
 
     def _check_same_graph(self, meta: dict[str, Any], source: dict[str, Any] | None) -> None:
         """Refuse to resume on a user graph whose file changed since the run began."""
-        old = meta.get("data")
+        old = meta.get("data_source")
         if not isinstance(old, dict) or source is None or source.get("kind") != "npz":
             return
         if old.get("sha256") and source.get("sha256") and old["sha256"] != source["sha256"]:
@@ -492,7 +493,7 @@ class RunDir:
             },
         }
         if data_source is not None:
-            record["data"] = data_source
+            record["data_source"] = data_source
         try:
             atomic_write(cfg_path, yaml.safe_dump(record, sort_keys=False))
         except OSError as err:

@@ -512,8 +512,8 @@ def run(
         payload = summary.to_json()
         payload["config"] = config_to_dict(cfg)
         payload["notes"] = data.notes
-        payload["data"] = {
-            **(source or {}),
+        payload["data_source"] = source
+        payload["graph"] = {
             "num_nodes": data.x.size(0),
             "num_features": data.x.size(1),
             "num_classes": data.num_classes,
