@@ -30,11 +30,16 @@ def _say_notes(notes: list[str]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from graff.errors import ConfigError
     from graff.train import load_prepared, resolve_config, run
+    from graff.train.tracking import TRACKERS, combine_hooks, parse_trackers
 
     cfg, source = resolve_config(
         args.dataset, args.model, args.config, args.set or (), seed=args.seed, device=args.device
     )
+    if args.log_dir is not None and args.log is None:
+        raise ConfigError("--log-dir is where --log writes: add --log tensorboard, or drop it")
+    trackers_named = parse_trackers(args.log) if args.log is not None else []
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = (
         Path(args.out)
@@ -47,6 +52,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     n = len(cfg.data.splits) if cfg.data.splits is not None else data.num_splits
     label = f"{cfg.model.name} on {data.name}"
     bar = r.RunProgress(label, cfg.optim.epochs, n, enabled=not args.no_progress)
+    log_dir = Path(args.log_dir) if args.log_dir else out / "tb"
+    trackers = [TRACKERS[name](log_dir, cfg, metric=data.metric) for name in trackers_named]
+    if trackers:
+        r.say(f"{', '.join(trackers_named)}: {log_dir}", stderr=args.json)
     try:
         with bar:
             summary = run(
@@ -56,8 +65,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite,
                 batch=args.batch,
                 on_split_start=bar.split_start,
-                on_epoch=bar.epoch,
+                on_epoch=combine_hooks(bar.epoch, *trackers),
             )
+        for tracker in trackers:
+            tracker.finish(summary)
     except KeyboardInterrupt:
         r.error(
             f"finished splits are kept in {out}; rerun with --out {out} and the same "
@@ -65,6 +76,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             label="interrupted",
         )
         return 130
+    finally:
+        for tracker in trackers:
+            tracker.close()
     if args.json:
         print(json.dumps({**summary.to_json(), "run_dir": str(out)}, indent=2))
         return 0

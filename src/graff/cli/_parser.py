@@ -121,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace the run in --out once the new one has finished",
     )
+    from graff.train.tracking import TRACKERS
+
+    t.add_argument(
+        "--log",
+        metavar="TRACKERS",
+        help="stream each split's per-epoch loss and scores, and the config with the results "
+        f"as hyperparameters, to these trackers (comma-separated): {', '.join(TRACKERS)} "
+        "(pip install 'graff-gnn[track]')",
+    )
+    t.add_argument("--log-dir", help="where --log writes (default RUN_DIR/tb, inside --out)")
     common(t)
     run_options(t)
 
