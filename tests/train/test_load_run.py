@@ -176,3 +176,10 @@ def test_no_scratch_marker_is_left_behind(data: PreparedData, tmp_path: Path) ->
     run(_cfg(**PARAMS), data, out, overwrite=True)
     assert not list(tmp_path.rglob(MARKER))
     assert load_run(out).history(0).best_epoch() == load_run(out).records[0]["best_epoch"]
+
+
+def test_repr_is_one_line(data: PreparedData, tmp_path: Path) -> None:
+    run(_cfg(**PARAMS), data, tmp_path / "run")
+    text = repr(load_run(tmp_path / "run"))
+    assert text.startswith("LoadedRun(") and "graff on csbm, 3 splits" in text
+    assert "\n" not in text and len(text) < 200

@@ -177,10 +177,10 @@ def test_a_users_folder_named_like_the_scratch_folder_is_never_deleted(
     mine.mkdir()
     (mine / "thesis.tex").write_text("years of work")
     (mine / "config.yaml").write_text("my: config\n")
-    before = _snapshot(out)
+    before, theirs = _snapshot(out), _snapshot(mine)
     with pytest.raises(RunDirError, match=r"\.run\.graff-new exists but graff did not make it"):
         run(_cfg(lr=0.05), data3, out, overwrite=True)
-    assert (mine / "thesis.tex").read_text() == "years of work"
+    assert _snapshot(mine) == theirs
     assert _snapshot(out) == before
 
     # a copy of a real graff mark does not make the folder graff's
@@ -329,3 +329,21 @@ def test_an_unwritable_run_folder_fails_before_training(
     finally:
         out.chmod(0o755)
     assert started == [] and list(out.iterdir()) == []
+
+
+def test_finish_removes_only_graffs_files_from_the_scratch_folder(
+    data3: PreparedData, tmp_path: Path
+) -> None:
+    """A file put into the scratch folder while the overwrite trains survives the swap: the
+    run completes, the folder is left with a warning naming the file."""
+    out = tmp_path / "run"
+    run(_cfg(), data3, out)
+    sib = tmp_path / ".run.graff-new"
+
+    def drop(k: int, epoch: int, scores: dict[str, float]) -> None:
+        (sib / "notes.txt").write_text("mine")
+
+    with pytest.warns(RuntimeWarning, match=r"graff-new holds files graff did not write \(notes"):
+        run(_cfg(lr=0.05), data3, out, overwrite=True, on_epoch=drop)
+    assert read_summary(out)["config"]["optim"]["lr"] == 0.05
+    assert sorted(p.name for p in sib.iterdir()) == [MARKER, "notes.txt"]

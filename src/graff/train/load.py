@@ -135,6 +135,13 @@ class LoadedRun:
     _models: dict[int, nn.Module] = field(default_factory=dict, repr=False)
     _data: dict[str | None, PreparedData] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"LoadedRun({str(self.path)!r}: {s['model']} on {s['dataset']}, "
+            f"{len(self.splits)} splits, test {s['metric']} {s['mean']:.2f} ± {s['std']:.2f})"
+        )
+
     @property
     def splits(self) -> list[int]:
         """The run's splits, in the summary's order."""
@@ -227,16 +234,21 @@ def load_run(run_dir: str | Path, *, data_dir: str | None = None) -> LoadedRun:
 
     Example::
 
-        >>> import graff
-        >>> run = graff.load_run("runs/texas-graff")               # doctest: +SKIP
-        >>> run.config.model.name, run.summary["mean"]            # doctest: +SKIP
-        ('graff', 84.86...)
-        >>> model = run.model(0)                 # split 0's best-validation model, eval mode
-        >>> run.evaluate(0)["test"] == run.summary["test"][0]     # doctest: +SKIP
-        True
-        >>> h = run.history(0)                   # per-epoch loss and train/val/test scores
-        >>> h.best_epoch() == run.records[0]["best_epoch"]        # doctest: +SKIP
-        True
+        import graff
+        from graff.train import RunConfig, run
+
+        cfg = RunConfig()  # GRAFF on a small synthetic graph (csbm)
+        cfg.data.params = {"num_nodes": 200, "num_splits": 2}
+        cfg.model.hidden, cfg.optim.epochs = 16, 20
+        run(cfg, out_dir="runs/csbm-demo")
+
+        r = graff.load_run("runs/csbm-demo")
+        r.config.model.name, r.summary["mean"]  # the RunConfig and summary.json
+        model = r.model(0)  # split 0's best-validation model, in eval mode
+        r.evaluate(0)["test"] == r.summary["test"][0]  # True: the recorded test score
+        h = r.history(0)  # per-epoch loss and train/val/test scores
+        h.best_epoch() == r.records[0]["best_epoch"]  # True
+        data = r.data()  # the prepared graph (data_dir= where the data has moved)
 
     Raises:
         RunDirError: ``run_dir`` holds no complete run, or a file of it is damaged or was
@@ -248,7 +260,8 @@ def load_run(run_dir: str | Path, *, data_dir: str | None = None) -> LoadedRun:
     cfg, meta = read_run_config(path)
     summary = read_summary(path)
     records = {int(k): read_split(path, int(k)) for k in summary["splits"]}
-    source = meta.get("data_source")
+    # a run resumed from an older graff's config.yaml records the source in its summary only
+    source = meta.get("data_source") or summary.get("data_source")
     return LoadedRun(
         path=path,
         config=cfg,
