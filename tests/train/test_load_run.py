@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import graff
-from graff.data import csbm
+from graff.data import csbm, dataset_source
 from graff.train import (
     History,
     LoadedRun,
@@ -24,6 +24,7 @@ from graff.train import (
     prepare_data,
     run,
 )
+from graff.train.load import run_data
 from graff.train.rundir import MARKER
 
 PARAMS = {"num_nodes": 120, "num_classes": 3, "num_features": 6, "num_splits": 3, "seed": 2}
@@ -183,3 +184,33 @@ def test_repr_is_one_line(data: PreparedData, tmp_path: Path) -> None:
     text = repr(load_run(tmp_path / "run"))
     assert text.startswith("LoadedRun(") and "graff on csbm, 3 splits" in text
     assert "\n" not in text and len(text) < 200
+
+
+def test_resume_refuses_a_user_graph_that_changed(
+    data: PreparedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unfinished run on npz:PATH whose file was replaced by another graph is not resumed
+    (its finished splits were trained on the old one)."""
+    monkeypatch.chdir(tmp_path)
+    _npz(tmp_path / "g.npz", data)
+    run(_cfg("npz:g.npz"), None, "out")
+    (tmp_path / "out" / "summary.json").unlink()
+    _npz(tmp_path / "g.npz", prepare_data(csbm(**{**PARAMS, "seed": 3})))
+    with pytest.raises(RunDirError, match=r"g\.npz changed since the run.*--overwrite"):
+        run(_cfg("npz:g.npz"), None, "out")
+    run(_cfg("npz:g.npz"), None, "out", overwrite=True)
+    assert load_run("out").evaluate(0)["test"] == load_run("out").summary["test"][0]
+
+
+@pytest.mark.shared_data
+def test_a_registered_dataset_is_found_where_the_run_recorded_it(
+    shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder holding texas's raw files is recorded; with no --data-dir and no
+    $GRAFF_DATA, the data is read from there."""
+    source = dataset_source("texas", {}, shared_data_dir)
+    assert source == {"kind": "files", "path": str(shared_data_dir.absolute())}
+    monkeypatch.delenv("GRAFF_DATA", raising=False)
+    assert dataset_source("texas", {}, None)["path"] is None  # not in the user cache
+    cfg = _cfg("texas")
+    assert run_data(cfg, source).num_splits == 10
