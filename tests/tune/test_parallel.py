@@ -22,7 +22,7 @@ import pytest
 from optuna.trial import TrialState
 
 import graff
-from graff.tune import tune
+from graff.tune import _storage, tune
 
 DATA = {"num_nodes": 120, "num_splits": 3, "num_features": 16, "seed": 3}
 FAST = ["optim.epochs=10"]
@@ -37,8 +37,9 @@ SCRIPT = """
 import json, sys
 from graff.tune import tune
 out, trials, storage = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None
-tune("csbm", "graff", trials=trials, out_dir=out, storage=storage, final=False,
-     **json.loads(sys.argv[4]))
+res = tune("csbm", "graff", trials=trials, out_dir=out, storage=storage, final=False,
+           **json.loads(sys.argv[4]))
+print(res.new_trials)
 """
 
 
@@ -47,7 +48,7 @@ def _spawn(out: Path, trials: int, storage: str = "") -> subprocess.Popen[bytes]
     src = str(Path(graff.__file__).resolve().parents[1])  # this checkout's graff
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
     cmd = [sys.executable, "-c", SCRIPT, str(out), str(trials), storage, json.dumps(ARGS)]
-    return subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _journal(out: Path) -> optuna.storages.BaseStorage:
@@ -151,10 +152,11 @@ def test_two_machines_fill_one_postgresql_study(tmp_path, postgres):
             study = optuna.load_study(study_name="graff-csbm", storage=storage)
             if study.get_trials(deepcopy=False):
                 break
-    tune("csbm", "graff", trials=total, out_dir=tmp_path / "machine0", storage=postgres,
-         final=False, **ARGS)  # fmt: skip
-    _, err = other.communicate(timeout=240)
+    res = tune("csbm", "graff", trials=total, out_dir=tmp_path / "machine0", storage=postgres,
+               final=False, **ARGS)  # fmt: skip
+    out, err = other.communicate(timeout=240)
     assert other.returncode == 0, err.decode()
+    assert res.new_trials + int(out) == total  # each machine counts its own trials
     study = optuna.load_study(study_name="graff-csbm", storage=storage)
     pids = _check_study(study.trials, total)
     assert len(pids) == 2  # both machines ran trials
@@ -163,3 +165,21 @@ def test_two_machines_fill_one_postgresql_study(tmp_path, postgres):
         assert "postgres:***@" in best and f"{total} trials" in best
     storage.remove_session()
     storage.engine.dispose()
+
+
+@pytest.mark.slow
+def test_two_calls_on_one_journal_file_count_their_own_trials(tmp_path):
+    """Two processes on one shared journal (``storage=<path>``), each with its own --out."""
+    total, shared = 8, str(tmp_path / "shared.journal")
+    procs = [_spawn(tmp_path / f"call{i}", total, shared) for i in range(2)]
+    counts = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err.decode()
+        counts.append(int(out))
+    assert sum(counts) == total  # not each the study's total
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(shared))
+    study = optuna.load_study(study_name="graff-csbm", storage=storage)
+    _check_study(study.trials, total)
+    ran = [t.user_attrs["call"] for t in study.trials if _storage.counted(t)]
+    assert sorted(ran.count(c) for c in set(ran)) == sorted(c for c in counts if c)
