@@ -198,3 +198,18 @@ def test_records_optuna_cannot_replay_are_a_clear_error(tmp_path):
     with pytest.raises(GraffError, match="cannot be read"):
         _storage.open_storage(str(path))
     _storage.close_storage(str(path))
+
+
+def test_the_command_repairs_a_damaged_tail_and_says_so(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    cut = b'{"op_code":0,"worker_id":"w","study_name":"graff-csbm","directions":[2'
+    (out / "study.journal").write_bytes(cut)  # a crash while the study was being created
+    argv = ["tune", "--dataset", "csbm", "--trials", "1", "--splits", "1", "--no-final",
+            "--no-progress", "--set", "optim.epochs=4", "--set", "data.params.num_nodes=120",
+            "--set", "data.params.num_splits=3", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"note: the study journal {out / 'study.journal'} ended in a damaged record" in err
+    (aside,) = out.glob("study.journal.damaged-*")
+    assert aside.read_bytes() == cut and len(_counted(out / "study.journal")) == 1

@@ -1,6 +1,7 @@
 """Everything :mod:`graff.tune` takes from the rest of graff, imported in this one place.
 
-The search only needs a config type, a way to load and preprocess a dataset, the training
+The search only needs a config type and ``graff train``'s resolution of one
+(:func:`resolve_config`), a way to load and preprocess a dataset, the training
 of the objective splits (for trials: side by side where the model allows) and the
 multi-split runner (for the final run). Should one of these move (e.g. ``load_prepared`` to
 :mod:`graff.data`), only this file changes; tests replace ``fit_splits`` here to feed the
@@ -10,7 +11,6 @@ search with made-up scores.
 from __future__ import annotations
 
 from graff._io import atomic_write
-from graff.configs import shipped_config
 from graff.perf import tune_allocator
 from graff.train import (
     DivergenceError,
@@ -62,6 +62,5 @@ __all__ = [
     "read_summary",
     "resolve_config",
     "run",
-    "shipped_config",
     "tune_allocator",
 ]
