@@ -32,6 +32,7 @@ from graff.nn.sparse import (
     csr_from_coo,
     csr_from_scipy,
     csr_transpose_plan,
+    edge_list,
     register_transpose,
 )
 
@@ -61,13 +62,44 @@ def graph_cached(
 ) -> T:
     """The operator ``name`` of a graph, built once per graph (see :mod:`graff.nn.cache`):
     keyed on the graph tensors themselves (``edge_index`` or ``adj_t``, ``edge_weight``),
-    the node count and ``dtype``, and shared by every model of the process."""
+    the node count and ``dtype``, and shared by every model of the process.
+
+    Under ``torch.compile`` the lookup runs outside the compiled graph and a sparse operator
+    comes back as its :class:`~graff.nn.sparse.EdgeList` (a compiled graph cannot take a
+    sparse tensor; an edge list is two dense tensors whose products compile), cached too."""
     if not isinstance(graph, Tensor) or torch.jit.is_tracing():
         # A SparseTensor is converted at each call; a trace must record the build itself
         # (a cached operator would be baked into it as a constant of the traced graph).
         return build()
+    if torch.compiler.is_compiling():
+        return _compiled_lookup(name, graph, num_nodes, edge_weight, dtype, build)
     value: T = cache.cached([graph, edge_weight], (num_nodes, str(dtype)), name, build)
     return value
+
+
+def _as_edge_lists(value: Any) -> Any:
+    """``value`` with each sparse matrix in it (alone or in a tuple) as an :class:`EdgeList`."""
+    if isinstance(value, Tensor) and value.layout in _SPARSE_LAYOUTS:
+        return edge_list(value)
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_as_edge_lists(v) for v in value)
+    return value
+
+
+@torch.compiler.disable(reason="graff.nn.adjacency: graph operators are built and cached eagerly")
+def _compiled_lookup(
+    name: str,
+    graph: Tensor,
+    num_nodes: int,
+    edge_weight: Tensor | None,
+    dtype: torch.dtype,
+    build: Callable[[], T],
+) -> T:
+    """:func:`graph_cached` for a compiled model: sparse operators as edge lists."""
+    keys, extra = [graph, edge_weight], (num_nodes, str(dtype))
+    value = cache.cached(keys, extra, name, build)
+    converted: T = cache.cached(keys, extra, f"{name}:edges", lambda: _as_edge_lists(value))
+    return converted
 
 
 def gcn_adjacency(
@@ -294,6 +326,7 @@ def edge_structure(edge_index: Tensor, num_nodes: int, *, self_loops: bool = Tru
         a.data[:] = 1.0
     pattern = csr_from_scipy(a.tocsr(), torch.float64, edge_index.device)
     plan = csr_transpose_plan(pattern)
-    crow, col = pattern.crow_indices(), pattern.col_indices()
+    # Copies, not views whose base is a sparse matrix (torch.compile cannot take those).
+    crow, col = pattern.crow_indices().clone(), pattern.col_indices().clone()
     row = torch.repeat_interleave(torch.arange(num_nodes, device=crow.device), crow[1:] - crow[:-1])
-    return EdgeStructure(crow, col, row, plan.crow, plan.col, plan.perm, num_nodes)
+    return EdgeStructure(crow, col, row, plan.crow.clone(), plan.col.clone(), plan.perm, num_nodes)

@@ -16,6 +16,11 @@ operator must stay differentiable, e.g. GNNExplainer's edge masks).
 
 Cached values are constants (built without autograd history); nothing here holds a strong
 reference to a key tensor, so caching never keeps a graph alive.
+
+Under ``torch.compile`` a lookup runs outside the compiled graph (:func:`cached` is
+``torch.compiler.disable``-d): tracing it would record the weak references, finalizers and
+version checks as guards on interpreter state that every call changes — the guard error
+"Guard failed on the same frame it was created" of a compiled model on its first graph.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ def needs_grad(*tensors: Tensor | None) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
+@torch.compiler.disable(reason="graff.nn.cache: a lookup keyed on tensor identity")
 def cached(
     tensors: Sequence[Tensor | None],
     extra: tuple[object, ...],

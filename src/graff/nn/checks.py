@@ -8,10 +8,15 @@ layers then trust their inputs.
 from __future__ import annotations
 
 import math
+from typing import NoReturn
 
 from torch import Tensor
 
+from graff.errors import GraffError
+
 __all__ = [
+    "NotScriptable",
+    "TorchScriptError",
     "check_positive",
     "check_probs",
     "check_sizes",
@@ -52,3 +57,24 @@ def reject_edge_weight(model: str, edge_weight: Tensor | None) -> None:
     """Refuse edge weights in a model that has no use for them (instead of ignoring them)."""
     if edge_weight is not None:
         raise ValueError(f"{model} does not use edge weights; pass edge_weight=None")
+
+
+class TorchScriptError(GraffError, RuntimeError):
+    """``torch.jit.script`` of a graff model: refused, with what to use instead."""
+
+
+class NotScriptable:
+    """Mixin of graff's modules: ``torch.jit.script`` refuses them in one clear line.
+
+    TorchScript cannot compile them (keyword-only arguments, custom autograd functions,
+    sparse CSR operators cached per graph tensor, PyG layers, torchdiffeq); instead of
+    TorchScript's first complaint about one of those, ``torch.jit.script`` raises
+    :class:`TorchScriptError` through the ``__prepare_scriptable__`` hook it calls first.
+    """
+
+    def __prepare_scriptable__(self) -> NoReturn:
+        raise TorchScriptError(
+            f"{type(self).__name__} does not support torch.jit.script (TorchScript is not "
+            "supported by graff's models); use torch.compile(model) to compile it, or "
+            "torch.jit.trace(model.eval(), (x, edge_index)) to export an evaluated model"
+        )

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from graff.nn.checks import check_probs, check_sizes
+from graff.nn.checks import NotScriptable, check_probs, check_sizes
 from graff.nn.functional import dropout, inverse_permutation, permute_rows
 from graff.nn.graff_conv import EdgeList, GRAFFConv
 from graff.nn.sparse import sparse_dropout_linear
@@ -56,7 +56,7 @@ def checkpointed_steps(step: Callable[[int, Tensor], Tensor], n: int, f: Tensor)
     return f
 
 
-class GRAFF(nn.Module):
+class GRAFF(NotScriptable, nn.Module):
     r"""GRAFF: a graph neural network that is the gradient flow of a learnable energy.
 
     .. math::
@@ -108,6 +108,14 @@ class GRAFF(nn.Module):
     time, and ``torch.jit.trace`` of an evaluated model on dense features and ``edge_index``
     gives a module that works on any graph (reordering is skipped while tracing). ONNX export
     is untested: it needs the optional ``onnx`` package, which graff does not depend on.
+
+    ``torch.compile(model)`` works on any graph, with no eager warm-up: Ā is looked up in
+    graff's cache outside the compiled code (one graph break per forward pass) and enters it
+    as an edge list (:class:`~graff.nn.sparse.EdgeList`), whose products compile; a graph of
+    new shapes recompiles once (then dynamic shapes), one of the same shapes never. Dense
+    features only (sparse CSR features, or a sparse ``adj_t``, run eagerly); compiled against
+    eager speed: ``benchmarks/results-compile.md``.
+    ``torch.jit.script`` is refused with a :class:`~graff.nn.checks.TorchScriptError`.
     """
 
     #: :meth:`forward` accepts sparse CSR node features (see :meth:`encode`).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,10 +16,10 @@ from graff.nn.adjacency import (
     normalized_edges,
     rcm_order,
 )
-from graff.nn.checks import check_positive, check_sizes
+from graff.nn.checks import NotScriptable, check_positive, check_sizes
 from graff.nn.functional import inverse_permutation
 from graff.nn.parametrisations import ChannelMixing, make_omega, make_w
-from graff.nn.sparse import spmm_add
+from graff.nn.sparse import EdgeList, spmm_add
 
 __all__ = ["REORDER_MIN_NODES", "EdgeList", "GRAFFConv"]
 
@@ -27,39 +27,7 @@ __all__ = ["REORDER_MIN_NODES", "EdgeList", "GRAFFConv"]
 REORDER_MIN_NODES = 10_000
 
 
-class EdgeList(NamedTuple):
-    """Ā as an edge list (``edges`` [2, E] of edges j → i, ``weight`` [E]) for ``num_nodes`` nodes:
-    the operator of a traced model (``torch.jit.trace`` cannot hold a sparse tensor)."""
-
-    edges: Tensor
-    weight: Tensor
-    num_nodes: int
-
-    def mm_add(self, x: Tensor, base: Tensor | None = None, alpha: float = 1.0) -> Tensor:
-        """``base + alpha · Ā x`` by gather and scatter-add (ops torch.jit.trace records)."""
-        msg = x.index_select(0, self.edges[0]) * self.weight.unsqueeze(-1)
-        out = torch.zeros(self.num_nodes, x.size(1), dtype=x.dtype, device=x.device)
-        out = out.index_add(0, self.edges[1], msg)
-        out = out if alpha == 1.0 else out * alpha
-        return out if base is None else base + out
-
-
-def propagate_add(
-    adj: Tensor | EdgeList,
-    x: Tensor,
-    base: Tensor | None = None,
-    alpha: float = 1.0,
-    *,
-    inplace: bool = False,
-) -> Tensor:
-    """``base + alpha · Ā x`` for Ā as a sparse matrix (:func:`~graff.nn.sparse.spmm_add`)
-    or as an :class:`EdgeList`."""
-    if isinstance(adj, EdgeList):
-        return adj.mm_add(x, base, alpha)
-    return spmm_add(adj, x, base, alpha, inplace=inplace)
-
-
-class GRAFFConv(nn.Module):
+class GRAFFConv(NotScriptable, nn.Module):
     r"""The gradient-flow step of `"Graph Neural Networks as Gradient Flows"
     <https://arxiv.org/abs/2206.10991>`_ (Di Giovanni et al. 2022, eq. 6).
 
@@ -92,6 +60,12 @@ class GRAFFConv(nn.Module):
     the traced ``edge_index`` input (gather/scatter-add), so the traced module works on any
     graph; sparse ``adj_t`` inputs, node reordering and sparse features are not traceable.
     ONNX export is untested (the ``onnx`` package is not a dependency).
+
+    ``torch.compile``: the layer compiles and runs on any graph without eager warm-up; Ā is
+    looked up in the cache outside the compiled code (a graph break) and used as an
+    :class:`EdgeList` (gather and scatter-add, which compile), or built inside it when
+    ``cached=False``. ``torch.jit.script`` is refused with one line
+    (:class:`~graff.nn.checks.TorchScriptError`): use ``torch.compile`` or ``torch.jit.trace``.
 
     Args:
         channels (int): feature width d.
@@ -182,8 +156,9 @@ class GRAFFConv(nn.Module):
     def _operator(
         self, edge_index: Any, num_nodes: int, edge_weight: Tensor | None
     ) -> Tensor | EdgeList:
-        """Ā in the caller's node order: CSR, or an :class:`EdgeList` while tracing."""
-        if not torch.jit.is_tracing():
+        """Ā in the caller's node order: CSR, or an :class:`EdgeList` while tracing or
+        compiling."""
+        if not torch.jit.is_tracing() and (self.cached or not torch.compiler.is_compiling()):
             return self.adjacency(edge_index, num_nodes, edge_weight)
         ei, ew = as_edge_index(edge_index, num_nodes, edge_weight)
         dtype = self.omega.diagonal().dtype
@@ -215,6 +190,8 @@ class GRAFFConv(nn.Module):
             return adj, order
 
         if not self.cached:
+            if torch.compiler.is_compiling():  # a compiled graph cannot take a sparse Ā
+                return self._operator(edge_index, num_nodes, edge_weight), None
             return build()
         name = f"gcn{int(self.self_loops)}:rcm"
         return graph_cached(name, edge_index, num_nodes, edge_weight, dtype, build)
@@ -261,7 +238,7 @@ class GRAFFConv(nn.Module):
             base = self.beta * x0
             if not self.omega.is_zero:
                 base = base - (x * om_op if om_op.dim() == 1 else x @ om_op)
-            inc = propagate_add(adj, xw, base)
+            inc = spmm_add(adj, xw, base)
             if self.increment_norm:
                 inc = F.batch_norm(inc, None, None, training=True)
             if self.nonlinear:
@@ -269,7 +246,7 @@ class GRAFFConv(nn.Module):
             return tau * inc
         if self.nonlinear or self.increment_norm:
             x_om = x * om_op if om_op.dim() == 1 else x @ om_op
-            inc = propagate_add(adj, xw, self.beta * x0 - x_om)
+            inc = spmm_add(adj, xw, self.beta * x0 - x_om)
             if self.increment_norm:
                 inc = F.batch_norm(inc, None, None, training=True)
             if self.nonlinear:
@@ -284,7 +261,7 @@ class GRAFFConv(nn.Module):
             base = torch.addcmul(src, x, 1.0 - tau * om_op)
         else:
             base = x - tau * (x @ om_op) + src
-        return propagate_add(adj, xw, base, tau, inplace=True)
+        return spmm_add(adj, xw, base, tau, inplace=True)
 
     def source(self, x0: Tensor, step_size: float) -> Tensor:
         """The source term τβF(0) of one Euler step of size τ."""

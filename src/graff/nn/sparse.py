@@ -35,6 +35,7 @@ from graff.nn.functional import dropout
 
 __all__ = [
     "CSRTransposePlan",
+    "EdgeList",
     "EdgeStructure",
     "csr",
     "csr_from_coo",
@@ -42,6 +43,7 @@ __all__ = [
     "csr_transpose",
     "csr_transpose_plan",
     "edge_dot",
+    "edge_list",
     "edge_softmax",
     "edge_values_mm",
     "feature_plan",
@@ -137,6 +139,39 @@ def transpose_of(m: Tensor) -> Tensor:
     return m if t is None else t
 
 
+# -- the edge-list form of an operator ---------------------------------------------------------
+class EdgeList(NamedTuple):
+    """A sparse operator M [n, n] as an edge list: ``edges`` [2, E] of edges j → i (row 0 the
+    column j, row 1 the row i of each entry), ``weight`` [E] = M_ij, for ``num_nodes`` nodes.
+
+    The form of a graph operator inside ``torch.jit.trace`` (which cannot hold a sparse
+    tensor) and ``torch.compile`` (which cannot take one): its product is a gather and a
+    scatter-add, dense ops both record and compile (:func:`spmm_add` takes either form)."""
+
+    edges: Tensor
+    weight: Tensor
+    num_nodes: int
+
+    def mm_add(self, x: Tensor, base: Tensor | None = None, alpha: float = 1.0) -> Tensor:
+        """``base + alpha · M x`` by gather and scatter-add."""
+        msg = x.index_select(0, self.edges[0]) * self.weight.unsqueeze(-1)
+        out = torch.zeros(self.num_nodes, x.size(1), dtype=x.dtype, device=x.device)
+        out = out.index_add(0, self.edges[1], msg)
+        out = out if alpha == 1.0 else out * alpha
+        return out if base is None else base + out
+
+
+def edge_list(m: Tensor) -> EdgeList:
+    """The :class:`EdgeList` of a sparse CSR (or COO) matrix ``m`` [n, n], entries in row order."""
+    if m.layout != torch.sparse_csr:
+        m = to_csr(m)
+    crow, col = m.crow_indices(), m.col_indices()
+    n = m.size(0)
+    row = torch.repeat_interleave(torch.arange(n, device=crow.device), crow[1:] - crow[:-1])
+    # a copy of the values: a view would have the sparse matrix as its base
+    return EdgeList(torch.stack([col, row]), m.values().clone(), n)
+
+
 # -- products -----------------------------------------------------------------------------------
 def _spmm_add_forward(
     adj: Tensor, x: Tensor, base: Tensor | None, alpha: float, inplace: bool
@@ -175,7 +210,7 @@ class _SpMMAdd(torch.autograd.Function):
 
 
 def spmm_add(
-    adj: Tensor,
+    adj: Tensor | EdgeList,
     x: Tensor,
     base: Tensor | None = None,
     alpha: float = 1.0,
@@ -188,8 +223,11 @@ def spmm_add(
     its transpose, computed once per matrix). With ``inplace=True`` the sum is written into
     ``base`` (one pass less over the n×d features); only for a ``base`` that nothing else
     reads afterwards (autograd included — a temporary). Falls back to plain autograd ops
-    when M itself requires a gradient (learned edge weights, explainer masks).
+    when M itself requires a gradient (learned edge weights, explainer masks). M may also be
+    an :class:`EdgeList` (traced and compiled models; differentiable in its weights).
     """
+    if isinstance(adj, EdgeList):
+        return adj.mm_add(x, base, alpha)
     if adj.requires_grad:
         out = torch.sparse.mm(adj, x)
         return out * alpha if base is None else base + alpha * out
@@ -201,13 +239,13 @@ def spmm_add(
     return result
 
 
-def spmm(adj: Tensor, x: Tensor) -> Tensor:
+def spmm(adj: Tensor | EdgeList, x: Tensor) -> Tensor:
     """Return ``M x`` for a constant sparse M (see :func:`spmm_add`)."""
     return spmm_add(adj, x)
 
 
 def sym_spmm_add(
-    adj: Tensor,
+    adj: Tensor | EdgeList,
     x: Tensor,
     base: Tensor | None = None,
     alpha: float = 1.0,
@@ -217,11 +255,12 @@ def sym_spmm_add(
     """:func:`spmm_add` for a matrix the caller knows to be symmetric (no transpose lookup:
     the backward multiplies by ``adj`` itself unless :func:`register_transpose` recorded a
     transpose for it). Gives wrong gradients if ``adj`` is not symmetric."""
-    cache.cached([adj], (), "transpose", lambda: None)  # unless a transpose is known
+    if not isinstance(adj, EdgeList):
+        cache.cached([adj], (), "transpose", lambda: None)  # unless a transpose is known
     return spmm_add(adj, x, base, alpha, inplace=inplace)
 
 
-def sym_spmm(adj: Tensor, x: Tensor) -> Tensor:
+def sym_spmm(adj: Tensor | EdgeList, x: Tensor) -> Tensor:
     """Return ``Ā x`` for a symmetric constant sparse Ā."""
     return sym_spmm_add(adj, x)
 
@@ -343,6 +382,7 @@ class _EdgeValuesMM(torch.autograd.Function):
         return grad_values, grad_x, None
 
 
+@torch.compiler.disable(reason="graff.nn.sparse: attention on a sparse CSR pattern")
 def edge_values_mm(values: Tensor, x: Tensor, structure: EdgeStructure) -> Tensor:
     """``A @ x`` where A has the pattern ``structure`` and the (differentiable) ``values``."""
     if values.shape != structure.col.shape:
@@ -372,6 +412,7 @@ class _EdgeDot(torch.autograd.Function):
         return grad_u, grad_v, None
 
 
+@torch.compiler.disable(reason="graff.nn.sparse: attention on a sparse CSR pattern")
 def edge_dot(u: Tensor, v: Tensor, structure: EdgeStructure) -> Tensor:
     """Scores ⟨u_i, v_j⟩ [E] on the stored entries (i, j) of ``structure`` (CSR order).
 

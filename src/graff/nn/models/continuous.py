@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torchdiffeq import odeint
 
 from graff.nn.adjacency import edge_structure, gcn_adjacency, graph_cached
-from graff.nn.checks import check_positive, check_probs, check_sizes
+from graff.nn.checks import NotScriptable, check_positive, check_probs, check_sizes
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear
 from graff.nn.sparse import EdgeStructure, edge_dot, edge_softmax, edge_values_mm, spmm_add
@@ -51,7 +51,7 @@ ODE_METHODS = FIXED_GRID_METHODS + ADAPTIVE_METHODS
 VectorField = Callable[[Tensor, Tensor], Tensor]
 
 
-class _ContinuousClassifier(nn.Module):
+class _ContinuousClassifier(NotScriptable, nn.Module):
     """Encoder → ODE on [0, T] → ReLU, dropout, decoder. Subclasses define the vector field."""
 
     accepts_sparse_features = True
@@ -199,7 +199,7 @@ class GRANDLinear(_ContinuousClassifier):
         h, d = self.heads, self.attention_dim
         q = self.query(f0).view(-1, h, d)
         k = self.key(f0).view(-1, h, d)
-        scores = torch.stack([edge_dot(k[:, i], q[:, i], s) for i in range(h)], dim=-1) / d
+        scores = _head_scores(k, q, s) / d
         return edge_softmax(scores, s).mean(dim=-1)
 
     def vector_field(self, f0: Tensor, edge_index: Any, edge_weight: Tensor | None) -> VectorField:
@@ -214,6 +214,13 @@ class GRANDLinear(_ContinuousClassifier):
         )
         values = self.attention_values(f0, s)
         return lambda t, f: edge_values_mm(values, f, s) - f
+
+
+@torch.compiler.disable(reason="graff.nn.models.continuous: attention on a sparse CSR pattern")
+def _head_scores(k: Tensor, q: Tensor, s: EdgeStructure) -> Tensor:
+    """⟨k_i, q_j⟩ of each head [n, H, d] on the entries of ``s``: [E, H] (run eagerly under
+    ``torch.compile``: slices of k and q must not cross into a compiled frame)."""
+    return torch.stack([edge_dot(k[:, i], q[:, i], s) for i in range(k.size(1))], dim=-1)
 
 
 class CGNN(_ContinuousClassifier):

@@ -11,10 +11,10 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCN2Conv, GCNConv
 
 from graff.nn.adjacency import as_edge_index, gcn_adjacency, normalized_edges
-from graff.nn.checks import check_probs, check_sizes, check_unit_interval
+from graff.nn.checks import NotScriptable, check_probs, check_sizes, check_unit_interval
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear, param_dtype
-from graff.nn.sparse import spmm
+from graff.nn.sparse import EdgeList, spmm
 
 __all__ = ["GCN", "GCNII", "propagation_args"]
 
@@ -40,16 +40,19 @@ def propagation_args(
 ) -> tuple[Tensor, Tensor | None]:
     """The graph arguments of a PyG layer with ``normalize=False``: ``(Ā, None)`` with the
     cached CSR Ā, or ``(index, weight)`` of Ā while ``torch.jit.trace`` records (a traced
-    model then computes Ā from its ``edge_index`` input, like PyG's ``GCNConv``)."""
+    model then computes Ā from its ``edge_index`` input, like PyG's ``GCNConv``) or under
+    ``torch.compile`` (the cached Ā as an edge list: PyG's message passing compiles)."""
     dtype = param_dtype(module)
     if torch.jit.is_tracing():
         ei, ew = as_edge_index(graph, num_nodes, edge_weight)
         return normalized_edges(ei, num_nodes, ew, self_loops=self_loops, dtype=dtype)
     adj = gcn_adjacency(graph, num_nodes, edge_weight, self_loops=self_loops, dtype=dtype)
+    if isinstance(adj, EdgeList):
+        return adj.edges, adj.weight
     return adj, None
 
 
-class GCN(nn.Module):
+class GCN(NotScriptable, nn.Module):
     r"""GCN of `Kipf and Welling (2017) <https://arxiv.org/abs/1609.02907>`_.
 
     .. math::
@@ -112,7 +115,7 @@ class GCN(nn.Module):
         return h
 
 
-class GCNII(nn.Module):
+class GCNII(NotScriptable, nn.Module):
     r"""GCNII of `Chen et al. (2020) <https://arxiv.org/abs/2007.02133>`_ (PyG ``GCN2Conv``).
 
     .. math::

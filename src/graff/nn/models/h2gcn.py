@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from graff.nn.adjacency import gcn_adjacency, graph_cached, two_hop_adjacency
-from graff.nn.checks import check_probs, check_sizes, reject_edge_weight
+from graff.nn.checks import NotScriptable, check_probs, check_sizes, reject_edge_weight
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear, param_dtype
 from graff.nn.sparse import spmm
@@ -16,7 +16,7 @@ from graff.nn.sparse import spmm
 __all__ = ["H2GCN"]
 
 
-class H2GCN(nn.Module):
+class H2GCN(NotScriptable, nn.Module):
     r"""H2GCN of `Zhu et al. (2020) <https://arxiv.org/abs/2006.11468>`_.
 
     Ego-embedding, separate one- and strict two-hop aggregation, all rounds combined:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import APPNP as PygAPPNP
 
 from graff.nn.adjacency import gcn_adjacency
-from graff.nn.checks import check_probs, check_sizes, check_unit_interval
+from graff.nn.checks import NotScriptable, check_probs, check_sizes, check_unit_interval
 from graff.nn.functional import dropout
 from graff.nn.linear import MLP, param_dtype
 from graff.nn.models.gcn import propagation_args
@@ -30,7 +30,7 @@ def _check_propagation(K: int, alpha: float) -> None:
     check_unit_interval(alpha=alpha)
 
 
-class APPNPNet(nn.Module):
+class APPNPNet(NotScriptable, nn.Module):
     r"""APPNP of `Gasteiger et al. (2019) <https://arxiv.org/abs/1810.05997>`_.
 
     An MLP predicts H = f(X); K steps of personalised-PageRank propagation (PyG ``APPNP``)
@@ -81,7 +81,7 @@ class APPNPNet(nn.Module):
 GPR_INITS = ("ppr", "delta", "uniform")
 
 
-class GPRGNN(nn.Module):
+class GPRGNN(NotScriptable, nn.Module):
     r"""GPR-GNN of `Chien et al. (2021) <https://arxiv.org/abs/2006.07988>`_.
 
     .. math::

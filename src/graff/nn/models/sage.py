@@ -10,14 +10,14 @@ from torch import Tensor, nn
 from torch_geometric.nn import SAGEConv
 
 from graff.nn.adjacency import graph_cached, mean_adjacency
-from graff.nn.checks import check_probs, check_sizes
+from graff.nn.checks import NotScriptable, check_probs, check_sizes
 from graff.nn.linear import dropout_linear, param_dtype
 from graff.nn.sparse import spmm
 
 __all__ = ["GraphSAGE"]
 
 
-class GraphSAGE(nn.Module):
+class GraphSAGE(NotScriptable, nn.Module):
     r"""GraphSAGE-mean of `Hamilton et al. (2017) <https://arxiv.org/abs/1706.02216>`_.
 
     .. math::
