@@ -547,3 +547,23 @@ def test_each_call_counts_the_trials_its_own_workers_ran(tmp_path, fake_fit):
             optuna.storages.journal.JournalFileBackend(shared))).trials]  # fmt: skip
     assert calls[:2] == [calls[0]] * 2 and len(set(calls[2:5])) == 1 and calls[2] != calls[0]
     assert calls[5:] == [calls[0]] * 3
+
+
+def test_the_command_line_seed_is_the_runs_and_sampler_seed_the_searchs(tmp_path, fake_fit, capsys):
+    from graff import cli
+
+    out = tmp_path / "out"
+    argv = ["tune", "--dataset", "csbm", "--trials", "2", "--splits", "1", "--no-final",
+            "--no-progress", "--json", "--seed", "7", "--sampler-seed", "3", "--out", str(out),
+            *(f"--set=data.params.{k}={v}" for k, v in DATA.items()), "--set", FAST[0]]  # fmt: skip
+    assert cli.main(argv) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["best_config"]["seed"] == 7 and payload["new_trials"] == 2
+    assert load_config(out / "best.yaml").seed == 7
+    record = optuna.load_study(
+        study_name="graff-csbm",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(out / "study.journal"))
+        ),
+    ).user_attrs["graff"]
+    assert record["sampler_seed"] == 3 and record["base"]["seed"] == 7

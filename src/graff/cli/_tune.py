@@ -49,7 +49,8 @@ def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
         "--base-trial",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="make trial 0 of a new study the base config (the shipped one) (default: yes)",
+        help="make trial 0 of a new study the base config (what graff train would run) "
+        "(default: yes)",
     )
     t.add_argument("--out", help="output folder (default runs/tune/<dataset>-<model>)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed config overrides")

@@ -565,12 +565,13 @@ def tune(
 
 def _storage_label(storage: str, out: Path) -> str:
     """The storage as records name it: a journal file inside ``out`` relative to it (the
-    search directory can move), another one as given, a database URL without password."""
+    search directory can move), another one by its absolute path, a database URL without
+    its password."""
     if not _storage.is_embedded(storage):
         return _storage.describe_storage(storage)
-    path = Path(storage)
+    path = Path(storage).resolve()
     try:
-        return str(path.resolve().relative_to(out.resolve()))
+        return str(path.relative_to(out.resolve()))
     except ValueError:
         return str(path)
 
