@@ -213,3 +213,28 @@ def test_the_command_repairs_a_damaged_tail_and_says_so(tmp_path, capsys):
     assert f"note: the study journal {out / 'study.journal'} ended in a damaged record" in err
     (aside,) = out.glob("study.journal.damaged-*")
     assert aside.read_bytes() == cut and len(_counted(out / "study.journal")) == 1
+
+
+@pytest.mark.parametrize("where", ["inside", "no newline"])
+def test_a_live_writer_never_appends_to_a_half_written_record(study_dir, tmp_path, where):
+    """A worker that died during its write while others go on: the next append moves the
+    partial record aside first (or ends a complete one), under the journal's lock."""
+    data = (study_dir / "study.journal").read_bytes()
+    start = _last_record(data)
+    cut = start + 7 if where == "inside" else len(data) - 1
+    path = tmp_path / "study.journal"
+    path.write_bytes(data[:cut])
+    study = optuna.load_study(study_name="graff-csbm", storage=_storage.open_storage(str(path)))
+    try:
+        study.set_user_attr("after", 1)  # another worker's next record
+    finally:
+        _storage.close_storage(str(path))
+    text = path.read_bytes()
+    assert find_damage(text) is None
+    assert text.startswith(data[:start] if where == "inside" else data)
+    aside = [p.read_bytes() for p in tmp_path.glob("study.journal.damaged-*")]
+    assert aside == ([data[start:cut]] if where == "inside" else [])
+    reread = optuna.load_study(study_name="graff-csbm", storage=_storage.open_storage(str(path)))
+    assert reread.user_attrs["after"] == 1
+    assert len([t for t in reread.trials if _storage.counted(t)]) == TRIALS - (where == "inside")
+    _storage.close_storage(str(path))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from graff.tune._storage import StorageError
 
-__all__ = ["Damage", "JournalError", "check_journal", "find_damage"]
+__all__ = ["Damage", "JournalError", "check_journal", "end_cleanly", "find_damage"]
 
 #: The operation codes of Optuna's journal records (``JournalOperation``: 0 … 10).
 _OP_CODES = range(0, 11)
@@ -123,6 +123,45 @@ def check_journal(path: str | os.PathLike[str]) -> str | None:
         lock.release()
 
 
+def end_cleanly(path: str | os.PathLike[str]) -> str | None:
+    """Before an append, with the journal's lock held: if the file does not end in a newline
+    (a writer died during its write), move its partial last record aside (or give a complete
+    one its newline), so that the next record does not land on it. Reads only the tail.
+    Returns a note of what was done, or None."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return None
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return None
+        start, chunk = size, 1 << 16
+        while start > 0:  # back to the last newline: the partial record begins after it
+            lo = max(0, start - chunk)
+            fh.seek(lo)
+            found = fh.read(start - lo).rfind(b"\n")
+            if found >= 0:
+                start = lo + found + 1
+                break
+            start = lo
+        fh.seek(start)
+        tail = fh.read()
+    reason = _problem(tail) or "a record cut short (no newline at its end)"
+    complete = _problem(tail + b"\n") is None
+    return _repair_tail(
+        path, tail, Damage(1 + _count_newlines(path, start), start, reason, 0, complete)
+    )
+
+
+def _count_newlines(path: Path, end: int) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        while fh.tell() < end:
+            n += fh.read(min(1 << 20, end - fh.tell())).count(b"\n")
+    return n
+
+
 def _check_locked(path: Path) -> str | None:
     data = path.read_bytes()
     damage = find_damage(data)
@@ -136,6 +175,13 @@ def _check_locked(path: Path) -> str | None:
             "graff does not repair it; keep the file for the record (mv it aside) and start "
             "the search again with another --out (or another --storage)"
         )
+    return _repair_tail(path, data[damage.offset :], damage)
+
+
+def _repair_tail(path: Path, tail: bytes, damage: Damage) -> str:
+    """Move the damaged ``tail`` (from ``damage.offset`` to the end) aside and cut the file
+    there, or give a complete last record its newline."""
+    where = f"line {damage.line} (byte {damage.offset})"
     if damage.complete_at_end:
         with open(path, "ab") as fh:
             fh.write(b"\n")
@@ -146,7 +192,6 @@ def _check_locked(path: Path) -> str | None:
             f"({where}); added the newline, every record kept"
         )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    tail = data[damage.offset :]
     for n in range(1000):
         aside = path.with_name(f"{path.name}.damaged-{stamp}" + (f"-{n}" if n else ""))
         try:

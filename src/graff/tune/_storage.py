@@ -5,7 +5,9 @@ Two kinds of storage:
 * **Embedded** (the default): an Optuna journal file ``DIR/study.journal``
   (:class:`optuna.storages.JournalStorage` on a ``JournalFileBackend``): an append-only log
   written under a file lock, the store Optuna recommends for several processes on one
-  machine (SQLite's whole-database lock is not meant for concurrent writers). A trial whose
+  machine (SQLite's whole-database lock is not meant for concurrent writers); a search
+  checks it first and repairs a tail that a crash cut short (:mod:`graff.tune._journal`),
+  so that no record is ever appended to a half-written one. A trial whose
   worker died (``kill -9``, a crash) stays RUNNING in the log; every worker, before it starts
   a trial, marks FAIL each RUNNING trial whose process (host and pid recorded in the trial)
   no longer exists. So running the same command again after a kill resumes at once.
@@ -22,6 +24,8 @@ and does not count towards the requested number of trials.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import random
 import socket
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from graff.errors import GraffError
@@ -155,12 +160,36 @@ def _open(storage: str) -> optuna.storages.BaseStorage:
         raise StorageError(f"cannot open the study database {where}: {reason}; {hint}") from None
 
 
-def _open_journal(storage: str) -> optuna.storages.BaseStorage:
-    from optuna.storages.journal import JournalFileBackend
+class _JournalFile(JournalFileBackend):
+    """Optuna's journal file, whose appends never land on a half-written record.
 
+    :meth:`append_logs` is Optuna's (``optuna/storages/journal/_file.py``, Optuna 5), plus a
+    look at the file's end under the same lock: a writer that died during its write (while
+    other workers go on) left a partial record there, which
+    :func:`graff.tune._journal.end_cleanly` moves aside first.
+    """
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        from graff.tune import _journal  # it imports StorageError from here
+
+        text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+        self._lock.acquire()
+        try:
+            note = _journal.end_cleanly(self._file_path)
+            if note is not None:
+                logging.getLogger("graff.tune").warning("%s", note)
+            with open(self._file_path, "ab") as f:
+                f.write(text.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            self._lock.release()
+
+
+def _open_journal(storage: str) -> optuna.storages.BaseStorage:
     Path(storage).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return optuna.storages.JournalStorage(JournalFileBackend(storage))
+        return optuna.storages.JournalStorage(_JournalFile(storage))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         # Records Optuna cannot replay (graff.tune._journal checks the lines before a
         # search; this is what is left: well-formed lines that make no study).
