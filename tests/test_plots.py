@@ -144,3 +144,39 @@ def test_plot_functions_write_pngs(tmp_path: Path) -> None:
     ]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_spectrum_figure_title_fits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`graff figure spectrum` with two graphs (its narrowest figure, as in --quick): the
+    long title is wrapped inside the figure (it was cut at both sides)."""
+    from matplotlib.figure import Figure
+
+    from graff.experiments import spectrum
+
+    saved: list[Any] = []
+    real_savefig = Figure.savefig
+
+    def savefig(fig: Any, *args: Any, **kwargs: Any) -> None:
+        real_savefig(fig, *args, **kwargs)
+        renderer = fig.canvas.get_renderer()
+        boxes = [fig._suptitle.get_window_extent(renderer)]
+        boxes += [ax.get_tightbbox(renderer) for ax in fig.axes]
+        saved.append((fig, boxes))
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    rows = [
+        {
+            "dataset": name,
+            "eigenvalues": "-0.9 -0.2 0.3 0.8",
+            "predicted_regime": "LFD",
+            "lambda_min": -0.9,
+            "lambda_max": 0.8,
+            "edge_homophily": 0.1,
+            "w_type": "diag",
+            "high_pass_channels": 2,
+        }
+        for name in ("texas", "cornell")
+    ]
+    spectrum.plot(rows, tmp_path / "spectrum.png")
+    ((fig, boxes),) = saved
+    assert all(_inside(fig, box) for box in boxes)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from graff._plots import fit_title
 from graff.analyze import analyze_run
 from graff.data import PAPER_DATASETS
 from graff.train import ConfigError, load_config, run
@@ -128,7 +129,7 @@ def collect(opts: FigureOptions) -> list[dict[str, Any]]:
 
 def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.8))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.8), layout="constrained")
     for i, r in enumerate(rows):
         eig = [float(v) for v in r["eigenvalues"].split()]
         colors = ["tab:blue" if v > 0 else "tab:red" for v in eig]
@@ -158,9 +159,10 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
         fontsize=7,
     )
     ax.set_ylabel("eigenvalues of the learned W")
-    ax.set_title(
+    fit_title(
+        fig,
         "Eigenvalues of the learned W (split 0, shipped configs; blue attract, red repel), "
-        "the regime the paper's theorem predicts for F ← F + τĀFW,\nand how many channels of "
+        "the regime the paper's theorem predicts for F ← F + τĀFW, and how many channels of "
         "the trained linear map (with Ω, β) amplify high frequencies over [0, T]",
         fontsize=9,
     )
@@ -168,7 +170,6 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     ymin = min(r["lambda_min"] for r in rows)
     ymax = max(r["lambda_max"] for r in rows)
     ax.set_ylim(min(ymin, -0.5) - 0.8, max(ymax, 0.5) + 1.4)
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
