@@ -141,6 +141,26 @@ def test_writers_beyond_the_limit_are_closed_and_reopened(
         assert [(e.step, e.value) for e in events] == [(1, k), (2, k)]
 
 
+def test_a_rerun_replaces_the_curves_of_the_splits_it_trains(tmp_path: Path) -> None:
+    """A second logger on the same folder (a resumed or overwritten run) hides the earlier
+    curve of each split it trains, from epoch 1 on, and leaves the other splits' curves."""
+
+    def scores(v: float) -> dict[str, float]:
+        return {"loss": v, "train": 0.5, "val": 0.5, "test": 0.5}
+
+    with TensorBoardLogger(tmp_path) as first:
+        for epoch in range(1, 6):
+            first(0, epoch, scores(1.0))
+            first(1, epoch, scores(1.0))
+    with TensorBoardLogger(tmp_path) as second:
+        for epoch in range(1, 4):
+            second(1, epoch, scores(2.0))
+    kept = _accumulator(tmp_path / "split_0").Scalars("loss/train")
+    assert [(e.step, e.value) for e in kept] == [(e, 1.0) for e in range(1, 6)]
+    redone = _accumulator(tmp_path / "split_1").Scalars("loss/train")
+    assert [(e.step, e.value) for e in redone] == [(e, 2.0) for e in range(1, 4)]
+
+
 def test_flatten_config() -> None:
     cfg = _cfg()
     flat = flatten_config(cfg)

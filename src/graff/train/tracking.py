@@ -112,8 +112,10 @@ class TensorBoardLogger:
 
     A split's folder is created at its first epoch (so ``log_dir`` may lie inside a run
     directory that :func:`~graff.train.run` has yet to open). A run that is resumed or
-    trained again appends to the same folders; TensorBoard drops the older points of a
-    curve that starts again from an earlier epoch.
+    trained again (``--overwrite``) writes to the same folders: a split trained here hides
+    its earlier curve there (TensorBoard's purge of the steps from epoch 1 on), a split
+    finished before keeps its curve, and the hyperparameters are those of the last
+    :meth:`finish`.
 
     Args:
         log_dir: the folder of the event files.
@@ -125,7 +127,7 @@ class TensorBoardLogger:
 
     #: At most this many split writers are open at once (each holds a file and a thread);
     #: the least recently used is closed first and reopened if its split goes on.
-    MAX_OPEN = 32
+    MAX_OPEN = 128
 
     def __init__(
         self,
@@ -141,14 +143,21 @@ class TensorBoardLogger:
         self.metric = metric
         self.flush_secs = flush_secs
         self._writers: OrderedDict[int, Any] = OrderedDict()
+        self._started: set[int] = set()
 
     def _writer(self, k: int) -> Any:
         w = self._writers.get(k)
         if w is None:
             if len(self._writers) >= self.MAX_OPEN:
                 self._writers.popitem(last=False)[1].close()
+            # The first writer of a split hides that split's earlier curve from epoch 1 on
+            # (an interrupted or overwritten run's); a reopened one keeps this run's points.
+            purge = None if k in self._started else 1
+            self._started.add(k)
             w = self._writer_cls(
-                log_dir=str(self.log_dir / f"split_{k}"), flush_secs=self.flush_secs
+                log_dir=str(self.log_dir / f"split_{k}"),
+                flush_secs=self.flush_secs,
+                purge_step=purge,
             )
             self._writers[k] = w
         else:
