@@ -16,6 +16,7 @@ __all__ = [
     "GraffError",
     "MissingExtraError",
     "RunDirError",
+    "StorageError",
     "describe_os_error",
 ]
 
@@ -34,6 +35,11 @@ class RunDirError(GraffError, RuntimeError):
 
 class DivergenceError(GraffError, RuntimeError):
     """Training produced non-finite values; the message names the most likely cause."""
+
+
+class StorageError(GraffError, RuntimeError):
+    """A study storage that cannot be opened: a bad URL, a missing driver, no server, or a
+    journal file that cannot be read."""
 
 
 class MissingExtraError(GraffError, ImportError):

@@ -37,16 +37,9 @@ from graff.tune._space import (
     load_space,
     parse_space,
 )
+from graff.tune._splits import TARGET_VAL_NODES, default_splits, parse_splits
 from graff.tune._storage import StorageError
-from graff.tune._study import (
-    DEFAULT_TRIALS,
-    TARGET_VAL_NODES,
-    TuneError,
-    TuneResult,
-    default_splits,
-    parse_splits,
-    tune,
-)
+from graff.tune._study import DEFAULT_TRIALS, TuneError, TuneResult, tune
 from graff.tune._worker import TrialEvent
 
 __all__ = [

@@ -33,10 +33,12 @@ from graff.train.config import (
     RunConfig,
     apply_overrides,
     config_from_dict,
+    config_identity,
     config_to_dict,
     load_config,
 )
 from graff.train.models import MODELS, config_for_file
+from graff.train.runner import with_absolute_data
 
 __all__ = [
     "MODELS",
@@ -54,6 +56,7 @@ __all__ = [
     "atomic_write",
     "config_for_file",
     "config_from_dict",
+    "config_identity",
     "config_to_dict",
     "fit_split",
     "fit_splits",
@@ -63,4 +66,5 @@ __all__ = [
     "resolve_config",
     "run",
     "tune_allocator",
+    "with_absolute_data",
 ]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from graff.tune._storage import StorageError
+from graff.errors import StorageError
 
 __all__ = ["Damage", "JournalError", "check_journal", "end_cleanly", "find_damage"]
 

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "TRIALS_COLUMNS",
     "check_owner",
     "claim",
+    "final_run",
     "write_best",
     "write_plots",
     "write_trials_csv",
@@ -178,3 +180,25 @@ def write_plots(study: optuna.Study, out_dir: Path) -> list[Path]:
             log.info("plot %s skipped: %s", name, e)
             plt.close("all")
     return made
+
+
+def final_run(
+    cfg: Any, out: Path, data_dir: str | None, batch: int | None = None
+) -> tuple[dict[str, Any], float]:
+    """Train the chosen config on every split into ``out`` (reusing a finished run of the
+    same config; replacing one of another config, left by an earlier best). Configs are
+    compared by what determines the results (:func:`graff.train.config_identity`, a user
+    graph by its absolute path as the run records it), not by the provenance text, which
+    changes with every call."""
+    start = time.perf_counter()
+    identity = json.loads(json.dumps(backend.config_identity(backend.with_absolute_data(cfg))))
+    if (out / "summary.json").is_file():
+        old = backend.read_summary(out)
+        if backend.config_identity(old.get("config", {})) == identity:
+            return old, 0.0
+    overwrite = False
+    if (out / "config.yaml").is_file():
+        recorded = (yaml.safe_load((out / "config.yaml").read_text()) or {}).get("config")
+        overwrite = not isinstance(recorded, dict) or backend.config_identity(recorded) != identity
+    backend.run(cfg, backend.load_prepared(cfg, data_dir), out, overwrite=overwrite, batch=batch)
+    return backend.read_summary(out), time.perf_counter() - start

@@ -40,7 +40,8 @@ import optuna
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from graff.errors import GraffError
+from graff.errors import StorageError
+from graff.tune import _journal
 
 __all__ = [
     "GRACE_PERIOD",
@@ -65,10 +66,6 @@ GRACE_PERIOD = 60
 UNCLAIMED_SECONDS = 120
 #: Tries to open a database whose Optuna tables other machines may be creating right now.
 SCHEMA_ATTEMPTS = 5
-
-
-class StorageError(GraffError, RuntimeError):
-    """A study storage that cannot be opened: a bad URL, a missing driver, no server."""
 
 
 def embedded_storage(out_dir: Path) -> str:
@@ -170,8 +167,6 @@ class _JournalFile(JournalFileBackend):
     """
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        from graff.tune import _journal  # it imports StorageError from here
-
         text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
         self._lock.acquire()
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 import multiprocessing
 import os
 import re
@@ -25,84 +24,24 @@ from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _journal, _outputs, _storage
 from graff.tune._space import SearchSpace, default_space, load_space, parse_space
+from graff.tune._splits import resolve_splits
 from graff.tune._worker import Job, TrialEvent, best_of, event, make_pruner, run_worker, worker_main
 
 __all__ = [
     "DEFAULT_TRIALS",
-    "TARGET_VAL_NODES",
     "TuneError",
     "TuneResult",
-    "default_splits",
-    "parse_splits",
     "tune",
 ]
 
 log = logging.getLogger("graff.tune")
 
-#: Validation nodes the default objective averages over (summed over its splits).
-TARGET_VAL_NODES = 2000
 #: Counted trials a study is filled to when no number is given (``tune`` and ``graff tune``).
 DEFAULT_TRIALS = 50
 
 
 class TuneError(GraffError, RuntimeError):
     """A search that cannot go on or gave nothing to choose from."""
-
-
-def default_splits(data: Any) -> list[int]:
-    """The splits a trial is scored on by default: the first K of the dataset's S splits,
-
-    .. math::  K = \\min\\big(S,\\ \\lceil 2000 / \\bar n_{val} \\rceil\\big),
-
-    with :math:`\\bar n_{val}` the mean number of validation nodes of a split. The rule is on
-    the size of the validation sets, not of the graph, because that is what sets the noise
-    of the objective: a split's validation accuracy has a binomial standard deviation of
-    up to :math:`0.5/\\sqrt{n_{val}}`, so the mean over K splits has at most
-    :math:`0.5/\\sqrt{K n_{val}}` ≈ 1.1 points at 2000 validation nodes, below the gaps
-    between settings worth telling apart. Small graphs have tiny validation sets (texas and
-    cornell: 59 nodes per split, one node = 1.7 points) and get all their splits; large graphs
-    have large ones and get few, which is also where a split is dear. With the shipped data:
-    texas, wisconsin, cornell: 10 splits; chameleon-filtered: 7; chameleon, citeseer, cora,
-    squirrel-filtered: 3; squirrel: 2; film, pubmed, minesweeper, tolokers: 1.
-    """
-    n_val = float(data.val_mask.sum()) / max(1, data.num_splits)
-    k = math.ceil(TARGET_VAL_NODES / max(1.0, n_val))
-    return list(range(min(data.num_splits, max(1, k))))
-
-
-def parse_splits(text: str | None) -> int | list[int] | None:
-    """``--splits`` of the command line: ``""``/None → None (the default rule), ``"3"`` → 3
-    (the first three), ``"0,2,5"`` → [0, 2, 5]."""
-    if text is None or not text.strip():
-        return None
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise backend.ConfigError(
-            f"--splits {text!r}: give a number K (the first K splits) or indices like 0,1,2"
-        ) from None
-    return values[0] if len(parts) == 1 else values
-
-
-def _resolve_splits(splits: int | Sequence[int] | None, data: Any) -> list[int]:
-    if splits is None:
-        return default_splits(data)
-    s = data.num_splits
-    if isinstance(splits, int):
-        if not 1 <= splits <= s:
-            raise backend.ConfigError(
-                f"splits={splits}: {data.name} has {s} splits; ask for 1..{s} (the first K) "
-                "or a list of split indices"
-            )
-        return list(range(splits))
-    out = [int(k) for k in splits]
-    if not out or len(set(out)) != len(out) or any(not 0 <= k < s for k in out):
-        raise backend.ConfigError(
-            f"splits={list(splits)}: give distinct split indices in 0..{s - 1} ({data.name} has "
-            f"{s} splits)"
-        )
-    return out
 
 
 def _slug(text: str) -> str:
@@ -317,29 +256,6 @@ def _run_workers(
         )
 
 
-def _final_run(
-    cfg: Any, out: Path, data_dir: str | None, batch: int | None = None
-) -> tuple[dict[str, Any], float]:
-    """Train the chosen config on every split into ``out`` (reusing a finished run of the
-    same config; replacing one of another config, left by an earlier best)."""
-    start = time.perf_counter()
-    record = json.loads(json.dumps(backend.config_to_dict(cfg)))
-    summary_path = out / "summary.json"
-    if summary_path.is_file():
-        old = backend.read_summary(out)
-        if old.get("config") == record:
-            return old, 0.0
-    overwrite = False
-    if (out / "config.yaml").is_file():
-        import yaml
-
-        overwrite = (yaml.safe_load((out / "config.yaml").read_text()) or {}).get(
-            "config"
-        ) != record
-    backend.run(cfg, backend.load_prepared(cfg, data_dir), out, overwrite=overwrite, batch=batch)
-    return backend.read_summary(out), time.perf_counter() - start
-
-
 def _provenance(
     job: Job, res: TuneResult, pruner: str, base_source: str, when: str, storage: str
 ) -> str:
@@ -517,7 +433,7 @@ def tune(
             log.warning("%s", note)
             notes.append(note)
     data = backend.load_prepared(base, data_dir)
-    split_list = _resolve_splits(splits, data)
+    split_list = resolve_splits(splits, data)
     out.mkdir(parents=True, exist_ok=True)
     epochs = [base.optim.epochs]
     for p in space_.params:
@@ -659,7 +575,7 @@ def _finish(
         for path in _outputs.write_plots(study, out):
             files[path.stem] = path
     if final:
-        res.final, res.final_seconds = _final_run(
+        res.final, res.final_seconds = _outputs.final_run(
             res.best_config, out / "final", job.data_dir, job.batch
         )
         files["final"] = out / "final" / "summary.json"
