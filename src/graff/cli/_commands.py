@@ -62,6 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 cfg,
                 data,
                 out,
+                data_dir=args.data_dir,
                 overwrite=args.overwrite,
                 batch=args.batch,
                 on_split_start=bar.split_start,
@@ -87,7 +88,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{r.fmt(summary.mean, summary.std)} % over {len(summary.splits)} splits "
         f"(± sample std), {summary.seconds:.1f} s"
     )
-    r.say(f"results: {out / 'summary.json'}")
+    r.say(
+        f"results: {out / 'summary.json'}; per-epoch curves: {out}/history_<k>.csv; "
+        f"load the models back with graff.load_run({str(out)!r})"
+    )
     return 0
 
 
