@@ -567,3 +567,23 @@ def test_the_command_line_seed_is_the_runs_and_sampler_seed_the_searchs(tmp_path
         ),
     ).user_attrs["graff"]
     assert record["sampler_seed"] == 3 and record["base"]["seed"] == 7
+
+
+def test_the_command_line_shows_what_the_loader_repaired(tmp_path, fake_fit, npz_graph, capsys):
+    """graff tune prints the data notes graff train prints (self-loops dropped, reverse
+    edges added), one line each, before the search."""
+    import numpy as np
+
+    from graff import cli
+
+    with np.load(npz_graph) as z:
+        arrays = dict(z)
+    arrays["edge_index"] = np.concatenate([arrays["edge_index"], [[0, 1], [0, 1]]], axis=1)
+    looped = tmp_path / "looped.npz"
+    np.savez(looped, **arrays)
+    argv = ["tune", "--dataset", f"npz:{looped}", "--trials", "1", "--splits", "1",
+            "--no-final", "--no-progress", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "note: data: removed 2 self-loop edges" in err
+    assert "note: data: symmetrised directed edges" in err

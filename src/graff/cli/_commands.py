@@ -17,16 +17,12 @@ def _metric_name(metric: str) -> str:
     return "ROC-AUC" if metric == "roc_auc" else "accuracy"
 
 
-#: Data notes not worth a line on the console (still in summary.json's ``notes``).
-_QUIET_NOTES = ("loaded from processed cache",)
-
-
 def _say_notes(notes: list[str]) -> None:
-    """What the loader repaired or noticed in the data (dropped self-loops, added reverse
-    edges, classes without training nodes, ...), one line each on stderr."""
-    for note in notes:
-        if not note.startswith(_QUIET_NOTES):
-            r.say(f"data: {note}", stderr=True)
+    """What the loader repaired or noticed in the data, one line each on stderr."""
+    from graff.data import notable_notes
+
+    for note in notable_notes(notes):
+        r.say(f"data: {note}", stderr=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

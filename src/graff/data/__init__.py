@@ -30,6 +30,7 @@ Errors are :class:`GraphDataError` (a :class:`ValueError`) or its subclasses
 :class:`DataFileMissingError` and :class:`DataFileCorruptError`.
 """
 
+from ._cache import notable_notes
 from ._catalog import dataset_records
 from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError, GraphDataWarning
 from ._fetch import cache_dir, fetch_file, resolve_data_dir
@@ -76,6 +77,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "load_prepared",
+    "notable_notes",
     "prepare_data",
     "random_splits",
     "resolve_data_dir",

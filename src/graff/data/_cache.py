@@ -37,7 +37,17 @@ from ._errors import GraphDataWarning
 from ._fetch import cache_dir
 from ._validate import MASK_KEYS
 
-__all__ = ["MAGIC", "entry_path", "load_entry", "save_entry"]
+__all__ = ["MAGIC", "entry_path", "load_entry", "notable_notes", "save_entry"]
+
+_CACHE_NOTE = "loaded from processed cache"
+
+
+def notable_notes(notes: list[str]) -> list[str]:
+    """The notes of a graph worth a line on a console: what the loader repaired or noticed
+    (dropped self-loops, added reverse edges, classes without training nodes, ...), not that
+    it came from the processed cache (that stays in ``summary.json``'s notes)."""
+    return [n for n in notes if not n.startswith(_CACHE_NOTE)]
+
 
 MAGIC = b"graff processed cache 2\n"
 _TENSORS = ("x", "edge_index", "y", *MASK_KEYS)
@@ -172,5 +182,5 @@ def load_entry(path: Path, source: dict[str, Any]) -> Data | None:
     except _Damaged as exc:
         _discard(path, str(exc))
         return None
-    data.notes.append(f"loaded from processed cache {path} (checksums verified)")
+    data.notes.append(f"{_CACHE_NOTE} {path} (checksums verified)")
     return data

@@ -11,6 +11,7 @@ search with made-up scores.
 from __future__ import annotations
 
 from graff._io import atomic_write
+from graff.data import notable_notes
 from graff.perf import tune_allocator
 from graff.train import (
     DivergenceError,
@@ -62,6 +63,7 @@ __all__ = [
     "fit_splits",
     "load_config",
     "load_prepared",
+    "notable_notes",
     "read_summary",
     "resolve_config",
     "run",

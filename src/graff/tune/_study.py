@@ -433,6 +433,8 @@ def tune(
             log.warning("%s", note)
             notes.append(note)
     data = backend.load_prepared(base, data_dir)
+    for note in backend.notable_notes(data.notes):  # what the loader repaired or noticed
+        log.warning("data: %s", note)
     split_list = resolve_splits(splits, data)
     out.mkdir(parents=True, exist_ok=True)
     epochs = [base.optim.epochs]
