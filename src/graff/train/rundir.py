@@ -142,6 +142,15 @@ class History:
     val: list[float]
     test: list[float]
 
+    def __repr__(self) -> str:
+        if not self.epoch:
+            return f"History({self.metric}, no epochs)"
+        k = self.epoch.index(self.best_epoch())
+        return (
+            f"History({self.metric}, epochs {self.epoch[0]}..{self.epoch[-1]}, best-validation "
+            f"epoch {self.epoch[k]}: val {self.val[k]:.2f}, test {self.test[k]:.2f})"
+        )
+
     def best_epoch(self) -> int:
         """The first epoch of highest validation score (the one the split's model is from)."""
         best = max(self.val)
