@@ -7,7 +7,8 @@ generator feeds four elements (16 random bits each), which makes dropout 3–4×
 
 The drop probability is rounded to a multiple of 2⁻¹⁶ (|p_eff − p| ≤ 7.7·10⁻⁶) and the kept
 values are scaled by exactly 1/(1 − p_eff), so the output is unbiased. The draws come from
-PyTorch's default generator: :func:`torch.manual_seed` makes them reproducible.
+PyTorch's default generator: :func:`torch.manual_seed` makes them reproducible. Under
+``torch.compile`` the mask is drawn by ``torch.randint`` (same distribution, other draws).
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def dropout_mask(
     for s in shape:
         n *= s
     threshold, _ = _threshold(p)
+    if generator is None and torch.compiler.is_compiling():
+        # The same 16 uniform bits per element, from an op a compiled graph can hold
+        # (Dynamo cannot trace random_(from, to)); the draws differ from eager's.
+        half = _LEVELS // 2
+        bits = torch.randint(-half, half, tuple(shape), dtype=torch.int32, device=device)
+        return bits >= threshold
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
     # all 64 bits uniform (plain random_() leaves the top bit 0)
     words.random_(-(1 << 63), None, generator=generator)
