@@ -8,7 +8,7 @@ generator feeds four elements (16 random bits each), which makes dropout 3–4×
 The drop probability is rounded to a multiple of 2⁻¹⁶ (|p_eff − p| ≤ 7.7·10⁻⁶) and the kept
 values are scaled by exactly 1/(1 − p_eff), so the output is unbiased. The draws come from
 PyTorch's default generator: :func:`torch.manual_seed` makes them reproducible. Under
-``torch.compile`` the mask is drawn by ``torch.randint`` (same distribution, other draws).
+``torch.compile`` the mask is one opaque op (``graff::dropout_mask``) that draws the same way.
 """
 
 from __future__ import annotations
@@ -47,16 +47,25 @@ def dropout_mask(
     for s in shape:
         n *= s
     threshold, _ = _threshold(p)
-    if generator is None and torch.compiler.is_compiling():
-        # The same 16 uniform bits per element, from an op a compiled graph can hold
-        # (Dynamo cannot trace random_(from, to)); the draws differ from eager's.
-        half = _LEVELS // 2
-        bits = torch.randint(-half, half, tuple(shape), dtype=torch.int32, device=device)
-        return bits >= threshold
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
     # all 64 bits uniform (plain random_() leaves the top bit 0)
     words.random_(-(1 << 63), None, generator=generator)
     return words.view(torch.int16)[:n].view(shape) >= threshold
+
+
+@torch.library.custom_op(
+    "graff::dropout_mask", mutates_args=(), tags=(torch.Tag.nondeterministic_seeded,)
+)
+def _compiled_mask(x: Tensor, p: float) -> Tensor:
+    """:func:`dropout_mask` for ``x`` as one opaque op of a ``torch.compile``-d graph: Dynamo
+    cannot trace ``random_(from, to)``, and inductor's own random numbers cost 3× more per
+    element; seeded-random, so it is neither merged with another call nor recomputed."""
+    return dropout_mask(x.shape, p, x.device)
+
+
+@_compiled_mask.register_fake
+def _(x: Tensor, p: float) -> Tensor:
+    return torch.empty(x.shape, dtype=torch.bool, device=x.device)
 
 
 class _Dropout(torch.autograd.Function):
@@ -95,7 +104,10 @@ def dropout(
     """
     if not training or not _check(x, p):
         return x
-    keep = dropout_mask(x.shape, p, x.device, generator)
+    if generator is None and torch.compiler.is_compiling():
+        keep = _compiled_mask(x, p)
+    else:
+        keep = dropout_mask(x.shape, p, x.device, generator)
     out: Tensor = _Dropout.apply(x, keep, _threshold(p)[1])
     return out
 
