@@ -172,6 +172,18 @@ def test_compiled_graff_without_cache_and_with_reordering() -> None:
     torch.testing.assert_close(compiled(x, ei), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_compiled_graff_passes_gradients_to_edge_weights() -> None:
+    """An ``edge_weight`` that requires grad (an explainer's mask) gets the eager gradient."""
+    torch.manual_seed(0)
+    model = GRAFF(IN, 8, CLASSES).eval()
+    x, ei = GRAPHS["A"]
+    weight = torch.rand(ei.size(1), requires_grad=True)
+    (expected,) = torch.autograd.grad(model(x, ei, weight).square().sum(), weight)
+    out = torch.compile(model, backend="aot_eager")(x, ei, weight)
+    (grad,) = torch.autograd.grad(out.square().sum(), weight)
+    torch.testing.assert_close(grad, expected)
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_jit_script_is_refused_clearly(name: str) -> None:
     with pytest.raises(TorchScriptError, match=r"use torch\.compile") as info:
