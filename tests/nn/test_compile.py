@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from graff.errors import GraffError
 from graff.nn import GRAFF, GRAFFConv
 from graff.nn.checks import TorchScriptError
+from graff.nn.sparse import to_csr
 from graff.train.config import ModelConfig
 from graff.train.models import MODELS, build_model
 
@@ -170,6 +171,24 @@ def test_compiled_graff_without_cache_and_with_reordering() -> None:
     model.conv.cached = False
     torch._dynamo.reset()
     torch.testing.assert_close(compiled(x, ei), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["graff", "gcn"])
+def test_compiled_model_takes_sparse_features_and_adjacency(name: str) -> None:
+    """Sparse CSR features and a sparse ``adj_t`` (which run eagerly: a compiled graph takes
+    no sparse tensor) give the eager output."""
+    model = make_model(name).eval()
+    x, ei = GRAPHS["A"]
+    x = x * (x > 0.5)
+    n = x.size(0)
+    adj_t = torch.sparse_coo_tensor(
+        ei.flip(0), torch.ones(ei.size(1)), (n, n), check_invariants=True
+    )
+    compiled = torch.compile(model, backend="aot_eager")
+    expected = model(x, ei)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(to_csr(x), ei), expected, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(compiled(x, adj_t), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_compiled_graff_passes_gradients_to_edge_weights() -> None:

@@ -112,8 +112,8 @@ class GRAFF(NotScriptable, nn.Module):
     ``torch.compile(model)`` works on any graph, with no eager warm-up: Ā is looked up in
     graff's cache outside the compiled code (one graph break per forward pass) and enters it
     as an edge list (:class:`~graff.nn.sparse.EdgeList`), whose products compile; a graph of
-    new shapes recompiles once (then dynamic shapes), one of the same shapes never. Dense
-    features only (sparse CSR features, or a sparse ``adj_t``, run eagerly). On the CPU
+    new shapes recompiles once (then dynamic shapes), one of the same shapes never. Sparse
+    CSR features and a sparse ``adj_t`` work too, their sparse parts run eagerly. On the CPU
     compiled training was 1.1–1.3× slower than eager (``benchmarks/results-compile.md``).
     ``torch.jit.script`` is refused with a :class:`~graff.nn.checks.TorchScriptError`.
     """

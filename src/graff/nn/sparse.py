@@ -310,6 +310,7 @@ class _SparseLinear(torch.autograd.Function):
         return None, None, (xt @ grad).t(), None
 
 
+@torch.compiler.disable(reason="graff.nn.sparse: sparse CSR features")
 def sparse_dropout_linear(
     x: Tensor,
     weight: Tensor,
