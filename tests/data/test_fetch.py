@@ -38,10 +38,12 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def test_manifest_matches_shared_manifest() -> None:
     m = manifest()
-    assert len(m) == 170
+    assert len(m) == 173
+    assert sum(e.in_shared_data for e in m.values()) == 170
     e = m["planetoid/ind.cora.x"]
     assert e.size == 22119
-    assert e.sha256.startswith("23cfa55d91c6f624")
+    assert e.sha256 is not None and e.sha256.startswith("23cfa55d91c6f624")
+    assert e.git_blob is not None and len(e.git_blob) == 40 and e.checksum == e.sha256
     assert e.url == (
         "https://raw.githubusercontent.com/kimiyoung/planetoid/af6abf468a77/data/ind.cora.x"
     )

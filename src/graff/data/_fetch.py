@@ -2,9 +2,20 @@
 
 Raw files are addressed by their path relative to the shared data root (for example
 ``"geom-gcn/splits/texas_split_0.6_0.2_3.npz"``). :func:`fetch_file` looks for them in the
-directories returned by :func:`resolve_data_dir`, checks size and sha256 against the pinned
-``manifest.csv`` shipped with the package, and, when the network is reachable, downloads a
-missing file from its pinned upstream commit into the user data cache.
+directories returned by :func:`resolve_data_dir`, checks each against the pinned ``manifest.csv``
+shipped with the package, and, when the network is reachable, downloads a missing file from its
+pinned upstream commit into the user data cache.
+
+Two kinds of pin:
+
+* **size + sha256** for the files of shared/data (``MANIFEST.md``), the usual case;
+* **git blob SHA-1** alone for upstream files whose sha256 was never published because no copy
+  of their content was at hand (Platonov et al.'s ``roman_empire.npz``, ``amazon_ratings.npz``,
+  ``questions.npz``: only the upstream git tree, and so each file's blob id, is known). Git names
+  a file's content ``sha1(b"blob <size>\\0" + content)`` (:func:`git_blob_sha1`), so the tree
+  entry at the pinned commit (the one the URL names) identifies the exact bytes: a sure guard
+  against truncation, damage and a wrong file, if weaker than sha256 against a deliberately
+  crafted SHA-1 collision. Add the sha256 once someone has the verified file.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ __all__ = [
     "cache_dir",
     "fetch_file",
     "file_present",
+    "git_blob_sha1",
     "manifest",
     "resolve_data_dir",
     "sha256_of",
@@ -39,12 +51,29 @@ _verified: dict[tuple[str, int, int], str] = {}
 
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One pinned raw file: relative path, size in bytes, sha256 and canonical download URL."""
+    """One pinned raw file: relative path, size in bytes, sha256, canonical download URL and
+    git blob SHA-1 (the id of its content in the upstream git tree).
+
+    ``size`` and ``sha256`` are ``None`` for an upstream-only file (not in shared/data, content
+    never seen here); such a file is verified by ``git_blob`` alone. A file with a sha256 is
+    verified by size and sha256.
+    """
 
     relpath: str
-    size: int
-    sha256: str
+    size: int | None
+    sha256: str | None
     url: str
+    git_blob: str | None = None
+
+    @property
+    def in_shared_data(self) -> bool:
+        """Whether the file is one of shared/data's (pinned by sha256 from its MANIFEST.md)."""
+        return self.sha256 is not None
+
+    @property
+    def checksum(self) -> str:
+        """What the file is verified by: its sha256, else ``"git-blob:<sha1>"``."""
+        return self.sha256 if self.sha256 is not None else f"git-blob:{self.git_blob}"
 
 
 @lru_cache(maxsize=1)
@@ -53,9 +82,16 @@ def manifest() -> dict[str, ManifestEntry]:
     out: dict[str, ManifestEntry] = {}
     with _MANIFEST_PATH.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            out[row["relpath"]] = ManifestEntry(
-                row["relpath"], int(row["size"]), row["sha256"], row["url"]
+            e = ManifestEntry(
+                row["relpath"],
+                int(row["size"]) if row["size"] else None,
+                row["sha256"] or None,
+                row["url"],
+                row.get("git_blob") or None,
             )
+            if e.sha256 is None and e.git_blob is None:
+                raise RuntimeError(f"manifest.csv: {e.relpath} has neither sha256 nor git_blob")
+            out[e.relpath] = e
     return out
 
 
@@ -134,23 +170,56 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def git_blob_sha1(path: Path) -> str:
+    """Hex git blob id of a file: ``sha1(b"blob <size>\\0" + content)``, as ``git hash-object``."""
+    h = hashlib.sha1(usedforsecurity=False)
+    h.update(b"blob %d\0" % path.stat().st_size)
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _mismatch(path: Path, entry: ManifestEntry) -> str | None:
+    """How ``path`` differs from its pin (size + sha256, else git blob), or ``None``."""
+    size = path.stat().st_size
+    if entry.size is not None and size != entry.size:
+        return f"has {size} bytes, expected {entry.size} (truncated or wrong file)"
+    if entry.sha256 is not None:
+        got = sha256_of(path)
+        return None if got == entry.sha256 else f"has sha256 {got}, expected {entry.sha256}"
+    got = git_blob_sha1(path)
+    if got != entry.git_blob:
+        return (
+            f"has git blob SHA-1 {got} ({size} bytes), expected {entry.git_blob} (the blob id "
+            f"of the pinned upstream file, {entry.url})"
+        )
+    return None
+
+
 def _verify(path: Path, entry: ManifestEntry) -> None:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if _verified.get(key) == entry.sha256:
+    if _verified.get(key) == entry.checksum:
         return
-    fix = f"delete {path} and copy it again from shared/data (or re-download it from {entry.url})"
-    if st.st_size != entry.size:
-        raise DataFileCorruptError(
-            f"data file {path} ({entry.relpath}) has {st.st_size} bytes, expected "
-            f"{entry.size} (truncated or wrong file); {fix}"
-        )
-    got = sha256_of(path)
-    if got != entry.sha256:
-        raise DataFileCorruptError(
-            f"data file {path} ({entry.relpath}) has sha256 {got}, expected {entry.sha256}; {fix}"
-        )
-    _verified[key] = entry.sha256
+    fix = (
+        f"delete {path} and copy it again from shared/data (or re-download it from {entry.url})"
+        if entry.in_shared_data
+        else f"delete {path} and download it again from {entry.url}"
+    )
+    problem = _mismatch(path, entry)
+    if problem is not None:
+        raise DataFileCorruptError(f"data file {path} ({entry.relpath}) {problem}; {fix}")
+    _verified[key] = entry.checksum
+
+
+def _copy_advice(entry: ManifestEntry) -> str:
+    if entry.in_shared_data:
+        return "copy the file from shared/data and pass --data-dir DIR or set GRAFF_DATA=DIR"
+    return (
+        f"fetch {entry.url} where the network is reachable, save it as DIR/{entry.relpath} and "
+        "pass --data-dir DIR or set GRAFF_DATA=DIR"
+    )
 
 
 def _download(entry: ManifestEntry, dest: Path) -> None:
@@ -161,20 +230,16 @@ def _download(entry: ManifestEntry, dest: Path) -> None:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=60) as resp:
             while chunk := resp.read(1 << 20):
                 out.write(chunk)
-        got_size = tmp.stat().st_size
-        got = sha256_of(tmp)
-        if got_size != entry.size or got != entry.sha256:
+        problem = _mismatch(tmp, entry)
+        if problem is not None:
             raise DataFileCorruptError(
-                f"download of {entry.relpath} from {entry.url} gave {got_size} bytes with sha256 "
-                f"{got}, expected {entry.size} bytes with {entry.sha256}; the upstream file may "
-                "have moved or the transfer was cut: retry, or copy the file from shared/data and "
-                "pass --data-dir / set GRAFF_DATA"
+                f"download of {entry.relpath} from {entry.url} {problem}; the upstream file may "
+                f"have moved or the transfer was cut: retry, or {_copy_advice(entry)}"
             )
         os.replace(tmp, dest)
     except OSError as exc:
         raise DataFileMissingError(
-            f"could not download {entry.relpath} from {entry.url}: {exc}; copy the file from "
-            "shared/data and pass --data-dir DIR or set GRAFF_DATA=DIR"
+            f"could not download {entry.relpath} from {entry.url}: {exc}; {_copy_advice(entry)}"
         ) from exc
     finally:
         if tmp.exists():
@@ -206,7 +271,8 @@ def fetch_file(
 
     Raises:
         DataFileMissingError: the file is in no search directory and cannot be downloaded.
-        DataFileCorruptError: the file's size or sha256 differs from the manifest.
+        DataFileCorruptError: the file's size or sha256 (or, for an upstream-only file, its git
+            blob SHA-1) differs from the manifest.
 
     Files not listed in the manifest are returned unchecked. Verification is memoised per
     ``(path, size, mtime)`` within the process.
@@ -228,6 +294,14 @@ def fetch_file(
         _verify(dest, entry)
         return dest
     searched = ", ".join(str(d) for d in dirs)
+    if entry is not None and not entry.in_shared_data:
+        raise DataFileMissingError(
+            f"data file {rel!r} not found; searched: {searched}. It is not part of shared/data "
+            f"(too large for the offline snapshot): download {entry.url} where the network is "
+            f"reachable and save it as {dirs[-1] / rel} (found there without options), or save "
+            f"it as DIR/{rel} and pass --data-dir DIR or set GRAFF_DATA=DIR. It is verified by "
+            f"its git blob SHA-1 {entry.git_blob}"
+        )
     how = (
         f"or run where github is reachable to download it from {entry.url}"
         if entry is not None
