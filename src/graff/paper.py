@@ -1,10 +1,11 @@
 """The paper's published numbers and the results table of ``graff reproduce``.
 
-:func:`published_results` reads Table 1 of the paper (arXiv v1, ``published.csv``, shipped with
-the package); :func:`paper_cell` picks the published row a model is compared with; a
-:class:`Cell` is one model × dataset result beside it, and :func:`results_markdown` /
-:func:`results_csv` render the table (one row per model and under it the published row, one
-column per dataset; long-format CSV with one line per model × dataset).
+:func:`published_results` reads the published numbers shipped with the package
+(``published.csv``: Table 1 of the paper, arXiv v1; Platonov et al. 2023's and Luo et al. 2024's
+results on the heterophilous graphs; each row with its source); :func:`paper_cell` picks the
+published row a model is compared with; a :class:`Cell` is one model × dataset result beside it,
+and :func:`results_markdown` / :func:`results_csv` render the table (one row per model and under
+it the published row, one column per dataset; long-format CSV with one line per model × dataset).
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ __all__ = [
     "results_markdown",
 ]
 
-#: Our model name → the published row(s) it is compared with (best of several for GRAFF).
+#: Our model name → the published row(s) it is compared with (best of several for GRAFF), where
+#: the names differ; any other model is compared with the rows of its own name, compared
+#: case-insensitively with ``_`` = ``-`` (a later ``gat-sep`` or ``gt`` meets Platonov's
+#: "GAT-sep" / "GT" rows without an entry here). GraphSAGE is "SAGE" in Platonov et al.
 PUBLISHED_ROWS: dict[str, tuple[str, ...]] = {
     "graff": ("GRAFF (DD)", "GRAFF (D)", "GRAFF time-dep (DD)"),
     "mlp": ("MLP",),
     "gcn": ("GCN",),
     "gat": ("GAT",),
-    "sage": ("GraphSAGE",),
+    "sage": ("GraphSAGE", "SAGE"),
     "gcnii": ("GCNII",),
     "gprgnn": ("GPRGNN",),
     "h2gcn": ("H2GCN",),
@@ -47,7 +51,7 @@ PUBLISHED_DATASET: dict[str, str | None] = {"cornell_old": "cornell", "cornell":
 
 
 def published_results() -> list[dict[str, Any]]:
-    """The paper's Table 1 (arXiv v1) as rows: model, dataset, mean, std, source."""
+    """The published numbers as rows: model, dataset, mean, std (percent), source."""
     text = (files("graff") / "published.csv").read_text()
     return [
         {**row, "mean": float(row["mean"]), "std": float(row["std"])}
@@ -86,13 +90,23 @@ class Cell:
 def paper_cell(
     published: Sequence[dict[str, Any]], model: str, dataset: str
 ) -> dict[str, Any] | None:
-    """The published row for ``model`` on ``dataset`` (the best of several for GRAFF)."""
+    """The published row for ``model`` on ``dataset`` (the best of several for GRAFF).
+
+    The rows named in :data:`PUBLISHED_ROWS`, else those named like ``model`` itself.
+    """
     key = PUBLISHED_DATASET.get(dataset, dataset)
-    names = PUBLISHED_ROWS.get(model, ())
-    if key is None or not names:
+    if key is None:
         return None
-    rows = [r for r in published if r["dataset"] == key and r["model"] in names]
+    names = PUBLISHED_ROWS.get(model)
+    if names is None:
+        rows = [r for r in published if r["dataset"] == key and _name(r["model"]) == _name(model)]
+    else:
+        rows = [r for r in published if r["dataset"] == key and r["model"] in names]
     return max(rows, key=lambda r: r["mean"]) if rows else None
+
+
+def _name(model: str) -> str:
+    return model.strip().lower().replace("_", "-")
 
 
 def _fmt(mean: float, std: float) -> str:
@@ -109,7 +123,7 @@ def results_markdown(cells: Sequence[Cell]) -> str:
     """Models × datasets; under each model with published numbers, a "paper" row.
 
     A † marks our numbers more than 2 published standard deviations from the paper's.
-    ROC-AUC datasets (minesweeper, tolokers) are marked in the header.
+    ROC-AUC datasets (minesweeper, tolokers, questions) are marked in the header.
     """
     models, datasets = _columns(cells)
     by = {(c.model, c.dataset): c for c in cells}
