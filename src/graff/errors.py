@@ -17,6 +17,7 @@ __all__ = [
     "MissingExtraError",
     "RunDirError",
     "StorageError",
+    "TorchScriptError",
     "describe_os_error",
 ]
 
@@ -40,6 +41,10 @@ class DivergenceError(GraffError, RuntimeError):
 class StorageError(GraffError, RuntimeError):
     """A study storage that cannot be opened: a bad URL, a missing driver, no server, or a
     journal file that cannot be read."""
+
+
+class TorchScriptError(GraffError, RuntimeError):
+    """``torch.jit.script`` of a graff model: refused, with what to use instead."""
 
 
 class MissingExtraError(GraffError, ImportError):

@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graff.errors import GraffError
+from graff.errors import GraffError, TorchScriptError
 from graff.nn import GRAFF, GRAFFConv
-from graff.nn.checks import TorchScriptError
 from graff.nn.sparse import to_csr
 from graff.train.config import ModelConfig
 from graff.train.models import MODELS, build_model

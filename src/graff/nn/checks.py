@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from torch import Tensor
 
-from graff.errors import GraffError
+from graff.errors import TorchScriptError
 
 __all__ = [
     "NotScriptable",
@@ -57,10 +57,6 @@ def reject_edge_weight(model: str, edge_weight: Tensor | None) -> None:
     """Refuse edge weights in a model that has no use for them (instead of ignoring them)."""
     if edge_weight is not None:
         raise ValueError(f"{model} does not use edge weights; pass edge_weight=None")
-
-
-class TorchScriptError(GraffError, RuntimeError):
-    """``torch.jit.script`` of a graff model: refused, with what to use instead."""
 
 
 class NotScriptable:

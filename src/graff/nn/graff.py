@@ -115,7 +115,7 @@ class GRAFF(NotScriptable, nn.Module):
     new shapes recompiles once (then dynamic shapes), one of the same shapes never. Sparse
     CSR features and a sparse ``adj_t`` work too, their sparse parts run eagerly. On the CPU
     compiled training was 1.1–1.3× slower than eager (``benchmarks/results-compile.md``).
-    ``torch.jit.script`` is refused with a :class:`~graff.nn.checks.TorchScriptError`.
+    ``torch.jit.script`` is refused with a :class:`~graff.errors.TorchScriptError`.
     """
 
     #: :meth:`forward` accepts sparse CSR node features (see :meth:`encode`).

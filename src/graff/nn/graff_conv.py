@@ -65,7 +65,7 @@ class GRAFFConv(NotScriptable, nn.Module):
     looked up in the cache outside the compiled code (a graph break) and used as an
     :class:`EdgeList` (gather and scatter-add, which compile), or built inside it when
     ``cached=False``. ``torch.jit.script`` is refused with one line
-    (:class:`~graff.nn.checks.TorchScriptError`): use ``torch.compile`` or ``torch.jit.trace``.
+    (:class:`~graff.errors.TorchScriptError`): use ``torch.compile`` or ``torch.jit.trace``.
 
     Args:
         channels (int): feature width d.
