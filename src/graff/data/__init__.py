@@ -8,10 +8,11 @@ Every loader returns a :class:`torch_geometric.data.Data` in one convention (see
 
 Raw files are looked up (:func:`resolve_data_dir`) in ``data_dir``, ``$GRAFF_DATA`` and
 ``($XDG_CACHE_HOME or ~/.cache)/graff/data``, verified against the pinned ``manifest.csv``
-(size + sha256) and downloaded from their pinned upstream commit when missing and the network
-is reachable. Processed graphs are cached in ``cache_dir()/processed`` (``$GRAFF_CACHE``); each
-entry records the checksums of what it was built from and of itself, and is verified before
-use (a damaged entry is rebuilt with a :class:`GraphDataWarning`).
+(size + sha256; the git blob SHA-1 for the three graphs shared/data lacks: roman-empire,
+amazon-ratings, questions) and downloaded from their pinned upstream commit when missing and
+the network is reachable. Processed graphs are cached in ``cache_dir()/processed``
+(``$GRAFF_CACHE``); each entry records the checksums of what it was built from and of itself,
+and is verified before use (a damaged entry is rebuilt with a :class:`GraphDataWarning`).
 
 User graphs: ``load_dataset("npz:PATH")`` reads an ``.npz`` with ``x`` ``[N, F]``, ``y``
 ``[N]`` and ``edge_index`` ``[2, E]`` or ``edges`` ``[E, 2]``, optional
