@@ -79,12 +79,16 @@ def test_config_dict_roundtrip() -> None:
 @pytest.mark.parametrize("model", ["gcn", "mlp", "graff", "grand"])
 def test_config_for_file_keeps_what_the_model_reads(model: str) -> None:
     """A written config names only its model's fields, and reads back to the same model."""
-    from graff.train.models import MODELS, build_model, config_for_file
+    from graff.train.models import build_model, config_for_file, spec_for
 
     cfg = _override(f"model.name={model}", "model.hidden=12", "model.dropout=0.3")
     record = config_for_file(config_to_dict(cfg))
     section = record["model"]
-    assert set(section) - {"name", "hidden", "params", "max_steps"} == set(MODELS[model].fields)
+    # the plain build's fields: no block, norm or ffn_multiplier (the residual build's)
+    assert set(section) - {"name", "hidden", "params", "max_steps"} == set(
+        spec_for(cfg.model).arguments
+    )
+    assert "block" not in section and "norm" not in section
     assert ("w_type" in section) == model.startswith("graff")
     assert ("max_steps" in section) == model.startswith("graff")
     again = config_from_dict(record)

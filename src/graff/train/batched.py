@@ -22,9 +22,16 @@ from torch import Tensor
 from graff.errors import DivergenceError
 from graff.nn.stacked import ModelStack
 from graff.train.config import OptimConfig
-from graff.train.fit import SplitResult, diverged, require_training_nodes, score
+from graff.train.fit import (
+    SplitResult,
+    diverged,
+    make_optimizer,
+    no_decay_names,
+    require_training_nodes,
+    score,
+)
 
-__all__ = ["StackEpochHook", "train_stack"]
+__all__ = ["StackEpochHook", "stack_optimizer", "train_stack"]
 
 #: ``f(epoch, scores)`` after each epoch: the scores (``loss``, ``train``, ``val``, ``test``,
 #: fractions) of every member still training, by split.
@@ -83,6 +90,15 @@ def _scores(
     ]
 
 
+def stack_optimizer(stack: ModelStack, optim: OptimConfig) -> torch.optim.Optimizer:
+    """``optim.optimizer`` over the stacked parameters (:func:`~graff.train.fit.make_optimizer`).
+    A stacked tensor keeps its member parameter's name (:meth:`ModelStack.tensors`), so
+    AdamW's undecayed group is the member model's; Adam(W) is elementwise, so it is K
+    independent optimisers."""
+    named = [(n, t) for n, t in stack.tensors().items() if isinstance(t, torch.nn.Parameter)]
+    return make_optimizer(named, no_decay_names(stack.model), optim)
+
+
 def train_stack(
     stack: ModelStack,
     x: Tensor,
@@ -101,16 +117,14 @@ def train_stack(
     """Train the members of ``stack`` (member j on split ``splits[j]``, masks [N, K]);
     return each member's scores at its best-validation epoch, in the order of ``splits``.
 
-    Same protocol as :func:`~graff.train.fit.train_split` for every member: Adam, test
+    Same protocol as :func:`~graff.train.fit.train_split` for every member: Adam(W), test
     metric read at the epoch of best validation score (ties keep the earlier epoch),
     ``optim.patience`` epochs without improvement stop the member, ``state_dict`` is the
     member's model at its best epoch. ``on_done(result)`` is called as each member ends.
     """
     for j, s in enumerate(splits):
         require_training_nodes(train_masks[:, j], s)
-    opt = torch.optim.Adam(
-        stack.parameters(), lr=optim.lr, weight_decay=optim.weight_decay, fused=True
-    )
+    opt = stack_optimizer(stack, optim)
     members = [_Member(s) for s in splits]
     for j, mem in enumerate(members):
         mem.state = stack.member_state(j)

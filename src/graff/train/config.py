@@ -26,11 +26,12 @@ import yaml
 from graff._coerce import coerce
 from graff._yaml import load_yaml, yaml_problem
 from graff.errors import ConfigError
-from graff.nn import OMEGA_TYPES, W_TYPES
-from graff.train.models import MODELS, check_model_config
+from graff.nn import NORMS, OMEGA_TYPES, W_TYPES
+from graff.train.models import BLOCKS, MODELS, check_model_config
 
 __all__ = [
     "MAX_EULER_STEPS",
+    "OPTIMIZERS",
     "ConfigError",
     "DataConfig",
     "ModelConfig",
@@ -47,6 +48,9 @@ __all__ = [
 #: each step keeps an N × hidden tensor for the backward pass, so a typo such as
 #: ``T=1000000`` would otherwise run out of memory after a long wait.
 MAX_EULER_STEPS = 10_000
+#: ``optim.optimizer``: Adam (L2 penalty in the gradient) or AdamW (decoupled weight decay,
+#: none on biases and normalisation parameters).
+OPTIMIZERS = ("adam", "adamw")
 #: Seeds are 64-bit (torch.manual_seed's range).
 _MAX_SEED = 2**63 - 1
 
@@ -93,18 +97,41 @@ class ModelConfig:
     self_loops: bool = True
     #: refuse more than this many Euler steps ⌈T/τ⌉ (GRAFF; see MAX_EULER_STEPS).
     max_steps: int = MAX_EULER_STEPS
-    #: layers of the baselines (MLP/GCN/GAT/SAGE/GCNII layers, the MLP of APPNP/GPRGNN).
+    #: layers of the baselines (MLP/GCN/GAT/SAGE/GCNII layers, the MLP of APPNP/GPRGNN);
+    #: with ``block: residual``, the residual layers.
     num_layers: int = 2
+    #: how the layers of mlp, gcn, sage and gat are put together: ``plain``, the classic
+    #: stack of the GRAFF paper's Table 1; ``residual``, the recipe of Platonov et al. (ICLR
+    #: 2023, :mod:`graff.nn.models.residual`): input linear map → dropout → GELU, then
+    #: ``num_layers`` pre-norm residual blocks H + M(Norm(H)) whose module M aggregates the
+    #: neighbours (GCN: ĀH; SAGE: [H ‖ mean of the neighbours]; GAT: attention; mlp: none,
+    #: the recipe's "ResNet") and ends in a two-layer GELU feed-forward network, then the
+    #: output norm and linear map. With ``residual``, ``dropout`` acts after the input map
+    #: and inside every block, ``input_dropout`` on the raw features X (the recipe: 0).
+    block: str = "plain"
+    #: normalisation of each residual block and of the output (``block: residual`` only):
+    #: ``none``, ``layer`` (LayerNorm, the recipe's default) or ``batch`` (BatchNorm).
+    norm: str = "none"
+    #: keep a node's own embedding apart from its neighbours' message, concatenated before
+    #: the feed-forward network (GAT-sep; ``model: gat`` with ``block: residual`` only).
+    sep: bool = False
+    #: width of the residual blocks' feed-forward networks / ``hidden`` (the recipe's
+    #: hidden_dim_multiplier; ``block: residual`` only).
+    ffn_multiplier: float = 1.0
     #: model-specific keywords of the model's constructor, e.g. ``{alpha: 0.1, K: 10}``.
     params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class OptimConfig:
-    """Full-batch Adam training; the test metric is read at the best-validation epoch."""
+    """Full-batch Adam(W) training; the test metric is read at the best-validation epoch."""
 
     lr: float = 0.005
     weight_decay: float = 5e-4
+    #: ``adam`` (``weight_decay`` is an L2 penalty added to every gradient) or ``adamw``
+    #: (decoupled weight decay, as Platonov et al.: not applied to biases nor to the
+    #: parameters of normalisation layers; :func:`graff.train.fit.make_optimizer`).
+    optimizer: str = "adam"
     epochs: int = 200
     #: stop after this many epochs without a better validation score (None: never).
     patience: int | None = None
@@ -151,6 +178,14 @@ class RunConfig:
             _check(0.0 <= p < 1.0, f"model.{name}", p, "a probability in [0, 1)")
         _check(m.encoder_layers >= 0, "model.encoder_layers", m.encoder_layers, "≥ 0")
         _check(m.num_layers >= 1, "model.num_layers", m.num_layers, "≥ 1")
+        _check(m.block in BLOCKS, "model.block", m.block, f"one of {', '.join(BLOCKS)}")
+        _check(m.norm in NORMS, "model.norm", m.norm, f"one of {', '.join(NORMS)}")
+        _check(
+            _pos(m.ffn_multiplier),
+            "model.ffn_multiplier",
+            m.ffn_multiplier,
+            "a positive number (feed-forward width / hidden)",
+        )
         _check(math.isfinite(m.beta), "model.beta", m.beta, "a finite number")
         _check(_pos(o.lr), "optim.lr", o.lr, "a positive finite number")
         _check(
@@ -158,6 +193,12 @@ class RunConfig:
             "optim.weight_decay",
             o.weight_decay,
             "a finite number ≥ 0",
+        )
+        _check(
+            o.optimizer in OPTIMIZERS,
+            "optim.optimizer",
+            o.optimizer,
+            f"one of {', '.join(OPTIMIZERS)}",
         )
         _check(o.epochs >= 1, "optim.epochs", o.epochs, "a positive integer")
         _check(o.patience is None or o.patience >= 1, "optim.patience", o.patience, "≥ 1 or null")

@@ -1,10 +1,10 @@
-"""Full-batch training of one split: Adam, test metric read at the best-validation epoch."""
+"""Full-batch training of one split: Adam(W), test metric read at the best-validation epoch."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,8 @@ __all__ = [
     "build_model",
     "diverged",
     "evaluate",
+    "make_optimizer",
+    "no_decay_names",
     "require_training_nodes",
     "roc_auc",
     "score",
@@ -152,6 +154,40 @@ def diverged(
 _HUGE_FEATURE = 1e15
 
 
+#: Normalisation layers: AdamW leaves their parameters undecayed.
+_NORM_LAYERS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._BatchNorm)
+
+
+def no_decay_names(model: nn.Module) -> set[str]:
+    """The parameters AdamW does not decay (Platonov et al.'s ``get_parameter_groups``):
+    every bias and every parameter of a normalisation layer (LayerNorm, BatchNorm, GroupNorm)."""
+    out = set()
+    for prefix, mod in model.named_modules():
+        for leaf, _ in mod.named_parameters(recurse=False):
+            if leaf == "bias" or isinstance(mod, _NORM_LAYERS):
+                out.add(f"{prefix}.{leaf}" if prefix else leaf)
+    return out
+
+
+def make_optimizer(
+    named: Iterable[tuple[str, Tensor]], no_decay: set[str], optim: OptimConfig
+) -> torch.optim.Optimizer:
+    """``optim.optimizer`` over the named parameters: Adam with ``weight_decay`` on every
+    parameter (L2 in the gradient), or AdamW with two groups, decoupled weight decay on all
+    but the names in ``no_decay`` (:func:`no_decay_names`). Fused kernels: ~10× faster than
+    the per-tensor loop on the CPU at these sizes."""
+    named = list(named)
+    if optim.optimizer == "adam":
+        params = [p for _, p in named]
+        return torch.optim.Adam(params, lr=optim.lr, weight_decay=optim.weight_decay, fused=True)
+    decay = [p for n, p in named if n not in no_decay]
+    undecayed = [p for n, p in named if n in no_decay]
+    groups: list[dict[str, Any]] = [{"params": decay}] if decay else []
+    if undecayed:
+        groups.append({"params": undecayed, "weight_decay": 0.0})
+    return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay, fused=True)
+
+
 def require_training_nodes(train_mask: Tensor, split: int) -> None:
     """Raise :class:`GraphDataError` when split ``split``'s ``train_mask`` selects no node."""
     if int(train_mask.sum()) == 0:
@@ -182,10 +218,7 @@ def train_split(
     """
     start = time.perf_counter()
     require_training_nodes(train_mask, split)
-    # The fused kernel is ~10× faster than the per-tensor loop on the CPU for these sizes.
-    opt = torch.optim.Adam(
-        model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay, fused=True
-    )
+    opt = make_optimizer(model.named_parameters(), no_decay_names(model), optim)
     masks = {"train": train_mask, "val": val_mask, "test": test_mask}
     y_train = y[train_mask]
     best: dict[str, float] = {"train": float("nan"), "val": -np.inf, "test": float("nan")}

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import typing
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -45,13 +46,19 @@ from graff.nn import (
     GRANDLinear,
     GraphSAGE,
     MLPClassifier,
+    ResidualGAT,
+    ResidualGCN,
+    ResidualMLP,
+    ResidualSAGE,
     euler_steps,
 )
 from graff.nn.stacked import GCNStack, GRAFFStack, MLPStack, ModelStack
 from graff.registry import Registry
 
 __all__ = [
+    "BLOCKS",
     "MODELS",
+    "RECIPE_FIELDS",
     "ModelSettings",
     "ModelSpec",
     "build_model",
@@ -59,6 +66,7 @@ __all__ = [
     "config_for_file",
     "model_kwargs",
     "register_model",
+    "spec_for",
     "spec_of",
 ]
 
@@ -118,6 +126,10 @@ class ModelSpec:
         depth: the N × hidden tensors one forward pass keeps for the backward pass, per
             unit of width (the memory and cost estimates); default: ``steps`` for a step
             model, else :func:`layer_count`.
+        blocks: the model's other builds, by ``model.block`` (e.g. ``residual``: the same
+            layer kind in the residual recipe), each a spec of its own; ``plain`` is this one.
+        keywords: the typed fields passed to ``cls`` when ``fields`` also names fields read
+            only by the ``blocks`` (default: ``fields``).
     """
 
     cls: type[nn.Module]
@@ -127,6 +139,13 @@ class ModelSpec:
     unbatched: str = ""
     steps: Callable[[Any], int] | None = None
     depth: Callable[[Any], int] | None = None
+    blocks: Mapping[str, ModelSpec] = field(default_factory=dict)
+    keywords: tuple[str, ...] | None = None
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        """The typed ModelConfig fields passed to ``cls`` as keywords."""
+        return self.fields if self.keywords is None else self.keywords
 
     def parameters(self) -> dict[str, inspect.Parameter]:
         """The model-specific keywords (those that are not typed ModelConfig fields)."""
@@ -161,17 +180,69 @@ def register_model(
     unbatched: str = "",
     steps: Callable[[Any], int] | None = None,
     depth: Callable[[Any], int] | None = None,
+    blocks: Mapping[str, ModelSpec] | None = None,
 ) -> None:
     """Register ``cls`` as model ``name``: ``fields`` are the typed model-config fields it takes
     as keywords of the same name; its other keyword-only parameters become ``model.params``.
     ``stack``, ``unbatched``, ``steps`` and ``depth`` say what it can do (:class:`ModelSpec`);
-    a model without a ``stack`` must say why in ``unbatched``."""
-    if stack is None and not unbatched:
-        raise ValueError(
-            f"model {name!r}: give a stack (batched training of K splits) or the reason "
-            "there is none (unbatched=...)"
-        )
-    MODELS.register(name, ModelSpec(cls, tuple(fields), summary, stack, unbatched, steps, depth))
+    a model without a ``stack`` must say why in ``unbatched``. ``blocks`` are its builds for
+    other values of ``model.block`` (:func:`residual_block`); the entry's ``fields`` then also
+    name ``block`` and the fields those builds read (a search space may search them)."""
+    builds = [(name, stack, unbatched)]
+    builds += [(f"{name} (block {b})", v.stack, v.unbatched) for b, v in (blocks or {}).items()]
+    for what, has_stack, why in builds:
+        if has_stack is None and not why:
+            raise ValueError(
+                f"model {what!r}: give a stack (batched training of K splits) or the reason "
+                "there is none (unbatched=...)"
+            )
+    unknown = sorted(set(blocks or {}) - set(BLOCKS[1:]))
+    if unknown:
+        raise ValueError(f"model {name!r}: unknown block(s) {unknown}; blocks: {BLOCKS[1:]}")
+    own = tuple(fields)
+    every = own
+    if blocks:
+        extra = [f for b in blocks.values() for f in b.fields]
+        every = tuple(dict.fromkeys([*own, "block", *extra]))
+    MODELS.register(
+        name,
+        ModelSpec(
+            cls,
+            every,
+            summary,
+            stack,
+            unbatched,
+            steps,
+            depth,
+            dict(blocks or {}),
+            own if blocks else None,
+        ),
+    )
+
+
+#: ``model.block``: how a model's layers are put together (``plain``: the classic stack).
+BLOCKS = ("plain", "residual")
+#: The typed fields of the residual recipe and their values when unused (ModelConfig's
+#: defaults); a build that does not read one refuses any other value.
+RECIPE_FIELDS: dict[str, Any] = {"norm": "none", "sep": False, "ffn_multiplier": 1.0}
+_RESIDUAL_UNBATCHED = (
+    "the residual recipe (model.block=residual) has no stacked (K-member) version yet: "
+    "one split at a time"
+)
+
+
+def residual_depth(cfg: Any) -> int:
+    """The N × hidden tensors a residual network keeps per layer (norm, aggregation, the
+    feed-forward network's ``ffn_multiplier``-wide activations and masks, the sum), summed
+    over ``num_layers`` layers: an estimate for the memory and cost estimates."""
+    wide = float(getattr(cfg, "ffn_multiplier", 1.0))
+    return math.ceil(int(cfg.num_layers) * (5 + 3 * wide)) + 3
+
+
+def residual_block(cls: type[nn.Module], fields: Sequence[str], summary: str) -> ModelSpec:
+    """The ``model.block: residual`` build of a model: ``cls`` (a
+    :class:`graff.nn.ResidualGNN`) taking the typed ``fields``; trained one split at a time."""
+    return ModelSpec(cls, tuple(fields), summary, None, _RESIDUAL_UNBATCHED, None, residual_depth)
 
 
 def spec_of(name: str) -> ModelSpec:
@@ -181,6 +252,7 @@ def spec_of(name: str) -> ModelSpec:
     return MODELS[name]
 
 
+_RESIDUAL = ("num_layers", *("input_dropout", "dropout"), "norm", "ffn_multiplier")
 _PYG_LAYERS = "its layers are PyG modules; no stacked (K-member) version is written yet"
 _ODE_SOLVER = "torchdiffeq integrates one model at a time (adaptive steps differ per member)"
 
@@ -201,7 +273,12 @@ register_model(
     steps=euler_step_count,
 )
 register_model(
-    "mlp", MLPClassifier, ("num_layers", *_DROPOUTS), "graph-agnostic MLP", stack=MLPStack
+    "mlp",
+    MLPClassifier,
+    ("num_layers", *_DROPOUTS),
+    "graph-agnostic MLP",
+    stack=MLPStack,
+    blocks={"residual": residual_block(ResidualMLP, _RESIDUAL, "ResNet (Platonov et al.)")},
 )
 register_model(
     "gcn",
@@ -209,9 +286,23 @@ register_model(
     ("num_layers", *_DROPOUTS, "self_loops"),
     "GCN (Kipf & Welling)",
     stack=GCNStack,
+    blocks={
+        "residual": residual_block(
+            ResidualGCN, (*_RESIDUAL, "self_loops"), "residual GCN (Platonov et al.)"
+        )
+    },
 )
 register_model(
-    "gat", GAT, ("num_layers", *_DROPOUTS), "GAT (Veličković et al.)", unbatched=_PYG_LAYERS
+    "gat",
+    GAT,
+    ("num_layers", *_DROPOUTS),
+    "GAT (Veličković et al.)",
+    unbatched=_PYG_LAYERS,
+    blocks={
+        "residual": residual_block(
+            ResidualGAT, (*_RESIDUAL, "sep"), "residual GAT, GAT-sep (Platonov et al.)"
+        )
+    },
 )
 register_model(
     "sage",
@@ -219,6 +310,7 @@ register_model(
     ("num_layers", *_DROPOUTS),
     "GraphSAGE-mean (Hamilton et al.)",
     unbatched=_PYG_LAYERS,
+    blocks={"residual": residual_block(ResidualSAGE, _RESIDUAL, "residual SAGE (Platonov et al.)")},
 )
 register_model(
     "gcnii",
@@ -259,14 +351,62 @@ register_model(
 )
 
 
-def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
-    """The spec and the constructor keywords of ``cfg`` (typed fields + coerced params)."""
+def _build_of(spec: ModelSpec, block: str) -> ModelSpec | None:
+    return spec if block == "plain" else spec.blocks.get(block)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as written in a config or ``--set`` (``false``, ``none``, ``1.0``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def spec_for(cfg: ModelSettings) -> ModelSpec:
+    """The registry entry that builds ``cfg``: model ``cfg.name``'s, or its build for
+    ``cfg.block`` (:attr:`ModelSpec.blocks`). A :class:`ConfigError` says which key to set
+    where the model has no such build, or where a recipe field (:data:`RECIPE_FIELDS`) is set
+    that this build does not read."""
     spec = spec_of(cfg.name)
+    block = getattr(cfg, "block", "plain")
+    chosen = _build_of(spec, block)
+    if chosen is None:
+        having = [n for n, s in MODELS.items() if block in s.blocks]
+        raise ConfigError(
+            f"model.block = {block!r} is not available for model {cfg.name!r} (models with "
+            f"it: {', '.join(having) or 'none'}); set model.block=plain or choose one of those"
+        )
+    for key, unset in RECIPE_FIELDS.items():
+        value = getattr(cfg, key, unset)
+        if key in chosen.arguments or value == unset:
+            continue
+        builds = [b for b in BLOCKS if (s := _build_of(spec, b)) and key in s.arguments]
+        if builds:
+            fix = (
+                f"set model.block={builds[0]}, or model.{key}={_shown(unset)} for the {block} block"
+            )
+        else:
+            users = [
+                f"{n} (block {b})"
+                for n, m in MODELS.items()
+                for b in BLOCKS
+                if (s := _build_of(m, b)) and key in s.arguments
+            ]
+            fix = f"set model.{key}={_shown(unset)}; the models that read it: {', '.join(users)}"
+        raise ConfigError(
+            f"model.{key} = {_shown(value)} is not read by model {cfg.name!r} with model.block = "
+            f"{block!r}: {fix}"
+        )
+    return chosen
+
+
+def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
+    """The spec and the constructor keywords of ``cfg`` (typed fields + coerced params);
+    the spec is :func:`spec_for`'s (the build for ``cfg.block``)."""
+    spec = spec_for(cfg)
     if not isinstance(cfg.params, dict):
         raise ConfigError(f"model.params must be a mapping, got {cfg.params!r}")
     allowed = spec.parameters()
     hints = spec.hints()
-    kwargs: dict[str, Any] = {f: getattr(cfg, f) for f in spec.fields}
+    kwargs: dict[str, Any] = {f: getattr(cfg, f) for f in spec.arguments}
     for key, value in cfg.params.items():
         if key in allowed:
             kwargs[key] = coerce(f"model.params.{key}", value, hints.get(key, Any))
@@ -281,7 +421,7 @@ def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
         raise ConfigError(
             f"model.params.{key} is not a parameter of model {cfg.name!r}.{hint} "
             f"Its parameters: {valid} (besides the fields model.hidden, "
-            f"{', '.join('model.' + f for f in spec.fields)})"
+            f"{', '.join('model.' + f for f in spec.arguments)})"
         )
     return spec, kwargs
 
@@ -289,13 +429,19 @@ def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
 def config_for_file(record: dict[str, Any]) -> dict[str, Any]:
     """A config dict (:func:`graff.train.config_to_dict`) as a YAML file should hold it: the
     model section keeps only what its model reads (name, hidden, the model's own typed fields,
-    ``max_steps`` for the step models, params), so a GCN config carries no W type or T.
+    ``max_steps`` for the step models, params), so a GCN config carries no W type or T;
+    ``block`` only where it is not ``plain``, with the fields of that build.
     The fields left out are defaults on loading and unread by the model."""
     out = dict(record)
     model = dict(out.get("model") or {})
     name = model.get("name")
     if isinstance(name, str) and name in MODELS:
-        keep = {"name", "hidden", *MODELS[name].fields, "params"}
+        block = model.get("block", "plain")
+        build = _build_of(MODELS[name], block) if isinstance(block, str) else None
+        fields = MODELS[name].fields if build is None else build.arguments
+        keep = {"name", "hidden", *fields, "params"}
+        if block != "plain":
+            keep.add("block")
         if MODELS[name].steps is not None:
             keep.add("max_steps")
         out["model"] = {k: v for k, v in model.items() if k in keep}

@@ -31,7 +31,7 @@ from graff.nn.sparse import to_csr
 from graff.train.batched import StackEpochHook, train_stack
 from graff.train.config import RunConfig, config_to_dict
 from graff.train.fit import SplitResult, build_model, train_split
-from graff.train.models import spec_of
+from graff.train.models import spec_for
 from graff.train.rundir import History, RunDir
 
 __all__ = [
@@ -142,7 +142,7 @@ def estimate_memory_bytes(cfg: RunConfig, data: PreparedData, members: int = 1) 
     features' non-zeros, values and mask, for the backward pass)."""
     m = cfg.model
     n, e = data.x.size(0), data.edge_index.size(1)
-    depth = spec_of(m.name).memory_depth(m)
+    depth = spec_for(m).memory_depth(m)
     per_layer = 4 * n * m.hidden * 4  # features, increment, dropout mask, gradient
     nnz = int((data.x != 0).sum()) if members > 1 else 0
     stacked_input = members * nnz * 5  # each member's dropped values (float32) and mask
@@ -265,7 +265,7 @@ def _fit_stack(
     drawn from a generator of its own that goes on from there, so its draws are those of
     split k trained alone (whatever else shares the pass) and the numbers differ only by
     floating-point summation order."""
-    stack_cls = spec_of(cfg.model.name).stack
+    stack_cls = spec_for(cfg.model).stack
     assert stack_cls is not None
     device = data.x.device
     members, generators = [], []
@@ -309,7 +309,7 @@ def split_chunks(
     CPU stacks only what stays in the cache (:data:`STACK_BYTES`)."""
     if batch is not None and batch < 1:
         raise ConfigError(f"batch must be a positive number of splits, got {batch}")
-    if spec_of(cfg.model.name).stack is None or batch == 1 or len(splits) <= 1:
+    if spec_for(cfg.model).stack is None or batch == 1 or len(splits) <= 1:
         return [[k] for k in splits]
     wanted = min(batch or len(splits), len(splits))
     size = members_per_pass(cfg, data, wanted, cache_bound=batch is None)

@@ -26,6 +26,15 @@ from graff.nn.models.gcn import GCN, GCNII
 from graff.nn.models.h2gcn import H2GCN
 from graff.nn.models.mlp import MLPClassifier
 from graff.nn.models.ppr import GPR_INITS, GPRGNN, APPNPNet
+from graff.nn.models.residual import (
+    NORMS,
+    ResidualGAT,
+    ResidualGCN,
+    ResidualGNN,
+    ResidualGT,
+    ResidualMLP,
+    ResidualSAGE,
+)
 from graff.nn.models.sage import GraphSAGE
 
 __all__ = [
@@ -38,11 +47,18 @@ __all__ = [
     "GPRGNN",
     "GPR_INITS",
     "H2GCN",
+    "NORMS",
     "ODE_METHODS",
     "PDEGCND",
     "APPNPNet",
     "GRANDLinear",
     "GraphSAGE",
     "MLPClassifier",
+    "ResidualGAT",
+    "ResidualGCN",
+    "ResidualGNN",
+    "ResidualGT",
+    "ResidualMLP",
+    "ResidualSAGE",
     "gat_conv_csr",
 ]
