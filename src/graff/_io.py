@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "check_writable", "current_umask"]
+__all__ = ["atomic_write", "check_writable", "current_umask", "sha256_file"]
 
 
 def current_umask() -> int:
@@ -56,3 +57,12 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     os.close(fd)
     Path(tmp).unlink()
     return path
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

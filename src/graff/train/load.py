@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from graff._io import sha256_file
 from graff.data import PreparedData, user_npz_path
 from graff.errors import ConfigError, RunDirError
 from graff.train.config import RunConfig, config_from_dict
@@ -46,14 +47,6 @@ def read_run_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
     except ConfigError as err:
         raise RunDirError(f"{path} holds an unusable config: {err}") from None
     return cfg, meta
-
-
-def _sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def run_data(
@@ -103,7 +96,7 @@ def run_data(
             "with --data-dir PATH (the file or its folder; data_dir= in Python), or put it back"
         )
     want = rec.get("sha256")
-    if isinstance(want, str) and _sha256_of(file) != want:
+    if isinstance(want, str) and sha256_file(file) != want:
         raise RunDirError(
             f"{file} is not the graph {where} was trained on (its sha256 differs from the one "
             "in config.yaml); pass the original file with --data-dir PATH"
