@@ -355,16 +355,12 @@ def test_published_results_match_reference() -> None:
     ours = {(r["model"], r["dataset"]): (r["mean"], r["std"]) for r in table1}
     assert len(ours) == len(table1)  # no duplicate (model, dataset)
     assert ours == ref
-    # the other rows (Platonov et al. 2023, extra columns) are quoted in REFERENCE.md section 5
+    # the rows quoted from REFERENCE.md section 5 (the filtered graphs' published GCN) are
+    # there; the rows taken from the authors' own sources are checked in tests/test_published.py
     text = REFERENCE.read_text()
-    others = [r for r in rows if r not in table1]
-    assert {r["dataset"] for r in others} == {
-        "minesweeper",
-        "tolokers",
-        "squirrel-filtered",
-        "chameleon-filtered",
-    }
-    for r in others:
+    quoted = [r for r in rows if "REFERENCE.md" in r["source"]]
+    assert {r["dataset"] for r in quoted} == {"squirrel-filtered", "chameleon-filtered"}
+    for r in quoted:
         assert f"{r['mean']:.2f}±{r['std']:.2f}" in text, r
     texas = [r for r in rows if r["model"] == "GRAFF (DD)" and r["dataset"] == "texas"]
     assert len(texas) == 1
