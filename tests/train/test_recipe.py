@@ -30,6 +30,7 @@ from graff.train.config import ModelConfig, OptimConfig, config_from_dict, confi
 from graff.train.fit import make_optimizer, no_decay_names
 from graff.train.models import MODELS, RECIPE_FIELDS, config_for_file, spec_for
 from graff.train.runner import split_chunks
+from graff.tune import SpaceError
 
 RESIDUAL = {"mlp": ResidualMLP, "gcn": ResidualGCN, "sage": ResidualSAGE, "gat": ResidualGAT}
 PLAIN = {"mlp": MLPClassifier, "gcn": GCN, "sage": GraphSAGE, "gat": GAT}
@@ -264,6 +265,7 @@ def test_recipe_spaces_hold_only_valid_configs(model: str) -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=SpaceError,
     reason="graff.tune checks each value of a space alone on the default config (block plain), "
     "where model.norm=layer is refused; it should apply the space's one-choice keys first",
 )
