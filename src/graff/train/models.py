@@ -9,7 +9,13 @@ checked against the constructor's signature and annotations::
     model: {name: gcnii, hidden: 64, num_layers: 16, dropout: 0.5,
             params: {alpha: 0.5, theta: 1.0}}
 
-``graff train --model gcnii --set model.params.alpha=0.2`` overrides one of them. Adding a
+``graff train --model gcnii --set model.params.alpha=0.2`` overrides one of them.
+
+An entry may have other builds, chosen by ``model.block`` (:data:`BLOCKS`): ``mlp``, ``gcn``,
+``sage`` and ``gat`` have ``residual``, their layer kind in the recipe of Platonov et al.
+(:mod:`graff.nn.models.residual`), which reads ``model.norm``, ``model.ffn_multiplier`` (and
+``model.sep`` for gat); :func:`spec_for` picks the build of a config and refuses a recipe
+field that build does not read, naming the key to set. Adding a
 model is one class, one :func:`register_model` call and its configs: the name list, the
 validation, ``--help`` and ``graff reproduce`` read :data:`MODELS`.
 
@@ -115,7 +121,9 @@ class ModelSpec:
 
     Attributes:
         cls: the model class, called as ``cls(in_channels, cfg.hidden, num_classes, **kw)``.
-        fields: typed ModelConfig fields passed as keywords of the same name.
+        fields: the typed ModelConfig fields the model reads (what its config file keeps
+            and a search space may search); with ``blocks``, also ``block`` and the fields
+            of those builds. The ones passed to ``cls`` as keywords are :attr:`arguments`.
         summary: one line for ``--help`` and docs.
         stack: the :class:`~graff.nn.stacked.ModelStack` that trains K splits of one config
             in one batched pass, or None: the model trains one split at a time.
