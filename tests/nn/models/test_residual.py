@@ -228,3 +228,14 @@ def test_invalid_arguments() -> None:
     with pytest.raises(ValueError, match="edge_weight"):
         ResidualGAT(5, 8, 3)(torch.randn(N, 5), EDGES, torch.ones(EDGES.size(1)))
     assert isinstance(make_norm("batch", 4), nn.BatchNorm1d)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("cls", CLASSES)
+def test_torch_compile_gives_the_eager_output(cls: type[ResidualGNN]) -> None:
+    torch.manual_seed(7)
+    model = cls(5, 16, 3, dropout=0.0).eval()
+    x = torch.randn(N, 5)
+    compiled = torch.compile(model, backend="aot_eager")
+    torch.testing.assert_close(compiled(x, EDGES), model(x, EDGES))

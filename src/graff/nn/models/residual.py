@@ -210,6 +210,13 @@ class GATModule(nn.Module):
         return out
 
 
+@torch.compiler.disable(reason="graff.nn.sparse: attention on a sparse CSR pattern")
+def head_scores(q: Tensor, k: Tensor, structure: EdgeStructure) -> Tensor:
+    """Per head h, :math:`q_{i,h}^\\top k_{j,h}` on the entries (i, j) of ``structure``:
+    q, k [N, H, C] → [E, H] (one sampled product per head, no [E, H, C] gather)."""
+    return torch.stack([edge_dot(q[:, h], k[:, h], structure) for h in range(q.size(1))], dim=-1)
+
+
 class AttentionModule(nn.Module):
     r"""Scaled dot-product attention over the edges: per head
     :math:`\alpha_{ij} = \mathrm{softmax}_j\, q_i^\top k_j / \sqrt{C}`, then
@@ -229,9 +236,7 @@ class AttentionModule(nn.Module):
         """α [E, heads] of the entries of ``graph`` (each row sums to one)."""
         q = self.query(h).view(-1, self.heads, self.head_dim)
         k = self.key(h).view(-1, self.heads, self.head_dim)
-        per_head = [edge_dot(q[:, i], k[:, i], graph) for i in range(self.heads)]
-        scores = torch.stack(per_head, dim=-1)
-        return edge_softmax(scores / math.sqrt(self.head_dim), graph)
+        return edge_softmax(head_scores(q, k, graph) / math.sqrt(self.head_dim), graph)
 
     def forward(self, h: Tensor, graph: EdgeStructure) -> Tensor:
         alpha = self.attention(h, graph)
