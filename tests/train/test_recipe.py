@@ -20,6 +20,7 @@ from graff.nn import (
     MLPClassifier,
     ResidualGAT,
     ResidualGCN,
+    ResidualGT,
     ResidualMLP,
     ResidualSAGE,
 )
@@ -109,6 +110,14 @@ def test_invalid_combinations_name_the_key(overrides: list[str], message: str) -
         _cfg(*overrides)
 
 
+def test_gt_is_the_residual_transformer_whatever_the_block() -> None:
+    for block in ("plain", "residual"):
+        cfg = _cfg("model.name=gt", f"model.block={block}", "model.norm=layer", "model.sep=true")
+        model = build_model(cfg.model, 5, 3)
+        assert type(model) is ResidualGT and len(model.blocks) == 2 * cfg.model.num_layers
+        assert model.blocks[0].module.sep and spec_for(cfg.model).stack is None
+
+
 def test_gat_sep_and_gat_heads() -> None:
     cfg = _cfg("model.name=gat", "model.block=residual", "model.sep=true", "model.params.heads=4")
     model = build_model(cfg.model, 5, 3)
@@ -132,7 +141,15 @@ def test_config_file_of_a_residual_model_keeps_its_recipe() -> None:
 # -- training through graff.train.run -----------------------------------------------------------
 @pytest.mark.parametrize(
     ("model", "extra"),
-    [("mlp", []), ("gcn", []), ("sage", []), ("gat", []), ("gat", ["model.sep=true"])],
+    [
+        ("mlp", []),
+        ("gcn", []),
+        ("sage", []),
+        ("gat", []),
+        ("gat", ["model.sep=true"]),
+        ("gt", []),
+        ("gt", ["model.sep=true"]),
+    ],
 )
 def test_residual_models_train_through_run(
     model: str, extra: list[str], data2: PreparedData, tmp_path: Path

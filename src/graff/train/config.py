@@ -108,12 +108,14 @@ class ModelConfig:
     #: the recipe's "ResNet") and ends in a two-layer GELU feed-forward network, then the
     #: output norm and linear map. With ``residual``, ``dropout`` acts after the input map
     #: and inside every block, ``input_dropout`` on the raw features X (the recipe: 0).
+    #: ``gt`` (their graph transformer) is residual whatever this says.
     block: str = "plain"
     #: normalisation of each residual block and of the output (``block: residual`` only):
     #: ``none``, ``layer`` (LayerNorm, the recipe's default) or ``batch`` (BatchNorm).
     norm: str = "none"
     #: keep a node's own embedding apart from its neighbours' message, concatenated before
-    #: the feed-forward network (GAT-sep; ``model: gat`` with ``block: residual`` only).
+    #: the feed-forward network or output map (GAT-sep: ``model: gat`` with
+    #: ``block: residual``; GT-sep: ``model: gt``).
     sep: bool = False
     #: width of the residual blocks' feed-forward networks / ``hidden`` (the recipe's
     #: hidden_dim_multiplier; ``block: residual`` only).

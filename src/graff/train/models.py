@@ -14,7 +14,8 @@ checked against the constructor's signature and annotations::
 An entry may have other builds, chosen by ``model.block`` (:data:`BLOCKS`): ``mlp``, ``gcn``,
 ``sage`` and ``gat`` have ``residual``, their layer kind in the recipe of Platonov et al.
 (:mod:`graff.nn.models.residual`), which reads ``model.norm``, ``model.ffn_multiplier`` (and
-``model.sep`` for gat); :func:`spec_for` picks the build of a config and refuses a recipe
+``model.sep`` for gat); ``gt``, the recipe's graph transformer, is residual under either
+block. :func:`spec_for` picks the build of a config and refuses a recipe
 field that build does not read, naming the key to set. Adding a
 model is one class, one :func:`register_model` call and its configs: the name list, the
 validation, ``--help`` and ``graff reproduce`` read :data:`MODELS`.
@@ -25,6 +26,7 @@ it), so it works on any object with the model section's attributes.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import math
@@ -54,6 +56,7 @@ from graff.nn import (
     MLPClassifier,
     ResidualGAT,
     ResidualGCN,
+    ResidualGT,
     ResidualMLP,
     ResidualSAGE,
     euler_steps,
@@ -319,6 +322,18 @@ register_model(
     "GraphSAGE-mean (Hamilton et al.)",
     unbatched=_PYG_LAYERS,
     blocks={"residual": residual_block(ResidualSAGE, _RESIDUAL, "residual SAGE (Platonov et al.)")},
+)
+_GT = residual_block(
+    ResidualGT, (*_RESIDUAL, "sep"), "graph transformer, GT-sep (Platonov et al.; residual only)"
+)
+register_model(
+    "gt",
+    _GT.cls,
+    _GT.fields,
+    _GT.summary,
+    unbatched=_GT.unbatched,
+    depth=lambda cfg: 2 * residual_depth(cfg),  # two blocks per layer
+    blocks={"residual": dataclasses.replace(_GT, depth=lambda cfg: 2 * residual_depth(cfg))},
 )
 register_model(
     "gcnii",
