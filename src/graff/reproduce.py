@@ -23,7 +23,7 @@ from graff.errors import ConfigError, RunDirError
 from graff.paper import Cell, paper_cell, published_results, results_csv, results_markdown
 from graff.train import MODELS, RunConfig, read_summary, resolve_config, run
 from graff.train.config import config_from_dict, config_identity, config_to_dict
-from graff.train.models import spec_of
+from graff.train.models import spec_for, spec_of
 
 __all__ = [
     "ReproduceHooks",
@@ -42,7 +42,7 @@ def estimated_cost(cfg: Any) -> float:
     """
     n, e, p = DATASET_SIZES.get(cfg.data.dataset, DATASET_SIZES["cora"])
     m = cfg.model
-    depth = spec_of(m.name).memory_depth(m)
+    depth = spec_for(m).memory_depth(m)
     per_epoch = m.hidden * (n * p + depth * (e + n) + depth * n * m.hidden)
     splits = len(cfg.data.splits) if cfg.data.splits is not None else 10
     return float(per_epoch * cfg.optim.epochs * splits)

@@ -403,3 +403,17 @@ def test_yaml_errors_are_one_line(tmp_path: Path, text: str, where: str) -> None
     with pytest.raises(ConfigError, match="not valid YAML") as info:
         load_config(path)
     assert where in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_record_from_before_a_key_existed_is_the_same_config() -> None:
+    """A run or study recorded before a config key was added (its record lacks the key)
+    compares equal to the config with that key at its default, so finished runs are reused."""
+    from graff.train.config import config_identity
+
+    cfg = apply_overrides(RunConfig(), ["model.hidden=12"])
+    old = config_to_dict(cfg)
+    del old["model"]["block"], old["optim"]["optimizer"]  # keys added later
+    assert config_identity(old) == config_identity(cfg)
+    old["model"]["hidden"] = 13
+    assert config_identity(old) != config_identity(cfg)
+    assert config_identity({"model": {"future_key": 1}}) == {"model": {"future_key": 1}}

@@ -31,7 +31,6 @@ from graff.train.config import ModelConfig, OptimConfig, config_from_dict, confi
 from graff.train.fit import make_optimizer, no_decay_names
 from graff.train.models import MODELS, RECIPE_FIELDS, config_for_file, spec_for
 from graff.train.runner import split_chunks
-from graff.tune import SpaceError
 
 RESIDUAL = {"mlp": ResidualMLP, "gcn": ResidualGCN, "sage": ResidualSAGE, "gat": ResidualGAT}
 PLAIN = {"mlp": MLPClassifier, "gcn": GCN, "sage": GraphSAGE, "gat": GAT}
@@ -280,13 +279,15 @@ def test_recipe_spaces_hold_only_valid_configs(model: str) -> None:
     assert 0.0 in {p.key: p.choices for p in space.params}["optim.weight_decay"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SpaceError,
-    reason="graff.tune checks each value of a space alone on the default config (block plain), "
-    "where model.norm=layer is refused; it should apply the space's one-choice keys first",
-)
-def test_graff_tune_loads_the_recipe_spaces() -> None:
+@pytest.mark.parametrize("model", ["mlp", "gcn", "sage", "gat"])
+def test_graff_tune_loads_the_recipe_spaces(model: str) -> None:
+    """A recipe space fixes model.block=residual, so its model.norm choices are checked with
+    it set (checked alone on the plain default, model.norm=layer would be refused); the
+    spaces load by file and by their shipped name."""
     from graff.tune import load_space
 
-    load_space(SPACES / "gcn.yaml", "gcn")
+    by_file = load_space(SPACES / f"{model}.yaml", model)
+    by_name = load_space(f"residual/{model}", model)
+    assert by_file.to_dict() == by_name.to_dict()
+    norms = {p.key: p.choices for p in by_name.params}["model.norm"]
+    assert "layer" in norms

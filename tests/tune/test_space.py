@@ -166,3 +166,24 @@ def test_contains_matches_what_the_distribution_can_draw():
     assert ints.contains(2) and not ints.contains(1.5) and not ints.contains(True)
     lr = SpaceParam("optim.lr", "float", low=1e-4, high=2e-2, log=True)
     assert lr.contains(1e-4) and not lr.contains(0.5) and not lr.contains("0.01")
+
+
+def test_a_space_key_given_twice_is_refused(tmp_path):
+    """YAML would keep the last of two equal keys: a space must not lose a range that way."""
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        "optim.lr: {type: float, low: 1.0e-3, high: 1.0e-2, log: true}\n"
+        "optim.lr: {type: float, low: 1.0e-4, high: 1.0e-3, log: true}\n"
+    )
+    with pytest.raises(SpaceError, match=r"'optim\.lr' appears twice"):
+        load_space(path, "graff")
+
+
+def test_a_shipped_space_by_name(tmp_path, monkeypatch):
+    """--space takes a shipped space's name (graff/spaces/<name>.yaml) where no such file is in
+    the working folder; an unknown name lists the shipped ones."""
+    monkeypatch.chdir(tmp_path)
+    assert load_space("residual/gcn", "gcn").source == "graff/spaces/residual/gcn.yaml"
+    assert load_space("gcn", "gcn").to_dict() == default_space("gcn").to_dict()
+    with pytest.raises(SpaceError, match="residual/gcn"):
+        load_space("residual/nope", "gcn")

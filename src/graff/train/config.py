@@ -14,6 +14,8 @@ or out of range is a :class:`ConfigError` that names the key and says what is al
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import difflib
 import math
@@ -297,8 +299,17 @@ _NOT_IDENTITY = ("device", "provenance")
 
 def config_identity(cfg: RunConfig | dict[str, Any]) -> dict[str, Any]:
     """The part of a config that determines the results (without device and provenance):
-    what a finished or unfinished run directory is compared by."""
-    record = config_to_dict(cfg) if isinstance(cfg, RunConfig) else dict(cfg)
+    what a finished or unfinished run directory is compared by. A recorded config (a mapping)
+    is read as a config first, so a record written before a key existed equals a config that
+    has that key at its default."""
+    if isinstance(cfg, RunConfig):
+        record = config_to_dict(cfg)
+    else:
+        record = dict(cfg)
+        # Keys a record from an older graff lacks take their defaults; a record this graff
+        # cannot read as a config is compared as it is.
+        with contextlib.suppress(ConfigError):
+            record = config_to_dict(config_from_dict(copy.deepcopy(record)))
     return {k: v for k, v in record.items() if k not in _NOT_IDENTITY}
 
 

@@ -29,7 +29,7 @@ import difflib
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from graff._yaml import load_yaml, yaml_problem
 from graff.tune import _backend as backend
 
 __all__ = [
@@ -362,11 +363,16 @@ def _parse_param(key: str, spec: Any, model: str | None, source: str) -> SpacePa
     return SpaceParam(key, kind, low=low, high=high, log=log, step=step)
 
 
-def _check_values(param: SpaceParam, model: str, source: str) -> None:
-    """Every candidate value set alone on the model's default config must validate."""
+def _check_values(
+    param: SpaceParam, model: str, source: str, fixed: Sequence[tuple[str, Any]] = ()
+) -> None:
+    """Every candidate value set alone on the model's default config, with the space's fixed
+    keys (those of one candidate, e.g. ``model.block: [residual]``) set first, must validate."""
     for value in param.candidates():
         cfg = backend.RunConfig(model=backend.ModelConfig(name=model))
         try:
+            for key, fixed_value in fixed:
+                _set_key(cfg, key, fixed_value)
             _set_key(cfg, param.key, value)
             cfg.validate()
         except backend.ConfigError as e:
@@ -398,32 +404,55 @@ def parse_space(
         )
     params = tuple(_parse_param(k, v, model, source) for k, v in raw.items())
     if model is not None:
+        fixed = [(p.key, p.candidates()[0]) for p in params if len(p.candidates()) == 1]
         for p in params:
-            _check_values(p, model, source)
+            _check_values(p, model, source, fixed)
     return SearchSpace(params, source, model)
 
 
 def load_space(path: str | Path, model: str | None = None) -> SearchSpace:
-    """Read a search space YAML file (format: module docstring), checked for ``model``."""
+    """Read a search space: a YAML file (format: module docstring), or the name of a shipped
+    one (``graff/spaces/<name>.yaml``, e.g. ``residual/gcn``), checked for ``model``."""
     path = Path(path)
     if not path.is_file():
-        raise SpaceError(f"search space file {path} does not exist")
+        name = str(path).removesuffix(".yaml")
+        shipped = _spaces_dir().joinpath(f"{name}.yaml")
+        if not path.is_absolute() and ".." not in path.parts and shipped.is_file():
+            return _parse_text(shipped.read_text(), f"graff/spaces/{name}.yaml", model)
+        raise SpaceError(
+            f"search space file {path} does not exist (shipped spaces by name: "
+            f"{', '.join(available_spaces(nested=True))})"
+        )
+    return _parse_text(path.read_text(), str(path), model)
+
+
+def _parse_text(text: str, source: str, model: str | None) -> SearchSpace:
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(text)
     except yaml.YAMLError as e:
-        raise SpaceError(f"search space {path} is not valid YAML: {e}") from None
-    return parse_space(raw, str(path), model=model)
+        raise SpaceError(f"search space {source} is not valid YAML: {yaml_problem(e)}") from None
+    return parse_space(raw, source, model=model)
 
 
 def _spaces_dir() -> Any:
     return files("graff").joinpath("spaces")
 
 
-def available_spaces() -> list[str]:
-    """The models with a shipped search space, sorted."""
-    return sorted(
+def available_spaces(*, nested: bool = False) -> list[str]:
+    """The models with a shipped search space, sorted; with ``nested``, every shipped space
+    by the name ``--space`` takes (``gcn``, ``residual/gcn``, ...)."""
+    names = [
         p.name.removesuffix(".yaml") for p in _spaces_dir().iterdir() if p.name.endswith(".yaml")
-    )
+    ]
+    if nested:
+        names += [
+            f"{d.name}/{p.name.removesuffix('.yaml')}"
+            for d in _spaces_dir().iterdir()
+            if d.is_dir()
+            for p in d.iterdir()
+            if p.name.endswith(".yaml")
+        ]
+    return sorted(names)
 
 
 def default_space(model: str) -> SearchSpace:
@@ -434,8 +463,4 @@ def default_space(model: str) -> SearchSpace:
             f"no shipped search space for model {model!r} (shipped: "
             f"{', '.join(available_spaces())}); pass space=FILE with your own"
         )
-    try:
-        raw = yaml.safe_load(res.read_text())
-    except yaml.YAMLError as e:  # pragma: no cover - the shipped files are tested
-        raise SpaceError(f"shipped search space {model}.yaml is not valid YAML: {e}") from None
-    return parse_space(raw, f"graff/spaces/{model}.yaml", model=model)
+    return _parse_text(res.read_text(), f"graff/spaces/{model}.yaml", model)
