@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The searches behind the heterophily table (README of this folder): one budget for every
+# model. Resumable: rerun the same command after a stop and each study goes on where it was
+# (graff tune's journal); a finished study returns at once.
+#   benchmarks/heterophily/search.sh MODEL DATASET [DATASET ...]
+# Budget: TRIALS counted trials (default 40), at most EPOCHS epochs (default 500) with
+# patience PATIENCE (default 100), the objective's default splits, one thread.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+model="$1"; shift
+trials="${TRIALS:-40}"; epochs="${EPOCHS:-500}"; patience="${PATIENCE:-100}"
+# GRAFF's widened space lives here; the baselines use their shipped recipe space by name
+# (graff/spaces/residual/<model>.yaml: Platonov et al.'s residual block, AdamW).
+if [[ -f "$here/spaces/$model.yaml" ]]; then space="$here/spaces/$model.yaml"; else space="residual/$model"; fi
+for ds in "$@"; do
+  out="${OUT_ROOT:-runs/heterophily}/$ds-$model"
+  echo "== $model on $ds -> $out ($(date -u +%H:%M:%S))"
+  graff tune --dataset "$ds" --model "$model" --space "$space" --trials "$trials" \
+    --set "optim.epochs=$epochs" --set "optim.patience=$patience" --threads 1 \
+    --no-progress --out "$out"
+done
