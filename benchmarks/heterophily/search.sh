@@ -11,11 +11,18 @@ model="$1"; shift
 trials="${TRIALS:-40}"; epochs="${EPOCHS:-500}"; patience="${PATIENCE:-100}"
 # GRAFF's widened space lives here; the baselines use their shipped recipe space by name
 # (graff/spaces/residual/<model>.yaml: Platonov et al.'s residual block, AdamW).
-if [[ -f "$here/spaces/$model.yaml" ]]; then space="$here/spaces/$model.yaml"; else space="residual/$model"; fi
+# The baselines' shipped configs were written for the plain block: their model.params (e.g.
+# GAT's output_heads) are replaced by the residual build's defaults (model.params={}).
+extra=()
+if [[ -f "$here/spaces/$model.yaml" ]]; then
+  space="$here/spaces/$model.yaml"
+else
+  space="residual/$model"; extra=(--set "model.params={}")
+fi
 for ds in "$@"; do
   out="${OUT_ROOT:-runs/heterophily}/$ds-$model"
   echo "== $model on $ds -> $out ($(date -u +%H:%M:%S))"
   graff tune --dataset "$ds" --model "$model" --space "$space" --trials "$trials" \
     --set "optim.epochs=$epochs" --set "optim.patience=$patience" --threads 1 \
-    --no-progress --out "$out"
+    "${extra[@]}" --no-progress --out "$out"
 done

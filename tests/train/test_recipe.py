@@ -291,3 +291,12 @@ def test_graff_tune_loads_the_recipe_spaces(model: str) -> None:
     assert by_file.to_dict() == by_name.to_dict()
     norms = {p.key: p.choices for p in by_name.params}["model.norm"]
     assert "layer" in norms
+
+
+def test_a_plain_blocks_parameter_under_the_residual_block_says_how_to_replace_it() -> None:
+    """A shipped GAT config keeps GAT's plain parameters (output_heads); switching it to the
+    residual block names where the key comes from and how to replace the parameters."""
+    with pytest.raises(ConfigError, match=r"model\.block=plain.*model\.params=\{\}"):
+        _cfg("model.name=gat", "model.block=residual", "model.params.output_heads=1")
+    cfg = _cfg("model.name=gat", "model.block=residual", "model.params.heads=4")
+    assert build_model(cfg.model, 4, 2) is not None

@@ -441,10 +441,22 @@ def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
         valid = ", ".join(allowed) if allowed else "none"
         close = difflib.get_close_matches(str(key), list(allowed), n=1)
         hint = f" Did you mean {close[0]}?" if close else ""
+        block = getattr(cfg, "block", "plain")
+        entry = spec_of(cfg.name)
+        builds = {"plain": entry, **entry.blocks}
+        other = [b for b, sp in builds.items() if b != block and key in sp.parameters()]
+        switched = (
+            f" It is a parameter of model.block={other[0]}: a config written for that block "
+            "keeps it; replace the block's parameters with --set 'model.params={...}' "
+            "(e.g. model.params={} for the defaults)."
+            if other
+            else ""
+        )
         raise ConfigError(
-            f"model.params.{key} is not a parameter of model {cfg.name!r}.{hint} "
+            f"model.params.{key} is not a parameter of model {cfg.name!r}"
+            f"{f' with model.block={block}' if other else ''}.{hint} "
             f"Its parameters: {valid} (besides the fields model.hidden, "
-            f"{', '.join('model.' + f for f in spec.arguments)})"
+            f"{', '.join('model.' + f for f in spec.arguments)}).{switched}"
         )
     return spec, kwargs
 
