@@ -1,0 +1,18 @@
+"""GRAFF past one machine's memory: exact precomputed propagation.
+
+Linear GRAFF's output is Σ_k Ā^k F(0) Q_k with d×d matrices Q_k, so the graph enters only
+through S_k = Ā^k [X, 1], computed once (:func:`precompute_propagation`); the model
+(:class:`PrecomputedGRAFF`) then needs only the rows of S of the nodes it trains or predicts
+on, and holds exactly the parameters of :class:`graff.nn.GRAFF` (state dicts load both ways).
+"""
+
+from graff.scale.precomputed import PrecomputedGRAFF, propagation_coefficients
+from graff.scale.propagation import DEFAULT_BLOCK_ROWS, csr_row_block, precompute_propagation
+
+__all__ = [
+    "DEFAULT_BLOCK_ROWS",
+    "PrecomputedGRAFF",
+    "csr_row_block",
+    "precompute_propagation",
+    "propagation_coefficients",
+]
