@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from graff.errors import ConfigError
-from graff.nn import GRAFF, OMEGA_TYPES, W_TYPES, GRAFFNoResidual
+from graff.nn import GRAFF, OMEGA_TYPES, W_TYPES, GRAFFNoResidual, to_csr
 from graff.scale import PrecomputedGRAFF, propagation_coefficients
 from tests.graff_reference import DT, random_graph, randomise_
 
@@ -186,3 +186,19 @@ def test_wrong_s_shape_says_how_to_build_it() -> None:
     twin = PrecomputedGRAFF(P, D, C, T=2.0).double()
     with pytest.raises(ValueError, match=r"\[b, 3, 6\].*model.precompute"):
         twin(torch.zeros(4, 4, 6, dtype=DT))
+
+
+def test_sparse_features_and_float32() -> None:
+    """Sparse CSR X gives GRAFF's output on CSR X; in float32 the two agree to rounding."""
+    gen = torch.Generator().manual_seed(9)
+    ei = random_graph(N, 30, seed=9)
+    x = torch.randn(N, P, generator=gen) * (torch.rand(N, P, generator=gen) < 0.4)
+    model = GRAFF(P, D, C, T=2.5, w_type="sum", omega_type="sym").eval()
+    randomise_(model, 9)
+    twin = PrecomputedGRAFF.from_graff(model).eval()
+    with torch.no_grad():
+        full = model(to_csr(x), ei)
+        s = twin.precompute(to_csr(x), ei)
+        assert s.dtype == torch.float32
+        torch.testing.assert_close(twin(s), full, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(full, model(x, ei), rtol=1e-5, atol=1e-5)
