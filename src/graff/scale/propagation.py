@@ -45,11 +45,47 @@ def csr_row_block(m: Tensor, lo: int, hi: int) -> Tensor:
     )
 
 
-def _dense_rows(x: Tensor, lo: int, hi: int) -> Tensor:
+def dense_rows(x: Tensor, lo: int, hi: int) -> Tensor:
     """Rows ``lo:hi`` of dense or sparse CSR features as a dense tensor."""
     if x.layout == torch.sparse_csr:
         return csr_row_block(x, lo, hi).to_dense()
     return x[lo:hi]
+
+
+def propagation_operator(
+    x: Tensor,
+    edge_index: Any,
+    steps: int,
+    edge_weight: Tensor | None,
+    adj: Tensor | None,
+    self_loops: bool,
+    block_rows: int,
+    dtype: torch.dtype | None,
+) -> tuple[Tensor, torch.dtype]:
+    """Check the arguments of :func:`precompute_propagation` (shared with
+    :func:`graff.scale.precompute_on_disk`) and return Ā (sparse CSR [n, n], detached) and
+    the dtype of S."""
+    if x.dim() != 2:
+        raise ValueError(f"x must be a feature matrix [n, p], got shape {tuple(x.shape)}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer (Euler steps), got {steps!r}")
+    if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows <= 0:
+        raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
+    n = x.size(0)
+    if dtype is None:
+        dtype = x.dtype if x.dtype.is_floating_point else torch.float32
+    if adj is None:
+        if edge_index is None:
+            raise ValueError("precompute_propagation needs edge_index (or adj_t) or adj (Ā)")
+        adj = gcn_adjacency(edge_index, n, edge_weight, self_loops=self_loops, dtype=dtype)
+    elif edge_index is not None:
+        raise ValueError("pass either edge_index (or adj_t) or adj (Ā), not both")
+    if adj.layout != torch.sparse_csr or tuple(adj.shape) != (n, n):
+        raise ValueError(
+            f"adj must be the normalised Ā as a sparse CSR tensor [{n}, {n}], got "
+            f"{adj.layout} {tuple(adj.shape)}"
+        )
+    return adj.detach().to(dtype), dtype
 
 
 def precompute_propagation(
@@ -87,31 +123,14 @@ def precompute_propagation(
         - input: x [n, p], edge_index [2, E] or adj_t [n, n], adj [n, n]
         - output: [n, steps + 1, p + 1]
     """
-    if x.dim() != 2:
-        raise ValueError(f"x must be a feature matrix [n, p], got shape {tuple(x.shape)}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer (Euler steps), got {steps!r}")
-    if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows <= 0:
-        raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
+    adj, dtype = propagation_operator(
+        x, edge_index, steps, edge_weight, adj, self_loops, block_rows, dtype
+    )
     n, p = x.shape
-    if dtype is None:
-        dtype = x.dtype if x.dtype.is_floating_point else torch.float32
-    if adj is None:
-        if edge_index is None:
-            raise ValueError("precompute_propagation needs edge_index (or adj_t) or adj (Ā)")
-        adj = gcn_adjacency(edge_index, n, edge_weight, self_loops=self_loops, dtype=dtype)
-    elif edge_index is not None:
-        raise ValueError("pass either edge_index (or adj_t) or adj (Ā), not both")
-    if adj.layout != torch.sparse_csr or tuple(adj.shape) != (n, n):
-        raise ValueError(
-            f"adj must be the normalised Ā as a sparse CSR tensor [{n}, {n}], got "
-            f"{adj.layout} {tuple(adj.shape)}"
-        )
-    adj = adj.detach().to(dtype)
     out = torch.empty(n, steps + 1, p + 1, dtype=dtype, device=x.device)
     for lo in range(0, n, block_rows):
         hi = min(n, lo + block_rows)
-        out[lo:hi, 0, :p] = _dense_rows(x, lo, hi).to(dtype)
+        out[lo:hi, 0, :p] = dense_rows(x, lo, hi).to(dtype)
     out[:, 0, p] = 1.0
     if steps == 0:
         return out
