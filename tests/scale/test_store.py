@@ -196,7 +196,7 @@ def test_rows_feed_precomputed_graff(tmp_path: Path) -> None:
     graff = GRAFF(P, 4, 3, T=2.5, step_size=1.0).double().eval()
     randomise_(graff, 7)
     twin = PrecomputedGRAFF.from_graff(graff).eval()
-    s = _on_disk(x, ei, tmp_path, steps=twin.num_steps)
+    s = twin.precompute_on_disk(x, ei, tmp_path, block_rows=4, progress=False)
     rows = torch.tensor([5, 0, 17, 5, 22])
     batch = s[rows]
     assert isinstance(batch, Tensor) and batch.shape == (5, twin.num_steps + 1, P + 1)

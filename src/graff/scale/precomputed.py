@@ -24,6 +24,7 @@ rows of S (:func:`graff.scale.precompute_propagation`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from graff.nn.functional import dropout
 from graff.nn.graff import GRAFF, euler_steps
 from graff.nn.graff_conv import GRAFFConv
 from graff.scale.propagation import DEFAULT_BLOCK_ROWS, precompute_propagation
+from graff.scale.store import StoredPropagation, precompute_on_disk
 
 __all__ = ["PrecomputedGRAFF", "propagation_coefficients"]
 
@@ -107,6 +109,7 @@ class PrecomputedGRAFF(nn.Module):
         model = PrecomputedGRAFF.from_graff(graff).eval()
         s = model.precompute(x, edge_index)          # once, [n, 4, p + 1]
         logits = model(s[rows])                      # == graff(x, edge_index)[rows]
+        s = model.precompute_on_disk(x, edge_index, "S/")  # or on disk, resumable
     """
 
     def __init__(
@@ -236,6 +239,31 @@ class PrecomputedGRAFF(nn.Module):
             self_loops=self.self_loops,
             block_rows=block_rows,
             dtype=self.encoder.weight.dtype,
+        )
+
+    def precompute_on_disk(
+        self,
+        x: Tensor,
+        edge_index: Any,
+        folder: str | os.PathLike[str],
+        edge_weight: Tensor | None = None,
+        *,
+        block_rows: int = DEFAULT_BLOCK_ROWS,
+        progress: bool = True,
+    ) -> StoredPropagation:
+        """S as :meth:`precompute`, written to ``folder`` block by block and resumable
+        (:func:`~graff.scale.precompute_on_disk`); ``S[rows]`` of the result feeds
+        :meth:`forward`."""
+        return precompute_on_disk(
+            x,
+            edge_index,
+            self.num_steps,
+            folder,
+            edge_weight=edge_weight,
+            self_loops=self.self_loops,
+            block_rows=block_rows,
+            dtype=self.encoder.weight.dtype,
+            progress=progress,
         )
 
     def coefficients(self) -> list[Tensor]:
