@@ -7,6 +7,11 @@ Peak memory (Ā, X and one block, never all of S) is not measured here."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +111,49 @@ def test_resume_after_kill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kill
     assert first.calls + second.calls == everything  # nothing recomputed, nothing skipped
     assert torch.equal(s[:], ref)
     assert torch.equal(open_precomputed(tmp_path / "s")[:], ref)
+
+
+_KILLED_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    import torch
+    from graff.scale import store
+
+    x, ei = torch.load(sys.argv[1])
+    real, calls = store._block, []
+
+    def block(*args):
+        if len(calls) == 7:
+            os.kill(os.getpid(), signal.SIGKILL)
+        calls.append(args[3:5])
+        return real(*args)
+
+    store._block = block
+    store.precompute_on_disk(x, ei, 4, sys.argv[2], block_rows=4, dtype=torch.float64)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_resume_after_sigkill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed by SIGKILL after 7 blocks (no unwinding, no finalisers): the rerun
+    computes the other blocks only and gives the in-memory S."""
+    x, ei = _graph(8)
+    torch.save((x, ei), tmp_path / "graph.pt")
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_CHILD, str(tmp_path / "graph.pt"), str(tmp_path / "s")],
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["rows_done"] == [N, 4, 0, 0, 0] and not manifest["complete"]
+    blocks = _Blocks(monkeypatch)
+    s = _on_disk(x, ei, tmp_path / "s")
+    assert blocks.calls[0] == (1, 4) and len(blocks.calls) == 5 * 6 - 7
+    assert torch.equal(s[:], precompute_propagation(x, ei, STEPS))
 
 
 def test_resume_with_another_block_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
