@@ -5,7 +5,8 @@ r"""S_k = Ā^k [X, 1] written to a memory-mapped file, block by block, resumable
 so ``np.load(path, mmap_mode="r")`` opens it) power by power: S_0 = [X, 1] one block of rows
 at a time, then for k = 1 … steps each block of rows of S_k = Ā[lo:hi] S_{k−1}, reading from
 the file only the rows of S_{k−1} that the block's edges touch. Memory therefore holds Ā
-(O(E)), X, and one block's product and neighbour rows, never all of S. Each row of the
+(O(E)), X, and one block's product and neighbour rows (at most min(n, the block's nonzeros)
+rows of one power: a smaller ``block_rows`` bounds it), never all of S. Each row of the
 result is the same sparse row sum as in memory, so the file equals the in-memory S exactly.
 
 ``manifest.json`` beside it, rewritten atomically after every block (the block's pages are
