@@ -114,7 +114,8 @@ class GRAFF(NotScriptable, nn.Module):
     as an edge list (:class:`~graff.nn.sparse.EdgeList`), whose products compile; a graph of
     new shapes recompiles once (then dynamic shapes), one of the same shapes never. Sparse
     CSR features and a sparse ``adj_t`` work too, their sparse parts run eagerly. On the CPU
-    compiled training was 1.1–1.3× slower than eager (``benchmarks/results-compile.md``).
+    compiled training of GRAFF was 1.17–1.29× slower than eager at one thread
+    (``benchmarks/results-compile.md``).
     ``torch.jit.script`` is refused with a :class:`~graff.errors.TorchScriptError`.
     """
 
