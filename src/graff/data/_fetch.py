@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from graff._io import sha256_file
+
 from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError
 
 __all__ = [
@@ -162,12 +164,8 @@ def network_available(timeout: float = 2.0) -> bool:
 
 
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex sha256 of a file (:func:`graff._io.sha256_file`)."""
+    return sha256_file(path)
 
 
 def git_blob_sha1(path: Path) -> str:

@@ -39,6 +39,7 @@ from graff.train.config import (
     load_config,
 )
 from graff.train.models import MODELS, config_for_file
+from graff.train.rundir import read_config_yaml
 from graff.train.runner import with_absolute_data
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "load_config",
     "load_prepared",
     "notable_notes",
+    "read_config_yaml",
     "read_summary",
     "resolve_config",
     "run",

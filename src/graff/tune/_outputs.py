@@ -198,7 +198,7 @@ def final_run(
             return old, 0.0
     overwrite = False
     if (out / "config.yaml").is_file():
-        recorded = (yaml.safe_load((out / "config.yaml").read_text()) or {}).get("config")
-        overwrite = not isinstance(recorded, dict) or backend.config_identity(recorded) != identity
+        meta = backend.read_config_yaml(out / "config.yaml")
+        overwrite = meta is None or backend.config_identity(meta["config"]) != identity
     backend.run(cfg, backend.load_prepared(cfg, data_dir), out, overwrite=overwrite, batch=batch)
     return backend.read_summary(out), time.perf_counter() - start
