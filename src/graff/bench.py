@@ -9,8 +9,7 @@ benchmarks/README.md comes from it.
   and a diagonal Ω, linear decoder. GCN: :class:`torch_geometric.nn.models.GCN` with
   ``depth`` GCNConv layers (``cached=True``, on ``edge_index`` — PyG's default path). Both
   have width ``hidden``, dropout 0.5 in their usual places and fused Adam. GRAFF takes the
-  node features as sparse CSR when they are < 25 % dense (as ``graff train`` does); PyG's GCN
-  only takes dense features.
+  features as sparse CSR when they are < 25 % dense (as ``graff train`` does), GCN dense.
 - **Modes.** ``inference``: one forward pass in eval mode under ``torch.no_grad``.
   ``train``: zero_grad, forward, cross-entropy on half the nodes, backward, Adam step.
 - **Memory.** Peak resident memory a mode adds to the process (Linux ``VmHWM``, reset before
@@ -42,7 +41,9 @@ from torch import Tensor, nn
 
 from graff._io import atomic_write
 from graff.errors import GraffError
-from graff.nn import GRAFF, normalized_adjacency, rcm_order, sym_spmm_add
+from graff.nn import GRAFF, normalized_adjacency
+from graff.nn.adjacency import rcm_order
+from graff.nn.sparse import sym_spmm_add
 
 __all__ = [
     "BandwidthRecord",
@@ -211,7 +212,7 @@ def bench_models(graph: BenchGraph, depth: int, hidden: int = 64) -> tuple[nn.Mo
 
 def _graff_features(x: Tensor) -> Tensor:
     """The features as GRAFF gets them from ``graff train`` (CSR when sparse enough)."""
-    from graff.train.runner import model_features
+    from graff.train import model_features
 
     return model_features(GRAFF, x)
 

@@ -27,8 +27,8 @@ from graff.nn import (
     GRANDLinear,
     GraphSAGE,
     normalized_adjacency,
-    transpose_of,
 )
+from graff.nn.sparse import transpose_of
 from tests.graff_reference import (
     DT,
     dense_abar_weighted,

@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import to_undirected
 
-from graff.nn import GRAFFConv, is_symmetric, normalized_adjacency, sym_spmm_add
+from graff.nn import GRAFFConv, normalized_adjacency
+from graff.nn.sparse import is_symmetric, sym_spmm_add
 from tests.graff_reference import (
     ALL_OMEGA,
     ALL_W,

@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 
 from graff.errors import ConfigError
-from graff.nn import GRAFF, OMEGA_TYPES, W_TYPES, GRAFFNoResidual, to_csr
+from graff.nn import GRAFF, OMEGA_TYPES, W_TYPES, GRAFFNoResidual
+from graff.nn.sparse import to_csr
 from graff.scale import PrecomputedGRAFF, propagation_coefficients
 from tests.graff_reference import DT, random_graph, randomise_
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from graff.nn import GRAFF, gcn_adjacency, to_csr
+from graff.nn import GRAFF, gcn_adjacency
+from graff.nn.sparse import to_csr
 from graff.scale import csr_row_block, precompute_propagation
 from tests.graff_reference import (
     DT,

@@ -21,7 +21,8 @@ import torch
 from torch import Tensor
 
 from graff.errors import GraffError
-from graff.nn import GRAFF, to_csr
+from graff.nn import GRAFF
+from graff.nn.sparse import to_csr
 from graff.scale import (
     PrecomputedFolderError,
     PrecomputedGRAFF,

@@ -1,6 +1,13 @@
 """Neural-network modules: the GRAFF layer and model, W/Ω parametrisations, baselines.
 
-Layout (each name below is importable from ``graff.nn`` directly):
+``graff.nn.__all__`` is what a model is composed from: the GRAFF layer and model, the W/Ω
+parametrisations and their registries, the baselines, the shared linear blocks and the graph
+operators a model is built on. The kernels under them (CSR products with exact transposes,
+attention on a fixed sparsity pattern, the graph cache, dropout and permutations) are a
+documented low-level layer, imported from their modules: :mod:`graff.nn.sparse`,
+:mod:`graff.nn.adjacency`, :mod:`graff.nn.functional`, :mod:`graff.nn.cache`.
+
+Layout:
 
 * :mod:`graff.nn.graff_conv` — :class:`GRAFFConv`, one gradient-flow (Euler) step;
   :mod:`graff.nn.graff` — the :class:`GRAFF` model (and :class:`GRAFFNoResidual`);
@@ -9,24 +16,21 @@ Layout (each name below is importable from ``graff.nn`` directly):
 * :mod:`graff.nn.models` — the baselines, one file per family;
 * :mod:`graff.nn.linear` — shared linear blocks (sparse-feature input layer, MLP);
 * :mod:`graff.nn.adjacency` — graph operators from ``edge_index``/``adj_t`` (Ā, D⁻¹A, ...);
-* :mod:`graff.nn.sparse` — every CSR construction and product (with exact transposes);
+* :mod:`graff.nn.sparse` — low level: every CSR construction and product (with exact
+  transposes), attention on a fixed CSR pattern;
 * :mod:`graff.nn.cache` — the cache of values derived from graph/feature tensors;
 * :mod:`graff.nn.checks` — argument checks; :mod:`graff.nn.functional` — dropout, permutations.
 """
 
 from graff.nn.adjacency import (
     as_edge_index,
-    edge_structure,
     gcn_adjacency,
-    graph_cached,
     mean_adjacency,
     normalized_adjacency,
-    rcm_order,
     two_hop_adjacency,
 )
-from graff.nn.functional import dropout, dropout_mask, permute_rows
 from graff.nn.graff import GRAFF, GRAFFNoResidual, StepCallback, euler_steps
-from graff.nn.graff_conv import REORDER_MIN_NODES, EdgeList, GRAFFConv
+from graff.nn.graff_conv import GRAFFConv
 from graff.nn.linear import MLP, InputDropoutLinear
 from graff.nn.models import (
     ADAPTIVE_METHODS,
@@ -50,26 +54,8 @@ from graff.nn.models import (
     ResidualGT,
     ResidualMLP,
     ResidualSAGE,
-    gat_conv_csr,
 )
 from graff.nn.parametrisations import OMEGA_TYPES, W_TYPES, ChannelMixing, make_omega, make_w
-from graff.nn.sparse import (
-    CSRTransposePlan,
-    EdgeStructure,
-    csr_transpose_plan,
-    edge_dot,
-    edge_softmax,
-    edge_values_mm,
-    is_symmetric,
-    register_transpose,
-    sparse_dropout_linear,
-    spmm,
-    spmm_add,
-    sym_spmm,
-    sym_spmm_add,
-    to_csr,
-    transpose_of,
-)
 
 __all__ = [
     "ADAPTIVE_METHODS",
@@ -86,13 +72,9 @@ __all__ = [
     "ODE_METHODS",
     "OMEGA_TYPES",
     "PDEGCND",
-    "REORDER_MIN_NODES",
     "W_TYPES",
     "APPNPNet",
-    "CSRTransposePlan",
     "ChannelMixing",
-    "EdgeList",
-    "EdgeStructure",
     "GRAFFConv",
     "GRAFFNoResidual",
     "GRANDLinear",
@@ -107,31 +89,11 @@ __all__ = [
     "ResidualSAGE",
     "StepCallback",
     "as_edge_index",
-    "csr_transpose_plan",
-    "dropout",
-    "dropout_mask",
-    "edge_dot",
-    "edge_softmax",
-    "edge_structure",
-    "edge_values_mm",
     "euler_steps",
-    "gat_conv_csr",
     "gcn_adjacency",
-    "graph_cached",
-    "is_symmetric",
     "make_omega",
     "make_w",
     "mean_adjacency",
     "normalized_adjacency",
-    "permute_rows",
-    "rcm_order",
-    "register_transpose",
-    "sparse_dropout_linear",
-    "spmm",
-    "spmm_add",
-    "sym_spmm",
-    "sym_spmm_add",
-    "to_csr",
-    "transpose_of",
     "two_hop_adjacency",
 ]

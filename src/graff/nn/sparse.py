@@ -52,7 +52,6 @@ __all__ = [
     "sparse_dropout_linear",
     "spmm",
     "spmm_add",
-    "sym_spmm",
     "sym_spmm_add",
     "to_csr",
     "transpose_of",
@@ -258,11 +257,6 @@ def sym_spmm_add(
     if not isinstance(adj, EdgeList):
         cache.cached([adj], (), "transpose", lambda: None)  # unless a transpose is known
     return spmm_add(adj, x, base, alpha, inplace=inplace)
-
-
-def sym_spmm(adj: Tensor | EdgeList, x: Tensor) -> Tensor:
-    """Return ``Ā x`` for a symmetric constant sparse Ā."""
-    return sym_spmm_add(adj, x)
 
 
 # -- sparse node features -------------------------------------------------------------------------

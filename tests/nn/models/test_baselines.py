@@ -30,17 +30,12 @@ from graff.nn import (
     GRAFFNoResidual,
     GraphSAGE,
     MLPClassifier,
-    edge_dot,
-    edge_softmax,
-    edge_structure,
-    edge_values_mm,
-    gat_conv_csr,
     mean_adjacency,
-    spmm,
-    to_csr,
-    transpose_of,
     two_hop_adjacency,
 )
+from graff.nn.adjacency import edge_structure
+from graff.nn.models.gat import gat_conv_csr
+from graff.nn.sparse import edge_dot, edge_softmax, edge_values_mm, spmm, to_csr, transpose_of
 from graff.train import ConfigError, ModelConfig, OptimConfig, RunConfig, train_split
 from graff.train.config import apply_overrides, load_config
 from graff.train.models import MODELS, build_model, check_model_config

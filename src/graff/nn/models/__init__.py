@@ -21,7 +21,7 @@ from graff.nn.models.continuous import (
     PDEGCND,
     GRANDLinear,
 )
-from graff.nn.models.gat import GAT, gat_conv_csr
+from graff.nn.models.gat import GAT
 from graff.nn.models.gcn import GCN, GCNII
 from graff.nn.models.h2gcn import H2GCN
 from graff.nn.models.mlp import MLPClassifier
@@ -60,5 +60,4 @@ __all__ = [
     "ResidualGT",
     "ResidualMLP",
     "ResidualSAGE",
-    "gat_conv_csr",
 ]
