@@ -23,9 +23,15 @@ import torch
 import yaml
 
 from graff.configs import configs_dir, shipped_config
-from graff.train import RunDirError, load_config, read_summary, run
-from graff.train.config import config_identity, config_to_dict
-from graff.train.models import config_for_file
+from graff.train import (
+    RunDirError,
+    config_for_file,
+    config_identity,
+    config_to_dict,
+    load_config,
+    read_summary,
+    run,
+)
 
 #: early stopping of the GRAFF-without-residual ablation (its configs are GRAFF's plus this).
 NORES_PATIENCE = 50

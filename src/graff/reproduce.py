@@ -21,8 +21,16 @@ from graff.configs import available_configs, configs_dir, shipped_config
 from graff.data import DATASET_SIZES, dataset_groups
 from graff.errors import ConfigError, RunDirError
 from graff.paper import Cell, paper_cell, published_results, results_csv, results_markdown
-from graff.train import MODELS, RunConfig, read_summary, resolve_config, run
-from graff.train.config import config_from_dict, config_identity, config_to_dict
+from graff.train import (
+    MODELS,
+    RunConfig,
+    config_from_dict,
+    config_identity,
+    config_to_dict,
+    read_summary,
+    resolve_config,
+    run,
+)
 from graff.train.models import spec_for, spec_of
 
 __all__ = [

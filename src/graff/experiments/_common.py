@@ -29,9 +29,9 @@ from graff.train import (
     SplitResult,
     build_model,
     fit_split,
+    model_features,
 )
 from graff.train import load_prepared as _load_prepared
-from graff.train.runner import model_features
 
 __all__ = [
     "FIGURES",

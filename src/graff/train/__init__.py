@@ -21,15 +21,23 @@ from graff.train.config import (
     RunConfig,
     apply_overrides,
     config_from_dict,
+    config_identity,
     config_to_dict,
     load_config,
 )
 from graff.train.fit import SplitResult, build_model, evaluate, train_split
 from graff.train.load import LoadedRun, load_run
-from graff.train.models import MODELS, register_model
+from graff.train.models import MODELS, config_for_file, register_model
 from graff.train.resolve import resolve_config
 from graff.train.rundir import History, read_summary
-from graff.train.runner import Summary, fit_split, fit_splits, load_prepared, run
+from graff.train.runner import (
+    Summary,
+    fit_split,
+    fit_splits,
+    load_prepared,
+    model_features,
+    run,
+)
 
 __all__ = [
     "MODELS",
@@ -47,7 +55,9 @@ __all__ = [
     "Summary",
     "apply_overrides",
     "build_model",
+    "config_for_file",
     "config_from_dict",
+    "config_identity",
     "config_to_dict",
     "evaluate",
     "fit_split",
@@ -55,6 +65,7 @@ __all__ = [
     "load_config",
     "load_prepared",
     "load_run",
+    "model_features",
     "prepare_data",
     "read_summary",
     "register_model",

@@ -14,31 +14,30 @@ from graff._io import atomic_write
 from graff.data import notable_notes
 from graff.perf import tune_allocator
 from graff.train import (
+    MODELS,
+    ConfigError,
+    DataConfig,
     DivergenceError,
+    ModelConfig,
+    OptimConfig,
     PreparedData,
+    RunConfig,
     RunDirError,
     SplitResult,
     Summary,
+    apply_overrides,
+    config_for_file,
+    config_from_dict,
+    config_identity,
+    config_to_dict,
     fit_split,
     fit_splits,
+    load_config,
     load_prepared,
     read_summary,
     resolve_config,
     run,
 )
-from graff.train.config import (
-    ConfigError,
-    DataConfig,
-    ModelConfig,
-    OptimConfig,
-    RunConfig,
-    apply_overrides,
-    config_from_dict,
-    config_identity,
-    config_to_dict,
-    load_config,
-)
-from graff.train.models import MODELS, config_for_file
 from graff.train.rundir import read_config_yaml
 from graff.train.runner import with_absolute_data
 
