@@ -25,15 +25,39 @@ def _say_notes(notes: list[str]) -> None:
         r.say(f"data: {note}", stderr=True)
 
 
+def _join_process_group(cfg: Any) -> int:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment), join the default
+    :mod:`torch.distributed` process group (nccl on CUDA, each process on the GPU of its
+    ``LOCAL_RANK``; gloo otherwise) and return this process's rank; else 0."""
+    import os
+
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return dist.get_rank() if dist.is_initialized() else 0
+    cuda = cfg.device == "cuda"
+    if cuda:
+        cfg.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return dist.get_rank()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from graff.errors import ConfigError
     from graff.train import load_prepared, resolve_config, run
     from graff.train.tracking import TRACKERS, combine_hooks, parse_trackers
 
+    overrides = list(args.set or ())
+    if args.mode is not None:
+        overrides.append(f"optim.mode={args.mode}")
     cfg, source = resolve_config(
-        args.dataset, args.model, args.config, args.set or (), seed=args.seed, device=args.device
+        args.dataset, args.model, args.config, overrides, seed=args.seed, device=args.device
     )
-    if args.log_dir is not None and args.log is None:
+    rank = _join_process_group(cfg)
+    if rank != 0:  # one process speaks and writes: rank 0
+        args.no_progress, args.log = True, None
+        args.json = False
+    if args.log_dir is not None and args.log is None and rank == 0:
         raise ConfigError("--log-dir is where --log writes: add --log tensorboard, or drop it")
     trackers_named = parse_trackers(args.log) if args.log is not None else []
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -63,6 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 batch=args.batch,
                 on_split_start=bar.split_start,
                 on_epoch=combine_hooks(bar.epoch, *trackers),
+                precomputed_dir=args.precomputed_dir,
             )
         for tracker in trackers:
             tracker.finish(summary)
@@ -76,6 +101,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         for tracker in trackers:
             tracker.close()
+    if rank != 0:
+        return 0
     if args.json:
         print(json.dumps({**summary.to_json(), "run_dir": str(out)}, indent=2))
         return 0

@@ -131,6 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(pip install 'graff-gnn[track]')",
     )
     t.add_argument("--log-dir", help="where --log writes (default RUN_DIR/tb, inside --out)")
+    t.add_argument(
+        "--mode",
+        choices=("full", "precomputed"),
+        help="full (default): each step on the whole graph; precomputed: linear GRAFF from "
+        "S_k = Ā^k [X, 1] computed once, trained on node mini-batches of "
+        "optim.batch_size training nodes (--set optim.batch_size=N); runs under torchrun. "
+        "Sets optim.mode",
+    )
+    t.add_argument(
+        "--precomputed-dir",
+        metavar="DIR",
+        help="with --mode precomputed: keep S in DIR on disk (memory-mapped, resumable, "
+        "reused) instead of in memory",
+    )
     common(t)
     run_options(t)
 

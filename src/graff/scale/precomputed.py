@@ -39,7 +39,7 @@ from graff.nn.graff_conv import GRAFFConv
 from graff.scale.propagation import DEFAULT_BLOCK_ROWS, precompute_propagation
 from graff.scale.store import StoredPropagation, precompute_on_disk
 
-__all__ = ["PrecomputedGRAFF", "propagation_coefficients"]
+__all__ = ["PrecomputedGRAFF", "precompute_refusal", "propagation_coefficients"]
 
 
 def propagation_coefficients(
@@ -75,6 +75,28 @@ def propagation_coefficients(
     return qs
 
 
+def precompute_refusal(*, nonlinear: bool, encoder_layers: int, step_norm: bool) -> str | None:
+    """Why a GRAFF with these options cannot be evaluated from precomputed propagations
+    (the option, the reason and what to do), or None when it can."""
+    refused = {
+        "nonlinear": (nonlinear, "GRAFF-NL's ReLU on each increment is not linear in F(0)"),
+        "encoder_layers": (
+            encoder_layers != 0,
+            f"encoder_layers={encoder_layers} is an MLP encoder, not linear in X",
+        ),
+        "step_norm": (
+            step_norm,
+            "step_norm standardises each increment over all nodes at every step",
+        ),
+    }
+    for option, (on, why) in refused.items():
+        if on:
+            return (
+                f"{option} set: {why}; train it with graff.nn.GRAFF (full graph) or drop {option}"
+            )
+    return None
+
+
 class PrecomputedGRAFF(nn.Module):
     r"""Linear :class:`graff.nn.GRAFF` evaluated from precomputed propagations S_k = Ā^k [X, 1].
 
@@ -93,11 +115,11 @@ class PrecomputedGRAFF(nn.Module):
     the ones column of the bias) are dropped independently; eval mode is exact.
     ``checkpoint`` and ``reorder`` are accepted and have no effect (no steps run here).
 
-    Args:
-        in_channels, hidden_channels, out_channels, w_type, omega_type, T, step_size,
-        learn_beta, beta, input_dropout, dropout, encoder_layers, output_relu, nonlinear,
-        time_dependent, step_norm, residual, self_loops, checkpoint, reorder: as
-        :class:`graff.nn.GRAFF`.
+    Its arguments (``in_channels``, ``hidden_channels``, ``out_channels``, ``w_type``,
+    ``omega_type``, ``T``, ``step_size``, ``learn_beta``, ``beta``, ``input_dropout``,
+    ``dropout``, ``encoder_layers``, ``output_relu``, ``nonlinear``, ``time_dependent``,
+    ``step_norm``, ``residual``, ``self_loops``, ``checkpoint``, ``reorder``) are
+    :class:`graff.nn.GRAFF`'s.
 
     Shapes:
         - input: S rows [b, num_steps + 1, in_channels + 1]
@@ -137,23 +159,11 @@ class PrecomputedGRAFF(nn.Module):
         reorder: bool | None = None,
     ) -> None:
         super().__init__()
-        refused = {
-            "nonlinear": (nonlinear, "GRAFF-NL's ReLU on each increment is not linear in F(0)"),
-            "encoder_layers": (
-                encoder_layers != 0,
-                f"encoder_layers={encoder_layers} is an MLP encoder, not linear in X",
-            ),
-            "step_norm": (
-                step_norm,
-                "step_norm standardises each increment over all nodes at every step",
-            ),
-        }
-        for option, (on, why) in refused.items():
-            if on:
-                raise ConfigError(
-                    f"PrecomputedGRAFF cannot precompute GRAFF with {option} set: {why}; "
-                    f"train it with graff.nn.GRAFF (full graph) or drop {option}"
-                )
+        why = precompute_refusal(
+            nonlinear=nonlinear, encoder_layers=encoder_layers, step_norm=step_norm
+        )
+        if why is not None:
+            raise ConfigError(f"PrecomputedGRAFF cannot precompute GRAFF with {why}")
         check_sizes(
             in_channels=in_channels, hidden_channels=hidden_channels, out_channels=out_channels
         )
@@ -210,6 +220,13 @@ class PrecomputedGRAFF(nn.Module):
         out.load_state_dict(model.state_dict())
         out.train(model.training)
         return out
+
+    @classmethod
+    def from_model(cls, model: nn.Module) -> PrecomputedGRAFF:
+        """:meth:`from_graff` for the model registry (``ModelSpec.precomputed``)."""
+        if not isinstance(model, GRAFF):
+            raise TypeError(f"PrecomputedGRAFF is built from a GRAFF, got {type(model).__name__}")
+        return cls.from_graff(model)
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()

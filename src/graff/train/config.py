@@ -29,10 +29,12 @@ from graff._coerce import coerce
 from graff._yaml import load_yaml, yaml_problem
 from graff.errors import ConfigError
 from graff.nn import NORMS, OMEGA_TYPES, W_TYPES
-from graff.train.models import BLOCKS, MODELS, check_model_config
+from graff.scale.precomputed import precompute_refusal
+from graff.train.models import BLOCKS, MODELS, check_model_config, spec_for
 
 __all__ = [
     "MAX_EULER_STEPS",
+    "MODES",
     "OPTIMIZERS",
     "ConfigError",
     "DataConfig",
@@ -53,6 +55,8 @@ MAX_EULER_STEPS = 10_000
 #: ``optim.optimizer``: Adam (L2 penalty in the gradient) or AdamW (decoupled weight decay,
 #: none on biases and normalisation parameters).
 OPTIMIZERS = ("adam", "adamw")
+#: ``optim.mode``: full-graph training or precomputed propagation with node mini-batches.
+MODES = ("full", "precomputed")
 #: Seeds are 64-bit (torch.manual_seed's range).
 _MAX_SEED = 2**63 - 1
 
@@ -81,7 +85,9 @@ class ModelConfig:
     in ``params`` and are checked against the model's constructor.
     """
 
+    #: the model's registry name (:data:`graff.train.MODELS`; ``graff train --help`` lists them).
     name: str = "graff"
+    #: width of the hidden node features (GRAFF: the channels d of F, W and Ω).
     hidden: int = 64
     w_type: str = "dd"
     omega_type: str = "diag"
@@ -130,15 +136,27 @@ class ModelConfig:
 class OptimConfig:
     """Full-batch Adam(W) training; the test metric is read at the best-validation epoch."""
 
+    #: learning rate of Adam(W).
     lr: float = 0.005
+    #: weight decay (see ``optimizer`` for how it is applied).
     weight_decay: float = 5e-4
     #: ``adam`` (``weight_decay`` is an L2 penalty added to every gradient) or ``adamw``
     #: (decoupled weight decay, as Platonov et al.: not applied to biases nor to the
     #: parameters of normalisation layers; :func:`graff.train.fit.make_optimizer`).
     optimizer: str = "adam"
+    #: training epochs (the most; ``patience`` may stop earlier).
     epochs: int = 200
     #: stop after this many epochs without a better validation score (None: never).
     patience: int | None = None
+    #: ``full``: every epoch one step on the whole graph. ``precomputed``: linear GRAFF from
+    #: S_k = Ā^k [X, 1] computed once (:mod:`graff.scale`), trained on node mini-batches of
+    #: ``batch_size`` training nodes that touch only their own rows of S (exact: with no
+    #: ``input_dropout`` and ``batch_size`` null it follows the full mode's steps); the
+    #: mode that scales past one machine's memory and across processes (torchrun).
+    mode: str = "full"
+    #: training nodes per optimiser step in ``mode: precomputed`` (null: all of them, one
+    #: step per epoch).
+    batch_size: int | None = None
 
 
 @dataclass
@@ -206,8 +224,16 @@ class RunConfig:
         )
         _check(o.epochs >= 1, "optim.epochs", o.epochs, "a positive integer")
         _check(o.patience is None or o.patience >= 1, "optim.patience", o.patience, "≥ 1 or null")
+        _check(o.mode in MODES, "optim.mode", o.mode, f"one of {', '.join(MODES)}")
+        _check(
+            o.batch_size is None or o.batch_size >= 1,
+            "optim.batch_size",
+            o.batch_size,
+            "a positive number of training nodes or null",
+        )
         _check(0 <= self.seed <= _MAX_SEED, "seed", self.seed, f"an integer in [0, {_MAX_SEED}]")
         check_model_config(m)
+        _check_mode(m, o)
         if d.splits is not None:
             _check(
                 len(d.splits) > 0 and all(s >= 0 for s in d.splits),
@@ -229,6 +255,32 @@ class RunConfig:
             "cpu, cuda, cuda:N, mps or auto",
         )
         return self
+
+
+def _check_mode(m: ModelConfig, o: OptimConfig) -> None:
+    """``optim.mode`` / ``optim.batch_size`` against what the model's registry entry can do."""
+    if o.mode == "full":
+        if o.batch_size is not None:
+            raise ConfigError(
+                f"optim.batch_size = {o.batch_size} is the node mini-batch of "
+                "optim.mode=precomputed; the full mode trains on the whole graph each step: "
+                "drop optim.batch_size or set optim.mode=precomputed"
+            )
+        return
+    spec = spec_for(m)
+    if spec.precomputed is None:
+        able = [name for name, s in MODELS.items() if s.precomputed is not None]
+        raise ConfigError(
+            f"optim.mode = 'precomputed' is invalid for model {m.name!r}"
+            f"{' (block ' + m.block + ')' if m.block != 'plain' else ''}: its propagation "
+            f"cannot be computed once before training; models that can: {', '.join(able)}. "
+            "Use optim.mode=full"
+        )
+    why = precompute_refusal(
+        nonlinear=m.nonlinear, encoder_layers=m.encoder_layers, step_norm=m.step_norm
+    )
+    if why is not None:
+        raise ConfigError(f"optim.mode = 'precomputed' cannot train this GRAFF, model.{why}")
 
 
 def _pos(x: float) -> bool:

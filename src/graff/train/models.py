@@ -63,6 +63,7 @@ from graff.nn import (
 )
 from graff.nn.stacked import GCNStack, GRAFFStack, MLPStack, ModelStack
 from graff.registry import Registry
+from graff.scale.precomputed import PrecomputedGRAFF
 
 __all__ = [
     "BLOCKS",
@@ -141,6 +142,10 @@ class ModelSpec:
             layer kind in the residual recipe), each a spec of its own; ``plain`` is this one.
         keywords: the typed fields passed to ``cls`` when ``fields`` also names fields read
             only by the ``blocks`` (default: ``fields``).
+        precomputed: the model's twin that evaluates it from precomputed propagations
+            (``optim.mode: precomputed``, node mini-batches; e.g.
+            :class:`graff.scale.PrecomputedGRAFF`), built from a trained or fresh model by its
+            classmethod ``from_model``; None: full-graph training only.
     """
 
     cls: type[nn.Module]
@@ -152,6 +157,7 @@ class ModelSpec:
     depth: Callable[[Any], int] | None = None
     blocks: Mapping[str, ModelSpec] = field(default_factory=dict)
     keywords: tuple[str, ...] | None = None
+    precomputed: type[nn.Module] | None = None
 
     @property
     def arguments(self) -> tuple[str, ...]:
@@ -192,10 +198,12 @@ def register_model(
     steps: Callable[[Any], int] | None = None,
     depth: Callable[[Any], int] | None = None,
     blocks: Mapping[str, ModelSpec] | None = None,
+    precomputed: type[nn.Module] | None = None,
 ) -> None:
     """Register ``cls`` as model ``name``: ``fields`` are the typed model-config fields it takes
     as keywords of the same name; its other keyword-only parameters become ``model.params``.
-    ``stack``, ``unbatched``, ``steps`` and ``depth`` say what it can do (:class:`ModelSpec`);
+    ``stack``, ``unbatched``, ``steps``, ``depth`` and ``precomputed`` say what it can do
+    (:class:`ModelSpec`);
     a model without a ``stack`` must say why in ``unbatched``. ``blocks`` are its builds for
     other values of ``model.block`` (:func:`residual_block`); the entry's ``fields`` then also
     name ``block`` and the fields those builds read (a search space may search them)."""
@@ -227,6 +235,7 @@ def register_model(
             depth,
             dict(blocks or {}),
             own if blocks else None,
+            precomputed,
         ),
     )
 
@@ -274,6 +283,7 @@ register_model(
     "GRAFF, the gradient-flow GNN (the paper's model)",
     stack=GRAFFStack,
     steps=euler_step_count,
+    precomputed=PrecomputedGRAFF,
 )
 register_model(
     "graff_nores",
@@ -282,6 +292,7 @@ register_model(
     "ablation: GRAFF without residual, F ← τ(−FΩ+ĀFW+βF₀)",
     stack=GRAFFStack,
     steps=euler_step_count,
+    precomputed=PrecomputedGRAFF,
 )
 register_model(
     "mlp",

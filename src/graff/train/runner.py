@@ -14,8 +14,7 @@ import os
 import statistics
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,8 @@ from graff.errors import ConfigError
 from graff.nn.sparse import to_csr
 from graff.train.batched import StackEpochHook, train_stack
 from graff.train.config import RunConfig, config_to_dict
-from graff.train.fit import SplitResult, build_model, train_split
+from graff.train.fit import SplitResult, build_model, seeded, train_split
+from graff.train.minibatch import Rows, fit_precomputed, world
 from graff.train.models import spec_for
 from graff.train.rundir import History, RunDir
 
@@ -111,15 +111,6 @@ def load_prepared(cfg: RunConfig, data_dir: str | None = None) -> PreparedData:
     return _load_prepared(d.dataset, d.params, d.normalize_features, data_dir)
 
 
-@contextmanager
-def _seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch's generators (CPU, and the CUDA device in use) and restore them after."""
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
-        yield
-
-
 #: Features denser than this stay dense; sparser ones go to the model as CSR when it accepts
 #: them (dropout and the encoder then touch only the non-zeros).
 SPARSE_DENSITY = 0.25
@@ -142,6 +133,10 @@ def estimate_memory_bytes(cfg: RunConfig, data: PreparedData, members: int = 1) 
     features' non-zeros, values and mask, for the backward pass)."""
     m = cfg.model
     n, e = data.x.size(0), data.edge_index.size(1)
+    if cfg.optim.mode == "precomputed":  # S in memory; a batch's rows are a small part of it
+        steps = spec_for(m).steps
+        s_rows = n * ((steps(m) if steps is not None else 0) + 1) * (data.x.size(1) + 1)
+        return int(data.x.numel() * 4 + e * 24 + s_rows * 4)
     depth = spec_for(m).memory_depth(m)
     per_layer = 4 * n * m.hidden * 4  # features, increment, dropout mask, gradient
     nnz = int((data.x != 0).sum()) if members > 1 else 0
@@ -221,7 +216,7 @@ def _fit(
     on_epoch: Callable[[int, dict[str, float]], None] | None,
     x: Tensor | None,
 ) -> tuple[SplitResult, Tensor]:
-    with _seeded(cfg.seed + k, data.x.device):
+    with seeded(cfg.seed + k, data.x.device):
         model = build_model(cfg.model, data.x.size(1), data.num_classes).to(data.x.device)
         if x is None:
             x = model_features(model, data.x)
@@ -270,7 +265,7 @@ def _fit_stack(
     device = data.x.device
     members, generators = [], []
     for k in splits:
-        with _seeded(cfg.seed + k, device):
+        with seeded(cfg.seed + k, device):
             members.append(build_model(cfg.model, data.x.size(1), data.num_classes).to(device))
             gen = torch.Generator(device=device)
             gen.set_state(
@@ -282,7 +277,7 @@ def _fit_stack(
     stack = stack_cls(members)
     stack.generators = generators
     idx = torch.tensor(splits, device=device)
-    with _seeded(cfg.seed + splits[0], device):  # draws outside the members' generators
+    with seeded(cfg.seed + splits[0], device):  # draws outside the members' generators
         results = train_stack(
             stack,
             x,
@@ -309,7 +304,8 @@ def split_chunks(
     CPU stacks only what stays in the cache (:data:`STACK_BYTES`)."""
     if batch is not None and batch < 1:
         raise ConfigError(f"batch must be a positive number of splits, got {batch}")
-    if spec_for(cfg.model).stack is None or batch == 1 or len(splits) <= 1:
+    single = spec_for(cfg.model).stack is None or cfg.optim.mode == "precomputed"
+    if single or batch == 1 or len(splits) <= 1:
         return [[k] for k in splits]
     wanted = min(batch or len(splits), len(splits))
     size = members_per_pass(cfg, data, wanted, cache_bound=batch is None)
@@ -353,6 +349,8 @@ def fit_split(
             f"(0..{data.num_splits - 1})"
         )
     data = _prepared(cfg, data, data_dir, [split])
+    if cfg.optim.mode == "precomputed":
+        return fit_precomputed(cfg, data, split, on_epoch, {}, None)
     return _fit(cfg, data, split, on_epoch, None)[0]
 
 
@@ -390,17 +388,23 @@ def _train_passes(
     on_epoch: StackEpochHook | None,
     on_done: Callable[[SplitResult], None],
     on_pass: Callable[[list[int]], None] | None = None,
+    precomputed_dir: str | os.PathLike[str] | None = None,
 ) -> None:
-    """Train ``splits`` in the passes of :func:`split_chunks`: a split alone (:func:`_fit`) or
-    several side by side (:func:`_fit_stack`). ``on_pass(splits)`` before each pass,
-    ``on_done(result)`` as each split ends; ``data.x`` is converted for the model once."""
+    """Train ``splits`` in the passes of :func:`split_chunks`: a split alone (:func:`_fit`,
+    or :func:`_fit_precomputed` in ``optim.mode: precomputed``) or several side by side
+    (:func:`_fit_stack`). ``on_pass(splits)`` before each pass, ``on_done(result)`` as each
+    split ends; ``data.x`` is converted for the model (or propagated) once."""
     x: Tensor | None = None
+    cache: dict[str, Rows] = {}
     for chunk in split_chunks(cfg, data, splits, batch):
         if on_pass is not None:
             on_pass(chunk)
         if len(chunk) == 1:
             k = chunk[0]
             hook = None if on_epoch is None else (lambda e, sc, k=k: on_epoch(e, {k: sc}))
+            if cfg.optim.mode == "precomputed":
+                on_done(fit_precomputed(cfg, data, k, hook, cache, precomputed_dir))
+                continue
             res, x = _fit(cfg, data, k, hook, x)
             on_done(res)
         else:
@@ -417,6 +421,7 @@ def run(
     batch: int | None = None,
     on_split_start: Callable[[int, int], None] | None = None,
     on_epoch: EpochHook | None = None,
+    precomputed_dir: str | os.PathLike[str] | None = None,
 ) -> Summary:
     """Train ``cfg.model`` on every selected split of ``data``; return the summary.
 
@@ -443,6 +448,14 @@ def run(
             as :func:`members_per_pass` finds fast on this device).
         on_split_start: ``f(k, n_splits)`` before each split trained here.
         on_epoch: ``f(k, epoch, scores)`` after each epoch of each split.
+        precomputed_dir: in ``optim.mode: precomputed``, a folder for S = Ā^k [X, 1] on disk
+            (memory-mapped, resumable, reused by later runs of the same graph and steps:
+            :func:`graff.scale.precompute_on_disk`); None keeps S in memory.
+
+    Under an initialised :mod:`torch.distributed` process group (``torchrun``), every
+    process calls :func:`run` with the same arguments: ``optim.mode: precomputed`` only,
+    each process trains on its share of every node mini-batch
+    (:mod:`graff.train.minibatch`), and rank 0 alone writes ``out_dir``.
     """
     if data is not None:
         _split_list(cfg, data)  # out-of-range indices: a ConfigError naming data.splits
@@ -450,8 +463,21 @@ def run(
     data = _prepared(cfg, data, data_dir, cfg.data.splits)
     splits = _split_list(cfg, data)
     chunks = split_chunks(cfg, data, splits, batch)
-    _check_memory(cfg, data, data.x.device, max(len(c) for c in chunks))
-    rundir = RunDir(Path(out_dir)) if out_dir is not None else None
+    rank, size = world()
+    if size > 1 and cfg.optim.mode != "precomputed":
+        raise ConfigError(
+            f"{size} processes (torch.distributed) train only optim.mode=precomputed (node "
+            "mini-batches shared out between the processes); set optim.mode=precomputed or "
+            "run one process"
+        )
+    if precomputed_dir is not None and cfg.optim.mode != "precomputed":
+        raise ConfigError(
+            "a folder for precomputed propagations is for optim.mode=precomputed; set it or "
+            "drop the folder"
+        )
+    if cfg.optim.mode != "precomputed" or precomputed_dir is None:
+        _check_memory(cfg, data, data.x.device, max(len(c) for c in chunks))
+    rundir = RunDir(Path(out_dir)) if out_dir is not None and rank == 0 else None
     source: dict[str, Any] | None = None
     done: set[int] = set()
     if rundir is not None:
@@ -466,6 +492,10 @@ def run(
             results[k] = SplitResult(
                 **{**fields, **{m: rec[m] / 100.0 for m in ("train", "val", "test")}}
             )
+    if size > 1:  # the splits rank 0 found finished, for every process
+        shared: list[Any] = [results]
+        torch.distributed.broadcast_object_list(shared, src=0)
+        results = shared[0]
     curves: dict[int, list[tuple[int, float, float, float, float]]] = {}
 
     def save(res: SplitResult) -> None:
@@ -505,7 +535,7 @@ def run(
 
     todo = [k for k in splits if k not in results]
     hook = stack_hook if rundir is not None or on_epoch is not None else None
-    _train_passes(cfg, data, todo, batch, hook, save, start_pass)
+    _train_passes(cfg, data, todo, batch, hook, save, start_pass, precomputed_dir)
     ordered = [results[k] for k in splits]
     summary = Summary.from_results(data.name, cfg.model.name, ordered, time.perf_counter() - start)
     if rundir is not None:
@@ -526,6 +556,7 @@ def run(
             "threads": torch.get_num_threads(),
             "torch": str(torch.__version__),
             "splits_side_by_side": [len(c) for c in chunks],
+            "processes": size,
         }
         rundir.finish(payload)
     return summary
