@@ -47,16 +47,22 @@ class DatasetInfo:
     """What :func:`load_dataset` knows about one dataset.
 
     Attributes:
-        name: canonical name. aliases: other accepted names (case-insensitive; ``_`` and ``-``
-        are interchangeable). family: ``planetoid``, ``geom-gcn``, ``heterophilous``,
-        ``syn-cora``, ``synthetic`` or ``user``. description: one line. files: raw files used,
-        relative to the data root (empty for generated data; all 36 for syn-cora). params:
-        accepted keyword parameters with defaults. metric: ``accuracy`` or ``roc_auc``.
-        splits: how the train/val/test masks are made. size: ``(nodes, directed edges,
-        features)`` as loaded, for the datasets ``graff reproduce`` runs (its cost model reads
-        them; :data:`graff.data.DATASET_SIZES` maps name → size); ``None`` otherwise.
-        example_params: parameters that make one loadable instance when some parameter has no
-        default (``syn-cora``: ``homophily=0.5, replica=1``), e.g. for ``graff datasets``.
+        name: canonical name.
+        aliases: other accepted names (case-insensitive; ``_`` and ``-`` are interchangeable).
+        family: ``planetoid``, ``geom-gcn``, ``heterophilous``, ``syn-cora``, ``synthetic``
+            or ``user``.
+        description: one line.
+        files: raw files used, relative to the data root (empty for generated data; all 36
+            for syn-cora).
+        params: accepted keyword parameters with defaults.
+        metric: ``accuracy`` or ``roc_auc``.
+        splits: how the train/val/test masks are made.
+        size: ``(nodes, directed edges, features)`` as loaded, for the datasets
+            ``graff reproduce`` runs (its cost model reads them;
+            :data:`graff.data.DATASET_SIZES` maps name → size); ``None`` otherwise.
+        example_params: parameters that make one loadable instance when some parameter has
+            no default (``syn-cora``: ``homophily=0.5, replica=1``), e.g. for
+            ``graff datasets``.
     """
 
     name: str

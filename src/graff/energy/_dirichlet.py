@@ -109,6 +109,16 @@ def dirichlet_energy(
 
     Returns:
         A differentiable scalar tensor in F's dtype.
+
+    Example:
+        >>> import torch
+        >>> from graff.energy import dirichlet_energy
+        >>> edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])  # the path 0 - 1 - 2
+        >>> smooth = torch.tensor([[1.0], [2.0], [1.0]], dtype=torch.float64).sqrt()  # D^½1
+        >>> dirichlet_energy(smooth, edge_index)  # Δ's null vector
+        tensor(0., dtype=torch.float64)
+        >>> dirichlet_energy(torch.tensor([[1.0], [-1.0], [1.0]], dtype=torch.float64), edge_index)
+        tensor(2.9142, dtype=torch.float64)
     """
     F = as_features(F)
     if adj is None and edge_index is not None:

@@ -44,6 +44,13 @@ def edge_homophily(y: Tensor, edge_index: Tensor) -> float:
     r"""Fraction of (directed) edges joining same-class nodes (Zhu et al. 2020).
 
     .. math:: h_{edge} = |\{(i,j)\in\mathsf{E} : y_i = y_j\}| \,/\, |\mathsf{E}|
+
+    Example:
+        >>> import torch
+        >>> from graff.energy import edge_homophily
+        >>> edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])  # the path 0 - 1 - 2
+        >>> edge_homophily(torch.tensor([0, 0, 1]), edge_index)  # 0 - 1 joins a class, 1 - 2 not
+        0.5
     """
     y = _labels(y, edge_index)
     return float(homophily(edge_index, y, method="edge"))

@@ -209,6 +209,15 @@ def normalized_adjacency(
         edge_weight: optional weights [E] (Ā is differentiable in them).
         self_loops: add self-loops before normalising (D̃^{-1/2}(A+I)D̃^{-1/2}).
         dtype: floating dtype of the values.
+
+    Example:
+        >>> import torch
+        >>> from graff.nn import normalized_adjacency
+        >>> edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])  # the path 0 - 1 - 2
+        >>> normalized_adjacency(edge_index, 3).to_dense()
+        tensor([[0.5000, 0.4082, 0.0000],
+                [0.4082, 0.3333, 0.4082],
+                [0.0000, 0.4082, 0.5000]])
     """
     edge_index, edge_weight = as_edge_index(edge_index, num_nodes, edge_weight)
     index, value = normalized_edges(

@@ -24,8 +24,12 @@ StepCallback = Callable[[int, float, Tensor], None]
 def euler_steps(T: float, step_size: float) -> list[float]:
     """Step sizes of an explicit Euler integration of [0, T] with step τ.
 
-    A non-integer T/τ ends with one shorter step, as the public GRAFF code does:
-    ``euler_steps(2.5, 1.0) == [1.0, 1.0, 0.5]``.
+    A non-integer T/τ ends with one shorter step, as the public GRAFF code does.
+
+    Example:
+        >>> from graff.nn import euler_steps
+        >>> euler_steps(2.5, 1.0)
+        [1.0, 1.0, 0.5]
     """
     if not (math.isfinite(T) and T > 0):
         raise ValueError(f"integration time T must be a positive number, got {T}")
@@ -117,6 +121,26 @@ class GRAFF(NotScriptable, nn.Module):
     compiled training of GRAFF was 1.17–1.29× slower than eager at one thread
     (``benchmarks/results-compile.md``).
     ``torch.jit.script`` is refused with a :class:`~graff.errors.TorchScriptError`.
+
+    Shapes:
+        - input: node features x [n, p] (dense or sparse CSR), edge_index [2, E] or
+          adj_t [n, n], optional edge_weight [E]
+        - output: class logits [n, k]
+
+    Example:
+        >>> import torch
+        >>> from graff.nn import GRAFF
+        >>> x = torch.randn(4, 3)
+        >>> edge_index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
+        >>> model = GRAFF(3, 8, 2, w_type="sum", T=2.5, step_size=1.0)
+        >>> model(x, edge_index).shape
+        torch.Size([4, 2])
+        >>> torch.equal(model.W, model.W.T)  # W is symmetric
+        True
+        >>> times = []
+        >>> _ = model(x, edge_index, callback=lambda k, t, F: times.append(t))
+        >>> times  # F(0), then the Euler steps: T/τ = 2.5 ends with a half step
+        [0.0, 1.0, 2.0, 2.5]
     """
 
     #: :meth:`forward` accepts sparse CSR node features (see :meth:`encode`).

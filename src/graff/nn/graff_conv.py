@@ -94,6 +94,17 @@ class GRAFFConv(NotScriptable, nn.Module):
         - input: features [n, d], initial features F(0) [n, d], edge_index [2, E] or
           adj_t [n, n], optional edge_weight [E]
         - output: [n, d]
+
+    Example:
+        >>> import torch
+        >>> from graff.nn import GRAFFConv
+        >>> conv = GRAFFConv(8, w_type="dd", omega_type="diag", step_size=0.5)
+        >>> edge_index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
+        >>> h = h0 = torch.randn(4, 8)
+        >>> for _ in range(3):  # three Euler steps sharing W and Ω
+        ...     h = conv(h, h0, edge_index)
+        >>> h.shape
+        torch.Size([4, 8])
     """
 
     def __init__(

@@ -256,7 +256,15 @@ def _make(kind: str, registry: Registry[type[ChannelMixing]], ch: int) -> Channe
 
 
 def make_w(w_type: str, channels: int) -> ChannelMixing:
-    """Build the W parametrisation named ``w_type`` (sum, prod, neg_prod, diag, dd)."""
+    """Build the W parametrisation named ``w_type`` (sum, prod, neg_prod, diag, dd).
+
+    Example:
+        >>> import torch
+        >>> from graff.nn import make_w
+        >>> W = make_w("neg_prod", 4)()  # W = −W'ᵀW': repulsive, every eigenvalue ≤ 0
+        >>> torch.equal(W, W.T), bool(torch.linalg.eigvalsh(W).max() <= 1e-6)
+        (True, True)
+    """
     return _make(w_type, W_TYPES, channels)
 
 
