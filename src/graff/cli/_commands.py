@@ -69,6 +69,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     r.say(f"config: {source}; run directory: {out}", stderr=args.json)
     data = load_prepared(cfg, args.data_dir)
     _say_notes(data.notes)
+    if cfg.optim.mode == "precomputed" and cfg.model.input_dropout > 0:
+        r.say(
+            f"note: model.input_dropout = {cfg.model.input_dropout:g} drops entries of the "
+            "precomputed rows Ā^k X in this mode, not of X before propagation (an "
+            "approximation of GRAFF's; evaluation is exact)",
+            stderr=True,
+        )
     n = len(cfg.data.splits) if cfg.data.splits is not None else data.num_splits
     label = f"{cfg.model.name} on {data.name}"
     bar = r.RunProgress(label, cfg.optim.epochs, n, enabled=not args.no_progress)
@@ -229,7 +236,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         files = (
             "generated"
             if rec["generated"]
-            else ("yes" if rec["present"] else f"missing {len(rec['missing'])}")
+            else "yes"
+            if rec["present"]
+            else ("on demand" if "on_demand" in rec else f"missing {len(rec['missing'])}")
         )
         label = rec["name"] + "".join(f" {k[0]}={v}" for k, v in rec.get("params", {}).items())
         hom = f"{rec['edge_homophily']:.3f}" if "edge_homophily" in rec else rec.get("error", "")

@@ -10,9 +10,12 @@ Raw files are looked up (:func:`resolve_data_dir`) in ``data_dir``, ``$GRAFF_DAT
 ``($XDG_CACHE_HOME or ~/.cache)/graff/data``, verified against the pinned ``manifest.csv``
 (size + sha256; the git blob SHA-1 for the three graphs shared/data lacks: roman-empire,
 amazon-ratings, questions) and downloaded from their pinned upstream commit when missing and
-the network is reachable. Processed graphs are cached in ``cache_dir()/processed``
-(``$GRAFF_CACHE``); each entry records the checksums of what it was built from and of itself,
-and is verified before use (a damaged entry is rebuilt with a :class:`GraphDataWarning`).
+the network is reachable. OGB's ogbn-arxiv and ogbn-products (:mod:`graff.data._ogb`) are
+fetched on demand from OGB's zips, for which no checksum is published: graff records the sha256
+of the first copy it reads and verifies later loads against it. Processed graphs are cached
+in ``cache_dir()/processed`` (``$GRAFF_CACHE``); each entry records the checksums of what it
+was built from and of itself, and is verified before use (a damaged entry is rebuilt with a
+:class:`GraphDataWarning`).
 
 User graphs: ``load_dataset("npz:PATH")`` reads an ``.npz`` with ``x`` ``[N, F]``, ``y``
 ``[N]`` and ``edge_index`` ``[2, E]`` or ``edges`` ``[E, 2]``, optional

@@ -19,6 +19,7 @@ from . import _readers as R
 from ._cache import entry_path, load_entry, save_entry
 from ._errors import GraphDataError
 from ._fetch import fetch_file, file_present, manifest, sha256_of
+from ._ogb import OGB_DATASETS, fetch_ogb, ogb_files_present, read_ogb
 from ._splits import check_split_params, random_splits
 from ._synthetic import csbm
 from ._user_npz import read_user_npz
@@ -49,8 +50,8 @@ class DatasetInfo:
     Attributes:
         name: canonical name.
         aliases: other accepted names (case-insensitive; ``_`` and ``-`` are interchangeable).
-        family: ``planetoid``, ``geom-gcn``, ``heterophilous``, ``syn-cora``, ``synthetic``
-            or ``user``.
+        family: ``planetoid``, ``geom-gcn``, ``heterophilous``, ``syn-cora``, ``synthetic``,
+            ``ogb`` (OGB's files, downloaded on demand; :mod:`graff.data._ogb`) or ``user``.
         description: one line.
         files: raw files used, relative to the data root (empty for generated data; all 36
             for syn-cora).
@@ -205,6 +206,28 @@ def _build_registry() -> list[DatasetInfo]:
             example_params={"homophily": 0.5, "replica": 1},
         )
     )
+    for spec, desc in (
+        (
+            OGB_DATASETS["ogbn-arxiv"],
+            "OGB arXiv CS citation graph, 40 classes, OGB's time split (downloaded on demand; "
+            "OGB's site: 169,343 nodes, 1,166,243 edges)",
+        ),
+        (
+            OGB_DATASETS["ogbn-products"],
+            "OGB Amazon co-purchasing graph, 47 classes, OGB's sales-ranking split (downloaded "
+            "on demand; OGB's site: 2,449,029 nodes, 61,859,140 edges)",
+        ),
+    ):
+        infos.append(
+            DatasetInfo(
+                spec.name,
+                (spec.folder,),
+                "ogb",
+                desc,
+                spec.files,
+                splits=f"OGB's fixed '{spec.split}' split, the only one (masks [N, 1])",
+            )
+        )
     infos.append(
         DatasetInfo(
             "csbm",
@@ -341,10 +364,13 @@ def dataset_files_present(
     """Whether every raw file of ``name`` is in a search directory; never downloads or hashes.
 
     Returns ``(all_present, missing_relpaths)``. For syn-cora, ``homophily``/``replica`` select one
-    file; without them all 36 files are checked. Generated datasets need no files.
+    file; without them all 36 files are checked. Generated datasets need no files. An OGB
+    dataset counts as present when a search directory holds its unzipped folder or its zip.
     """
     info = _resolve(name)
     p = _check_params(info, params)
+    if info.family == "ogb":
+        return ogb_files_present(OGB_DATASETS[info.name], data_dir)
     missing = [f for f in _files_for(info, p) if file_present(f, data_dir) is None]
     return (not missing, missing)
 
@@ -384,6 +410,10 @@ def _build_platonov(info: DatasetInfo, paths: dict[str, Path], params: dict[str,
     return R.read_platonov(paths[info.files[0]])
 
 
+def _build_ogb(info: DatasetInfo, paths: dict[str, Path], params: dict[str, Any]) -> Data:
+    return read_ogb(OGB_DATASETS[info.name], paths)
+
+
 def _build_syn_cora(info: DatasetInfo, paths: dict[str, Path], params: dict[str, Any]) -> Data:
     (rel,) = _files_for(info, params)
     data = R.read_syn_cora(paths[rel])
@@ -403,6 +433,7 @@ _BUILDERS: dict[str, Callable[[DatasetInfo, dict[str, Path], dict[str, Any]], Da
     "geom-gcn": _build_geom,
     "heterophilous": _build_platonov,
     "syn-cora": _build_syn_cora,
+    "ogb": _build_ogb,
 }
 
 _USER_PARAMS: dict[str, Any] = {**_SPLIT_PARAMS, "metric": "accuracy"}
@@ -498,6 +529,10 @@ def load_dataset(
     (``actor``), ``chameleon``, ``squirrel``, ``chameleon-filtered``, ``squirrel-filtered``,
     ``minesweeper``, ``tolokers``, ``roman-empire``, ``amazon-ratings``, ``questions`` (these
     three are not in shared/data: downloaded, or saved by hand, see :func:`fetch_file`),
+    ``ogbn-arxiv`` (``arxiv``) and ``ogbn-products`` (``products``) (OGB's files and fixed
+    split, downloaded on demand or found as ``DIR/ogb/arxiv/`` or ``DIR/ogb/arxiv.zip``; OGB
+    publishes no checksum, so graff records the sha256 of the first copy it reads and verifies
+    later loads against it; see :mod:`graff.data._ogb`),
     ``syn-cora`` (params ``homophily`` ∈ {0.0, 0.1, …, 0.9, 0.99,
     1.0}, ``replica`` ∈ {1, 2, 3}, ``num_splits``, ``train_frac``, ``val_frac``, ``seed``),
     ``csbm`` (params = :func:`csbm` keywords).
@@ -515,10 +550,12 @@ def load_dataset(
     Parameters given as text (from a command line) are parsed to the type of their default.
 
     Raw files are found and verified by :func:`fetch_file` (``data_dir``, ``$GRAFF_DATA``, the
-    user cache; ``download`` as there). Parsed graphs (file-based datasets and user ``.npz``
-    files) are cached under ``cache_dir()/processed``; an entry is used only if the checksums
-    of its sources (raw files' sha256; the ``.npz``'s sha256, size and mtime) and of itself
-    match, else it is rebuilt (with a :class:`GraphDataWarning` when it was damaged).
+    user cache; ``download`` as there; for ``ogbn-*``, :func:`graff.data._ogb.fetch_ogb`, whose
+    ``download=None`` asks whether snap.stanford.edu is reachable). Parsed graphs (file-based
+    datasets and user ``.npz`` files) are cached under ``cache_dir()/processed``; an entry is
+    used only if the checksums of its sources (raw files' sha256; the ``.npz``'s sha256, size
+    and mtime) and of itself match, else it is rebuilt (with a :class:`GraphDataWarning` when
+    it was damaged).
 
     Whether the result is a usable classification task (≥ 2 classes, non-empty distinct
     splits, a fitting metric) is checked by :func:`prepare_data` (:func:`check_task`).
@@ -547,13 +584,18 @@ def load_dataset(
         p["homophily"] = _syn_cora_homophily(p["homophily"])
         p["replica"] = _syn_cora_replica(p["replica"])
     files = _files_for(info, p)
-    paths = {f: fetch_file(f, data_dir, download=download) for f in files}
-    man = manifest()
+    checksums: dict[str, list[Any]]
+    if info.family == "ogb":
+        paths, checksums = fetch_ogb(OGB_DATASETS[info.name], data_dir, download=download)
+    else:
+        paths = {f: fetch_file(f, data_dir, download=download) for f in files}
+        man = manifest()
+        checksums = {f: [man[f].checksum, man[f].size] for f in files}
     source = {
         "loader_version": LOADER_VERSION,
         "dataset": info.name,
         "params": p,
-        "files": {f: [man[f].checksum, man[f].size] for f in files},
+        "files": checksums,
     }
     cpath = entry_path(info.name, source)
     cached = load_entry(cpath, source)
