@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import graff.data._ogb as ogb
+from graff import cli
 from graff.data import (
     DATASET_SIZES,
     DATASETS,
@@ -22,6 +23,7 @@ from graff.data import (
     DataFileMissingError,
     dataset_files_present,
     dataset_groups,
+    dataset_records,
     load_dataset,
 )
 from graff.data._fetch import manifest
@@ -333,3 +335,17 @@ def test_read_table_streams_in_pieces(tmp_path: Path, monkeypatch: pytest.Monkey
         read_table(path, np.float32, rows=49)
     with pytest.raises(ValueError, match="50 rows, expected 51"):
         read_table(path, np.float32, rows=51)
+
+
+def test_catalogue_and_cli_list_them_as_downloaded_on_demand(
+    offline: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recs = {r["name"]: r for r in dataset_records(offline, stats=False)}
+    for spec in OGB_DATASETS.values():
+        assert recs[spec.name]["on_demand"] == spec.url and recs[spec.name]["present"] is False
+    assert "on_demand" not in recs["cora"]
+    assert cli.main(["datasets", "--no-stats", "--data-dir", str(offline)]) == 0
+    out = capsys.readouterr().out
+    rows = [ln for ln in out.splitlines() if "ogbn-" in ln]
+    assert len(rows) == 2 and all("on demand" in ln for ln in rows), rows
+    assert "missing 12" in out  # texas: a dataset that is simply missing says so
