@@ -194,7 +194,7 @@ def test_changed_file_is_refused_until_the_record_is_deleted(offline: Path) -> N
     record = _user_data(offline) / "ogb" / "arxiv.sha256.json"
     assert "node-label.csv.gz" in msg and "recorded" in msg and str(record) in msg
     assert ARXIV.url in msg and "OGB publishes no checksum" in msg
-    assert _sha(folder / "raw/node-label.csv.gz") in msg
+    assert _sha(folder / "raw/node-label.csv.gz") in msg and f"delete {folder} " in msg
     record.unlink()  # accepting the new files
     g = load_dataset("ogbn-arxiv", offline)
     assert g.y.tolist() == [1, 1, 2, 0, 1, 2, 0, 0]
@@ -267,6 +267,18 @@ def test_download_extracts_records_and_removes_the_zip(
     with pytest.raises(DataFileCorruptError, match=r"zip .*arxiv\.zip has sha256"):
         load_dataset("ogbn-arxiv", offline, download=True)
     assert not (cache / "arxiv.zip").exists()
+
+
+def test_downloads_by_default_when_the_server_answers(
+    offline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = zip_of(write_ogb_folder(tmp_path / "up" / "products", PRODUCTS), tmp_path / "p.zip")
+    monkeypatch.setattr(ogb, "server_reachable", lambda timeout=2.0: True)
+    monkeypatch.setattr(
+        ogb.urllib.request, "urlopen", lambda u, timeout=0: io.BytesIO(payload.read_bytes())
+    )
+    assert load_dataset("products", offline).num_nodes == N  # download=None
+    assert (_user_data(offline) / "ogb/products/raw/node-feat.csv.gz").is_file()
 
 
 def test_download_failure_names_url_and_layout(

@@ -293,13 +293,19 @@ def _check_pinned(spec: OgbSpec, path: Path, pin: dict[str, Any], what: str) -> 
         return
     problem = _mismatch(path, pin)
     if problem is not None:
+        bad = _root_of(spec, path) if what == "file" else path
         raise DataFileCorruptError(
             f"{spec.name}: {what} {path} {problem} (recorded in {_record_path(spec)} when graff "
             f"first read it; OGB publishes no checksum). The file is damaged or not the one read "
-            f"then: delete {path.parent if what == 'file' else path} and download {spec.url} "
-            "again; if OGB published new files on purpose, delete the record to accept them"
+            f"then: delete {bad} and download {spec.url} again;"
+            " if OGB published new files on purpose, delete the record to accept them"
         )
     _verified[key] = str(pin.get("sha256"))
+
+
+def _root_of(spec: OgbSpec, path: Path) -> Path:
+    """The unzipped folder a file of ``spec`` lies in."""
+    return next((a for a in path.parents if a.name == spec.folder), path.parent)
 
 
 def _pin_of(path: Path) -> dict[str, Any]:
@@ -458,7 +464,7 @@ def fetch_ogb(
 
 def _corrupt(spec: OgbSpec, path: Path, exc: BaseException | str) -> DataFileCorruptError:
     what = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else exc
-    root = next((a for a in path.parents if a.name == spec.folder), path.parent)
+    root = _root_of(spec, path)
     return DataFileCorruptError(
         f"{spec.name}: cannot parse {path}: {what}; the file is damaged or not in OGB's format: "
         f"delete {root} and download {spec.url} again"
