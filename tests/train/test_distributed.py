@@ -55,9 +55,9 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path: Path) -> N
         str(out),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-        + ["-m", "graff", *args],
+        [*torchrun, "--nproc_per_node", "2", "-m", "graff", *args],
         capture_output=True,
         text=True,
         timeout=300,
