@@ -45,26 +45,17 @@ _SPLIT_PARAMS: dict[str, Any] = {"num_splits": 10, "train_frac": 0.48, "val_frac
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What :func:`load_dataset` knows about one dataset.
-
-    Attributes:
-        name: canonical name.
-        aliases: other accepted names (case-insensitive; ``_`` and ``-`` are interchangeable).
-        family: ``planetoid``, ``geom-gcn``, ``heterophilous``, ``syn-cora``, ``synthetic``,
-            ``ogb`` (OGB's files, downloaded on demand; :mod:`graff.data._ogb`) or ``user``.
-        description: one line.
-        files: raw files used, relative to the data root (empty for generated data; all 36
-            for syn-cora).
-        params: accepted keyword parameters with defaults.
-        metric: ``accuracy`` or ``roc_auc``.
-        splits: how the train/val/test masks are made.
-        size: ``(nodes, directed edges, features)`` as loaded, for the datasets
-            ``graff reproduce`` runs (its cost model reads them;
-            :data:`graff.data.DATASET_SIZES` maps name → size); ``None`` otherwise.
-        example_params: parameters that make one loadable instance when some parameter has
-            no default (``syn-cora``: ``homophily=0.5, replica=1``), e.g. for
-            ``graff datasets``.
-    """
+    """What :func:`load_dataset` knows about one dataset: its canonical ``name``, ``aliases``
+    (case-insensitive; ``_`` and ``-`` are interchangeable), ``family`` (``planetoid``,
+    ``geom-gcn``, ``heterophilous``, ``syn-cora``, ``synthetic``, ``ogb`` — OGB's files,
+    downloaded on demand, :mod:`graff.data._ogb` — or ``user``), a one-line ``description``,
+    the raw ``files`` relative to the data root (none for generated data; all 36 for
+    syn-cora), the accepted keyword ``params`` with defaults, the ``metric`` (``accuracy`` or
+    ``roc_auc``), how the ``splits`` are made, the ``size`` ``(nodes, directed edges,
+    features)`` as loaded for the datasets ``graff reproduce`` runs (its cost model reads
+    them; :data:`graff.data.DATASET_SIZES`; ``None`` otherwise) and the ``example_params``
+    that make one loadable instance when some parameter has no default (``syn-cora``:
+    ``homophily=0.5, replica=1``), e.g. for ``graff datasets``."""
 
     name: str
     aliases: tuple[str, ...]
