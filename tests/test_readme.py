@@ -1,4 +1,5 @@
-"""The README's statements about defaults, checked against the code they describe."""
+"""The README's and the docs' statements about defaults and results, checked against the code
+and against the full table they are taken from."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ import pytest
 from graff.nn import GRAFF
 from graff.train import RunConfig, resolve_config
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+#: where the defaults side by side and the resolution order are described
+CONFIG_GUIDE = ROOT / "docs" / "guides" / "config.md"
+#: the full reproduction table, with every cell's command
+FULL_TABLE = ROOT / "docs" / "provenance" / "table.md"
 
 
 def _defaults_table() -> dict[str, list[str]]:
-    text = README.read_text(encoding="utf-8")
+    text = CONFIG_GUIDE.read_text(encoding="utf-8")
     head = text.index("| setting | `GRAFF(in, hidden, out)` in Python |")
     rows: dict[str, list[str]] = {}
     for line in text[head:].splitlines()[2:]:
@@ -56,7 +62,53 @@ def test_defaults_side_by_side_match_the_code(key: str) -> None:
 
 
 def test_the_resolution_order_is_the_one_described() -> None:
-    """A shipped dataset resolves to its shipped config; the README names both sources."""
+    """A shipped dataset resolves to its shipped config; the config guide names both sources."""
     _, source = resolve_config("texas")
     assert source.startswith("shipped config")
-    assert re.search(r"graff/defaults/<model>\.yaml", README.read_text(encoding="utf-8"))
+    assert re.search(r"graff/defaults/<model>\.yaml", CONFIG_GUIDE.read_text(encoding="utf-8"))
+
+
+def _results_table(path: Path) -> dict[str, dict[str, str]]:
+    """``{row: {column: cell}}`` of the table whose header starts ``| model | texas |``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("| model | texas |"))
+    columns = [c.strip() for c in lines[head].strip().strip("|").split("|")]
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[head + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[cells[0]] = dict(zip(columns[1:], cells[1:], strict=True))
+    return rows
+
+
+def test_the_readme_table_is_taken_from_the_full_table() -> None:
+    """Every cell of the README's headline table is the full table's cell (whose command the
+    page says), and GRAFF and the strongest baselines are there with their published rows."""
+    short, full = _results_table(README), _results_table(FULL_TABLE)
+    assert {"graff", "graff — published", "gcnii", "gcnii — published"} <= set(short)
+    assert len(short) >= 8
+    for row, cells in short.items():
+        assert len(cells) >= 9, row
+        for column, cell in cells.items():
+            assert full[row][column] == cell, (row, column)
+
+
+def test_the_published_rows_are_the_stored_published_numbers() -> None:
+    """The README's published rows are graff.paper's (src/graff/published.csv)."""
+    from graff.paper import paper_cell, published_results
+
+    published = published_results()
+    checked = 0
+    for row, cells in _results_table(README).items():
+        if not row.endswith(" — published"):
+            continue
+        for dataset, cell in cells.items():
+            stored = paper_cell(published, row.removesuffix(" — published"), dataset)
+            if cell == "—":
+                assert stored is None, (row, dataset)
+                continue
+            assert stored is not None, (row, dataset)
+            assert cell == f"{stored['mean']:.2f} ± {stored['std']:.2f}", (row, dataset)
+            checked += 1
+    assert checked >= 40
