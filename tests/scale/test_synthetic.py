@@ -14,22 +14,14 @@ import torch
 from graff.nn import gcn_adjacency
 from graff.scale.synthetic import synthetic_adjacency, write_synthetic_graph
 
+#: blocks of 700 nodes / edges: several blocks per part, the last one short
+ARGS = dict(num_features=6, num_classes=4, homophily=0.8, block=700, seed=4, progress=False)
+
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("syn")
-    # blocks of 700 nodes / edges: several blocks per part, the last one short
-    return write_synthetic_graph(
-        folder,
-        3000,
-        9000,
-        num_features=6,
-        num_classes=4,
-        homophily=0.8,
-        block=700,
-        seed=4,
-        progress=False,
-    )
+    return write_synthetic_graph(folder, 3000, 9000, **ARGS)  # type: ignore[arg-type]
 
 
 def test_files_and_statistics(graph) -> None:  # type: ignore[no-untyped-def]
@@ -66,17 +58,7 @@ def test_adjacency_equals_graffs(graph) -> None:  # type: ignore[no-untyped-def]
 def test_same_graph_is_reused_and_another_refused(graph, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     folder = Path(graph.folder)
     stamp = (folder / "x.npy").stat().st_mtime_ns
-    again = write_synthetic_graph(
-        folder,
-        3000,
-        9000,
-        num_features=6,
-        num_classes=4,
-        homophily=0.8,
-        block=700,
-        seed=4,
-        progress=False,
-    )
+    again = write_synthetic_graph(folder, 3000, 9000, **ARGS)  # type: ignore[arg-type]
     assert again == graph and (folder / "x.npy").stat().st_mtime_ns == stamp
     with pytest.raises(FileExistsError, match="another synthetic graph"):
         write_synthetic_graph(folder, 3000, 9000, num_features=6, seed=5, progress=False)
@@ -86,8 +68,7 @@ def test_same_graph_is_reused_and_another_refused(graph, tmp_path: Path) -> None
 
 def test_a_killed_run_resumes_to_the_same_files(graph, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "resume"
-    args = dict(num_features=6, num_classes=4, homophily=0.8, block=700, seed=4, progress=False)
-    write_synthetic_graph(folder, 3000, 9000, **args)  # type: ignore[arg-type]
+    write_synthetic_graph(folder, 3000, 9000, **ARGS)  # type: ignore[arg-type]
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["done"] = ["features"]  # as if killed while writing the edges
     (folder / "manifest.json").write_text(json.dumps(manifest))
@@ -95,6 +76,6 @@ def test_a_killed_run_resumes_to_the_same_files(graph, tmp_path: Path) -> None: 
     edges[:] = 0
     edges.flush()
     del edges
-    write_synthetic_graph(folder, 3000, 9000, **args)  # type: ignore[arg-type]
+    write_synthetic_graph(folder, 3000, 9000, **ARGS)  # type: ignore[arg-type]
     assert np.array_equal(np.load(folder / "edges.npy"), np.asarray(graph.edges))
     assert np.array_equal(np.load(folder / "x.npy"), np.asarray(graph.x))

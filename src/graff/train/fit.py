@@ -22,6 +22,7 @@ from graff.train.config import OptimConfig
 from graff.train.models import build_model
 
 __all__ = [
+    "BestEpoch",
     "DivergenceError",
     "SplitResult",
     "accuracy",
@@ -119,6 +120,8 @@ def evaluate(
 
 
 def _snapshot(model: nn.Module) -> dict[str, Tensor]:
+    if isinstance(model, nn.parallel.DistributedDataParallel):
+        model = model.module
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -199,6 +202,40 @@ def make_optimizer(
     return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay, fused=True)
 
 
+class BestEpoch:
+    """The protocol's model selection: the scores and state of the epoch with the best
+    validation score so far (ties keep the earlier epoch), and early stopping after
+    ``patience`` epochs without a better one (None: never)."""
+
+    def __init__(self, model: nn.Module, patience: int | None) -> None:
+        nan = float("nan")
+        self.scores: dict[str, float] = {"train": nan, "val": -np.inf, "test": nan}
+        self.epoch, self.state, self.since, self.patience = 0, _snapshot(model), 0, patience
+
+    def stop(self, epoch: int, scores: dict[str, float], model: nn.Module) -> bool:
+        """Record ``epoch``'s scores (and ``model``'s state when best); True: stop training."""
+        if scores["val"] > self.scores["val"]:
+            self.scores, self.epoch, self.since = scores, epoch, 0
+            self.state = _snapshot(model)
+            return False
+        self.since += 1
+        return self.patience is not None and self.since >= self.patience
+
+    def result(self, split: int, metric: str, epochs_run: int, seconds: float) -> SplitResult:
+        """The split's :class:`SplitResult` at the best epoch."""
+        return SplitResult(
+            split=split,
+            metric=metric,
+            train=self.scores["train"],
+            val=self.scores["val"],
+            test=self.scores["test"],
+            best_epoch=self.epoch,
+            epochs_run=epochs_run,
+            seconds=seconds,
+            state_dict=self.state,
+        )
+
+
 def require_training_nodes(train_mask: Tensor, split: int) -> None:
     """Raise :class:`GraphDataError` when split ``split``'s ``train_mask`` selects no node."""
     if int(train_mask.sum()) == 0:
@@ -232,8 +269,7 @@ def train_split(
     opt = make_optimizer(model.named_parameters(), no_decay_names(model), optim)
     masks = {"train": train_mask, "val": val_mask, "test": test_mask}
     y_train = y[train_mask]
-    best: dict[str, float] = {"train": float("nan"), "val": -np.inf, "test": float("nan")}
-    best_epoch, best_state, since_best, epoch = 0, _snapshot(model), 0, 0
+    best, epoch = BestEpoch(model, optim.patience), 0
     for epoch in range(1, optim.epochs + 1):
         model.train()
         opt.zero_grad(set_to_none=True)
@@ -248,21 +284,6 @@ def train_split(
             raise diverged("the model output", model, epoch, split, x, stepped=True)
         if on_epoch is not None:
             on_epoch(epoch, {"loss": float(loss.detach()), **scores})
-        if scores["val"] > best["val"]:
-            best, best_epoch, since_best = scores, epoch, 0
-            best_state = _snapshot(model)
-        else:
-            since_best += 1
-            if optim.patience is not None and since_best >= optim.patience:
-                break
-    return SplitResult(
-        split=split,
-        metric=metric,
-        train=best["train"],
-        val=best["val"],
-        test=best["test"],
-        best_epoch=best_epoch,
-        epochs_run=epoch,
-        seconds=time.perf_counter() - start,
-        state_dict=best_state,
-    )
+        if best.stop(epoch, scores, model):
+            break
+    return best.result(split, metric, epoch, time.perf_counter() - start)

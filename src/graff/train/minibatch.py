@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -34,6 +33,7 @@ from torch import Tensor, nn
 from graff.data import PreparedData
 from graff.train.config import OptimConfig, RunConfig
 from graff.train.fit import (
+    BestEpoch,
     SplitResult,
     build_model,
     diverged,
@@ -122,14 +122,6 @@ def _evaluate(
     return out, bool(torch.isfinite(logits).all())
 
 
-def _unwrapped(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
-def _snapshot(model: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().clone() for k, v in _unwrapped(model).state_dict().items()}
-
-
 def train_precomputed(
     model: nn.Module,
     s: Rows,
@@ -171,8 +163,7 @@ def train_precomputed(
     train_idx = idx["train"]
     batch = optim.batch_size or len(train_idx)
     order = torch.Generator().manual_seed(seed)
-    best: dict[str, float] = {"train": float("nan"), "val": -np.inf, "test": float("nan")}
-    best_epoch, best_state, since_best, epoch = 0, _snapshot(net), 0, 0
+    best, epoch = BestEpoch(net, optim.patience), 0
     for epoch in range(1, optim.epochs + 1):
         net.train()
         perm = train_idx[torch.randperm(len(train_idx), generator=order)]
@@ -198,24 +189,9 @@ def train_precomputed(
             raise diverged("the model output", model, epoch, split, s_rows, True)
         if on_epoch is not None:
             on_epoch(epoch, {"loss": float(total) / len(train_idx), **scores})
-        if scores["val"] > best["val"]:
-            best, best_epoch, since_best = scores, epoch, 0
-            best_state = _snapshot(net)
-        else:
-            since_best += 1
-            if optim.patience is not None and since_best >= optim.patience:
-                break
-    return SplitResult(
-        split=split,
-        metric=metric,
-        train=best["train"],
-        val=best["val"],
-        test=best["test"],
-        best_epoch=best_epoch,
-        epochs_run=epoch,
-        seconds=time.perf_counter() - start,
-        state_dict=best_state,
-    )
+        if best.stop(epoch, scores, net):
+            break
+    return best.result(split, metric, epoch, time.perf_counter() - start)
 
 
 def propagations(
