@@ -40,6 +40,7 @@ __all__ = [
     "fetch_file",
     "file_present",
     "git_blob_sha1",
+    "host_reachable",
     "manifest",
     "resolve_data_dir",
     "sha256_of",
@@ -47,7 +48,7 @@ __all__ = [
 
 _MANIFEST_PATH = Path(__file__).with_name("manifest.csv")
 _NET_HOST = ("raw.githubusercontent.com", 443)
-_network_answer: bool | None = None
+_reachable: dict[tuple[str, int], bool] = {}
 _verified: dict[tuple[str, int, int], str] = {}
 
 
@@ -151,16 +152,21 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> list[Pat
     return out
 
 
+def host_reachable(host: tuple[str, int], timeout: float = 2.0) -> bool:
+    """Whether ``host`` (name, port) accepts a TCP connection (answer cached per host for the
+    process)."""
+    if host not in _reachable:
+        try:
+            with socket.create_connection(host, timeout=timeout):
+                _reachable[host] = True
+        except OSError:
+            _reachable[host] = False
+    return _reachable[host]
+
+
 def network_available(timeout: float = 2.0) -> bool:
     """Whether ``raw.githubusercontent.com:443`` accepts a TCP connection (answer cached)."""
-    global _network_answer
-    if _network_answer is None:
-        try:
-            with socket.create_connection(_NET_HOST, timeout=timeout):
-                _network_answer = True
-        except OSError:
-            _network_answer = False
-    return _network_answer
+    return host_reachable(_NET_HOST, timeout)
 
 
 def sha256_of(path: Path) -> str:

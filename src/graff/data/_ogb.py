@@ -62,7 +62,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import sys
 import tempfile
 import urllib.request
@@ -81,7 +80,7 @@ from torch_geometric.data import Data
 from graff._io import atomic_write
 
 from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError
-from ._fetch import resolve_data_dir, sha256_of
+from ._fetch import host_reachable, resolve_data_dir, sha256_of
 
 __all__ = [
     "OGB_DATASETS",
@@ -104,7 +103,6 @@ _PARTS = ("train", "valid", "test")
 #: Decompressed bytes parsed at a time: bounds the memory of parsing besides the result.
 CHUNK_BYTES = 1 << 24
 
-_reachable: bool | None = None
 _verified: dict[tuple[str, int, int], str] = {}
 
 
@@ -163,14 +161,7 @@ OGB_DATASETS: dict[str, OgbSpec] = {
 def server_reachable(timeout: float = 2.0) -> bool:
     """Whether ``snap.stanford.edu:80`` (OGB's download server) accepts a TCP connection
     (answer cached for the process)."""
-    global _reachable
-    if _reachable is None:
-        try:
-            with socket.create_connection(_HOST, timeout=timeout):
-                _reachable = True
-        except OSError:
-            _reachable = False
-    return _reachable
+    return host_reachable(_HOST, timeout)
 
 
 def _user_data_dir() -> Path:
