@@ -56,7 +56,6 @@ __all__ = [
     "compare",
     "machine_bandwidth",
     "propagation_bandwidth",
-    "rcm_order",
     "run_bench",
     "synthetic_graph",
     "write_results",
@@ -147,8 +146,9 @@ def synthetic_graph(
     neighbours (made undirected: ≈ 2 · degree · n directed edges, 2.0M for the defaults);
     labels are the cell of a coarse grid, features noisy one-hot labels plus Gaussian noise.
     ``order="shuffled"`` numbers the nodes at random, as a crawled or concatenated dataset
-    arrives; ``"rcm"`` renumbers them by reverse Cuthill–McKee (:func:`rcm_order`), the cheap
-    reordering that puts neighbours close in memory.
+    arrives; ``"rcm"`` renumbers them by reverse Cuthill–McKee
+    (:func:`graff.nn.adjacency.rcm_order`), the cheap reordering that puts neighbours close in
+    memory.
     """
     from scipy.spatial import cKDTree
 
