@@ -6,6 +6,13 @@ comment in the schema; a model key without one takes its ``Args`` entry in
 :class:`graff.nn.GRAFF`'s docstring (:class:`~graff.train.config.ModelConfig` says its fields
 mean what GRAFF's arguments mean). A key with neither is a build warning.
 
+Cross-references are checked (``nitpicky``): a reference to a graff name resolves to the page
+that documents that object (a re-export, a submodule path such as
+``graff.train.fit.make_optimizer`` or a name relative to the current module all find the
+object's one page, :func:`resolve_graff`); a graff object or module that exists but has no
+page of its own (a private module, a helper) is printed as code, unlinked; a name that does
+not exist stays a warning, and so fails the build.
+
 Docstrings write absolute values and norms as in the paper, ``|λ₋|``; reST would read
 ``|…|`` as a substitution, so :func:`escape_bars` escapes bars in prose (never inside
 literals, roles, math, code or doctest blocks) before the docstring is parsed.
@@ -14,8 +21,11 @@ literals, roles, math, code or doctest blocks) before the docstring is parsed.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import re
+from collections.abc import Hashable
+from types import ModuleType
 from typing import Any
 
 from docutils import nodes
@@ -24,6 +34,7 @@ from sphinx.application import Sphinx
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import make_refnode
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +171,99 @@ def escape_bars(
         lines[i] = "".join(p if k % 2 else p.replace("|", r"\|") for k, p in enumerate(parts))
 
 
+#: Napoleon reads an attribute's first line "text: more" as "type: description"; an
+#: attribute's comment here is prose, so its lines are kept as they were before napoleon.
+_PROSE_KINDS = ("attribute", "data", "property")
+_prose: dict[str, list[str]] = {}
+
+
+def keep_prose(
+    app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]
+) -> None:
+    """Before napoleon: remember an attribute's, constant's or property's docstring."""
+    if what in _PROSE_KINDS:
+        _prose[name] = list(lines)
+
+
+def restore_prose(
+    app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]
+) -> None:
+    """After napoleon: put back what :func:`keep_prose` remembered."""
+    if what in _PROSE_KINDS and name in _prose:
+        lines[:] = _prose.pop(name)
+
+
+_MISSING = object()
+
+
+def _lookup(path: str) -> Any:
+    """The object named by a dotted ``path`` (a module, or attributes of one), or _MISSING."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr, _MISSING)
+            if obj is _MISSING:
+                return _MISSING
+        return obj
+    return _MISSING
+
+
+def _pages(env: Any) -> dict[int, tuple[str, str]]:
+    """``id(object) → (docname, anchor)`` of every documented graff object (built once per
+    build from the Python domain's objects)."""
+    cache = getattr(env, "_graff_pages", None)
+    if cache is None:
+        cache = {}
+        for name, entry in env.get_domain("py").objects.items():
+            if not name.startswith("graff") or entry.aliased:
+                continue
+            obj = _lookup(name)
+            if obj is not _MISSING and isinstance(obj, Hashable | type | ModuleType):
+                cache.setdefault(id(obj), (entry.docname, entry.node_id))
+        env._graff_pages = cache
+    return cache
+
+
+def resolve_graff(app: Sphinx, env: Any, node: Any, contnode: Any) -> Any:
+    """A missing Python reference to a graff name: a link to the page of the object it names
+    (found by identity), or the code text unlinked when the object exists without a page;
+    None (the warning) when it does not exist."""
+    if node.get("refdomain") != "py":
+        return None
+    target = node["reftarget"].lstrip(".~")
+    module, cls = node.get("py:module"), node.get("py:class")
+    candidates = [target] if target.startswith("graff") else []
+    if module:
+        if cls:
+            candidates.append(f"{module}.{cls}.{target}")
+        candidates.append(f"{module}.{target}")
+    page_obj = _lookup(str(node.get("refdoc", "")).rsplit("/", 1)[-1])
+    home = getattr(page_obj, "__module__", None) if page_obj is not _MISSING else None
+    if isinstance(page_obj, ModuleType):
+        home = page_obj.__name__
+    if home:
+        candidates.append(f"{home}.{target}")
+    for path in candidates:
+        if not path.startswith("graff"):
+            continue
+        obj = _lookup(path)
+        if obj is _MISSING:
+            continue
+        page = _pages(env).get(id(obj))
+        if page is None:
+            return contnode
+        return make_refnode(app.builder, node["refdoc"], page[0], page[1], contnode, path)
+    return None
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("graff-config-keys", ConfigKeys)
+    app.connect("autodoc-process-docstring", keep_prose, priority=400)  # napoleon: 500
+    app.connect("autodoc-process-docstring", restore_prose, priority=550)
     app.connect("autodoc-process-docstring", escape_bars, priority=600)
+    app.connect("missing-reference", resolve_graff)
     return {"version": "1", "parallel_read_safe": True}

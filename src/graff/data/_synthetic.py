@@ -76,9 +76,13 @@ def csbm(
     self-loops or duplicate edges. Splits come from :func:`random_splits`.
 
     Args:
-        num_nodes: ``N``. num_classes: ``C``. homophily: target edge homophily ``h`` in [0, 1].
-        avg_degree: mean degree ``d``. num_features: ``F``. feature_signal: ``s``, the norm of
-        each class mean. num_splits, train_frac, val_frac: passed to :func:`random_splits`.
+        num_nodes: ``N``.
+        num_classes: ``C``.
+        homophily: target edge homophily ``h`` in [0, 1].
+        avg_degree: mean degree ``d``.
+        num_features: ``F``.
+        feature_signal: ``s``, the norm of each class mean.
+        num_splits, train_frac, val_frac: passed to :func:`random_splits`.
         seed: seeds features, labels, edges and splits (numpy ``default_rng``).
 
     Returns:

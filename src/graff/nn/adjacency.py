@@ -95,7 +95,8 @@ def _compiled_lookup(
     dtype: torch.dtype,
     build: Callable[[], T],
 ) -> T:
-    """:func:`graph_cached` for a compiled model: sparse operators as edge lists."""
+    """:func:`~graff.nn.adjacency.graph_cached` for a compiled model: sparse operators as
+    edge lists."""
     keys, extra = [graph, edge_weight], (num_nodes, str(dtype))
     value = cache.cached(keys, extra, name, build)
     converted: T = cache.cached(keys, extra, f"{name}:edges", lambda: _as_edge_lists(value))
@@ -110,7 +111,8 @@ def gcn_adjacency(
     self_loops: bool = True,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """:func:`normalized_adjacency`, cached per graph by :func:`graph_cached`."""
+    """:func:`normalized_adjacency`, cached per graph by
+    :func:`~graff.nn.adjacency.graph_cached`."""
     return graph_cached(
         f"gcn{int(self_loops)}",
         graph,

@@ -5,7 +5,8 @@
 - :mod:`~graff.train.fit`: one split of full-batch training (:func:`train_split`).
 - :mod:`~graff.train.runner`: :func:`run` (every split, optionally into a run directory) and
   :func:`fit_split` / :func:`fit_splits` (splits as :func:`run` trains them, no files).
-- :mod:`~graff.train.batched`: K splits trained side by side (:func:`train_stack`).
+- :mod:`~graff.train.batched`: K splits trained side by side
+  (:func:`~graff.train.batched.train_stack`).
 - :mod:`~graff.train.rundir`: atomic, resumable, verified run directories.
 - :mod:`~graff.train.load`: :func:`load_run`, a finished run's config, summary, models,
   histories and data.

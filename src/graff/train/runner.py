@@ -364,9 +364,10 @@ def fit_splits(
     on_epoch: StackEpochHook | None = None,
 ) -> list[SplitResult]:
     """Train ``splits`` as :func:`run` does (side by side where the model's registry entry
-    has a stack, see :func:`split_chunks`); no files. ``on_epoch(epoch, scores)`` is called
-    after every epoch of every pass with the scores of the splits still training, by split;
-    raising from it stops the training (e.g. a pruned search trial)."""
+    has a stack, see :func:`~graff.train.runner.split_chunks`); no files.
+    ``on_epoch(epoch, scores)`` is called after every epoch of every pass with the scores of
+    the splits still training, by split; raising from it stops the training (e.g. a pruned
+    search trial)."""
     if data is not None:
         bad = [k for k in splits if not 0 <= k < data.num_splits]
         if bad:
@@ -390,8 +391,9 @@ def _train_passes(
     on_pass: Callable[[list[int]], None] | None = None,
     precomputed_dir: str | os.PathLike[str] | None = None,
 ) -> None:
-    """Train ``splits`` in the passes of :func:`split_chunks`: a split alone (:func:`_fit`,
-    or :func:`_fit_precomputed` in ``optim.mode: precomputed``) or several side by side
+    """Train ``splits`` in the passes of :func:`~graff.train.runner.split_chunks`: a split
+    alone (:func:`_fit`, or :func:`~graff.train.minibatch.fit_precomputed` in
+    ``optim.mode: precomputed``) or several side by side
     (:func:`_fit_stack`). ``on_pass(splits)`` before each pass, ``on_done(result)`` as each
     split ends; ``data.x`` is converted for the model (or propagated) once."""
     x: Tensor | None = None

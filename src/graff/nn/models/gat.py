@@ -34,9 +34,11 @@ class GAT(NotScriptable, nn.Module):
     ``GATConv``'s output without its per-edge [E, heads, channels] gather and scatter.
 
     Args:
-        in_channels, hidden_channels (per head), out_channels (int): widths.
+        in_channels, hidden_channels, out_channels (int): widths (``hidden_channels`` per
+            head).
         num_layers (int): attention layers (≥ 1).
-        heads (int): heads of hidden layers. output_heads (int): heads of the output layer.
+        heads (int): heads of hidden layers.
+        output_heads (int): heads of the output layer.
         input_dropout, dropout (float): dropout on X and before later layers.
         attention_dropout (float): dropout on the attention coefficients.
         negative_slope (float): LeakyReLU slope of the attention scores.

@@ -334,7 +334,8 @@ class ResidualMLP(ResidualGNN):
 
 
 class ResidualGCN(ResidualGNN):
-    """The recipe's GCN (:class:`GCNModule` blocks, Ā with or without ``self_loops``)."""
+    """The recipe's GCN (:class:`~graff.nn.models.residual.GCNModule` blocks, Ā with or
+    without ``self_loops``)."""
 
     def __init__(self, *args: Any, self_loops: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -350,7 +351,8 @@ class ResidualGCN(ResidualGNN):
 
 
 class ResidualSAGE(ResidualGNN):
-    """The recipe's GraphSAGE (:class:`SAGEModule` blocks: [H ‖ mean of the neighbours])."""
+    """The recipe's GraphSAGE (:class:`~graff.nn.models.residual.SAGEModule` blocks: [H ‖ mean
+    of the neighbours])."""
 
     def layer_modules(self, dim: int, multiplier: float, dropout: float) -> list[nn.Module]:
         return [SAGEModule(dim, multiplier, dropout)]
@@ -381,7 +383,8 @@ def _pattern(edge_index: Any, num_nodes: int, edge_weight: Tensor | None) -> Edg
 
 
 class ResidualGAT(ResidualGNN):
-    """The recipe's GAT (:class:`GATModule` blocks on A + I); ``sep``: GAT-sep.
+    """The recipe's GAT (:class:`~graff.nn.models.residual.GATModule` blocks on A + I);
+    ``sep``: GAT-sep.
 
     Args:
         heads (int): attention heads (default: 8); ``hidden_channels`` must be a multiple.
@@ -400,8 +403,9 @@ class ResidualGAT(ResidualGNN):
 
 
 class ResidualGT(ResidualGNN):
-    """The recipe's graph transformer: per layer an :class:`AttentionModule` block (on A + I)
-    and a feed-forward block; ``sep``: GT-sep.
+    """The recipe's graph transformer: per layer an
+    :class:`~graff.nn.models.residual.AttentionModule` block (on A + I) and a feed-forward
+    block; ``sep``: GT-sep.
 
     Args:
         heads (int): attention heads (default: 8); ``hidden_channels`` must be a multiple.
