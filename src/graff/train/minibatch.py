@@ -94,9 +94,9 @@ def _logits(model: nn.Module, s: Rows, idx: Tensor, device: torch.device) -> Ten
     dist.all_reduce(classes, op=dist.ReduceOp.MAX)
     width = int(classes)
     longest = (len(idx) + size - 1) // size
-    padded = torch.zeros(longest, width, device=device, dtype=torch.get_default_dtype())
+    dtype = next(model.parameters()).dtype  # the same on every process, shares or not
+    padded = torch.zeros(longest, width, device=device, dtype=dtype)
     if out.numel():
-        padded = padded.to(out.dtype)
         padded[: out.size(0)] = out
     shares = [torch.empty_like(padded) for _ in range(size)]
     dist.all_gather(shares, padded)
