@@ -117,6 +117,34 @@ def test_train_npz(npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert str(out / "summary.json") in text
 
 
+def test_train_precomputed_writes_s_first_then_reuses_it(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--mode precomputed --precomputed-dir DIR``: S is written to DIR before training (its
+    own progress bar) and the run reuses it; the same run with S in memory gives the same
+    scores. ``--precomputed-dir`` in full mode is one clear line."""
+    from graff.scale import open_precomputed
+
+    flags = ["--mode", "precomputed", "--set", "model.encoder_layers=0"]
+    folder = tmp_path / "S"
+    assert (
+        main([*_train_args(npz_graph, tmp_path / "a", *flags), "--precomputed-dir", str(folder)])
+        == 0
+    )
+    stored = open_precomputed(folder)
+    assert stored.steps >= 1 and len(stored) > 0
+    assert main(_train_args(npz_graph, tmp_path / "b", *flags)) == 0
+    a, b = (json.loads((tmp_path / r / "summary.json").read_text()) for r in "ab")
+    assert a["config"]["optim"]["mode"] == "precomputed"
+    assert a["test"] == b["test"] and a["val"] == b["val"]
+    capsys.readouterr()
+    code = main([*_train_args(npz_graph, tmp_path / "c"), "--precomputed-dir", str(folder)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "precomputed propagations is for optim.mode=precomputed" in err
+    assert "Traceback" not in err
+
+
 def test_train_mlp_model_flag(npz_graph: Path, tmp_path: Path) -> None:
     """``--model mlp`` trains the MLP baseline."""
     out = tmp_path / "run"

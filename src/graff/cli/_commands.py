@@ -76,6 +76,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             "approximation of GRAFF's; evaluation is exact)",
             stderr=True,
         )
+    if cfg.optim.mode == "precomputed" and args.precomputed_dir is not None:
+        from graff.train.minibatch import precompute_for
+
+        # S first, with its own progress bar; run() then reuses the finished folder
+        precompute_for(cfg, data, args.precomputed_dir, progress=not args.no_progress)
     n = len(cfg.data.splits) if cfg.data.splits is not None else data.num_splits
     label = f"{cfg.model.name} on {data.name}"
     bar = r.RunProgress(label, cfg.optim.epochs, n, enabled=not args.no_progress)

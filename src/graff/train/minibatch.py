@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graff.data import PreparedData
+from graff.errors import ConfigError
 from graff.train.config import OptimConfig, RunConfig
 from graff.train.fit import (
     BestEpoch,
@@ -45,7 +46,15 @@ from graff.train.fit import (
 )
 from graff.train.models import spec_for
 
-__all__ = ["EVAL_ROWS", "Rows", "fit_precomputed", "propagations", "train_precomputed", "world"]
+__all__ = [
+    "EVAL_ROWS",
+    "Rows",
+    "fit_precomputed",
+    "precompute_for",
+    "propagations",
+    "train_precomputed",
+    "world",
+]
 
 #: Rows of S evaluated per forward pass in eval mode (bounds the memory of evaluation).
 EVAL_ROWS = 65_536
@@ -212,6 +221,24 @@ def propagations(
 
             stored = open_precomputed(folder)
     return stored
+
+
+def precompute_for(
+    cfg: RunConfig,
+    data: PreparedData,
+    folder: str | os.PathLike[str] | None,
+    *,
+    progress: bool = True,
+) -> Rows:
+    """S = Ā^k [X, 1] for the model of ``cfg`` (its steps, self-loops and dtype) on ``data``:
+    :func:`propagations` of the model's precomputed twin. ``graff train`` calls it before
+    training when S goes to a folder, so the long precomputation has its progress bar; the
+    run then reuses the finished folder."""
+    twin = spec_for(cfg.model).precomputed
+    if twin is None:
+        raise ConfigError(f"model {cfg.model.name!r} has no precomputed form (optim.mode)")
+    full = build_model(cfg.model, data.x.size(1), data.num_classes).to(data.x.device)
+    return propagations(twin.from_model(full), data, folder, progress)  # type: ignore[attr-defined]
 
 
 def fit_precomputed(
