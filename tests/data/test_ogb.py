@@ -71,18 +71,6 @@ def zip_of(folder: Path, dest: Path) -> Path:
     return dest
 
 
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """snap.stanford.edu unreachable, no GRAFF_DATA, empty caches; returns an empty data dir."""
-    monkeypatch.setattr(ogb, "server_reachable", lambda timeout=2.0: False)
-    monkeypatch.delenv("GRAFF_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("GRAFF_CACHE", str(tmp_path / "cache"))
-    data = tmp_path / "data"
-    data.mkdir()
-    return data
-
-
 def _user_data(offline: Path) -> Path:
     return offline.parent / "xdg" / "graff" / "data"
 

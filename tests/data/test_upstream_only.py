@@ -36,18 +36,6 @@ UPSTREAM = {
 REL = "heterophilous-graphs/roman_empire.npz"
 
 
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No network, no GRAFF_DATA, an empty user cache; returns an empty data dir."""
-    monkeypatch.setattr(fetch_mod, "network_available", lambda timeout=2.0: False)
-    monkeypatch.delenv("GRAFF_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("GRAFF_CACHE", str(tmp_path / "cache"))
-    empty = tmp_path / "data"
-    empty.mkdir()
-    return empty
-
-
 def _tiny_platonov(path: Path, seed: int = 0, n: int = 30, classes: int = 3) -> list[int]:
     """A Platonov-format ``.npz`` (the keys of the real files): each undirected edge once,
     10 disjoint 50/25/25 masks. Returns the edges as sorted unordered pairs, flattened."""

@@ -79,8 +79,9 @@ from torch_geometric.data import Data
 
 from graff._io import atomic_write
 
+from . import _fetch
 from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError
-from ._fetch import host_reachable, resolve_data_dir, sha256_of
+from ._fetch import resolve_data_dir, sha256_of
 
 __all__ = [
     "OGB_DATASETS",
@@ -161,7 +162,7 @@ OGB_DATASETS: dict[str, OgbSpec] = {
 def server_reachable(timeout: float = 2.0) -> bool:
     """Whether ``snap.stanford.edu:80`` (OGB's download server) accepts a TCP connection
     (answer cached for the process)."""
-    return host_reachable(_HOST, timeout)
+    return _fetch.host_reachable(_HOST, timeout)
 
 
 def _user_data_dir() -> Path:
