@@ -223,6 +223,16 @@ def propagations(
     return stored
 
 
+def _twin(cfg: RunConfig, data: PreparedData) -> nn.Module:
+    """The precomputed twin (registry entry) of a freshly built model of ``cfg``, initialised
+    from torch's current random state as the full model would be."""
+    twin = spec_for(cfg.model).precomputed
+    if twin is None:
+        raise ConfigError(f"model {cfg.model.name!r} has no precomputed form (optim.mode)")
+    full = build_model(cfg.model, data.x.size(1), data.num_classes).to(data.x.device)
+    return twin.from_model(full)  # type: ignore[attr-defined]
+
+
 def precompute_for(
     cfg: RunConfig,
     data: PreparedData,
@@ -234,11 +244,7 @@ def precompute_for(
     :func:`propagations` of the model's precomputed twin. ``graff train`` calls it before
     training when S goes to a folder, so the long precomputation has its progress bar; the
     run then reuses the finished folder."""
-    twin = spec_for(cfg.model).precomputed
-    if twin is None:
-        raise ConfigError(f"model {cfg.model.name!r} has no precomputed form (optim.mode)")
-    full = build_model(cfg.model, data.x.size(1), data.num_classes).to(data.x.device)
-    return propagations(twin.from_model(full), data, folder, progress)  # type: ignore[attr-defined]
+    return propagations(_twin(cfg, data), data, folder, progress)
 
 
 def fit_precomputed(
@@ -253,11 +259,8 @@ def fit_precomputed(
     entry), initialised as :func:`_fit` initialises the full model (seed ``cfg.seed + k``),
     trained on node mini-batches (:func:`train_precomputed`). S is
     computed once per run, in ``cache``."""
-    twin = spec_for(cfg.model).precomputed
-    assert twin is not None  # RunConfig.validate refuses the mode otherwise
     with seeded(cfg.seed + k, data.x.device):
-        full = build_model(cfg.model, data.x.size(1), data.num_classes).to(data.x.device)
-        model = twin.from_model(full)  # type: ignore[attr-defined]
+        model = _twin(cfg, data)
         if "s" not in cache:
             cache["s"] = propagations(model, data, folder, progress=False)
         return train_precomputed(
