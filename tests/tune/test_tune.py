@@ -217,6 +217,23 @@ def test_a_study_of_another_search_is_refused(tmp_path, fake_fit):
         _tune(tmp_path, trials=1, final=False, space={"model.hidden": [8]})
 
 
+def test_a_study_recorded_before_a_config_key_existed_resumes(tmp_path, fake_fit):
+    """A study written by an older graff records a base without keys added since (e.g.
+    optim.mode): it is the same search, resumed, not refused as one with another base."""
+    first = _tune(tmp_path, trials=2, final=False)
+    study = _study(first)
+    record = study.user_attrs["graff"]
+    del record["base"]["optim"]["mode"], record["base"]["optim"]["batch_size"]
+    study.set_user_attr("graff", record)
+    second = _tune(tmp_path, trials=3, final=False)
+    assert second.n_trials == 3 and second.new_trials == 1
+    # a key at a value other than its default is still another search
+    record["base"]["optim"]["epochs"] = 13
+    _study(second).set_user_attr("graff", record)
+    with pytest.raises(ConfigError, match="another base"):
+        _tune(tmp_path, trials=4, final=False)
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(ConfigError, match="not registered"):
         tune("csbm", "transformer", out_dir=tmp_path)

@@ -181,6 +181,12 @@ def _study_record(job: Job, dataset: str) -> dict[str, Any]:
     }
 
 
+def _differs(key: str, old: Any, new: Any) -> bool:
+    if key == "base" and isinstance(old, Mapping) and isinstance(new, Mapping):
+        return bool(backend.config_identity(old) != backend.config_identity(new))
+    return bool(old != new)
+
+
 def _pruner_name(pruner: Any) -> str:
     return pruner if isinstance(pruner, str) else type(pruner).__name__
 
@@ -200,8 +206,9 @@ def _create_study(job: Job, dataset: str, base_point: dict[str, Any] | None) -> 
             # on the objective than where it started (TPE alone can miss a good shipped config).
             study.enqueue_trial(base_point, user_attrs={"base_config": True}, skip_if_exists=True)
         return
-    # keys that a study made by an older graff lacks are no difference; they are added
-    diff = [k for k in record if k in old and old[k] != record[k]]
+    # keys that a study made by an older graff lacks are no difference; they are added. The
+    # base is compared as a config: a config key added since takes its default in the old one.
+    diff = [k for k in record if k in old and _differs(k, old[k], record[k])]
     if diff:
         raise backend.ConfigError(
             f"study {job.study_name!r} in {_storage.describe_storage(job.storage)} is a search "
