@@ -21,6 +21,11 @@ else
 fi
 for ds in "$@"; do
   out="${OUT_ROOT:-runs/heterophily}/$ds-$model"
+  if [[ -f "$out/final/summary.json" ]]; then
+    # searched and run on every split; once shipped, the model's config (the study's base)
+    # is the winner, so resuming would be refused as a search with another base
+    echo "== $model on $ds: done ($out/final/summary.json)"; continue
+  fi
   echo "== $model on $ds -> $out ($(date -u +%H:%M:%S))"
   graff tune --dataset "$ds" --model "$model" --space "$space" --trials "$trials" \
     --set "optim.epochs=$epochs" --set "optim.patience=$patience" --threads 1 \
