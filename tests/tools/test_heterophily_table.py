@@ -1,0 +1,66 @@
+"""benchmarks/heterophily/table.py: a search folder read into a row beside its published row."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from graff.tune import tune
+
+TOOL = Path(__file__).resolve().parents[2] / "benchmarks" / "heterophily" / "table.py"
+
+
+def _tool():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("heterophily_table", TOOL)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["heterophily_table"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "csbm-mlp"
+    tune("csbm", "mlp", trials=3, splits=1, out_dir=out, final=False, plots=False,
+         overrides=["optim.epochs=3"])  # fmt: skip
+    return out
+
+
+def test_a_running_search_is_a_row_without_a_result(search: Path) -> None:
+    table = _tool()
+    row = table.study_row(search, "minesweeper", "mlp")
+    assert row["counted"] == 3 and row["complete"] + row["pruned"] == 3
+    assert row["search_seconds"] > 0
+    assert "mean" not in row and "within_2std" not in row
+    assert row["published"]["model"] == "ResNet"  # the residual MLP's row
+    assert row["importances"] == []  # too few trials to say
+    md = table.markdown([row])
+    assert "searching (best validation" in md and "ResNet 50.89 ± 1.39" in md
+
+
+@pytest.mark.parametrize(("mean", "verdict"), [(48.2, "yes"), (48.0, "**no**")])
+def test_the_final_run_is_compared_with_two_published_std(
+    search: Path, tmp_path: Path, mean: float, verdict: str
+) -> None:
+    table = _tool()
+    folder = tmp_path / "minesweeper-mlp"
+    folder.mkdir()
+    for name in ("study.json", "study.journal"):
+        (folder / name).write_bytes((search / name).read_bytes())
+    (folder / "final").mkdir()
+    summary = {"mean": mean, "std": 1.0, "seconds": 12.0, "metric": "roc_auc"}
+    (folder / "final" / "summary.json").write_text(json.dumps(summary))
+    row = table.study_row(folder, "minesweeper", "mlp")
+    # ResNet on minesweeper: 50.89 ± 1.39, so the bar is 48.11
+    assert row["within_2std"] is (verdict == "yes")
+    assert f"| {verdict} |" in table.markdown([row])
+
+
+def test_graff_is_compared_with_the_best_published_row(search: Path) -> None:
+    row = _tool().study_row(search, "tolokers", "graff")
+    assert row["published"]["model"] == "GAT-sep"  # 83.78, their best on tolokers
