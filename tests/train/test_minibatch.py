@@ -109,6 +109,29 @@ def test_s_on_disk_gives_the_in_memory_run(data: PreparedData, tmp_path: Path) -
     assert c.test == a.test
 
 
+def test_s_precomputed_before_the_run_is_not_checked_again(
+    data: PreparedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """graff train fills the folder first (its own progress bar), then run(): the folder is
+    checked once (Ā built and the graph hashed once), not again for every split."""
+    from graff.scale import store
+    from graff.train.minibatch import precompute_for
+
+    calls = []
+    fingerprint = store._fingerprint
+    monkeypatch.setattr(store, "_fingerprint", lambda *a: calls.append(1) or fingerprint(*a))
+    cfg = _cfg(batch_size=32)
+    cfg.data.splits = [0, 2]
+    precompute_for(cfg, data, tmp_path / "S", progress=False)
+    summary = run(cfg, data, precomputed_dir=tmp_path / "S")
+    assert len(calls) == 1 and len(summary.test) == 2
+    other = _cfg(batch_size=32, T=1.5)  # other steps: other S, checked (and refused)
+    other.data.splits = [0]
+    with pytest.raises(Exception, match="steps"):
+        run(other, data, precomputed_dir=tmp_path / "S")
+    assert len(calls) == 2
+
+
 def test_memory_estimate_counts_s_not_the_steps(data: PreparedData) -> None:
     pre, full = _cfg(), _cfg("full")
     n, p = data.x.shape

@@ -29,6 +29,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.weak import WeakTensorKeyDictionary
 
 from graff.data import PreparedData
 from graff.errors import ConfigError
@@ -203,14 +204,38 @@ def train_precomputed(
     return best.result(split, metric, epoch, time.perf_counter() - start)
 
 
+#: S in a folder, built or checked by this process, per graph (its feature tensor) and per
+#: (folder, steps, self-loops, dtype): ``graff train`` precomputes S before ``run()`` (for the
+#: progress bar) and ``run()`` takes it from here instead of checking the folder again (which
+#: rebuilds Ā and hashes the graph: about a minute each at 5M nodes).
+_STORED = WeakTensorKeyDictionary()  # {x: {(folder, …): S}}
+
+
 def propagations(
     model: Any, data: PreparedData, folder: str | os.PathLike[str] | None, progress: bool
 ) -> Rows:
     """S = Ā^k [X, 1] of ``data`` for ``model`` (a :class:`graff.scale.PrecomputedGRAFF`):
     in memory, or in ``folder`` (written by rank 0 of a process group, resumable, then read
-    by every process; :func:`graff.scale.precompute_on_disk`)."""
+    by every process; :func:`graff.scale.precompute_on_disk`). A folder this process has
+    already filled or checked for the same graph and model is not checked again."""
     if folder is None:
         return model.precompute(data.x, data.edge_index)
+    key = (
+        str(os.path.realpath(folder)),
+        id(data.edge_index),
+        model.num_steps,
+        model.self_loops,
+        model.encoder.weight.dtype,
+    )
+    made: dict[tuple[Any, ...], Rows] = _STORED.setdefault(data.x, {})
+    if key not in made:
+        made[key] = _propagations_on_disk(model, data, folder, progress)
+    return made[key]
+
+
+def _propagations_on_disk(
+    model: Any, data: PreparedData, folder: str | os.PathLike[str], progress: bool
+) -> Rows:
     rank, size = world()
     if rank == 0:
         stored = model.precompute_on_disk(data.x, data.edge_index, folder, progress=progress)
