@@ -183,7 +183,7 @@ def _study_record(job: Job, dataset: str) -> dict[str, Any]:
 
 def _differs(key: str, old: Any, new: Any) -> bool:
     if key == "base" and isinstance(old, Mapping) and isinstance(new, Mapping):
-        return bool(backend.config_identity(old) != backend.config_identity(new))
+        return bool(backend.config_identity(dict(old)) != backend.config_identity(dict(new)))
     return bool(old != new)
 
 
