@@ -2,16 +2,16 @@
 
     python benchmarks/heterophily/table.py [--runs runs/heterophily] [--out results.md]
 
-Reads every search folder ``<runs>/<dataset>-<model>/`` that ``search.sh`` wrote (the study's
-``trials.csv``, ``best.yaml``, the journal and, once the search is done, the chosen
-config's 10-split run ``final/summary.json``) and writes a Markdown table (and its JSON
-beside it): per (graph, model) the counted trials (complete / pruned / failed), the search's
-worker time, the final run's test mean ± sample std and wall time, the chosen depth, width,
-normalisation and "-sep", the three most important searched options (Optuna's fANOVA
-importances over the complete trials), and the published row it is compared with: the
-same model's row of Platonov et al. (2023) for a baseline (GAT with ``sep`` chosen is
-compared with GAT-sep; the residual MLP with ResNet), their best row on that graph for
-GRAFF. "within 2 std" is the issue's bar: ours ≥ published − 2 × published std.
+Reads every search folder ``<runs>/<dataset>-<label>/`` that ``search.sh`` wrote (label: a
+model, or gat-sep / gt-sep; the study's journal, ``best.yaml`` and, once the search is
+done, the chosen config's 10-split run ``final/summary.json``) and writes a Markdown table
+(and its JSON beside it): per (graph, model) the counted trials (complete / pruned /
+failed), the search's worker time, the final run's test mean ± sample std and wall time,
+the chosen options, the three most important searched options (Optuna's fANOVA importances
+over the complete trials), and the published row it is compared with: the same model's row
+of Platonov et al. (2023) for a baseline (the residual MLP's is their ResNet), their best
+row on that graph for GRAFF. "within 2 std" is the issue's bar: ours ≥ published − 2 ×
+published std.
 
 Nothing here chooses anything: the configs were chosen on validation by the searches.
 """
@@ -42,7 +42,8 @@ ROW = {
 }
 SOURCE = "Platonov et al. 2023"
 DATASETS = ("minesweeper", "tolokers", "chameleon-filtered", "squirrel-filtered")
-MODELS = ("graff", "gcn", "sage", "gat", "mlp", "gt")
+#: the search folders' model labels (search.sh: a graff model, or gat-sep / gt-sep)
+MODELS = ("graff", "gcn", "sage", "gat", "gat-sep", "mlp", "gt", "gt-sep")
 #: the chosen options the table shows (those a model has)
 CHOICE = ("num_layers", "hidden", "norm", "w_type", "T", "nonlinear", "time_dependent")
 #: fewer complete trials than this: no importances (fANOVA on a handful says nothing)
@@ -96,9 +97,11 @@ def _published(dataset: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def study_row(folder: Path, dataset: str, model: str) -> dict[str, Any] | None:
-    """One table row from a search folder (None if it holds no finished trial yet). A
-    search still running shows its trials and best trial so far, without a final run."""
+def study_row(folder: Path, dataset: str, label: str) -> dict[str, Any] | None:
+    """One table row from the search folder of ``label`` (a model, or gat-sep / gt-sep) on
+    ``dataset`` (None if it holds no finished trial yet). A search still running shows its
+    trials and best trial so far, without a final run."""
+    model = label.removesuffix("-sep")
     if not (folder / "study.json").is_file():
         return None
     study = _study(folder)
@@ -114,7 +117,7 @@ def study_row(folder: Path, dataset: str, model: str) -> dict[str, Any] | None:
     row: dict[str, Any] = {
         "dataset": dataset,
         "model": model,
-        "label": f"{model}{'-sep' if sep else ''}",
+        "label": label,
         "choice": {k: m[k] for k in CHOICE if k in m},
         "best_val": study.best_value,
         **counts,
