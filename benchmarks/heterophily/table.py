@@ -2,16 +2,16 @@
 
     python benchmarks/heterophily/table.py [--runs runs/heterophily] [--out results.md]
 
-Reads every search folder ``<runs>/<dataset>-<label>/`` that ``search.sh`` wrote (label: a
-model, or gat-sep / gt-sep; the study's journal, ``best.yaml`` and, once the search is
-done, the chosen config's 10-split run ``final/summary.json``) and writes a Markdown table
+Reads every search folder ``<runs>/<dataset>-<model>/`` that ``search.sh`` wrote (the
+study's journal, ``best.yaml`` and, once the search is done, the chosen config's 10-split
+run ``final/summary.json``) and writes a Markdown table
 (and its JSON beside it): per (graph, model) the counted trials (complete / pruned /
 failed), the search's worker time, the final run's test mean ± sample std and wall time,
 the chosen options, the three most important searched options (Optuna's fANOVA importances
 over the complete trials), and the published row it is compared with: the same model's row
-of Platonov et al. (2023) for a baseline (the residual MLP's is their ResNet), their best
-row on that graph for GRAFF. "within 2 std" is the issue's bar: ours ≥ published − 2 ×
-published std.
+of Platonov et al. (2023) for a baseline (:func:`graff.paper.paper_cell`: the residual MLP's
+is their ResNet, gat_sep's their GAT-sep), their best row on that graph for GRAFF.
+"within 2 std" is the issue's bar: ours ≥ published − 2 × published std.
 
 Nothing here chooses anything: the configs were chosen on validation by the searches.
 """
@@ -28,22 +28,12 @@ from typing import Any
 import optuna
 import yaml
 
-from graff.paper import published_results
+from graff.paper import paper_cell, published_results
 
-#: graff model (and sep) → the row of Platonov et al.'s table it is compared with
-ROW = {
-    ("mlp", False): "ResNet",
-    ("gcn", False): "GCN",
-    ("sage", False): "SAGE",
-    ("gat", False): "GAT",
-    ("gat", True): "GAT-sep",
-    ("gt", False): "GT",
-    ("gt", True): "GT-sep",
-}
 SOURCE = "Platonov et al. 2023"
 DATASETS = ("minesweeper", "tolokers", "chameleon-filtered", "squirrel-filtered")
-#: the search folders' model labels (search.sh: a graff model, or gat-sep / gt-sep)
-MODELS = ("graff", "gcn", "sage", "gat", "gat-sep", "mlp", "gt", "gt-sep")
+#: the searched models, in the table's order
+MODELS = ("graff", "gcn", "sage", "gat", "gat_sep", "mlp", "gt", "gt_sep")
 #: the chosen options the table shows (those a model has)
 CHOICE = ("num_layers", "hidden", "norm", "w_type", "T", "nonlinear", "time_dependent")
 #: fewer complete trials than this: no importances (fANOVA on a handful says nothing)
@@ -97,11 +87,10 @@ def _published(dataset: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def study_row(folder: Path, dataset: str, label: str) -> dict[str, Any] | None:
-    """One table row from the search folder of ``label`` (a model, or gat-sep / gt-sep) on
-    ``dataset`` (None if it holds no finished trial yet). A search still running shows its
-    trials and best trial so far, without a final run."""
-    model = label.removesuffix("-sep")
+def study_row(folder: Path, dataset: str, model: str) -> dict[str, Any] | None:
+    """One table row from the search folder of ``model`` on ``dataset`` (None if it holds
+    no finished trial yet). A search still running shows its trials and best trial so far,
+    without a final run."""
     if not (folder / "study.json").is_file():
         return None
     study = _study(folder)
@@ -113,11 +102,10 @@ def study_row(folder: Path, dataset: str, label: str) -> dict[str, Any] | None:
         m = {k.removeprefix("model."): v for k, v in m.items()}
     else:
         m = {k.removeprefix("model."): v for k, v in study.best_trial.params.items()}
-    sep = bool(m.get("sep", False))
     row: dict[str, Any] = {
         "dataset": dataset,
         "model": model,
-        "label": label,
+        "label": model,
         "choice": {k: m[k] for k in CHOICE if k in m},
         "best_val": study.best_value,
         **counts,
@@ -127,11 +115,11 @@ def study_row(folder: Path, dataset: str, label: str) -> dict[str, Any] | None:
     if summary.is_file():
         s = json.loads(summary.read_text())
         row.update(mean=s["mean"], std=s["std"], final_seconds=s["seconds"], metric=s["metric"])
-    pub = _published(dataset)
     if model == "graff":
+        pub = _published(dataset)
         ref = max(pub.values(), key=lambda r: r["mean"]) if pub else None
     else:
-        ref = pub.get(ROW.get((model, sep), ""))
+        ref = paper_cell(published_results(), model, dataset)
     if ref is not None:
         row["published"] = {k: ref[k] for k in ("model", "mean", "std")}
         if "mean" in row:

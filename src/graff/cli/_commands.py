@@ -203,7 +203,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         cells = [{**c.__dict__, "diff_in_paper_std": c.diff_in_std} for c in result.cells]
         print(
             json.dumps(
-                {"cells": cells, "skipped": result.skipped, "seconds": result.seconds},
+                {
+                    "cells": cells,
+                    "skipped": result.skipped,
+                    "unconfigured": result.unconfigured,
+                    "seconds": result.seconds,
+                },
                 indent=2,
                 default=str,
             )
@@ -213,6 +218,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         r.say(
             f"--table-only: no finished run for {len(result.skipped)} cells (left empty): "
             + ", ".join(result.skipped)
+        )
+    if result.unconfigured:
+        r.say(
+            f"--models all: no shipped config for {len(result.unconfigured)} cells (left "
+            "empty): " + ", ".join(result.unconfigured)
         )
     r.out.print(r.markdown_table(result.markdown))
     r.say(

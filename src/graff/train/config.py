@@ -122,8 +122,8 @@ class ModelConfig:
     #: ``none``, ``layer`` (LayerNorm, the recipe's default) or ``batch`` (BatchNorm).
     norm: str = "none"
     #: keep a node's own embedding apart from its neighbours' message, concatenated before
-    #: the feed-forward network or output map (GAT-sep: ``model: gat`` with
-    #: ``block: residual``; GT-sep: ``model: gt``).
+    #: the feed-forward network or output map (``gat`` with ``block: residual``, ``gt``;
+    #: Platonov et al.'s GAT-sep and GT-sep rows are the models ``gat_sep`` and ``gt_sep``).
     sep: bool = False
     #: width of the residual blocks' feed-forward networks / ``hidden`` (the recipe's
     #: hidden_dim_multiplier; ``block: residual`` only).

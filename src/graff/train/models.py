@@ -55,8 +55,10 @@ from graff.nn import (
     GraphSAGE,
     MLPClassifier,
     ResidualGAT,
+    ResidualGATSep,
     ResidualGCN,
     ResidualGT,
+    ResidualGTSep,
     ResidualMLP,
     ResidualSAGE,
     euler_steps,
@@ -327,6 +329,15 @@ register_model(
     },
 )
 register_model(
+    "gat_sep",
+    ResidualGATSep,
+    _RESIDUAL,
+    "GAT-sep (Platonov et al.; residual only)",
+    unbatched=_RESIDUAL_UNBATCHED,
+    depth=residual_depth,
+    blocks={"residual": residual_block(ResidualGATSep, _RESIDUAL, "GAT-sep (Platonov et al.)")},
+)
+register_model(
     "sage",
     GraphSAGE,
     ("num_layers", *_DROPOUTS),
@@ -345,6 +356,17 @@ register_model(
     unbatched=_GT.unbatched,
     depth=lambda cfg: 2 * residual_depth(cfg),  # two blocks per layer
     blocks={"residual": dataclasses.replace(_GT, depth=lambda cfg: 2 * residual_depth(cfg))},
+)
+register_model(
+    "gt_sep",
+    ResidualGTSep,
+    _RESIDUAL,
+    "GT-sep (Platonov et al.; residual only)",
+    unbatched=_GT.unbatched,
+    depth=lambda cfg: 2 * residual_depth(cfg),
+    blocks={
+        "residual": residual_block(ResidualGTSep, _RESIDUAL, "GT-sep (Platonov et al.)"),
+    },
 )
 register_model(
     "gcnii",

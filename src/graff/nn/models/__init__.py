@@ -29,9 +29,11 @@ from graff.nn.models.ppr import GPR_INITS, GPRGNN, APPNPNet
 from graff.nn.models.residual import (
     NORMS,
     ResidualGAT,
+    ResidualGATSep,
     ResidualGCN,
     ResidualGNN,
     ResidualGT,
+    ResidualGTSep,
     ResidualMLP,
     ResidualSAGE,
 )
@@ -55,9 +57,11 @@ __all__ = [
     "GraphSAGE",
     "MLPClassifier",
     "ResidualGAT",
+    "ResidualGATSep",
     "ResidualGCN",
     "ResidualGNN",
     "ResidualGT",
+    "ResidualGTSep",
     "ResidualMLP",
     "ResidualSAGE",
 ]

@@ -50,9 +50,11 @@ __all__ = [
     "FeedForward",
     "ResidualBlock",
     "ResidualGAT",
+    "ResidualGATSep",
     "ResidualGCN",
     "ResidualGNN",
     "ResidualGT",
+    "ResidualGTSep",
     "ResidualMLP",
     "ResidualSAGE",
     "make_norm",
@@ -402,6 +404,18 @@ class ResidualGAT(ResidualGNN):
         return _pattern(edge_index, num_nodes, edge_weight)
 
 
+class ResidualGATSep(ResidualGAT):
+    """Platonov et al.'s GAT-sep: :class:`ResidualGAT` with ``sep=True``, a model of its own
+    (registered as ``gat_sep``) so that its row has its own configs and searches.
+
+    Args:
+        heads (int): attention heads (default: 8); ``hidden_channels`` must be a multiple.
+    """
+
+    def __init__(self, *args: Any, heads: int = 8, **kwargs: Any) -> None:
+        super().__init__(*args, heads=heads, sep=True, **kwargs)
+
+
 class ResidualGT(ResidualGNN):
     """The recipe's graph transformer: per layer an
     :class:`~graff.nn.models.residual.AttentionModule` block (on A + I) and a feed-forward
@@ -424,3 +438,15 @@ class ResidualGT(ResidualGNN):
 
     def graph(self, edge_index: Any, num_nodes: int, edge_weight: Tensor | None) -> Any:
         return _pattern(edge_index, num_nodes, edge_weight)
+
+
+class ResidualGTSep(ResidualGT):
+    """Platonov et al.'s GT-sep: :class:`ResidualGT` with ``sep=True``, a model of its own
+    (registered as ``gt_sep``) so that its row has its own configs and searches.
+
+    Args:
+        heads (int): attention heads (default: 8); ``hidden_channels`` must be a multiple.
+    """
+
+    def __init__(self, *args: Any, heads: int = 8, **kwargs: Any) -> None:
+        super().__init__(*args, heads=heads, sep=True, **kwargs)
