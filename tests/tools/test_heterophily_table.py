@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from graff.tune import tune
-
-TOOL = Path(__file__).resolve().parents[2] / "benchmarks" / "heterophily" / "table.py"
+from tests.tools import load_script
 
 
 def _tool():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("heterophily_table", TOOL)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["heterophily_table"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/heterophily/table.py", "heterophily_table")
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,17 +11,11 @@ import yaml
 from graff.configs import configs_dir
 from graff.train import load_config
 from graff.tune import tune
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "ship_tuned.py"
+from tests.tools import load_script
 
 
 def _tool():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("ship_tuned", TOOL)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["ship_tuned"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/ship_tuned.py", "ship_tuned")
 
 
 @pytest.mark.shared_data
