@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from typing import Any
 import optuna
 import yaml
 
+from graff.configs import shipped_config
 from graff.paper import paper_cell, published_results
+from graff.train import config_identity, load_config
 
 SOURCE = "Platonov et al. 2023"
 DATASETS = ("minesweeper", "tolokers", "chameleon-filtered", "squirrel-filtered")
@@ -87,7 +90,30 @@ def _published(dataset: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def study_row(folder: Path, dataset: str, model: str) -> dict[str, Any] | None:
+def _shipped(folder: Path, dataset: str, model: str, shipped_runs: Path) -> str:
+    """Whether graff ships the search's winner for (model, dataset) — the config that
+    ``graff reproduce`` reruns — or kept its config (``tools/ship_tuned.py`` decides on
+    validation over 10 splits; its run of the kept config is in ``shipped_runs``)."""
+    path = shipped_config(model, dataset)
+    done = (folder / "final" / "summary.json").is_file() and (folder / "best.yaml").is_file()
+    if path is None or not done:
+        return "—"
+    if config_identity(load_config(path)) == config_identity(load_config(folder / "best.yaml")):
+        return "the search's"
+    kept = shipped_runs / f"{dataset}-{model}" / "summary.json"
+    if not kept.is_file():
+        return "not yet (tools/ship_tuned.py)"
+    k = json.loads(kept.read_text())
+    t = json.loads((folder / "final" / "summary.json").read_text())
+    return (
+        f"kept its own: {_pm(k['mean'], k['std'])} (validation {statistics.fmean(k['val']):.2f}"
+        f" vs {statistics.fmean(t['val']):.2f})"
+    )
+
+
+def study_row(
+    folder: Path, dataset: str, model: str, shipped_runs: Path = Path("runs/shipped")
+) -> dict[str, Any] | None:
     """One table row from the search folder of ``model`` on ``dataset`` (None if it holds
     no finished trial yet). A search still running shows its trials and best trial so far,
     without a final run."""
@@ -110,6 +136,7 @@ def study_row(folder: Path, dataset: str, model: str) -> dict[str, Any] | None:
         "best_val": study.best_value,
         **counts,
         "importances": _importances(study, counts["complete"]),
+        "shipped": _shipped(folder, dataset, model, shipped_runs),
     }
     summary = folder / "final" / "summary.json"
     if summary.is_file():
@@ -142,8 +169,9 @@ def _short(v: Any) -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     head = (
         "| graph | model | trials (complete / pruned / failed) | search | final run "
-        "| test (10 splits) | published row | within 2 std | chosen | most important options |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "| test (10 splits) | published row | within 2 std | chosen | most important options "
+        "| shipped config |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -151,7 +179,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         ok = r.get("within_2std")
         lines.append(
             "| {ds} | {label} | {n} ({c} / {p} / {f}) | {s:.0f} s | {fs} | {res} | {pub} | {ok} "
-            "| {choice} | {imp} |".format(
+            "| {choice} | {imp} | {shipped} |".format(
                 ds=r["dataset"],
                 label=r["label"],
                 n=r["counted"],
@@ -167,6 +195,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 ok="—" if ok is None else ("yes" if ok else "**no**"),
                 choice=", ".join(f"{k} {_short(v)}" for k, v in r["choice"].items()),
                 imp=", ".join(f"{k} {v:.2f}" for k, v in r["importances"]) or "—",
+                shipped=r["shipped"],
             )
         )
     return head + "\n".join(lines) + "\n"
@@ -176,11 +205,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, default=Path("runs/heterophily"))
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results.md")
+    ap.add_argument(
+        "--shipped-runs",
+        type=Path,
+        default=Path("runs/shipped"),
+        help="tools/ship_tuned.py's runs of the shipped configs (default runs/shipped)",
+    )
     args = ap.parse_args()
     rows = []
     for ds in DATASETS:
         for model in MODELS:
-            row = study_row(args.runs / f"{ds}-{model}", ds, model)
+            row = study_row(args.runs / f"{ds}-{model}", ds, model, args.shipped_runs)
             if row is not None:
                 rows.append(row)
     text = markdown(rows)

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
+from graff.configs import shipped_config
+from graff.train import config_to_dict, load_config
 from graff.tune import tune
 from tests.tools import load_script
 
@@ -51,6 +54,39 @@ def test_the_final_run_is_compared_with_two_published_std(
     # ResNet on minesweeper: 50.89 ± 1.39, so the bar is 48.11
     assert row["within_2std"] is (verdict == "yes")
     assert f"| {verdict} |" in table.markdown([row])
+
+
+def test_the_shipped_column_says_whether_the_winner_is_what_reproduce_reruns(
+    search: Path, tmp_path: Path
+) -> None:
+    """The shipped config is the search's winner, or graff kept its own (ship_tuned's run of
+    it beside: its test and both validation means)."""
+    table = _tool()
+    folder = tmp_path / "minesweeper-mlp"
+    folder.mkdir()
+    for name in ("study.json", "study.journal"):
+        (folder / name).write_bytes((search / name).read_bytes())
+    (folder / "final").mkdir()
+    final = {"mean": 50.0, "std": 1.0, "seconds": 1.0, "metric": "roc_auc", "val": [51.0, 53.0]}
+    (folder / "final" / "summary.json").write_text(json.dumps(final))
+    shipped = shipped_config("mlp", "minesweeper")
+    (folder / "best.yaml").write_text(shipped.read_text())  # the search chose it
+    row = table.study_row(folder, "minesweeper", "mlp", tmp_path / "shipped")
+    assert row["shipped"] == "the search's"
+    cfg = load_config(shipped)
+    cfg.optim.lr *= 2
+    (folder / "best.yaml").write_text(yaml.safe_dump(config_to_dict(cfg)))
+    assert (
+        "ship_tuned"
+        in table.study_row(folder, "minesweeper", "mlp", tmp_path / "shipped")["shipped"]
+    )
+    kept = tmp_path / "shipped" / "minesweeper-mlp"
+    kept.mkdir(parents=True)
+    ran = {"mean": 50.8, "std": 1.3, "val": [52.0, 52.5]}
+    (kept / "summary.json").write_text(json.dumps(ran))
+    row = table.study_row(folder, "minesweeper", "mlp", tmp_path / "shipped")
+    assert row["shipped"] == "kept its own: 50.80 ± 1.30 (validation 52.25 vs 52.00)"
+    assert "kept its own" in table.markdown([row])
 
 
 def test_graff_is_compared_with_the_best_published_row(search: Path) -> None:
