@@ -38,18 +38,24 @@ def test_a_running_search_is_a_row_without_a_result(search: Path) -> None:
     assert "searching (best validation" in md and "ResNet 50.89 ± 1.39" in md
 
 
-@pytest.mark.parametrize(("mean", "verdict"), [(48.2, "yes"), (48.0, "**no**")])
-def test_the_final_run_is_compared_with_two_published_std(
-    search: Path, tmp_path: Path, mean: float, verdict: str
-) -> None:
-    table = _tool()
+def _finished(search: Path, tmp_path: Path, final: dict[str, object]) -> Path:
+    """A minesweeper-mlp search folder (the fixture's journal) with a final run ``final``."""
     folder = tmp_path / "minesweeper-mlp"
     folder.mkdir()
     for name in ("study.json", "study.journal"):
         (folder / name).write_bytes((search / name).read_bytes())
     (folder / "final").mkdir()
-    summary = {"mean": mean, "std": 1.0, "seconds": 12.0, "metric": "roc_auc"}
+    summary = {"metric": "roc_auc", **final}
     (folder / "final" / "summary.json").write_text(json.dumps(summary))
+    return folder
+
+
+@pytest.mark.parametrize(("mean", "verdict"), [(48.2, "yes"), (48.0, "**no**")])
+def test_the_final_run_is_compared_with_two_published_std(
+    search: Path, tmp_path: Path, mean: float, verdict: str
+) -> None:
+    table = _tool()
+    folder = _finished(search, tmp_path, {"mean": mean, "std": 1.0, "seconds": 12.0})
     row = table.study_row(folder, "minesweeper", "mlp")
     # ResNet on minesweeper: 50.89 ± 1.39, so the bar is 48.11
     assert row["within_2std"] is (verdict == "yes")
@@ -62,13 +68,8 @@ def test_the_shipped_column_says_whether_the_winner_is_what_reproduce_reruns(
     """The shipped config is the search's winner, or graff kept its own (ship_tuned's run of
     it beside: its test and both validation means)."""
     table = _tool()
-    folder = tmp_path / "minesweeper-mlp"
-    folder.mkdir()
-    for name in ("study.json", "study.journal"):
-        (folder / name).write_bytes((search / name).read_bytes())
-    (folder / "final").mkdir()
-    final = {"mean": 50.0, "std": 1.0, "seconds": 1.0, "metric": "roc_auc", "val": [51.0, 53.0]}
-    (folder / "final" / "summary.json").write_text(json.dumps(final))
+    final = {"mean": 50.0, "std": 1.0, "seconds": 1.0, "val": [51.0, 53.0]}
+    folder = _finished(search, tmp_path, final)
     shipped = shipped_config("mlp", "minesweeper")
     (folder / "best.yaml").write_text(shipped.read_text())  # the search chose it
     row = table.study_row(folder, "minesweeper", "mlp", tmp_path / "shipped")
