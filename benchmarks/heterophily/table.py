@@ -142,6 +142,9 @@ def study_row(
     if summary.is_file():
         s = json.loads(summary.read_text())
         row.update(mean=s["mean"], std=s["std"], final_seconds=s["seconds"], metric=s["metric"])
+        # best.yaml is written when the search ends: without it, final/ holds a run of the
+        # best config so far (graff tune's final run reuses it if that stays the best)
+        row["unfinished"] = not (folder / "best.yaml").is_file()
     if model == "graff":
         pub = _published(dataset)
         ref = max(pub.values(), key=lambda r: r["mean"]) if pub else None
@@ -188,7 +191,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 f=r["failed"],
                 s=r["search_seconds"],
                 fs=f"{r['final_seconds']:.0f} s" if "final_seconds" in r else "—",
-                res=_pm(r.get("mean"), r.get("std"))
+                res=(
+                    _pm(r.get("mean"), r.get("std"))
+                    + (" (best config so far; search unfinished)" if r.get("unfinished") else "")
+                )
                 if "mean" in r
                 else f"searching (best validation {r['best_val']:.2f})",
                 pub=f"{pub['model']} {_pm(pub['mean'], pub['std'])}" if pub else "—",
