@@ -117,6 +117,19 @@ def test_gt_is_the_residual_transformer_whatever_the_block() -> None:
         assert model.blocks[0].module.sep and spec_for(cfg.model).stack is None
 
 
+def test_the_sep_models_are_their_base_models_with_sep_whatever_the_block() -> None:
+    """gat_sep and gt_sep (Platonov et al.'s -sep rows) build the residual GAT / transformer
+    with sep, and their registry entries estimate memory as gat / gt with sep do."""
+    for name, base in (("gat_sep", "gat"), ("gt_sep", "gt")):
+        ref = _cfg(f"model.name={base}", "model.block=residual", "model.sep=true")
+        for block in ("plain", "residual"):
+            cfg = _cfg(f"model.name={name}", f"model.block={block}")
+            model = build_model(cfg.model, 5, 3)
+            assert model.blocks[0].module.sep
+            depth = spec_for(cfg.model).memory_depth(cfg.model)
+            assert depth == spec_for(ref.model).memory_depth(ref.model)
+
+
 def test_gat_sep_and_gat_heads() -> None:
     cfg = _cfg("model.name=gat", "model.block=residual", "model.sep=true", "model.params.heads=4")
     model = build_model(cfg.model, 5, 3)

@@ -345,29 +345,34 @@ register_model(
     unbatched=_PYG_LAYERS,
     blocks={"residual": residual_block(ResidualSAGE, _RESIDUAL, "residual SAGE (Platonov et al.)")},
 )
-_GT = residual_block(
-    ResidualGT, (*_RESIDUAL, "sep"), "graph transformer, GT-sep (Platonov et al.; residual only)"
+
+
+def _two_blocks_depth(cfg: Any) -> int:
+    """A graph transformer's :func:`residual_depth`: two blocks per layer (attention, then
+    feed-forward)."""
+    return 2 * residual_depth(cfg)
+
+
+_GT = dataclasses.replace(
+    residual_block(
+        ResidualGT, (*_RESIDUAL, "sep"), "graph transformer (Platonov et al.; residual only)"
+    ),
+    depth=_two_blocks_depth,
 )
-register_model(
-    "gt",
-    _GT.cls,
-    _GT.fields,
-    _GT.summary,
-    unbatched=_GT.unbatched,
-    depth=lambda cfg: 2 * residual_depth(cfg),  # two blocks per layer
-    blocks={"residual": dataclasses.replace(_GT, depth=lambda cfg: 2 * residual_depth(cfg))},
+_GT_SEP = dataclasses.replace(
+    residual_block(ResidualGTSep, _RESIDUAL, "GT-sep (Platonov et al.; residual only)"),
+    depth=_two_blocks_depth,
 )
-register_model(
-    "gt_sep",
-    ResidualGTSep,
-    _RESIDUAL,
-    "GT-sep (Platonov et al.; residual only)",
-    unbatched=_GT.unbatched,
-    depth=lambda cfg: 2 * residual_depth(cfg),
-    blocks={
-        "residual": residual_block(ResidualGTSep, _RESIDUAL, "GT-sep (Platonov et al.)"),
-    },
-)
+for _name, _spec in (("gt", _GT), ("gt_sep", _GT_SEP)):
+    register_model(
+        _name,
+        _spec.cls,
+        _spec.fields,
+        _spec.summary,
+        unbatched=_spec.unbatched,
+        depth=_spec.depth,
+        blocks={"residual": _spec},
+    )
 register_model(
     "gcnii",
     GCNII,
