@@ -131,7 +131,6 @@ def study_row(
     row: dict[str, Any] = {
         "dataset": dataset,
         "model": model,
-        "label": model,
         "choice": {k: m[k] for k in CHOICE if k in m},
         "best_val": study.best_value,
         **counts,
@@ -181,10 +180,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         pub = r.get("published")
         ok = r.get("within_2std")
         lines.append(
-            "| {ds} | {label} | {n} ({c} / {p} / {f}) | {s:.0f} s | {fs} | {res} | {pub} | {ok} "
+            "| {ds} | {model} | {n} ({c} / {p} / {f}) | {s:.0f} s | {fs} | {res} | {pub} | {ok} "
             "| {choice} | {imp} | {shipped} |".format(
                 ds=r["dataset"],
-                label=r["label"],
+                model=r["model"],
                 n=r["counted"],
                 c=r["complete"],
                 p=r["pruned"],
