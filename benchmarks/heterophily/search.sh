@@ -24,9 +24,11 @@ else
 fi
 for ds in "$@"; do
   out="${OUT_ROOT:-runs/heterophily}/$ds-$model"
-  if [[ -f "$out/final/summary.json" ]]; then
-    # searched and run on every split; once shipped, the model's config (the study's base)
-    # is the winner, so resuming would be refused as a search with another base
+  if [[ -f "$out/best.yaml" && -f "$out/final/summary.json" ]]; then
+    # searched to the end and run on every split; once shipped, the model's config (the
+    # study's base) is the winner, so resuming would be refused as a search with another
+    # base. A final run without best.yaml is of an unfinished search: it goes on (and its
+    # final run is reused if the best config stays the same)
     echo "== $model on $ds: done ($out/final/summary.json)"; continue
   fi
   echo "== $model on $ds -> $out ($(date -u +%H:%M:%S))"
