@@ -95,3 +95,30 @@ def test_the_shipped_column_says_whether_the_winner_is_what_reproduce_reruns(
 def test_graff_is_compared_with_the_best_published_row(search: Path) -> None:
     row = _tool().study_row(search, "tolokers", "graff")
     assert row["published"]["model"] == "GAT-sep"  # 83.78, their best on tolokers
+
+
+def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
+    search: Path, tmp_path: Path
+) -> None:
+    """A search under way: its counted trials and the rest of its budget at its mean time per
+    trial; one not started: no estimate; one finished (best.yaml and a final run): not listed."""
+    table = _tool()
+    runs = tmp_path / "runs"
+    under_way = runs / "minesweeper-mlp"
+    under_way.mkdir(parents=True)
+    for name in ("study.json", "study.journal"):
+        (under_way / name).write_bytes((search / name).read_bytes())
+    done = runs / "minesweeper-gcn"
+    (done / "final").mkdir(parents=True)
+    (done / "final" / "summary.json").write_text("{}")
+    (done / "best.yaml").write_text("{}")
+    rest = {(r["dataset"], r["model"]): r for r in table.remaining(runs, trials=10)}
+    assert ("minesweeper", "gcn") not in rest
+    r = rest[("minesweeper", "mlp")]
+    assert r["counted"] == 3 and r["seconds_per_trial"] > 0
+    assert r["hours_left"] == pytest.approx(7 * r["seconds_per_trial"] / 3600)
+    assert rest[("tolokers", "graff")]["hours_left"] is None
+    assert len(rest) == len(table.DATASETS) * len(table.PLAN) - 1
+    md = table.markdown_remaining(list(rest.values()))
+    assert "| minesweeper | mlp | 3 / 10 |" in md and "not started" in md
+    assert f"{len(rest) - 1} searches not started" in md
