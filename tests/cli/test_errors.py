@@ -189,6 +189,11 @@ def test_data_dir_that_is_a_file(
     code, text = _run(capsys, ["train", "--dataset", "texas", "--data-dir", str(afile),
                                "--out", str(tmp_path / "run"), "--no-progress"])  # fmt: skip
     assert code == 2 and "--data-dir" in text and "not a directory" in text
+    # a folder that does not exist: an error, though $GRAFF_DATA (the tests') holds texas
+    code, text = _run(capsys, ["train", "--dataset", "texas", "--data-dir", str(tmp_path / "typo"),
+                               "--out", str(tmp_path / "run"), "--no-progress"])  # fmt: skip
+    assert code == 2 and "--data-dir" in text and "does not exist" in text
+    assert not (tmp_path / "run").exists()
     monkeypatch.setenv("GRAFF_DATA", str(afile))
     code, text = _run(capsys, ["train", "--dataset", "texas", "--out", str(tmp_path / "r2")])
     assert code == 2 and "$GRAFF_DATA" in text and "not a directory" in text

@@ -58,6 +58,7 @@ def test_manifest_matches_shared_manifest() -> None:
 def test_resolve_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GRAFF_DATA", str(tmp_path / "env"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "arg").mkdir()
     assert resolve_data_dir(tmp_path / "arg") == [
         tmp_path / "arg",
         tmp_path / "env",
@@ -65,6 +66,19 @@ def test_resolve_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ]
     monkeypatch.delenv("GRAFF_DATA")
     assert resolve_data_dir() == [tmp_path / "xdg" / "graff" / "data"]
+
+
+def test_a_data_dir_named_on_purpose_must_exist(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A typo in --data-dir is an error, not a silent read from $GRAFF_DATA (which may hold
+    the dataset); a $GRAFF_DATA or cache folder not made yet is only skipped."""
+    (tmp_path / "env").mkdir()
+    monkeypatch.setenv("GRAFF_DATA", str(tmp_path / "env"))
+    with pytest.raises(GraphDataError, match=r"does not exist.*leave it out"):
+        resolve_data_dir(tmp_path / "typo")
+    monkeypatch.setenv("GRAFF_DATA", str(tmp_path / "not-yet"))
+    assert resolve_data_dir()[0] == tmp_path / "not-yet"
 
 
 def test_cache_dir_reads_env_at_call_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

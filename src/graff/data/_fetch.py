@@ -136,11 +136,20 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> list[Pat
     2. ``$GRAFF_DATA`` if set;
     3. the user data cache ``($XDG_CACHE_HOME or ~/.cache)/graff/data`` (downloads land here).
 
-    Directories are returned whether or not they exist; duplicates are dropped.
+    ``data_dir``, named on purpose, must exist (a typo would otherwise read the files from
+    the next folder without a word); the others are returned whether or not they exist.
+    Duplicates are dropped.
     """
     cands: list[Path] = []
     if data_dir is not None:
-        cands.append(_folder(Path(data_dir).expanduser(), "--data-dir (data_dir)"))
+        given = _folder(Path(data_dir).expanduser(), "--data-dir (data_dir)")
+        if not given.exists():
+            raise GraphDataError(
+                f"--data-dir (data_dir) is {str(given)!r}, which does not exist; point it at the "
+                "folder that holds the dataset files (e.g. a copy of shared/data), or leave it "
+                "out to read $GRAFF_DATA, then the user data cache"
+            )
+        cands.append(given)
     env = os.environ.get("GRAFF_DATA")
     if env:
         cands.append(_folder(Path(env).expanduser(), "$GRAFF_DATA"))
