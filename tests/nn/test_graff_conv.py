@@ -238,3 +238,14 @@ def test_rcm_order_is_a_permutation_that_narrows_the_bandwidth() -> None:
     bandwidth = lambda e: int((e[0] - e[1]).abs().max())  # noqa: E731
     assert bandwidth(ei) > 50
     assert bandwidth(new_id[ei]) == 1  # RCM recovers the path order
+
+
+def test_features_of_another_width_are_named() -> None:
+    conv = GRAFFConv(4)
+    ei = torch.tensor([[0, 1], [1, 2]])
+    with pytest.raises(
+        ValueError, match=r"GRAFFConv\(4\) takes x and x0 of shape \[num_nodes, 4\]"
+    ):
+        conv(torch.randn(3, 6), torch.randn(3, 6), ei)
+    with pytest.raises(ValueError, match=r"x0 \(2, 4\)"):
+        conv(torch.randn(3, 4), torch.randn(2, 4), ei)

@@ -17,6 +17,7 @@ from graff.errors import TorchScriptError
 __all__ = [
     "NotScriptable",
     "TorchScriptError",
+    "check_features",
     "check_positive",
     "check_probs",
     "check_sizes",
@@ -51,6 +52,29 @@ def check_positive(**values: float) -> None:
     for name, value in values.items():
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive number, got {value}")
+
+
+def check_features(x: Tensor, weight: Tensor) -> None:
+    """Node features ``x`` [n, p] (dense or sparse CSR) fit the first linear map ``weight``
+    [d, p]: a matrix, p columns, the parameters' floating dtype. Shape and dtype only (no
+    pass over the data), so it costs nothing per call."""
+    p = weight.size(-1)
+    if x.dim() != 2:
+        raise ValueError(
+            f"node features x must be a matrix [num_nodes, {p}], got shape {tuple(x.shape)}"
+        )
+    if x.size(1) != p:
+        raise ValueError(
+            f"x has {x.size(1)} features per node, but this model was built for "
+            f"in_channels={p}; build it with in_channels={x.size(1)} (data.num_features)"
+        )
+    if x.dtype != weight.dtype:
+        fix = (
+            f"pass x.to({weight.dtype}) or convert the model with model.to({x.dtype})"
+            if x.dtype.is_floating_point
+            else f"pass x.to({weight.dtype}) (features are real numbers)"
+        )
+        raise TypeError(f"x is {x.dtype} but the model's parameters are {weight.dtype}: {fix}")
 
 
 def reject_edge_weight(model: str, edge_weight: Tensor | None) -> None:

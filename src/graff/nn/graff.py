@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from graff.nn.checks import NotScriptable, check_probs, check_sizes
+from graff.nn.checks import NotScriptable, check_features, check_probs, check_sizes
 from graff.nn.functional import dropout, inverse_permutation, permute_rows
 from graff.nn.graff_conv import EdgeList, GRAFFConv
 from graff.nn.sparse import sparse_dropout_linear
@@ -237,6 +237,7 @@ class GRAFF(NotScriptable, nn.Module):
         acts on the stored values only and the encoder is one sparse-dense product, with the
         same distribution as dense dropout since dropped zeros stay zero.
         """
+        check_features(x, self.encoder.weight)
         if x.layout == torch.sparse_csr:
             h = sparse_dropout_linear(
                 x, self.encoder.weight, self.encoder.bias, self.input_dropout, self.training

@@ -238,6 +238,12 @@ class GRAFFConv(NotScriptable, nn.Module):
         ``source`` may hold τβF(0) for this step's τ, computed once for all steps of a pass
         (:meth:`source`); the linear step then makes one pass over the features less.
         """
+        c = self.channels
+        if x.dim() != 2 or x.size(1) != c or x0.shape != x.shape:
+            raise ValueError(
+                f"GRAFFConv({c}) takes x and x0 of shape [num_nodes, {c}] (F(t) and F(0)), got "
+                f"x {tuple(x.shape)} and x0 {tuple(x0.shape)}"
+            )
         if adj is None:
             if edge_index is None:
                 raise ValueError("GRAFFConv needs edge_index (or adj_t) or a precomputed adj")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graff.nn.checks import check_probs
+from graff.nn.checks import check_features, check_probs
 from graff.nn.functional import dropout
 from graff.nn.sparse import sparse_dropout_linear
 
@@ -25,6 +25,7 @@ def dropout_linear(
     x: Tensor, weight: Tensor, bias: Tensor | None, p: float, training: bool
 ) -> Tensor:
     """``dropout(x) Wᵀ + b`` for dense or sparse CSR ``x``."""
+    check_features(x, weight)
     if x.layout == torch.sparse_csr:
         return sparse_dropout_linear(x, weight, bias, p, training)
     return F.linear(dropout(x, p, training), weight, bias)

@@ -493,3 +493,33 @@ def test_graff_nores_configs_reuse_graff_hyperparameters(path: Path) -> None:
         graff.optim.weight_decay,
         graff.optim.epochs,
     )
+
+
+# -- inputs that do not fit the model: one clear error, for every registered model ----------
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_inputs_that_do_not_fit_the_model_are_named(name: str) -> None:
+    """Features of another width or dtype, a non-matrix, and node ids outside the graph (a
+    negative id would index from the end, silently) are refused before any product."""
+    cfg = RunConfig()
+    cfg.model.name = name
+    model = build_model(cfg.model, 3, 2)
+    x, ei = torch.randn(5, 3), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    assert model(x, ei).shape == (5, 2)
+    with pytest.raises(ValueError, match=r"x has 7 features per node.*in_channels=3"):
+        model(torch.randn(5, 7), ei)
+    with pytest.raises(ValueError, match=r"x has 7 features per node"):
+        model(torch.randn(5, 7).to_sparse_csr(), ei)
+    with pytest.raises(ValueError, match=r"must be a matrix \[num_nodes, 3\]"):
+        model(torch.randn(5), ei)
+    with pytest.raises(TypeError, match=r"x is torch.int64.*x.to\(torch.float32\)"):
+        model(torch.ones(5, 3, dtype=torch.long), ei)
+    with pytest.raises(TypeError, match=r"model.to\(torch.float64\)"):
+        model(x.double(), ei)
+    if name == "mlp":
+        return  # no graph
+    for bad, node in (
+        (torch.tensor([[0, -1], [1, 2]]), "-1"),
+        (torch.tensor([[0, 5], [1, 2]]), "5"),
+    ):
+        with pytest.raises(ValueError, match=rf"refers to node {node}, but the graph has 5 nodes"):
+            model(x, bad)
