@@ -9,6 +9,7 @@ never its text.
 from __future__ import annotations
 
 import math
+import numbers
 import types
 import typing
 from typing import Any
@@ -59,16 +60,16 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
     if hint is int:
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ConfigError(f"{key} = {value!r} is invalid: expected an integer")
-        return value
+        return int(value)  # a NumPy or torch integer as a Python int
     if hint is float:
         if isinstance(value, str):
             try:
                 value = float(value)
             except ValueError:
                 raise ConfigError(f"{key} = {value!r} is invalid: expected a number") from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ConfigError(f"{key} = {value!r} is invalid: expected a number")
         try:
             out = float(value)

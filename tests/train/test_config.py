@@ -230,6 +230,45 @@ def test_wrong_type(item: str, key: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("section", "name", "value", "expected"),
+    [
+        ("model", "hidden", "64", "an integer"),
+        ("model", "T", "long", "a number"),
+        ("model", "nonlinear", 1, "true or false"),
+        ("optim", "epochs", None, "may not be null"),
+        ("data", "splits", 3, "list"),
+        (None, "seed", 1.5, "an integer"),
+    ],
+)
+def test_a_config_changed_in_python_is_type_checked(
+    section: str | None, name: str, value: object, expected: str
+) -> None:
+    """Fields set in Python (no YAML reader coerced them) are checked against their
+    annotation by validate(), as --set and config files are: a ConfigError naming the key,
+    not a TypeError from deep inside a check or the model."""
+    cfg = RunConfig()
+    setattr(cfg if section is None else getattr(cfg, section), name, value)
+    key = name if section is None else f"{section}.{name}"
+    with pytest.raises(ConfigError, match=rf"{key.replace('.', chr(92) + '.')}.*{expected}"):
+        cfg.validate()
+
+
+def test_numpy_numbers_are_numbers() -> None:
+    np = pytest.importorskip("numpy")
+    cfg = RunConfig()
+    cfg.model.hidden, cfg.optim.lr = np.int64(32), np.float32(0.01)
+    assert cfg.validate() is cfg
+    assert _override("model.hidden=32").model.hidden == 32
+
+
+def test_a_section_replaced_by_something_else_is_named() -> None:
+    cfg = RunConfig()
+    cfg.model = {"hidden": 64}  # type: ignore[assignment]
+    with pytest.raises(ConfigError, match="section 'model' must be a ModelConfig, got dict"):
+        cfg.validate()
+
+
+@pytest.mark.parametrize(
     ("item", "key"),
     [
         ("model.step_size=0", "model.step_size"),

@@ -468,3 +468,10 @@ def test_every_split_matches_an_independent_recomputation(data3: PreparedData, m
         assert s.test[i] == pytest.approx(100 * test), f"split {k}"
     # and the splits really do differ from each other (distinct seeds and masks)
     assert len({(v, t) for v, t in zip(s.val, s.test, strict=True)}) > 1
+
+
+def test_run_of_something_else_than_a_config_says_what_it_takes() -> None:
+    with pytest.raises(
+        TypeError, match=r"run\(\) takes a RunConfig, got str 'texas'.*resolve_config"
+    ):
+        run("texas")  # type: ignore[arg-type]

@@ -172,7 +172,12 @@ class RunConfig:
     device: str = "cpu"
 
     def validate(self) -> RunConfig:
-        """Check ranges and names; raise :class:`ConfigError` on the first problem."""
+        """Check types, ranges and names; raise :class:`ConfigError` on the first problem.
+
+        The types matter for a config built or changed in Python (``cfg.model.hidden =
+        "64"``), which no YAML reader coerced: each field is checked against its annotation
+        as ``--set`` and config files are."""
+        self._check_types()
         m, o, d = self.model, self.optim, self.data
         _check(m.name in MODELS, "model.name", m.name, f"one of {', '.join(MODELS)}")
         _check(m.w_type in W_TYPES, "model.w_type", m.w_type, f"one of {', '.join(W_TYPES)}")
@@ -255,6 +260,22 @@ class RunConfig:
             "cpu, cuda, cuda:N, mps or auto",
         )
         return self
+
+
+    def _check_types(self) -> None:
+        for section, cls in _SECTIONS.items():
+            obj = getattr(self, section)
+            if not isinstance(obj, cls):
+                raise ConfigError(
+                    f"config section {section!r} must be a {cls.__name__}, got "
+                    f"{type(obj).__name__}"
+                )
+            hints = get_type_hints(cls)
+            for f in dataclasses.fields(cls):
+                coerce(f"{section}.{f.name}", getattr(obj, f.name), hints[f.name])
+        hints = get_type_hints(RunConfig)
+        for key in _TOP:
+            coerce(key, getattr(self, key), hints[key])
 
 
 def _check_mode(m: ModelConfig, o: OptimConfig) -> None:

@@ -459,6 +459,11 @@ def run(
     each process trains on its share of every node mini-batch
     (:mod:`graff.train.minibatch`), and rank 0 alone writes ``out_dir``.
     """
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(
+            f"run() takes a RunConfig, got {type(cfg).__name__} {cfg!r:.60}; build one with "
+            "graff.train.resolve_config(dataset, model)[0] or graff.train.load_config(path)"
+        )
     if data is not None:
         _split_list(cfg, data)  # out-of-range indices: a ConfigError naming data.splits
     cfg = with_absolute_data(cfg)
