@@ -261,14 +261,12 @@ class RunConfig:
         )
         return self
 
-
     def _check_types(self) -> None:
         for section, cls in _SECTIONS.items():
             obj = getattr(self, section)
             if not isinstance(obj, cls):
                 raise ConfigError(
-                    f"config section {section!r} must be a {cls.__name__}, got "
-                    f"{type(obj).__name__}"
+                    f"config section {section!r} must be a {cls.__name__}, got {type(obj).__name__}"
                 )
             hints = get_type_hints(cls)
             for f in dataclasses.fields(cls):
