@@ -338,3 +338,20 @@ def test_a_file_where_a_folder_is_needed_says_so(
 
     line = describe_os_error(err)
     assert "File exists" in line and "where graff needs a folder" in line
+
+
+def test_figure_runs_option_is_checked_before_the_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--runs feeds the spectrum figure only, and must be a folder: else the figure would
+    train every dataset without a word about the folder it was told to read."""
+    out = str(tmp_path / "fig")
+    code, text = _run(
+        capsys, ["figure", "syn-cora", "--quick", "--runs", str(tmp_path), "--out", out]
+    )
+    assert code == 2 and "spectrum figure only" in text
+    code, text = _run(
+        capsys, ["figure", "spectrum", "--runs", str(tmp_path / "typo"), "--out", out]
+    )
+    assert code == 2 and "is not a folder" in text
+    assert not (tmp_path / "fig").exists()

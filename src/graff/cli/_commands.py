@@ -309,9 +309,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_figure(args: argparse.Namespace) -> int:
     from graff._io import check_writable
+    from graff.errors import ConfigError
     from graff.experiments import FIGURES, FigureOptions, make_figure
 
     FIGURES.get_or_raise(args.name)  # an unknown name first, then the folder, then the work
+    if args.runs and args.name != "spectrum":
+        raise ConfigError(f"--runs is read by the spectrum figure only, not by {args.name}")
+    if args.runs and not Path(args.runs).is_dir():
+        raise ConfigError(
+            f"--runs {args.runs} is not a folder; it should hold finished runs "
+            "<RUNS>/<dataset>-graff (e.g. graff reproduce's --out); leave it out to train them"
+        )
     check_writable(Path(args.out) / f"{args.name}.csv")
     opts = FigureOptions(
         out=Path(args.out),
