@@ -122,3 +122,13 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     md = table.markdown_remaining(list(rest.values()))
     assert "| minesweeper | mlp | 3 / 10 |" in md and "not started" in md
     assert f"{len(rest) - 1} searches not started" in md
+
+
+def test_the_figure_draws_finished_rows_only(search: Path, tmp_path: Path) -> None:
+    table = _tool()
+    running = table.study_row(search, "minesweeper", "mlp")
+    assert table.plot([running], tmp_path / "none.png") is None  # no test score yet
+    folder = _finished(search, tmp_path, {"mean": 50.0, "std": 1.0, "seconds": 1.0})
+    row = table.study_row(folder, "minesweeper", "mlp")
+    out = table.plot([row, running], tmp_path / "r.png")
+    assert out is not None and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
