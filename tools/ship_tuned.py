@@ -112,18 +112,28 @@ def compare(tune_dir: Path, runs: Path, threads: int = 1) -> Cell:
     return Cell(model, dataset, sv, st, tv, tt, trials, search, same)
 
 
-def ship(cell: Cell, tune_dir: Path) -> Path:
-    """Write the tuned config over the shipped one, its provenance naming what it beat."""
+#: the repository's root: paths under it are named relative to it in a shipped provenance
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def ship(cell: Cell, tune_dir: Path, command: str | None = None) -> Path:
+    """Write the tuned config over the shipped one, its provenance naming what it beat and
+    ``command``, the command that made the search (default: the plain ``graff tune`` line)."""
     cfg = load_config(tune_dir / "best.yaml")
     path = configs_dir() / cell.model / f"{cell.dataset}.yaml"
     replaced = " ".join(load_config(path).provenance.split()) if path.is_file() else ""
-    # the study lived in a local folder: name it relative to the repository, not this machine
+    # the study lived in a local folder and its space may be a file of the repository: name
+    # them relative to the repository, not this machine
     prov = re.sub(r"(sqlite:///|journal:)?/\S*?(runs/tune/)", r"\2", cfg.provenance)
+    prov = prov.replace(f"{REPO_ROOT}/", "")
+    command = command or (
+        f"graff tune --dataset {cell.dataset} --model {cell.model} --trials {cell.trials} "
+        "--threads 1"
+    )
     cfg.provenance = (
         f"{prov} Shipped because its mean validation over all 10 splits, {cell.tuned_val:.2f}, "
         f"beat the previously shipped config's {cell.shipped_val:.2f} (test, for the record "
-        f"only: {cell.tuned_test} against {cell.shipped_test}); command: graff tune --dataset "
-        f"{cell.dataset} --model {cell.model} --trials {cell.trials} --threads 1."
+        f"only: {cell.tuned_test} against {cell.shipped_test}); command: {command}."
         + (f" The config it replaced: {replaced}" if replaced else "")
     )
     body = config_for_file(config_to_dict(cfg))
@@ -171,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shipped-runs", type=Path, default=Path("runs/shipped"))
     ap.add_argument("--write", action="store_true", help="ship the tuned configs that win")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the shipped runs")
+    ap.add_argument(
+        "--command",
+        help="the command that made the search(es), for the provenance (default: the plain "
+        "graff tune line); e.g. 'benchmarks/heterophily/search.sh graff minesweeper'",
+    )
     args = ap.parse_args(argv)
     print(
         "| model | dataset | shipped val | shipped test | tuned val | tuned test | trials "
@@ -180,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         cell = compare(d, args.shipped_runs, args.threads)
         print(cell.row())
         if args.write and cell.tuned_wins:
-            ship(cell, d)
+            ship(cell, d, args.command)
     return 0
 
 

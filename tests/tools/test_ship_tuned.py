@@ -94,3 +94,27 @@ def test_shipping_graff_keeps_the_ablation_in_step(
     assert nores.model == graff.model and nores.data == graff.data
     assert (nores.optim.lr, nores.optim.epochs) == (graff.optim.lr, graff.optim.epochs)
     assert "configs/graff/texas.yaml" in nores.provenance and "Ablation" in nores.provenance
+    assert "command: graff tune --dataset texas --model graff --trials 20" in graff.provenance
+
+
+def test_the_provenance_names_repository_files_relatively_and_the_search_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configs = tmp_path / "configs"
+    shutil.copytree(configs_dir(), configs)
+    monkeypatch.setenv("GRAFF_CONFIGS", str(configs))
+    search = tmp_path / "runs" / "heterophily" / "texas-mlp"
+    search.mkdir(parents=True)
+    tool = _tool()
+    best = load_config(configs / "mlp" / "texas.yaml")
+    space = tool.REPO_ROOT / "benchmarks" / "heterophily" / "spaces" / "graff.yaml"
+    best.provenance = f"Chosen by graff tune from the space {space}, on top of its config."
+    from graff.train.config import config_to_dict
+
+    (search / "best.yaml").write_text(yaml.safe_dump(config_to_dict(best)))
+    cell = tool.Cell("mlp", "texas", 80.0, "70 ± 1", 90.0, "75 ± 1", 40, "60 s")
+    tool.ship(cell, search, "benchmarks/heterophily/search.sh mlp texas")
+    prov = load_config(configs / "mlp" / "texas.yaml").provenance
+    assert "from the space benchmarks/heterophily/spaces/graff.yaml," in prov
+    assert str(tool.REPO_ROOT) not in prov
+    assert "command: benchmarks/heterophily/search.sh mlp texas." in prov
