@@ -16,8 +16,8 @@ A figure beside the table (``results.png``) draws each finished row's gap to its
 row against the band of ± 2 published std. A second table lists the searches of the plan
 (every model on every graph) not yet done: their counted trials of the budget and the
 worker hours the rest would take at the search's mean time per counted trial so far (an
-estimate: later trials of a TPE search are not like its first ones; a search not started
-has no estimate).
+estimate: later trials of a TPE search are not like its first ones, and a long trial
+still running, shown beside, is not in it; a search not started has no estimate).
 
 Nothing here chooses anything: the configs were chosen on validation by the searches.
 """
@@ -25,6 +25,7 @@ Nothing here chooses anything: the configs were chosen on validation by the sear
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import statistics
@@ -180,14 +181,26 @@ def remaining(runs: Path, trials: int = 40, plan: tuple[str, ...] = PLAN) -> lis
                 if (folder / "study.json").is_file()
                 else {"counted": 0, "search_seconds": 0.0}
             )
+            running = _running_seconds(_study(folder)) if counts["counted"] else []
             per = counts["search_seconds"] / counts["counted"] if counts["counted"] else None
             left = max(trials - counts["counted"], 0)
             out.append({
                 "dataset": ds, "model": model, "counted": counts["counted"], "trials": trials,
-                "seconds_per_trial": per,
+                "seconds_per_trial": per, "running_seconds": running,
                 "hours_left": None if per is None else left * per / 3600,
             })  # fmt: skip
     return out
+
+
+def _running_seconds(study: optuna.Study) -> list[float]:
+    """How long each trial marked running has run (a search stopped mid-trial leaves one
+    marked running until it resumes, so this is what the journal says, not a live view)."""
+    now = datetime.datetime.now()
+    return [
+        (now - t.datetime_start).total_seconds()
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if t.datetime_start is not None
+    ]
 
 
 def markdown_remaining(rows: list[dict[str, Any]]) -> str:
@@ -201,11 +214,16 @@ def markdown_remaining(rows: list[dict[str, Any]]) -> str:
             if r["seconds_per_trial"] is None
             else f"{r['seconds_per_trial']:.0f} s | {r['hours_left']:.1f} h |"
         )
+        + (
+            " " + ", ".join(f"{sec / 60:.0f} min" for sec in r["running_seconds"]) + " |"
+            if r.get("running_seconds")
+            else " — |"
+        )
         for r in rows
     ]
     return (
         "| graph | model | counted trials | worker time per trial so far | rest of the search "
-        "(estimate) |\n|---|---|---|---|---|\n"
+        "(estimate) | trial marked running for |\n|---|---|---|---|---|---|\n"
         + "\n".join(lines)
         + f"\n\nThe estimates add up to {sum(known):.0f} worker hours for the "
         f"{len(known)} searches under way, before their final 10-split runs; "

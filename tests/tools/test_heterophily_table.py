@@ -121,6 +121,9 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     assert len(rest) == len(table.DATASETS) * len(table.PLAN) - 1
     md = table.markdown_remaining(list(rest.values()))
     assert "| minesweeper | mlp | 3 / 10 |" in md and "not started" in md
+    assert r["running_seconds"] == []  # the fixture's trials all ended
+    r["running_seconds"] = [3720.0]
+    assert "| 62 min |" in table.markdown_remaining([r])
     assert f"{len(rest) - 1} searches not started" in md
 
 
