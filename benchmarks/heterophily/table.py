@@ -53,6 +53,12 @@ MIN_FOR_IMPORTANCES = 10
 PLAN = ("graff", "gcn", "sage", "gat", "gat_sep", "mlp")
 
 
+def _search_done(folder: Path) -> bool:
+    """The search ended (graff tune writes best.yaml then) and its best config ran on every
+    split (final/summary.json)."""
+    return (folder / "best.yaml").is_file() and (folder / "final" / "summary.json").is_file()
+
+
 def _study(folder: Path) -> optuna.Study:
     meta = json.loads((folder / "study.json").read_text())
     storage = optuna.storages.JournalStorage(
@@ -105,8 +111,7 @@ def _shipped(folder: Path, dataset: str, model: str, shipped_runs: Path) -> str:
     ``graff reproduce`` reruns — or kept its config (``tools/ship_tuned.py`` decides on
     validation over 10 splits; its run of the kept config is in ``shipped_runs``)."""
     path = shipped_config(model, dataset)
-    done = (folder / "final" / "summary.json").is_file() and (folder / "best.yaml").is_file()
-    if path is None or not done:
+    if path is None or not _search_done(folder):
         return "—"
     if config_identity(load_config(path)) == config_identity(load_config(folder / "best.yaml")):
         return "the search's"
@@ -174,14 +179,11 @@ def remaining(runs: Path, trials: int = 40, plan: tuple[str, ...] = PLAN) -> lis
     for ds in DATASETS:
         for model in plan:
             folder = runs / f"{ds}-{model}"
-            if (folder / "best.yaml").is_file() and (folder / "final" / "summary.json").is_file():
+            if _search_done(folder):
                 continue
-            counts = (
-                _trials(_study(folder))
-                if (folder / "study.json").is_file()
-                else {"counted": 0, "search_seconds": 0.0}
-            )
-            running = _running_seconds(_study(folder)) if counts["counted"] else []
+            study = _study(folder) if (folder / "study.json").is_file() else None
+            counts = _trials(study) if study else {"counted": 0, "search_seconds": 0.0}
+            running = _running_seconds(study) if study and counts["counted"] else []
             per = counts["search_seconds"] / counts["counted"] if counts["counted"] else None
             left = max(trials - counts["counted"], 0)
             out.append({
