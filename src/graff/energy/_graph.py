@@ -18,7 +18,7 @@ import scipy.sparse.linalg as spla
 import torch
 from torch import Tensor
 
-from graff.nn.adjacency import normalized_adjacency
+from graff.nn.adjacency import check_node_ids, normalized_adjacency
 
 __all__ = [
     "DENSE_SPECTRUM_MAX_NODES",
@@ -45,13 +45,7 @@ def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
         raise ValueError(f"edge_index must hold integer node ids, got dtype {edge_index.dtype}")
     if int(num_nodes) <= 0:
         raise ValueError(f"num_nodes must be a positive integer, got {num_nodes}")
-    if edge_index.numel() > 0:
-        lo, hi = int(edge_index.min()), int(edge_index.max())
-        if lo < 0 or hi >= num_nodes:
-            raise ValueError(
-                f"edge_index holds node ids in [{lo}, {hi}] but num_nodes={num_nodes}; "
-                "ids must lie in [0, num_nodes)"
-            )
+    check_node_ids(edge_index, int(num_nodes))
 
 
 def resolve_adjacency(

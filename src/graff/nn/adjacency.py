@@ -38,6 +38,7 @@ from graff.nn.sparse import (
 
 __all__ = [
     "as_edge_index",
+    "check_node_ids",
     "edge_structure",
     "gcn_adjacency",
     "graph_cached",
@@ -145,7 +146,7 @@ def as_edge_index(
             )
         if graph.dtype.is_floating_point or graph.dtype == torch.bool:
             raise ValueError(f"edge_index must hold integer node ids, got dtype {graph.dtype}")
-        _check_node_ids(graph, num_nodes)
+        check_node_ids(graph, num_nodes)
         if edge_weight is not None and edge_weight.shape != (graph.size(1),):
             raise ValueError(
                 f"edge_weight must have one entry per edge, shape [{graph.size(1)}], "
@@ -173,17 +174,18 @@ def as_edge_index(
     return coo.indices().flip(0), coo.values()  # adj_t[i, j] is the edge j → i
 
 
-def _check_node_ids(edge_index: Tensor, num_nodes: int) -> None:
+def check_node_ids(edge_index: Tensor, num_nodes: int) -> None:
     """Every node id of ``edge_index`` in 0..num_nodes-1 (a negative id would otherwise
-    index from the end, silently; one pass over the edges, made where an operator is built,
-    i.e. once per graph; not while tracing or compiling, where it would be recorded)."""
+    index from the end, silently): one pass over the edges, made where an operator is built,
+    i.e. once per graph (and by :mod:`graff.energy`'s argument checks); not while tracing or
+    compiling, where it would be recorded."""
     if edge_index.numel() == 0 or torch.jit.is_tracing() or torch.compiler.is_compiling():
         return
     lo, hi = int(edge_index.min()), int(edge_index.max())
     if lo < 0 or hi >= num_nodes:
         raise ValueError(
             f"edge_index refers to node {lo if lo < 0 else hi}, but the graph has {num_nodes} "
-            f"nodes (rows of x): node ids must be in 0..{num_nodes - 1}; check that x and "
+            f"nodes (rows of the features): ids must lie in [0, {num_nodes}); check that the features and "
             "edge_index describe the same graph (a subgraph's edges must be relabelled, e.g. "
             "torch_geometric.utils.subgraph(..., relabel_nodes=True))"
         )
