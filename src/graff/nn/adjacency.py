@@ -185,9 +185,9 @@ def check_node_ids(edge_index: Tensor, num_nodes: int) -> None:
     if lo < 0 or hi >= num_nodes:
         raise ValueError(
             f"edge_index refers to node {lo if lo < 0 else hi}, but the graph has {num_nodes} "
-            f"nodes (rows of the features): ids must lie in [0, {num_nodes}); check that the features and "
-            "edge_index describe the same graph (a subgraph's edges must be relabelled, e.g. "
-            "torch_geometric.utils.subgraph(..., relabel_nodes=True))"
+            f"nodes (rows of the features): ids must lie in [0, {num_nodes}); check that the "
+            "features and edge_index describe the same graph (a subgraph's edges must be "
+            "relabelled, e.g. torch_geometric.utils.subgraph(..., relabel_nodes=True))"
         )
 
 
