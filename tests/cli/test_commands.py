@@ -117,6 +117,21 @@ def test_train_npz(npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert str(out / "summary.json") in text
 
 
+def test_train_precision_flag_sets_optim_precision(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--precision bf16`` trains in mixed precision and records optim.precision; an unknown
+    value is refused by argparse, naming the choices."""
+    out = tmp_path / "run"
+    assert main(_train_args(npz_graph, out, "--precision", "bf16")) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["optim"]["precision"] == "bf16"
+    assert all(0 <= t <= 100 for t in summary["test"])
+    capsys.readouterr()
+    assert main(_train_args(npz_graph, tmp_path / "bad", "--precision", "fp16")) == 2
+    assert "choose from 'fp32', 'bf16'" in _output(capsys)
+
+
 def test_train_precomputed_writes_s_first_then_reuses_it(
     npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -50,6 +50,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = list(args.set or ())
     if args.mode is not None:
         overrides.append(f"optim.mode={args.mode}")
+    if args.precision is not None:
+        overrides.append(f"optim.precision={args.precision}")
     cfg, source = resolve_config(
         args.dataset, args.model, args.config, overrides, seed=args.seed, device=args.device
     )

@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Sets optim.mode",
     )
     t.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        help="fp32 (default) or bf16: mixed precision (torch.autocast; dense products in "
+        "bfloat16, sparse products and the loss in float32), faster on CPUs with "
+        "AVX512-BF16/AMX and recent GPUs. Sets optim.precision",
+    )
+    t.add_argument(
         "--precomputed-dir",
         metavar="DIR",
         help="with --mode precomputed: keep S in DIR on disk (memory-mapped, resumable, "

@@ -17,13 +17,20 @@ are right on directed graphs and with asymmetric edge weights too.
   attention on a fixed CSR pattern: scores ⟨u_i, v_j⟩ by a sampled dense–dense product, a
   softmax over each row, and the product with learned values, without ever materialising an
   [E, d] per-edge gather (20–60× cheaper than gather/scatter attention on this CPU).
+
+Under ``torch.autocast`` (``optim.precision: bf16``) every product here runs in float32 with
+autocast off, on float32 copies of bfloat16/float16 inputs (:func:`widen`): PyTorch's sparse
+CSR kernels have no bfloat16 CPU implementation, and a sum over many neighbours is better
+accumulated in float32 anyway. The dense products around them stay in bfloat16.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,7 +62,34 @@ __all__ = [
     "sym_spmm_add",
     "to_csr",
     "transpose_of",
+    "widen",
 ]
+
+_LOW_PRECISION = (torch.bfloat16, torch.float16)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def widen(t: Tensor) -> Tensor:
+    """``t`` in float32 if it is a bfloat16 or float16 tensor, else ``t`` itself."""
+    return t.float() if t.dtype in _LOW_PRECISION else t
+
+
+def _in_float32(fn: _F) -> _F:
+    """Run ``fn`` with autocast off and its bfloat16/float16 dense tensor arguments in float32
+    when autocast is on for the device of its first tensor argument; else call it as it is."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        device = next((a.device.type for a in args if isinstance(a, Tensor)), "cpu")
+        if not torch.is_autocast_enabled(device):
+            return fn(*args, **kwargs)
+        args = tuple(
+            widen(a) if isinstance(a, Tensor) and a.layout == torch.strided else a for a in args
+        )
+        with torch.autocast(device, enabled=False):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 # -- construction ------------------------------------------------------------------------------
@@ -198,6 +232,7 @@ class _SpMMAdd(torch.autograd.Function):
         return _spmm_add_forward(adj, x, base, alpha, inplace)
 
     @staticmethod
+    @_in_float32
     def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor | None, Tensor | None, None, None]:
         grad_x = None
         if ctx.needs_input_grad[1]:
@@ -208,6 +243,7 @@ class _SpMMAdd(torch.autograd.Function):
         return None, grad_x, grad_base, None, None
 
 
+@_in_float32
 def spmm_add(
     adj: Tensor | EdgeList,
     x: Tensor,
@@ -295,6 +331,7 @@ class _SparseLinear(torch.autograd.Function):
         return xv @ weight.t().contiguous()
 
     @staticmethod
+    @_in_float32
     def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor | None, None]:
         if not ctx.needs_input_grad[2]:
             return None, None, None, None
@@ -305,6 +342,7 @@ class _SparseLinear(torch.autograd.Function):
 
 
 @torch.compiler.disable(reason="graff.nn.sparse: sparse CSR features")
+@_in_float32
 def sparse_dropout_linear(
     x: Tensor,
     weight: Tensor,
@@ -365,6 +403,7 @@ class _EdgeValuesMM(torch.autograd.Function):
         return _square(s, values) @ x
 
     @staticmethod
+    @_in_float32
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         values, x = ctx.saved_tensors
         s: EdgeStructure = ctx.s
@@ -378,6 +417,7 @@ class _EdgeValuesMM(torch.autograd.Function):
 
 
 @torch.compiler.disable(reason="graff.nn.sparse: attention on a sparse CSR pattern")
+@_in_float32
 def edge_values_mm(values: Tensor, x: Tensor, structure: EdgeStructure) -> Tensor:
     """``A @ x`` where A has the pattern ``structure`` and the (differentiable) ``values``."""
     if values.shape != structure.col.shape:
@@ -396,6 +436,7 @@ class _EdgeDot(torch.autograd.Function):
         return _sampled_dot(s, u, v)
 
     @staticmethod
+    @_in_float32
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         u, v = ctx.saved_tensors
         s: EdgeStructure = ctx.s
@@ -408,6 +449,7 @@ class _EdgeDot(torch.autograd.Function):
 
 
 @torch.compiler.disable(reason="graff.nn.sparse: attention on a sparse CSR pattern")
+@_in_float32
 def edge_dot(u: Tensor, v: Tensor, structure: EdgeStructure) -> Tensor:
     """Scores ⟨u_i, v_j⟩ [E] on the stored entries (i, j) of ``structure`` (CSR order).
 
@@ -416,6 +458,7 @@ def edge_dot(u: Tensor, v: Tensor, structure: EdgeStructure) -> Tensor:
     return _EdgeDot.apply(u.contiguous(), v.contiguous(), structure)
 
 
+@_in_float32
 def edge_softmax(scores: Tensor, structure: EdgeStructure) -> Tensor:
     """Softmax of ``scores`` [E] or [E, H] over the entries of each row (CSR segments)."""
     s = structure

@@ -20,10 +20,12 @@ import torch
 from torch import Tensor
 
 from graff.errors import DivergenceError
+from graff.nn.sparse import widen
 from graff.nn.stacked import ModelStack
 from graff.train.config import OptimConfig
 from graff.train.fit import (
     SplitResult,
+    autocast,
     diverged,
     make_optimizer,
     no_decay_names,
@@ -143,7 +145,8 @@ def train_stack(
     for epoch in range(1, optim.epochs + 1):
         stack.train()
         opt.zero_grad(set_to_none=True)
-        losses = _member_losses(stack(x, edge_index), y, masks["train"])
+        with autocast(optim.precision, x.device):
+            losses = _member_losses(widen(stack(x, edge_index)), y, masks["train"])
         bad = (~torch.isfinite(losses)).nonzero()
         if bad.numel():
             j = int(bad[0])
@@ -153,8 +156,8 @@ def train_stack(
         losses.sum().backward()
         opt.step()
         stack.eval()
-        with torch.no_grad():
-            logits = stack(x, edge_index)
+        with torch.no_grad(), autocast(optim.precision, x.device):
+            logits = widen(stack(x, edge_index))
         finite = torch.isfinite(logits).flatten(2).all(-1).all(0)
         if not bool(finite.all()):
             j = int((~finite).nonzero()[0])

@@ -36,6 +36,7 @@ __all__ = [
     "MAX_EULER_STEPS",
     "MODES",
     "OPTIMIZERS",
+    "PRECISIONS",
     "ConfigError",
     "DataConfig",
     "ModelConfig",
@@ -57,6 +58,8 @@ MAX_EULER_STEPS = 10_000
 OPTIMIZERS = ("adam", "adamw")
 #: ``optim.mode``: full-graph training or precomputed propagation with node mini-batches.
 MODES = ("full", "precomputed")
+#: ``optim.precision``: float32 throughout, or bfloat16 mixed precision (torch.autocast).
+PRECISIONS = ("fp32", "bf16")
 #: Seeds are 64-bit (torch.manual_seed's range).
 _MAX_SEED = 2**63 - 1
 
@@ -157,6 +160,12 @@ class OptimConfig:
     #: training nodes per optimiser step in ``mode: precomputed`` (null: all of them, one
     #: step per epoch).
     batch_size: int | None = None
+    #: ``fp32``, or ``bf16``: mixed precision as Platonov et al.'s ``--amp`` — forward passes
+    #: under ``torch.autocast`` (dense matrix products in bfloat16; parameters, optimiser
+    #: state, sparse products, softmaxes and the loss in float32). Faster where dense
+    #: products dominate, on a CPU with AVX512-BF16 or AMX and on a recent GPU; measured in
+    #: benchmarks/results-precision.md (``benchmarks/precision.py``).
+    precision: str = "fp32"
 
 
 @dataclass
@@ -230,6 +239,13 @@ class RunConfig:
         _check(o.epochs >= 1, "optim.epochs", o.epochs, "a positive integer")
         _check(o.patience is None or o.patience >= 1, "optim.patience", o.patience, "≥ 1 or null")
         _check(o.mode in MODES, "optim.mode", o.mode, f"one of {', '.join(MODES)}")
+        _check(
+            o.precision in PRECISIONS,
+            "optim.precision",
+            o.precision,
+            f"one of {', '.join(PRECISIONS)} (bf16: mixed precision; fp16 is not offered, "
+            "it needs loss scaling)",
+        )
         _check(
             o.batch_size is None or o.batch_size >= 1,
             "optim.batch_size",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +16,9 @@ from scipy.stats import rankdata
 from torch import Tensor, nn
 
 from graff.data import GraphDataError
-from graff.errors import DivergenceError
+from graff.errors import ConfigError, DivergenceError
 from graff.nn import GRAFF
+from graff.nn.sparse import widen
 from graff.train.config import OptimConfig
 from graff.train.models import build_model
 
@@ -26,6 +27,7 @@ __all__ = [
     "DivergenceError",
     "SplitResult",
     "accuracy",
+    "autocast",
     "build_model",
     "diverged",
     "evaluate",
@@ -37,6 +39,28 @@ __all__ = [
     "seeded",
     "train_split",
 ]
+
+
+def autocast(precision: str, device: torch.device) -> AbstractContextManager[Any]:
+    """The context a forward pass (and its loss) runs in for ``optim.precision``: nothing for
+    ``fp32``; for ``bf16`` ``torch.autocast`` in bfloat16 on ``device`` (the backward pass and
+    the optimiser step run outside it, as PyTorch recommends). :mod:`graff.nn.sparse` keeps
+    its products in float32 inside it."""
+    if precision == "fp32":
+        return nullcontext()
+    if precision != "bf16":
+        raise ConfigError(f"optim.precision = {precision!r} is invalid: expected fp32 or bf16")
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(
+            f"optim.precision = 'bf16' needs a GPU with bfloat16 support; {device} has none: "
+            "use optim.precision=fp32"
+        )
+    if not torch.amp.is_autocast_available(device.type):
+        raise ConfigError(
+            f"optim.precision = 'bf16': PyTorch has no autocast on {device.type}; "
+            "use optim.precision=fp32"
+        )
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 @contextmanager
@@ -112,10 +136,12 @@ def evaluate(
     y: Tensor,
     masks: dict[str, Tensor],
     metric: str,
+    precision: str = "fp32",
 ) -> tuple[dict[str, float], Tensor]:
-    """Scores on each mask in eval mode, and the logits."""
+    """Scores on each mask in eval mode, and the logits (float32 under any ``precision``)."""
     model.eval()
-    logits = model(x, edge_index)
+    with autocast(precision, x.device):
+        logits = widen(model(x, edge_index))
     return {k: score(metric, logits[m], y[m]) for k, m in masks.items()}, logits
 
 
@@ -273,13 +299,14 @@ def train_split(
     for epoch in range(1, optim.epochs + 1):
         model.train()
         opt.zero_grad(set_to_none=True)
-        logits = model(x, edge_index)
-        loss = F.cross_entropy(logits[train_mask], y_train)
+        with autocast(optim.precision, x.device):
+            logits = model(x, edge_index)
+            loss = F.cross_entropy(widen(logits[train_mask]), y_train)
         if not torch.isfinite(loss):
             raise diverged("the training loss", model, epoch, split, x, stepped=epoch > 1)
         loss.backward()
         opt.step()
-        scores, logits = evaluate(model, x, edge_index, y, masks, metric)
+        scores, logits = evaluate(model, x, edge_index, y, masks, metric, optim.precision)
         if not bool(torch.isfinite(logits).all()):
             raise diverged("the model output", model, epoch, split, x, stepped=True)
         if on_epoch is not None:

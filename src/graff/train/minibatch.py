@@ -33,10 +33,12 @@ from torch.utils.weak import WeakTensorKeyDictionary
 
 from graff.data import PreparedData
 from graff.errors import ConfigError
+from graff.nn.sparse import widen
 from graff.train.config import OptimConfig, RunConfig
 from graff.train.fit import (
     BestEpoch,
     SplitResult,
+    autocast,
     build_model,
     diverged,
     make_optimizer,
@@ -97,7 +99,7 @@ def _logits(model: nn.Module, s: Rows, idx: Tensor, device: torch.device) -> Ten
         model(_gather(s, mine[lo : lo + EVAL_ROWS], device))
         for lo in range(0, len(mine), EVAL_ROWS)
     ]
-    out = torch.cat(parts) if parts else torch.empty(0, 0, device=device)
+    out = widen(torch.cat(parts)) if parts else torch.empty(0, 0, device=device)
     if size == 1:
         return out
     classes = torch.tensor([out.size(1) if out.numel() else 0], device=device)
@@ -183,9 +185,10 @@ def train_precomputed(
             mine = rows[rank::size]
             s_rows = _gather(s, mine, device)
             opt.zero_grad(set_to_none=True)
-            logits = net(s_rows)
             target = y[mine.to(y.device)].to(device)
-            loss = F.cross_entropy(logits, target, reduction="sum") * (size / len(rows))
+            with autocast(optim.precision, device):
+                logits = widen(net(s_rows))
+                loss = F.cross_entropy(logits, target, reduction="sum") * (size / len(rows))
             if not torch.isfinite(loss):
                 stepped = epoch > 1 or lo > 0
                 raise diverged("the training loss", model, epoch, split, s_rows, stepped)
@@ -194,7 +197,8 @@ def train_precomputed(
             total += loss.detach().double() * len(rows) / size
         if size > 1:
             dist.all_reduce(total)
-        scores, finite = _evaluate(net, s, y, idx, metric, device)
+        with autocast(optim.precision, device):
+            scores, finite = _evaluate(net, s, y, idx, metric, device)
         if not finite:
             raise diverged("the model output", model, epoch, split, s_rows, True)
         if on_epoch is not None:
