@@ -169,6 +169,10 @@ def test_not_an_npz_archive(tmp_path: Path) -> None:
     pick.write_bytes(pickle.dumps({"x": 1}))
     with pytest.raises(GraphDataError, match=r"is a pickle, not an \.npz archive.*never unpickles"):
         load_dataset(f"npz:{pick}")
+    text = tmp_path / "text.npz"  # numpy reads anything it does not know as a pickle
+    text.write_text("source,target\n0,1\n")
+    with pytest.raises(GraphDataError, match=r"not an \.npz archive \(it starts with b'source,t'"):
+        load_dataset(f"npz:{text}")
     with pytest.raises(GraphDataError, match="is a directory"):
         load_dataset(f"npz:{tmp_path}")
 

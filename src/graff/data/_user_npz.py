@@ -48,9 +48,17 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
 
 def _read_all(fh: BinaryIO, where: str) -> dict[str, np.ndarray]:
     save_hint = f"save the graph with numpy.savez(path, x=..., y=..., edge_index=...) — {_FORMAT}"
+    head = fh.read(8)
+    fh.seek(0)
     try:
         z = np.load(fh, allow_pickle=False)
     except ValueError as exc:
+        if "pickle" in str(exc) and not head.startswith(b"\x80"):
+            # np.load takes anything that is neither a zip archive nor an .npy for a pickle
+            raise DataFileCorruptError(
+                f"{where} is not an .npz archive (it starts with {head!r}: neither a zip "
+                f"archive nor a NumPy array file; a text file?); {save_hint}"
+            ) from exc
         if "pickle" in str(exc):
             raise DataFileCorruptError(
                 f"{where} is a pickle, not an .npz archive; graff never unpickles data files "
