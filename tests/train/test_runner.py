@@ -475,3 +475,25 @@ def test_run_of_something_else_than_a_config_says_what_it_takes() -> None:
         TypeError, match=r"run\(\) takes a RunConfig, got str 'texas'.*resolve_config"
     ):
         run("texas")  # type: ignore[arg-type]
+
+
+def test_run_takes_a_loaded_graph_and_prepares_it_as_the_config_says() -> None:
+    """A PyG Data from graff.data (not prepared) trains as its prepared twin does, in run,
+    fit_split and fit_splits, with cfg.data.normalize_features applied; anything else that is
+    not a graph is a TypeError naming what data may be (was an AttributeError)."""
+    from graff.train import fit_split, fit_splits
+
+    graph = csbm(num_nodes=90, num_classes=3, num_features=6, num_splits=2, seed=7)
+    cfg = _cfg()
+    cfg.data.normalize_features = True
+    prepared = prepare_data(graph, normalize_features=True)
+    assert run(cfg, graph).test == run(cfg, prepared).test
+    assert fit_split(cfg, graph, 1).val == fit_split(cfg, prepared, 1).val
+    assert [r.test for r in fit_splits(cfg, graph, [0, 1], batch=1)] == [
+        r.test for r in fit_splits(cfg, prepared, [0, 1], batch=1)
+    ]
+    raw = run(_cfg(), graph)  # normalize_features off: another input, other numbers
+    assert raw.test != run(cfg, graph).test or raw.val != run(cfg, graph).val
+    for bad in (42, "cora", {"x": 1}):
+        with pytest.raises(TypeError, match=r"data must be a graph: a torch_geometric\.data\.Data"):
+            run(cfg, bad)  # type: ignore[arg-type]

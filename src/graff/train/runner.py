@@ -21,8 +21,9 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
 
-from graff.data import PreparedData, absolute_dataset, check_task, dataset_source
+from graff.data import PreparedData, absolute_dataset, check_task, dataset_source, prepare_data
 from graff.data import load_prepared as _load_prepared
 from graff.device import resolve_device
 from graff.errors import ConfigError
@@ -312,13 +313,28 @@ def split_chunks(
     return [splits[i : i + size] for i in range(0, len(splits), size)]
 
 
+def _as_prepared(cfg: RunConfig, data: Any) -> PreparedData | None:
+    """``data`` as a :class:`PreparedData`: as it is, or a loaded graph (a PyG ``Data``, e.g.
+    from :func:`graff.data.load_dataset`) prepared as ``cfg.data`` says; None stays None."""
+    if data is None or isinstance(data, PreparedData):
+        return data
+    if isinstance(data, Data):
+        return prepare_data(data, normalize_features=cfg.data.normalize_features)
+    raise TypeError(
+        f"data must be a graph: a torch_geometric.data.Data (e.g. graff.data.load_dataset(name)), "
+        f"a graff.train.PreparedData (graff.train.prepare_data(graph)) or None (cfg.data.dataset "
+        f"is loaded); got {type(data).__name__} {data!r:.60}"
+    )
+
+
 def _prepared(
-    cfg: RunConfig, data: PreparedData | None, data_dir: str | None, splits: list[int] | None
+    cfg: RunConfig, data: PreparedData | Data | None, data_dir: str | None, splits: list[int] | None
 ) -> PreparedData:
     """``data`` (or ``cfg``'s dataset, loaded) on ``cfg.device``, checked for the task on the
     splits that will be trained (:func:`graff.data.check_task`)."""
     cfg.validate()
     device = resolve_device(cfg.device)
+    data = _as_prepared(cfg, data)
     if data is None:
         data = load_prepared(cfg, data_dir)
     check_task(data, splits=splits)
@@ -329,7 +345,7 @@ def _prepared(
 
 def fit_split(
     cfg: RunConfig,
-    data: PreparedData | None,
+    data: PreparedData | Data | None,
     split: int,
     *,
     data_dir: str | None = None,
@@ -339,10 +355,11 @@ def fit_split(
     ``cfg.seed + split``, the model of ``cfg.model``, the test metric at the best-validation
     epoch); no files.
 
-    ``data`` may be None: ``cfg``'s dataset is then loaded. ``on_epoch(epoch, scores)`` is
-    called after every epoch with ``loss``, ``train``, ``val`` and ``test`` (fractions);
-    raising from it stops the split (e.g. a pruned search trial).
+    ``data`` is as for :func:`run` (None: ``cfg``'s dataset is loaded).
+    ``on_epoch(epoch, scores)`` is called after every epoch with ``loss``, ``train``, ``val``
+    and ``test`` (fractions); raising from it stops the split (e.g. a pruned search trial).
     """
+    data = _as_prepared(cfg, data)
     if data is not None and not 0 <= split < data.num_splits:
         raise ConfigError(
             f"split {split} out of range: {data.name} has {data.num_splits} splits "
@@ -356,7 +373,7 @@ def fit_split(
 
 def fit_splits(
     cfg: RunConfig,
-    data: PreparedData | None,
+    data: PreparedData | Data | None,
     splits: list[int],
     *,
     data_dir: str | None = None,
@@ -368,6 +385,7 @@ def fit_splits(
     ``on_epoch(epoch, scores)`` is called after every epoch of every pass with the scores of
     the splits still training, by split; raising from it stops the training (e.g. a pruned
     search trial)."""
+    data = _as_prepared(cfg, data)
     if data is not None:
         bad = [k for k in splits if not 0 <= k < data.num_splits]
         if bad:
@@ -415,7 +433,7 @@ def _train_passes(
 
 def run(
     cfg: RunConfig,
-    data: PreparedData | None = None,
+    data: PreparedData | Data | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     *,
     data_dir: str | None = None,
@@ -435,8 +453,10 @@ def run(
 
     Args:
         cfg: the run config (validated here).
-        data: the prepared graph; None loads ``cfg.data.dataset`` (from ``data_dir``, else
-            ``$GRAFF_DATA``, else the user cache).
+        data: the prepared graph, or a loaded one (a PyG ``Data`` in graff's convention, e.g.
+            from :func:`graff.data.load_dataset`: prepared here as ``cfg.data`` says); None
+            loads ``cfg.data.dataset`` (from ``data_dir``, else ``$GRAFF_DATA``, else the user
+            cache).
         data_dir: where the raw files are (also when ``data`` is given: the run directory
             records the folder that holds them).
         out_dir: a resumable run directory (:mod:`graff.train.rundir`): each split's model,
@@ -464,6 +484,7 @@ def run(
             f"run() takes a RunConfig, got {type(cfg).__name__} {cfg!r:.60}; build one with "
             "graff.train.resolve_config(dataset, model)[0] or graff.train.load_config(path)"
         )
+    data = _as_prepared(cfg, data)
     if data is not None:
         _split_list(cfg, data)  # out-of-range indices: a ConfigError naming data.splits
     cfg = with_absolute_data(cfg)
