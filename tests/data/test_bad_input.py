@@ -228,3 +228,17 @@ def test_large_features_warn_naming_the_scale() -> None:
     with pytest.warns(GraphDataWarning, match=r"\|x\| = 2e\+07.*Rescale"):
         check_features(torch.full((3, 2), 2e7), name="g")
     check_features(torch.full((3, 2), 2e7), warn=False)
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ("cora", r"got str 'cora'; load it first: graff\.data\.load_dataset\('cora'\)"),
+        (Path("cora.npz"), r"got PosixPath|got WindowsPath"),
+        (42, r"with x, y and edge_index .* got int 42"),
+        (None, r"with x, y and edge_index .* got NoneType"),
+    ],
+)
+def test_prepare_data_of_a_name_or_non_graph_says_to_load_it(bad: Any, match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        prepare_data(bad)

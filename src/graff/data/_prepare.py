@@ -76,6 +76,17 @@ def prepare_data(data: Any, *, normalize_features: bool = False) -> PreparedData
     Raises:
         GraphDataError: the graph is not a usable classification task (message says why).
     """
+    if isinstance(data, (str, os.PathLike)):
+        raise TypeError(
+            f"prepare_data takes a loaded graph (a torch_geometric.data.Data), got "
+            f"{type(data).__name__} {str(data)!r:.60}; load it first: "
+            f"graff.data.load_dataset({str(data)!r:.40}), or graff.data.load_prepared for both"
+        )
+    if not all(hasattr(data, k) for k in ("x", "y", "edge_index")):
+        raise TypeError(
+            "prepare_data takes a loaded graph with x, y and edge_index (a "
+            f"torch_geometric.data.Data), got {type(data).__name__} {data!r:.60}"
+        )
     name = str(getattr(data, "name", "graph"))
     check_task(data)
     check_features(data.x, name=name, warn=not normalize_features)
