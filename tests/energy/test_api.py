@@ -210,3 +210,26 @@ def test_energy_trajectory_as_graff_callback() -> None:
     model(x, ei, callback=rec_model)
     assert len(rec_model) == 5
     assert measured_regime(rec, spectral_radius(ei, n)).regime in {"LFD", "HFD", "undetermined"}
+
+
+def test_a_model_or_a_diverged_w_is_named_not_crashed_on() -> None:
+    """A model passed where its matrix belongs, a W with NaN/inf (a diverged run), and a
+    non-GRAFF model given to model_frequency_response: one ValueError each, naming the fix
+    (were: a bare type error, a LinAlgError from eigh, an AttributeError)."""
+    model = GRAFF(3, 4, 2)
+    with pytest.raises(
+        ValueError, match=r"got GRAFF; for a model pass its matrix, e\.g\. model\.W"
+    ):
+        energy.w_spectrum(model)  # type: ignore[arg-type]
+    for bad in (float("nan"), float("inf")):
+        W = torch.eye(4)
+        W[1, 1] = bad
+        with pytest.raises(ValueError, match="W has NaN or infinite entries"):
+            energy.w_spectrum(W)
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            energy.attraction_repulsion(W)
+    with pytest.raises(
+        ValueError, match=r"needs a GRAFF model .* got Linear; .*frequency_response"
+    ):
+        energy.model_frequency_response(torch.nn.Linear(3, 3))  # type: ignore[arg-type]
+    assert energy.model_frequency_response(model).response.shape[0] > 0

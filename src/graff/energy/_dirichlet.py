@@ -43,7 +43,12 @@ def as_features(F: Tensor, name: str = "F") -> Tensor:
 def check_channel_matrix(M: Tensor, d: int | None, name: str) -> Tensor:
     """Check a channel-mixing matrix: square [d, d], floating."""
     if not isinstance(M, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(M).__name__}")
+        hint = (
+            f"; for a model pass its matrix, e.g. model.{name}"
+            if isinstance(getattr(M, name, None), Tensor)
+            else ""
+        )
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(M).__name__}{hint}")
     if M.dim() != 2 or M.size(0) != M.size(1):
         raise ValueError(
             f"{name} must be a square [d, d] matrix, got {tuple(M.shape)}"
@@ -53,6 +58,11 @@ def check_channel_matrix(M: Tensor, d: int | None, name: str) -> Tensor:
         raise ValueError(f"{name} is {tuple(M.shape)} but the features have d={d} channels")
     if not M.dtype.is_floating_point:
         raise ValueError(f"{name} must be a floating tensor, got dtype {M.dtype}")
+    if not bool(torch.isfinite(M.detach()).all()):
+        raise ValueError(
+            f"{name} has NaN or infinite entries (a diverged model?); its spectrum and energies "
+            "are undefined"
+        )
     return M
 
 

@@ -234,6 +234,11 @@ def model_frequency_response(
     ``step_norm`` are ignored. Ā's self-loops only change which λ occur (Δ = I − Ā still).
     Raises ``ValueError`` for a time-dependent W (one W per step).
     """
+    if not all(isinstance(getattr(model, k, None), Tensor) for k in ("W", "Omega")):
+        raise ValueError(
+            "model_frequency_response needs a GRAFF model (its W, Ω and Euler steps), got "
+            f"{type(model).__name__}; for any W and Ω use frequency_response(W, Omega, steps)"
+        )
     W = model.W
     if W.dim() != 2:
         raise ValueError(
