@@ -2,7 +2,7 @@
 two "machines" filling one study on a real PostgreSQL server started here (pgserver).
 
 Every study must end with exactly the requested number of counted trials: none lost (a
-killed trial is run again), none run twice, none left RUNNING.
+killed trial's configuration is run again), none run twice, none left RUNNING.
 """
 
 from __future__ import annotations
@@ -111,6 +111,10 @@ def test_resume_after_kill_runs_each_missing_trial_once(tmp_path):
     _check_study(study.trials, total)
     killed = study.trials[killed_number]
     assert killed.state == TrialState.FAIL and "killed" in killed.user_attrs
+    # its configuration ran again, to its end, before any new one
+    (again,) = [t for t in study.trials if t.user_attrs.get("retry_of") == killed_number]
+    assert again.state == TrialState.COMPLETE and again.params == killed.params
+    assert again.number == max(t.number for t in trials) + 1
 
 
 @pytest.mark.slow

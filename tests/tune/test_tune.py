@@ -357,6 +357,40 @@ def test_dead_workers_trials_are_failed_live_ones_kept(tmp_path):
     assert _storage.counts(study.trials).finished == 0  # a killed trial does not count
 
 
+def test_a_killed_trials_configuration_runs_again_at_most_twice(tmp_path):
+    """A killed trial's parameters are queued to run next (with retry_of and retries, keeping
+    base_config), so a search stopped again and again still finishes its long trials; a
+    third kill of the same configuration, or a kill before sampling, queues nothing."""
+    from graff.tune import _storage
+
+    storage = _storage.open_storage(str(tmp_path / "study.journal"))
+    study = optuna.create_study(storage=storage, study_name="s")
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    gone = {"host": socket.gethostname(), "pid": proc.pid}
+    dist = {"model.dropout": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    first = study.ask(dist)
+    first.set_user_attr("base_config", True)
+    first.set_user_attr("worker", gone)
+    study.tell(study.ask(dist), 0.5)  # another trial, alive, ends
+    assert _storage.reap_dead_trials(study) == [0]
+    for expected in (1, 2):
+        retry = study.ask(dist)  # the queued copy comes first
+        assert retry.params == study.trials[0].params
+        assert retry.user_attrs["retries"] == expected
+        assert retry.user_attrs["retry_of"] == (0 if expected == 1 else retry.number - 1)
+        assert retry.user_attrs["base_config"] is True
+        retry.set_user_attr("worker", gone)
+        _storage.reap_dead_trials(study)
+    fresh = study.ask(dist)  # killed twice after the first time: no third copy
+    assert "retry_of" not in fresh.user_attrs
+    unsampled = study.ask()  # killed before it drew anything: nothing to rerun
+    unsampled.set_user_attr("worker", gone)
+    before = len(study.trials)
+    assert _storage.reap_dead_trials(study) == [unsampled.number]
+    assert len(study.trials) == before
+
+
 def test_plots_are_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch, caplog):
     import sys
 

@@ -10,11 +10,15 @@ Two kinds of storage:
   so that no record is ever appended to a half-written one. A trial whose
   worker died (``kill -9``, a crash) stays RUNNING in the log; every worker, before it starts
   a trial, marks FAIL each RUNNING trial whose process (host and pid recorded in the trial)
-  no longer exists. So running the same command again after a kill resumes at once.
+  no longer exists. So running the same command again after a kill resumes at once, and
+  the killed trial's configuration is run again first (at most :data:`MAX_RETRIES` times): a
+  search stopped again and again (a machine lent for a few hours at a time) would otherwise
+  never finish, and so silently drop, its longest configurations.
 * **A database URL** (``postgresql://user:pw@host/db``, ``sqlite:///file.db``, any SQLAlchemy
   URL): :class:`optuna.storages.RDBStorage` with Optuna's heartbeat. Workers on other
   machines cannot be asked whether their process lives, so a RUNNING trial whose heartbeat
-  is older than :data:`GRACE_PERIOD` seconds is marked FAIL instead.
+  is older than :data:`GRACE_PERIOD` seconds is marked FAIL instead, and run again as above
+  (Optuna's :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`).
 
 A failed *run* (the model diverged, the sampled combination is not a valid config) is a
 finished trial: state FAIL with a user attribute ``error``. A FAIL without ``error`` is a
@@ -64,6 +68,10 @@ HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 60
 #: A RUNNING trial that never recorded its worker is failed after this long (embedded).
 UNCLAIMED_SECONDS = 120
+#: How often a killed trial's configuration is run again (its copies carry ``retry_of``).
+MAX_RETRIES = 2
+#: User attributes a retried trial keeps from the killed one.
+_CARRIED = ("base_config",)
 #: Tries to open a database whose Optuna tables other machines may be creating right now.
 SCHEMA_ATTEMPTS = 5
 
@@ -213,6 +221,9 @@ def _open_database(storage: str) -> optuna.storages.BaseStorage:
                     engine_kwargs=engine_kwargs,
                     heartbeat_interval=HEARTBEAT_INTERVAL,
                     grace_period=GRACE_PERIOD,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRIES
+                    ),
                 )
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
             # Machines that start together on an empty database all create Optuna's tables;
@@ -265,10 +276,22 @@ def reap_dead_trials(study: optuna.Study) -> list[int]:
         try:
             study._storage.set_trial_user_attr(t._trial_id, "killed", "worker process ended")
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-            failed.append(t.number)
         except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
-            pass  # another worker got there first
+            continue  # another worker got there first
+        failed.append(t.number)
+        _retry(study, t)
     return failed
+
+
+def _retry(study: optuna.Study, killed: FrozenTrial) -> None:
+    """Queue the killed trial's configuration to run next, unless it was retried
+    :data:`MAX_RETRIES` times already or was killed before it had one."""
+    retries = int(killed.user_attrs.get("retries", 0))
+    if retries >= MAX_RETRIES or not killed.params:
+        return
+    attrs = {k: v for k, v in killed.user_attrs.items() if k in _CARRIED}
+    attrs.update(retries=retries + 1, retry_of=killed.number)
+    study.enqueue_trial(killed.params, user_attrs=attrs)
 
 
 def fail_stale(study: optuna.Study) -> None:
