@@ -26,7 +26,8 @@ user graph's path absolute).
 
 For a run: :func:`prepare_data` (or :func:`load_prepared`, by name) checks the task
 (:func:`check_task`: two or more classes, a fitting metric, non-empty distinct splits) and the
-features (:func:`check_features`) and returns a :class:`PreparedData`. Dataset facts for
+features (:func:`check_features`) and returns a :class:`PreparedData` (:func:`as_prepared`:
+a graph either way, as the runner takes it). Dataset facts for
 ``graff reproduce``: :data:`PAPER_DATASETS`, :data:`EXTRA_DATASETS`, :func:`dataset_groups`,
 :data:`DATASET_SIZES`, :data:`EXAMPLE_PARAMS` (all read from the :data:`DATASETS` registry).
 
@@ -39,7 +40,7 @@ from ._catalog import dataset_records
 from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError, GraphDataWarning
 from ._fetch import cache_dir, fetch_file, resolve_data_dir
 from ._groups import DATASET_SIZES, EXAMPLE_PARAMS, EXTRA_DATASETS, PAPER_DATASETS, dataset_groups
-from ._prepare import PreparedData, load_prepared, prepare_data
+from ._prepare import PreparedData, as_prepared, load_prepared, prepare_data
 from ._registry import (
     DATASETS,
     LOADER_VERSION,
@@ -68,6 +69,7 @@ __all__ = [
     "GraphDataWarning",
     "PreparedData",
     "absolute_dataset",
+    "as_prepared",
     "cache_dir",
     "check_features",
     "check_task",

@@ -12,12 +12,13 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
 
 from ._registry import load_dataset
 from ._task import check_features, check_task
 from ._validate import row_normalize
 
-__all__ = ["PreparedData", "load_prepared", "prepare_data"]
+__all__ = ["PreparedData", "as_prepared", "load_prepared", "prepare_data"]
 
 
 @dataclass
@@ -125,3 +126,18 @@ def load_prepared(
     """
     data = load_dataset(dataset, data_dir, **dict(params or {}))
     return prepare_data(data, normalize_features=normalize_features)
+
+
+def as_prepared(data: Any, *, normalize_features: bool = False) -> PreparedData | None:
+    """``data`` as a :class:`PreparedData`: as it is, or a loaded graph (a PyG ``Data``, e.g.
+    from :func:`load_dataset`) through :func:`prepare_data`; None stays None. Anything else
+    is a ``TypeError`` naming what a graph may be."""
+    if data is None or isinstance(data, PreparedData):
+        return data
+    if isinstance(data, Data):
+        return prepare_data(data, normalize_features=normalize_features)
+    raise TypeError(
+        f"data must be a graph: a torch_geometric.data.Data (e.g. graff.data.load_dataset(name)), "
+        f"a graff.train.PreparedData (graff.train.prepare_data(graph)) or None (cfg.data.dataset "
+        f"is loaded); got {type(data).__name__} {data!r:.60}"
+    )

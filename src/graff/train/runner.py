@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graff.data import PreparedData, absolute_dataset, check_task, dataset_source, prepare_data
+from graff.data import PreparedData, absolute_dataset, as_prepared, check_task, dataset_source
 from graff.data import load_prepared as _load_prepared
 from graff.device import resolve_device
 from graff.errors import ConfigError
@@ -313,20 +313,6 @@ def split_chunks(
     return [splits[i : i + size] for i in range(0, len(splits), size)]
 
 
-def _as_prepared(cfg: RunConfig, data: Any) -> PreparedData | None:
-    """``data`` as a :class:`PreparedData`: as it is, or a loaded graph (a PyG ``Data``, e.g.
-    from :func:`graff.data.load_dataset`) prepared as ``cfg.data`` says; None stays None."""
-    if data is None or isinstance(data, PreparedData):
-        return data
-    if isinstance(data, Data):
-        return prepare_data(data, normalize_features=cfg.data.normalize_features)
-    raise TypeError(
-        f"data must be a graph: a torch_geometric.data.Data (e.g. graff.data.load_dataset(name)), "
-        f"a graff.train.PreparedData (graff.train.prepare_data(graph)) or None (cfg.data.dataset "
-        f"is loaded); got {type(data).__name__} {data!r:.60}"
-    )
-
-
 def _prepared(
     cfg: RunConfig, data: PreparedData | Data | None, data_dir: str | None, splits: list[int] | None
 ) -> PreparedData:
@@ -334,7 +320,7 @@ def _prepared(
     splits that will be trained (:func:`graff.data.check_task`)."""
     cfg.validate()
     device = resolve_device(cfg.device)
-    data = _as_prepared(cfg, data)
+    data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is None:
         data = load_prepared(cfg, data_dir)
     check_task(data, splits=splits)
@@ -359,7 +345,7 @@ def fit_split(
     ``on_epoch(epoch, scores)`` is called after every epoch with ``loss``, ``train``, ``val``
     and ``test`` (fractions); raising from it stops the split (e.g. a pruned search trial).
     """
-    data = _as_prepared(cfg, data)
+    data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is not None and not 0 <= split < data.num_splits:
         raise ConfigError(
             f"split {split} out of range: {data.name} has {data.num_splits} splits "
@@ -385,7 +371,7 @@ def fit_splits(
     ``on_epoch(epoch, scores)`` is called after every epoch of every pass with the scores of
     the splits still training, by split; raising from it stops the training (e.g. a pruned
     search trial)."""
-    data = _as_prepared(cfg, data)
+    data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is not None:
         bad = [k for k in splits if not 0 <= k < data.num_splits]
         if bad:
@@ -484,7 +470,7 @@ def run(
             f"run() takes a RunConfig, got {type(cfg).__name__} {cfg!r:.60}; build one with "
             "graff.train.resolve_config(dataset, model)[0] or graff.train.load_config(path)"
         )
-    data = _as_prepared(cfg, data)
+    data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is not None:
         _split_list(cfg, data)  # out-of-range indices: a ConfigError naming data.splits
     cfg = with_absolute_data(cfg)
