@@ -337,7 +337,10 @@ def test_yaml_not_a_mapping(tmp_path: Path) -> None:
     """A YAML list or a non-mapping section is a ConfigError."""
     path = tmp_path / "list.yaml"
     path.write_text("- 1\n- 2\n")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"list\.yaml holds a YAML list .*mapping of sections"):
+        load_config(path)
+    path.write_text("texas\n")  # a dataset name where a file belongs
+    with pytest.raises(ConfigError, match=r"holds a YAML str \('texas'\).*graff/configs"):
         load_config(path)
     path.write_text("model: 3\n")
     with pytest.raises(ConfigError, match="model"):

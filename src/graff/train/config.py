@@ -426,6 +426,12 @@ def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
         raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from None
     if _is_run_record(raw):
         raw = raw["config"]  # a run directory's config.yaml: the config it ran, with versions
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"config file {path} holds a YAML {type(raw).__name__} ({str(raw)!r:.40}), not a "
+            "mapping of sections (data:, model:, optim:, seed:); see the shipped configs, "
+            "e.g. graff/configs/graff/texas.yaml"
+        )
     return config_from_dict(raw, base)
 
 
