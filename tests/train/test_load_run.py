@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -103,6 +104,32 @@ def test_loads_the_data_it_was_trained_on(data: PreparedData, tmp_path: Path) ->
     loaded = load_run(out)
     assert loaded.data_source == {"kind": "generated", "path": None}
     assert loaded.evaluate(0)["test"] == summary.test[0]
+
+
+def test_a_bf16_run_is_evaluated_in_bf16(
+    data: PreparedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run trained with optim.precision=bf16 recorded its scores under autocast; loading it
+    back scores it the same way (the precision reaches the evaluation), and the recorded
+    test scores come back."""
+    import graff.train.load as load_module
+
+    out = tmp_path / "run"
+    cfg = _cfg(**PARAMS)
+    cfg.optim.precision = "bf16"
+    summary = run(cfg, data, out)
+    loaded = load_run(out)
+    assert loaded.config.optim.precision == "bf16"
+    seen: list[str] = []
+    real = load_module.evaluate
+
+    def spy(*args: Any) -> Any:
+        seen.append(args[6] if len(args) > 6 else "fp32")
+        return real(*args)
+
+    monkeypatch.setattr(load_module, "evaluate", spy)
+    assert [loaded.evaluate(k)["test"] for k in summary.splits] == summary.test
+    assert seen == ["bf16"] * len(summary.splits)
 
 
 def _npz(path: Path, data: PreparedData) -> None:

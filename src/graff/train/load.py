@@ -208,12 +208,13 @@ class LoadedRun:
     def evaluate(self, k: int, data: PreparedData | None = None) -> dict[str, float]:
         """Split ``k``'s model on split ``k`` of ``data`` (default :meth:`data`): the metric
         on its train, validation and test nodes, in percent, as :func:`graff.train.run`
-        scored them (same features, eval mode)."""
+        scored them (same features, eval mode, the run's ``optim.precision``)."""
         data = data if data is not None else self.data()
         model = self.model(k)
         masks = {m: getattr(data, f"{m}_mask")[:, k].cpu() for m in ("train", "val", "test")}
         x = model_features(model, data.x.cpu())
-        scores, _ = evaluate(model, x, data.edge_index.cpu(), data.y.cpu(), masks, data.metric)
+        ei, y, prec = data.edge_index.cpu(), data.y.cpu(), self.config.optim.precision
+        scores, _ = evaluate(model, x, ei, y, masks, data.metric, prec)
         return {m: 100.0 * v for m, v in scores.items()}
 
 
