@@ -12,6 +12,9 @@ AdamW lr 3e-5 without weight decay, 1000 steps, 8 heads), one per row of their t
 validation score over the 10 splits; the test mean ± std of that depth is reported, the
 others' kept for the record.
 
+``--precision bf16`` runs either in bfloat16 mixed precision (``optim.precision``; their
+``train.py`` has ``--amp``), its run directories apart (``...-bf16``).
+
 ``--cost N`` trains nothing to the end: for every (row, dataset) at depths 1 and 5 it times
 N epochs of one split (after one warm-up epoch; an epoch is a training step and the
 evaluation, as in a run) and extrapolates a row's cost at this device and thread count: 5
@@ -38,17 +41,19 @@ ROWS = ("resnet", "gcn", "sage", "gat", "gat-sep", "gt", "gt-sep")
 DEPTHS = (1, 2, 3, 4, 5)
 
 
-def _config(row: str, dataset: str, depth: int, device: str) -> Any:
+def _config(row: str, dataset: str, depth: int, device: str, precision: str) -> Any:
     cfg, _ = resolve_config(
         dataset,
         config=HERE / f"{row}.yaml",
-        overrides=[f"model.num_layers={depth}"],
+        overrides=[f"model.num_layers={depth}", f"optim.precision={precision}"],
         device=device,
     )
     return cfg
 
 
-def rerun(rows: list[str], datasets: list[str], out: Path, device: str) -> list[dict[str, Any]]:
+def rerun(
+    rows: list[str], datasets: list[str], out: Path, device: str, precision: str
+) -> list[dict[str, Any]]:
     """Every depth of every (row, dataset) on 10 splits; the depth with the best mean
     validation is the row's."""
     table = []
@@ -56,8 +61,9 @@ def rerun(rows: list[str], datasets: list[str], out: Path, device: str) -> list[
         for row in rows:
             runs = {}
             for depth in DEPTHS:
-                cfg = _config(row, ds, depth, device)
-                summary = run(cfg, out_dir=out / f"{ds}-{row}" / f"depth-{depth}")
+                cfg = _config(row, ds, depth, device, precision)
+                tag = "" if precision == "fp32" else f"-{precision}"
+                summary = run(cfg, out_dir=out / f"{ds}-{row}{tag}" / f"depth-{depth}")
                 runs[depth] = summary
                 print(
                     f"{row} on {ds}, depth {depth}: val {statistics.mean(summary.val):.2f}, "
@@ -75,6 +81,7 @@ def rerun(rows: list[str], datasets: list[str], out: Path, device: str) -> list[
                     "test_std": s.std,
                     "val_mean": statistics.mean(s.val),
                     "metric": s.metric,
+                    "precision": precision,
                     "by_depth": {
                         d: {"val": statistics.mean(r.val), "test": r.mean} for d, r in runs.items()
                     },
@@ -83,14 +90,16 @@ def rerun(rows: list[str], datasets: list[str], out: Path, device: str) -> list[
     return table
 
 
-def cost(rows: list[str], datasets: list[str], epochs: int, device: str) -> list[dict[str, Any]]:
+def cost(
+    rows: list[str], datasets: list[str], epochs: int, device: str, precision: str
+) -> list[dict[str, Any]]:
     out = []
     for ds in datasets:
         data = None
         for row in rows:
             per_depth = {}
             for depth in (1, 5):
-                cfg = _config(row, ds, depth, device)
+                cfg = _config(row, ds, depth, device, precision)
                 if data is None:
                     data = load_prepared(cfg).to(torch.device(cfg.device))
                 cfg.optim.epochs, cfg.optim.patience = epochs + 1, None
@@ -122,6 +131,7 @@ def cost(rows: list[str], datasets: list[str], epochs: int, device: str) -> list
                     "row_hours": sweep * 10 * 1000 / 3600,
                     "threads": torch.get_num_threads(),
                     "device": device,
+                    "precision": precision,
                     "epochs_timed": epochs,
                 }
             )
@@ -131,15 +141,15 @@ def cost(rows: list[str], datasets: list[str], epochs: int, device: str) -> list
 def _markdown(rows: list[dict[str, Any]]) -> str:
     if rows and "row_hours" in rows[0]:
         lines = [
-            "| row | graph | s / epoch, depth 1 | s / epoch, depth 5 | "
+            "| row | graph | precision | s / epoch, depth 1 | s / epoch, depth 5 | "
             "row (5 depths × 10 splits × 1000 epochs) |",
-            "|---|---|---|---|---|",
+            "|---|---|---|---|---|---|",
         ]
         for r in rows:
             sp = r["seconds_per_epoch"]
             lines.append(
-                f"| {r['row']} | {r['dataset']} | {sp[1]:.2f} | {sp[5]:.2f} | "
-                f"{r['row_hours']:.0f} h |"
+                f"| {r['row']} | {r['dataset']} | {r.get('precision', 'fp32')} | {sp[1]:.2f} | "
+                f"{sp[5]:.2f} | {r['row_hours']:.0f} h |"
             )
     else:
         lines = [
@@ -160,6 +170,12 @@ def main() -> None:
     p.add_argument("--datasets", default="minesweeper,tolokers")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int)
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: mixed precision (optim.precision; their --amp, in bfloat16)",
+    )
     p.add_argument("--out", default="runs/heterophily/published", help="run directories")
     p.add_argument("--cost", type=int, metavar="N", help="time N epochs per cell instead")
     p.add_argument("--json", help="where the results go (default: beside --out or the cost file)")
@@ -172,10 +188,10 @@ def main() -> None:
         p.error(f"unknown rows {unknown}; rows: {', '.join(ROWS)}")
     datasets = [d.strip() for d in args.datasets.split(",")]
     if args.cost:
-        result = cost(rows, datasets, args.cost, args.device)
+        result = cost(rows, datasets, args.cost, args.device, args.precision)
         target = Path(args.json or "benchmarks/heterophily/results-cost.json")
     else:
-        result = rerun(rows, datasets, Path(args.out), args.device)
+        result = rerun(rows, datasets, Path(args.out), args.device, args.precision)
         target = Path(args.json or Path(args.out) / "published.json")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=2) + "\n")
