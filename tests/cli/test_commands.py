@@ -115,6 +115,7 @@ def test_train_npz(npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert all(0 <= t <= 100 for t in summary["test"])
     assert f"{summary['mean']:.2f} ± {summary['std']:.2f}" in text
     assert str(out / "summary.json") in text
+    assert "bf16" not in text  # float32 unless asked
 
 
 def test_train_precision_flag_sets_optim_precision(
@@ -127,7 +128,7 @@ def test_train_precision_flag_sets_optim_precision(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["optim"]["precision"] == "bf16"
     assert all(0 <= t <= 100 for t in summary["test"])
-    capsys.readouterr()
+    assert "(± sample std)" in (said := _output(capsys)) and "bf16 mixed precision" in said
     assert main(_train_args(npz_graph, tmp_path / "bad", "--precision", "fp16")) == 2
     assert "choose from 'fp32', 'bf16'" in _output(capsys)
 

@@ -124,6 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{summary.model} on {summary.dataset}: test {_metric_name(summary.metric)} "
         f"{r.fmt(summary.mean, summary.std)} % over {len(summary.splits)} splits "
         f"(± sample std), {summary.seconds:.1f} s"
+        + (", bf16 mixed precision" if cfg.optim.precision == "bf16" else "")
     )
     r.say(
         f"results: {out / 'summary.json'}; per-epoch curves: {out}/history_<k>.csv; "
