@@ -274,6 +274,11 @@ def reproduce(
     if not cells:
         raise RunDirError(f"no finished runs under {out} for these models and datasets")
     md, csv_text = results_markdown(cells), results_csv(cells)
+    if overrides:  # a table of changed configs must say so where it is read
+        md += (
+            f"\nEvery cell ran with {' '.join('--set ' + o for o in overrides)}: the shipped "
+            "configs changed, not as they are.\n"
+        )
     files = [atomic_write(out / "reproduce.md", md), atomic_write(out / "reproduce.csv", csv_text)]
     return ReproduceResult(
         cells, md, csv_text, skipped, time.perf_counter() - t0, files, unconfigured

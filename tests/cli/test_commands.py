@@ -354,6 +354,7 @@ def test_reproduce_texas(
     assert "texas" in text
     md = (out / "reproduce.md").read_text()
     assert "texas" in md and "88.38 ± 4.53" in md and "graff — published" in md
+    assert "ran with --set optim.epochs=2 --set data.splits=[0,1]: the shipped configs" in md
     rows = list(csv.DictReader((out / "reproduce.csv").read_text().splitlines()))
     assert len(rows) == 1
     row = rows[0]
@@ -429,12 +430,13 @@ def test_reproduce_two_models_one_table(
     assert float(by[("gcn", "texas")]["paper_mean"]) == 55.14
     md = (out / "reproduce.md").read_text().splitlines()
     assert md[0].startswith("| model | texas | minesweeper (ROC-AUC) |")
-    assert [line.split("|")[1].strip() for line in md[2:]] == [
+    assert [line.split("|")[1].strip() for line in md[2:] if line.startswith("|")] == [
         "mlp",
         "mlp — published",
         "gcn",
         "gcn — published",
     ]
+    assert md[-1].startswith("Every cell ran with --set optim.epochs=2 --set data.splits=[0]")
     for m in ("mlp", "gcn"):
         for ds in ("texas", "minesweeper"):
             assert (out / f"{ds}-{m}" / "summary.json").is_file()
