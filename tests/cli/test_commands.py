@@ -352,6 +352,8 @@ def test_reproduce_texas(
     assert main(args) == 0
     text = _output(capsys)
     assert "texas" in text
+    assert "Every cell ran with --set optim.epochs=2" in text  # said once, under the table
+    assert text.count("Every cell ran with") == 1
     md = (out / "reproduce.md").read_text()
     assert "texas" in md and "88.38 ± 4.53" in md and "graff — published" in md
     assert "ran with --set optim.epochs=2 --set data.splits=[0,1]: the shipped configs" in md

@@ -98,8 +98,10 @@ def table(title: str, columns: list[str], rows: list[list[str]], **kw: Any) -> T
 
 
 def markdown_table(md: str) -> Table:
-    """A rich Table from a Markdown table (rows ending in "published" dimmed)."""
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in md.splitlines()]
+    """A rich Table from a Markdown table (rows ending in "published" dimmed); lines that are
+    not table rows (notes under it) are left out."""
+    lines = [line for line in md.splitlines() if line.lstrip().startswith("|")]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
     t = Table(title="ours vs published (test accuracy % or ROC-AUC ×100, 10 splits)")
     for head in rows[0]:
         t.add_column(Text(head.replace(" (ROC-AUC)", "\n(ROC-AUC)")))
