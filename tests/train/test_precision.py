@@ -83,8 +83,11 @@ def test_sparse_products_run_in_float32_under_autocast() -> None:
         "edge_softmax": edge_softmax(scores.float(), s),
         "sparse_linear": feats @ weight.t(),
     }
+    base = torch.ones(n, d, dtype=torch.bfloat16)  # a keyword argument is widened too
+    expected["spmm_add"] = base.float() + 0.5 * (adj @ x.float())
     with torch.autocast("cpu", dtype=torch.bfloat16):
         got = {
+            "spmm_add": spmm_add(adj, x, base=base, alpha=0.5),
             "spmm": spmm_add(adj, x),
             "edge_values_mm": edge_values_mm(vals, x, s),
             "edge_dot": edge_dot(x, x, s),

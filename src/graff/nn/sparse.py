@@ -74,6 +74,10 @@ def widen(t: Tensor) -> Tensor:
     return t.float() if t.dtype in _LOW_PRECISION else t
 
 
+def _dense_widened(a: Any) -> Any:
+    return widen(a) if isinstance(a, Tensor) and a.layout == torch.strided else a
+
+
 def _in_float32(fn: _F) -> _F:
     """Run ``fn`` with autocast off and its bfloat16/float16 dense tensor arguments in float32
     when autocast is on for the device of its first tensor argument; else call it as it is."""
@@ -83,9 +87,8 @@ def _in_float32(fn: _F) -> _F:
         device = next((a.device.type for a in args if isinstance(a, Tensor)), "cpu")
         if not torch.is_autocast_enabled(device):
             return fn(*args, **kwargs)
-        args = tuple(
-            widen(a) if isinstance(a, Tensor) and a.layout == torch.strided else a for a in args
-        )
+        args = tuple(_dense_widened(a) for a in args)
+        kwargs = {k: _dense_widened(v) for k, v in kwargs.items()}
         with torch.autocast(device, enabled=False):
             return fn(*args, **kwargs)
 
