@@ -314,13 +314,13 @@ def split_chunks(
 
 
 def _prepared(
-    cfg: RunConfig, data: PreparedData | Data | None, data_dir: str | None, splits: list[int] | None
+    cfg: RunConfig, data: PreparedData | None, data_dir: str | None, splits: list[int] | None
 ) -> PreparedData:
     """``data`` (or ``cfg``'s dataset, loaded) on ``cfg.device``, checked for the task on the
-    splits that will be trained (:func:`graff.data.check_task`)."""
+    splits that will be trained (:func:`graff.data.check_task`); callers have turned a loaded
+    graph into a :class:`PreparedData` already (:func:`graff.data.as_prepared`)."""
     cfg.validate()
     device = resolve_device(cfg.device)
-    data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is None:
         data = load_prepared(cfg, data_dir)
     check_task(data, splits=splits)
