@@ -114,6 +114,9 @@ class ReproduceResult:
     #: with ``models=["all"]``, the cells no config is shipped for (left empty), as
     #: ``model/dataset`` (e.g. GAT-sep's, shipped for Platonov et al.'s graphs only).
     unconfigured: list[str] = field(default_factory=list)
+    #: what the table alone does not say (e.g. the ``overrides`` every cell ran with), as
+    #: written under it in ``markdown``.
+    notes: list[str] = field(default_factory=list)
 
 
 def _check_models(models: Sequence[str]) -> list[str]:
@@ -273,15 +276,17 @@ def reproduce(
     ]
     if not cells:
         raise RunDirError(f"no finished runs under {out} for these models and datasets")
-    md, csv_text = results_markdown(cells), results_csv(cells)
+    notes = []
     if overrides:  # a table of changed configs must say so where it is read
-        md += (
-            f"\nEvery cell ran with {' '.join('--set ' + o for o in overrides)}: the shipped "
-            "configs changed, not as they are.\n"
+        notes.append(
+            f"Every cell ran with {' '.join('--set ' + o for o in overrides)}: the shipped "
+            "configs changed, not as they are."
         )
+    md, csv_text = results_markdown(cells), results_csv(cells)
+    md += "".join(f"\n{note}\n" for note in notes)
     files = [atomic_write(out / "reproduce.md", md), atomic_write(out / "reproduce.csv", csv_text)]
     return ReproduceResult(
-        cells, md, csv_text, skipped, time.perf_counter() - t0, files, unconfigured
+        cells, md, csv_text, skipped, time.perf_counter() - t0, files, unconfigured, notes
     )
 
 

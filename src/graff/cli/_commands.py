@@ -228,9 +228,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             "empty): " + ", ".join(result.unconfigured)
         )
     r.out.print(r.markdown_table(result.markdown))
-    for note in result.markdown.splitlines():
-        if note.strip() and not note.lstrip().startswith("|"):
-            r.say(note)
+    for note in result.notes:
+        r.say(note)
     r.say(
         f"wall time {result.seconds:.0f} s (this invocation); ± is the sample std over each "
         "run's splits; † = more than 2 published std from the published mean"
