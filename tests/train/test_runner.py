@@ -183,6 +183,19 @@ def test_splits_out_of_range(data3: PreparedData, tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+def test_fit_split_and_fit_splits_out_of_range(data3: PreparedData) -> None:
+    """fit_split and fit_splits refuse a split the graph does not have (negative included),
+    naming the argument and the range, before any training."""
+    from graff.train import fit_split, fit_splits
+
+    with pytest.raises(ConfigError, match=r"^split 3 out of range: .* has 3 splits \(0\.\.2\)"):
+        fit_split(_cfg(), data3, 3)
+    with pytest.raises(ConfigError, match=r"^split -1 out of range"):
+        fit_split(_cfg(), data3, -1)
+    with pytest.raises(ConfigError, match=r"^splits \[-1, 5\] out of range: .* \(0\.\.2\)"):
+        fit_splits(_cfg(), data3, [0, -1, 5])
+
+
 # -- resume ----------------------------------------------------------------------------------------
 class _Interrupt:
     """An on_epoch hook that raises KeyboardInterrupt at (split, epoch)."""

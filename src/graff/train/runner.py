@@ -239,10 +239,16 @@ def _fit(
 
 def _split_list(cfg: RunConfig, data: PreparedData) -> list[int]:
     splits = list(range(data.num_splits)) if cfg.data.splits is None else list(cfg.data.splits)
-    bad = [s for s in splits if s >= data.num_splits]
+    return _check_splits("data.splits", splits, data)
+
+
+def _check_splits(what: str, splits: list[int], data: PreparedData) -> list[int]:
+    """``splits`` if each is a split of ``data``; else a ConfigError naming ``what``."""
+    bad = [k for k in splits if not 0 <= k < data.num_splits]
     if bad:
+        shown = bad[0] if what == "split" else bad
         raise ConfigError(
-            f"data.splits {bad} out of range: {data.name} has {data.num_splits} splits "
+            f"{what} {shown} out of range: {data.name} has {data.num_splits} splits "
             f"(0..{data.num_splits - 1})"
         )
     return splits
@@ -346,11 +352,8 @@ def fit_split(
     and ``test`` (fractions); raising from it stops the split (e.g. a pruned search trial).
     """
     data = as_prepared(data, normalize_features=cfg.data.normalize_features)
-    if data is not None and not 0 <= split < data.num_splits:
-        raise ConfigError(
-            f"split {split} out of range: {data.name} has {data.num_splits} splits "
-            f"(0..{data.num_splits - 1})"
-        )
+    if data is not None:
+        _check_splits("split", [split], data)
     data = _prepared(cfg, data, data_dir, [split])
     if cfg.optim.mode == "precomputed":
         return fit_precomputed(cfg, data, split, on_epoch, {}, None)
@@ -373,12 +376,7 @@ def fit_splits(
     search trial)."""
     data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is not None:
-        bad = [k for k in splits if not 0 <= k < data.num_splits]
-        if bad:
-            raise ConfigError(
-                f"splits {bad} out of range: {data.name} has {data.num_splits} splits "
-                f"(0..{data.num_splits - 1})"
-            )
+        _check_splits("splits", list(splits), data)
     data = _prepared(cfg, data, data_dir, list(splits))
     results: dict[int, SplitResult] = {}
     _train_passes(cfg, data, list(splits), batch, on_epoch, lambda r: results.update({r.split: r}))
