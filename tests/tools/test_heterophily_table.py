@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 
 from graff.configs import shipped_config
 from graff.train import config_to_dict, load_config
@@ -118,13 +121,25 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     assert r["counted"] == 3 and r["seconds_per_trial"] > 0
     assert r["hours_left"] == pytest.approx(7 * r["seconds_per_trial"] / 3600)
     assert rest[("tolokers", "graff")]["hours_left"] is None
+    assert rest[("tolokers", "graff")]["final_hours"] is None
+    best = _best_seconds(under_way)
+    assert r["final_hours"] == pytest.approx(table.FINAL_SPLITS * best / 3600)
     assert len(rest) == len(table.DATASETS) * len(table.PLAN) - 1
     md = table.markdown_remaining(list(rest.values()))
     assert "| minesweeper | mlp | 3 / 10 |" in md and "not started" in md
+    assert f"| ≤ {r['final_hours']:.1f} h |" in md
     assert r["running_seconds"] == []  # the fixture's trials all ended
     r["running_seconds"] = [3720.0]
     assert "| 62 min |" in table.markdown_remaining([r])
     assert f"{len(rest) - 1} searches not started" in md
+
+
+def _best_seconds(folder: Path) -> float:
+    """The best trial's duration, read from the journal apart from the tool."""
+    storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+    name = json.loads((folder / "study.json").read_text())["study"]
+    best = optuna.load_study(study_name=name, storage=storage).best_trial
+    return (best.datetime_complete - best.datetime_start).total_seconds()
 
 
 def test_the_figure_draws_finished_rows_only(search: Path, tmp_path: Path) -> None:
