@@ -32,11 +32,14 @@ from graff.train import (
     run,
 )
 from graff.train.models import spec_for, spec_of
+from graff.train.rundir import run_state
 
 __all__ = [
+    "PlannedCell",
     "ReproduceHooks",
     "ReproduceResult",
     "estimated_cost",
+    "plan",
     "reproduce",
     "train_cell",
 ]
@@ -166,6 +169,66 @@ def _train_parallel(
     return done
 
 
+@dataclass
+class PlannedCell:
+    """One (model, dataset) cell of a :func:`reproduce` call, before anything runs."""
+
+    model: str
+    dataset: str
+    config: RunConfig
+    #: the shipped config file the cell's config comes from
+    config_file: Path
+    run_dir: Path
+
+    def state(self) -> tuple[str, list[int]]:
+        """What its run directory holds (:func:`graff.train.rundir.run_state`)."""
+        return run_state(self.run_dir, self.config, self.config.data.splits)
+
+
+def plan(
+    models: Sequence[str] = ("graff",),
+    datasets: str | Sequence[str] | None = None,
+    out_root: str | os.PathLike[str] = "runs/reproduce",
+    *,
+    overrides: Sequence[str] = (),
+    device: str | None = None,
+) -> tuple[list[PlannedCell], list[str]]:
+    """The cells :func:`reproduce` would train or reuse (arguments as there), with their
+    resolved configs; and, for ``models=["all"]``, the cells without a shipped config
+    (``model/dataset``). Reads the shipped configs only; trains and writes nothing."""
+    names = _check_models(models)
+    ds_list = dataset_groups(
+        datasets if isinstance(datasets, str) or datasets is None else ",".join(datasets)
+    )
+    if not ds_list:
+        raise ConfigError(
+            f"no datasets named in {datasets!r}; give dataset names or the groups paper, extra, all"
+        )
+    missing = [(m, d) for m in names for d in ds_list if shipped_config(m, d) is None]
+    unconfigured = []
+    if missing and list(models) == ["all"]:
+        # every model where it has a config: a row shipped for some graphs only (gat_sep
+        # and gt_sep on Platonov et al.'s) leaves the others' cells empty
+        unconfigured = [f"{m}/{d}" for m, d in missing]
+        missing = []
+    if missing:
+        listing = ", ".join(f"{m}/{d}" for m, d in missing)
+        raise ConfigError(
+            f"no shipped config for {listing} in {configs_dir()}; available for "
+            + "; ".join(f"{m}: " + ", ".join(available_configs(m)) for m in names)
+        )
+    cells = []
+    for model in names:
+        for ds in ds_list:
+            if f"{model}/{ds}" in unconfigured:
+                continue
+            file = shipped_config(model, ds)
+            assert file is not None  # checked above
+            cfg, _ = resolve_config(config=file, overrides=overrides, device=device)
+            cells.append(PlannedCell(model, ds, cfg, Path(file), Path(out_root) / f"{ds}-{model}"))
+    return cells, unconfigured
+
+
 def reproduce(
     models: Sequence[str] = ("graff",),
     datasets: str | Sequence[str] | None = None,
@@ -195,56 +258,31 @@ def reproduce(
         overrides: ``key=value`` applied to every cell's config.
     """
     hooks = hooks or ReproduceHooks()
-    names = _check_models(models)
-    ds_list = dataset_groups(
-        datasets if isinstance(datasets, str) or datasets is None else ",".join(datasets)
-    )
-    if not ds_list:
-        raise ConfigError(
-            f"no datasets named in {datasets!r}; give dataset names or the groups paper, extra, all"
-        )
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, got {jobs}")
-    missing = [(m, d) for m in names for d in ds_list if shipped_config(m, d) is None]
-    unconfigured = []
-    if missing and list(models) == ["all"]:
-        # every model where it has a config: a row shipped for some graphs only (gat_sep
-        # and gt_sep on Platonov et al.'s) leaves the others' cells empty
-        unconfigured = [f"{m}/{d}" for m, d in missing]
-        missing = []
-    if missing:
-        listing = ", ".join(f"{m}/{d}" for m, d in missing)
-        raise ConfigError(
-            f"no shipped config for {listing} in {configs_dir()}; available for "
-            + "; ".join(f"{m}: " + ", ".join(available_configs(m)) for m in names)
-        )
-    out = Path(out_root)
     t0 = time.perf_counter()
-    plan: list[tuple[str, str, RunConfig, Path]] = []
+    out = Path(out_root)
+    planned, unconfigured = plan(models, datasets, out, overrides=overrides, device=device)
     summaries: dict[tuple[str, str], dict[str, Any]] = {}
     skipped: list[str] = []
-    for model in names:
-        for ds in ds_list:
-            if f"{model}/{ds}" in unconfigured:
-                continue
-            cfg, _ = resolve_config(
-                config=shipped_config(model, ds), overrides=overrides, device=device
-            )
-            run_dir = out / f"{ds}-{model}"
-            plan.append((model, ds, cfg, run_dir))
-            if (run_dir / "summary.json").exists() and not overwrite:
-                summary = read_summary(run_dir)
-                if config_identity(summary.get("config", {})) != config_identity(cfg):
-                    raise RunDirError(
-                        f"{run_dir} holds a finished run with another configuration; "
-                        "pass --overwrite or another --out"
-                    )
-                summaries[model, ds] = summary
-                if hooks.cell_done:
-                    hooks.cell_done(model, ds, summary, True)
-            elif table_only:
-                skipped.append(f"{model}/{ds}")
-    todo = [c for c in plan if (c[0], c[1]) not in summaries and not table_only]
+    for c in planned:
+        if (c.run_dir / "summary.json").exists() and not overwrite:
+            summary = read_summary(c.run_dir)
+            if config_identity(summary.get("config", {})) != config_identity(c.config):
+                raise RunDirError(
+                    f"{c.run_dir} holds a finished run with another configuration; "
+                    "pass --overwrite or another --out"
+                )
+            summaries[c.model, c.dataset] = summary
+            if hooks.cell_done:
+                hooks.cell_done(c.model, c.dataset, summary, True)
+        elif table_only:
+            skipped.append(f"{c.model}/{c.dataset}")
+    todo = [
+        (c.model, c.dataset, c.config, c.run_dir)
+        for c in planned
+        if (c.model, c.dataset) not in summaries and not table_only
+    ]
     if jobs > 1 and len(todo) > 1:
         summaries.update(_train_parallel(todo, jobs, threads, data_dir, overwrite, hooks))
     else:
@@ -270,9 +308,9 @@ def reproduce(
                 hooks.cell_done(model, ds, summary, False)
     published = published_results()
     cells = [
-        _cell(model, ds, cfg, summaries[model, ds], published)
-        for model, ds, cfg, _ in plan
-        if (model, ds) in summaries
+        _cell(c.model, c.dataset, c.config, summaries[c.model, c.dataset], published)
+        for c in planned
+        if (c.model, c.dataset) in summaries
     ]
     if not cells:
         raise RunDirError(f"no finished runs under {out} for these models and datasets")

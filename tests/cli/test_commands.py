@@ -474,6 +474,46 @@ def test_reproduce_all_models_leaves_cells_without_a_config_empty(
     assert "no shipped config for gat_sep/texas" in _output(capsys)
 
 
+@pytest.mark.shared_data
+def test_reproduce_dry_run_says_what_each_cell_would_do_and_trains_nothing(
+    shared_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dry-run lists each cell's shipped config and action, read from its run directory:
+    train (nothing there), reuse (finished, same config), resume (k splits intact), refused
+    (another config's run), and writes nothing."""
+    out = tmp_path / "repro"
+    fast = ["--set", "optim.epochs=1", "--set", "data.splits=[0,1]", "--no-progress"]
+    common = ["--datasets", "texas,cornell", "--data-dir", str(shared_data_dir), *fast]
+    common += ["--out", str(out)]
+
+    def dry(*extra: str) -> dict[tuple[str, str], dict[str, Any]]:
+        _output(capsys)
+        assert (
+            main(["reproduce", "--models", "mlp,gcn", "--dry-run", "--json", *common, *extra]) == 0
+        )
+        cells = json.loads(_output(capsys))["cells"]
+        return {(c["model"], c["dataset"]): c for c in cells}
+
+    plan = dry()
+    assert {c["action"] for c in plan.values()} == {"train"} and not out.exists()
+    assert plan["gcn", "cornell"]["config"] == "gcn/cornell.yaml"
+    assert (plan["gcn", "cornell"]["splits"], plan["gcn", "cornell"]["epochs"]) == ("2", 1)
+    assert main(["reproduce", "--models", "mlp", *common]) == 0
+    (out / "cornell-mlp" / "summary.json").unlink()  # as if stopped after its two splits
+    (out / "cornell-mlp" / "split_1.json").unlink()  # ... after its first split
+    plan = dry()
+    assert plan["mlp", "texas"]["action"] == "reuse the finished run"
+    assert plan["mlp", "cornell"]["action"] == "resume (1 splits done)"
+    assert plan["gcn", "texas"]["action"] == "train"
+    assert dry("--overwrite")["mlp", "texas"]["action"] == "train (--overwrite)"
+    other = dry("--set", "model.hidden=8")["mlp", "texas"]["action"]
+    assert other.startswith("refused: another config's run")
+    assert not (out / "texas-gcn").exists()
+    _output(capsys)
+    assert main(["reproduce", "--models", "mlp", "--dry-run", *common]) == 0  # a table
+    assert "texas-mlp" in _output(capsys)
+
+
 def test_train_divergence_exits_1(
     npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

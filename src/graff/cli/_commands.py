@@ -179,6 +179,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         cell_done=cell_done,
     )
     models = [m.strip() for m in (args.models or "graff").split(",") if m.strip()]
+    if args.dry_run:
+        return _reproduce_plan(args, models)
     try:
         result = reproduce(
             models,
@@ -235,6 +237,46 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         "run's splits; † = more than 2 published std from the published mean"
     )
     r.say(f"table written to {result.files[0]} and {result.files[1].name}")
+    return 0
+
+
+def _reproduce_plan(args: argparse.Namespace, models: list[str]) -> int:
+    """``graff reproduce --dry-run``: the cells and what the same command would do with each."""
+    from graff.configs import configs_dir
+    from graff.reproduce import plan
+
+    cells, unconfigured = plan(
+        models, args.datasets, args.out, overrides=args.set or (), device=args.device
+    )
+    rows = []
+    for c in cells:
+        state, done = c.state()
+        if args.overwrite and state != "new":
+            action = "train (--overwrite)"
+        else:
+            action = {
+                "new": "train",
+                "finished": "reuse the finished run",
+                "resume": f"resume ({len(done)} splits done)" if done else "train",
+                "other": "refused: another config's run is there (--overwrite)",
+            }[state]
+        if args.table_only and not action.startswith("reuse"):
+            action = "left empty (--table-only)"
+        n = "all" if c.config.data.splits is None else str(len(c.config.data.splits))
+        rows.append({
+            "model": c.model, "dataset": c.dataset,
+            "config": str(c.config_file.relative_to(configs_dir())),
+            "splits": n, "epochs": c.config.optim.epochs, "run_dir": c.run_dir.name,
+            "action": action,
+        })  # fmt: skip
+    if args.json:
+        print(json.dumps({"cells": rows, "unconfigured": unconfigured}, indent=2))
+        return 0
+    columns = ["model", "dataset", "config", "splits", "epochs", "run_dir", "action"]
+    title = f"graff reproduce --dry-run: {len(rows)} cells (run_dir under {args.out})"
+    r.out.print(r.table(title, columns, [[str(row[k]) for k in columns] for row in rows]))
+    if unconfigured:
+        r.say(f"no shipped config (left empty): {', '.join(unconfigured)}")
     return 0
 
 

@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--table-only", action="store_true", help="train nothing: tabulate the finished runs"
     )
     r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="train nothing: list the cells, their shipped configs and what each would do "
+        "(train, resume, reuse)",
+    )
+    r.add_argument(
         "--jobs",
         type=_worker_count,
         default=1,

@@ -287,6 +287,27 @@ def read_split(run_dir: str | Path, k: int) -> dict[str, Any]:
     return dict(state.record)
 
 
+def run_state(
+    run_dir: str | Path, cfg: RunConfig, splits: Iterable[int] | None = None
+) -> tuple[str, list[int]]:
+    """What a run of ``cfg`` on ``splits`` (None: every split) would find in ``run_dir``,
+    read without writing: ``("finished", [])``, ``("resume", done)`` (the splits whose
+    record, checkpoint and history are intact; possibly none), ``("other", [])`` (a run of
+    another configuration, refused without ``overwrite``) or ``("new", [])`` (no run)."""
+    root = Path(run_dir)
+    meta = read_config_yaml(root / "config.yaml")
+    if meta is None:
+        return "new", []
+    if not _same_config(meta["config"], cfg):
+        return "other", []
+    if (root / "summary.json").is_file():
+        return "finished", []
+    if splits is None:
+        found = (re.fullmatch(r"split_(\d+)\.json", f.name) for f in root.iterdir())
+        splits = sorted(int(m[1]) for m in found if m)
+    return "resume", [k for k in splits if _split_state(root, k, legacy_ok=False).record]
+
+
 def _probe(folder: Path) -> None:
     """Create ``folder`` if missing and a file in it (removed again), or raise RunDirError."""
     try:
