@@ -260,7 +260,7 @@ def _reproduce_plan(args: argparse.Namespace, models: list[str]) -> int:
                 "resume": f"resume ({len(done)} splits done)" if done else "train",
                 "other": "refused: another config's run is there (--overwrite)",
             }[state]
-        if args.table_only and not action.startswith("reuse"):
+        if args.table_only and action.startswith(("train", "resume")):
             action = "left empty (--table-only)"
         n = "all" if c.config.data.splits is None else str(len(c.config.data.splits))
         rows.append({
