@@ -82,3 +82,43 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path: Path) -> N
         assert mine.keys() == theirs.keys()
         for key in mine:
             torch.testing.assert_close(mine[key], theirs[key], rtol=1e-5, atol=1e-6)
+
+
+def _csbm_train(out: Path) -> list[str]:
+    args = ["train", "--dataset", "csbm", "--no-progress", "--out", str(out)]
+    for item in ("data.params.num_nodes=120", "data.params.num_splits=1", "optim.epochs=2"):
+        args += ["--set", item]
+    return args
+
+
+@pytest.mark.parametrize("already", [False, True])
+def test_graff_train_destroys_the_process_group_it_joined_and_only_that(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, already: bool
+) -> None:
+    """A process group ``graff train`` joined is destroyed when the run ends well (left to
+    the interpreter's exit, gloo can abort the process: "terminate called without an active
+    exception"); one the caller had initialised before is left to the caller."""
+    import torch.distributed as dist
+
+    from graff.cli import _commands, main
+
+    def init() -> None:
+        dist.init_process_group(
+            "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+        )
+
+    def join(cfg: object) -> int:  # as under torchrun, with a world of one
+        if not dist.is_initialized():
+            init()
+        return 0
+
+    monkeypatch.setattr(_commands, "_join_process_group", join)
+    if already:
+        init()
+    try:
+        assert main(_csbm_train(tmp_path / "run")) == 0
+        assert (tmp_path / "run" / "summary.json").is_file()
+        assert dist.is_initialized() == already
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -43,9 +43,9 @@ def _join_process_group(cfg: Any) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from graff.errors import ConfigError
-    from graff.train import load_prepared, resolve_config, run
-    from graff.train.tracking import TRACKERS, combine_hooks, parse_trackers
+    import torch.distributed as dist
+
+    from graff.train import resolve_config
 
     overrides = list(args.set or ())
     if args.mode is not None:
@@ -55,7 +55,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg, source = resolve_config(
         args.dataset, args.model, args.config, overrides, seed=args.seed, device=args.device
     )
+    ours = dist.is_available() and not dist.is_initialized()
     rank = _join_process_group(cfg)
+    code = _train(args, cfg, source, rank)
+    if code == 0 and ours and dist.is_initialized():
+        # left to the interpreter's exit, gloo's threads can outlive it and abort the
+        # process ("terminate called without an active exception", pytorch/pytorch#190489);
+        # only after a clean finish, as torchtitan does: others may still be in a collective
+        dist.destroy_process_group()
+    return code
+
+
+def _train(args: argparse.Namespace, cfg: Any, source: str, rank: int) -> int:
+    """``graff train`` once the config is resolved and the process group (if any) joined."""
+    from graff.errors import ConfigError
+    from graff.train import load_prepared, run
+    from graff.train.tracking import TRACKERS, combine_hooks, parse_trackers
+
     if rank != 0:  # one process speaks and writes: rank 0
         args.no_progress, args.log = True, None
         args.json = False
