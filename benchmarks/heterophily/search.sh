@@ -5,6 +5,8 @@
 #   benchmarks/heterophily/search.sh MODEL DATASET [DATASET ...]
 # Budget: TRIALS counted trials (default 40), at most EPOCHS epochs (default 500) with
 # patience PATIENCE (default 100), the objective's default splits, one thread.
+# Each study lives in OUT_ROOT/<dataset>-<model> (default: studies/ beside this script, whose
+# small files git keeps: commit them and a search goes on from a new checkout).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 model="$1"; shift
@@ -23,7 +25,7 @@ else
   space="$model"; extra=(--set "model.params={}")
 fi
 for ds in "$@"; do
-  out="${OUT_ROOT:-runs/heterophily}/$ds-$model"
+  out="${OUT_ROOT:-$here/studies}/$ds-$model"
   if [[ -f "$out/best.yaml" && -f "$out/final/summary.json" ]]; then
     # searched to the end and run on every split; once shipped, the model's config (the
     # study's base) is the winner, so resuming would be refused as a search with another

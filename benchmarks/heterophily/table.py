@@ -1,8 +1,9 @@
 """The heterophily table from the searches' folders: our rows beside Platonov et al.'s.
 
-    python benchmarks/heterophily/table.py [--runs runs/heterophily] [--out results.md]
+    python benchmarks/heterophily/table.py [--runs studies] [--out results.md]
 
-Reads every search folder ``<runs>/<dataset>-<model>/`` that ``search.sh`` wrote (the
+Reads every search folder ``<runs>/<dataset>-<model>/`` that ``search.sh`` wrote (default
+``studies/`` beside this script, whose small files git keeps; the
 study's journal, ``best.yaml`` and, once the search is done, the chosen config's 10-split
 run ``final/summary.json``) and writes a Markdown table
 (and its JSON beside it): per (graph, model) the counted trials (complete / pruned /
@@ -18,6 +19,9 @@ row against the band of ± 2 published std. A second table lists the searches of
 worker hours the rest would take at the search's mean time per counted trial so far (an
 estimate: later trials of a TPE search are not like its first ones, and a long trial
 still running, shown beside, is not in it; a search not started has no estimate).
+
+A finished row of the previous ``results.json`` whose folder is gone (lost with a checkout
+before ``studies/`` was kept in git) is carried over, marked †, rather than dropped.
 
 Nothing here chooses anything: the configs were chosen on validation by the searches.
 """
@@ -59,12 +63,20 @@ def _search_done(folder: Path) -> bool:
     return (folder / "best.yaml").is_file() and (folder / "final" / "summary.json").is_file()
 
 
+def _has_study(folder: Path) -> bool:
+    return (folder / "study.journal").is_file()
+
+
 def _study(folder: Path) -> optuna.Study:
-    meta = json.loads((folder / "study.json").read_text())
+    """The study in the folder's journal (search.sh writes one study per journal; the
+    folder's study.json is not needed, so a journal kept in git is read on any checkout)."""
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(folder / meta["storage"]))
+        optuna.storages.journal.JournalFileBackend(str(folder / "study.journal"))
     )
-    return optuna.load_study(study_name=meta["study"], storage=storage)
+    names = optuna.get_all_study_names(storage)
+    if len(names) != 1:
+        raise SystemExit(f"{folder}/study.journal holds {len(names)} studies, not one")
+    return optuna.load_study(study_name=names[0], storage=storage)
 
 
 def _trials(study: optuna.Study) -> dict[str, Any]:
@@ -132,7 +144,7 @@ def study_row(
     """One table row from the search folder of ``model`` on ``dataset`` (None if it holds
     no finished trial yet). A search still running shows its trials and best trial so far,
     without a final run."""
-    if not (folder / "study.json").is_file():
+    if not _has_study(folder):
         return None
     study = _study(folder)
     counts = _trials(study)
@@ -171,17 +183,23 @@ def study_row(
     return row
 
 
-def remaining(runs: Path, trials: int = 40, plan: tuple[str, ...] = PLAN) -> list[dict[str, Any]]:
-    """The searches of the plan without a final run of a finished study: counted trials,
+def remaining(
+    runs: Path,
+    trials: int = 40,
+    plan: tuple[str, ...] = PLAN,
+    finished: frozenset[tuple[str, str]] = frozenset(),
+) -> list[dict[str, Any]]:
+    """The searches of the plan without a final run of a finished study (nor a row in
+    ``finished``, the (dataset, model) pairs carried from an earlier table): counted trials,
     mean worker seconds per counted trial and the projected worker hours of the rest (None
     where no trial has finished). Failed trials' time counts (it was spent), not the trial."""
     out = []
     for ds in DATASETS:
         for model in plan:
             folder = runs / f"{ds}-{model}"
-            if _search_done(folder):
+            if _search_done(folder) or (ds, model) in finished:
                 continue
-            study = _study(folder) if (folder / "study.json").is_file() else None
+            study = _study(folder) if _has_study(folder) else None
             counts = _trials(study) if study else {"counted": 0, "search_seconds": 0.0}
             running = _running_seconds(study) if study and counts["counted"] else []
             per = counts["search_seconds"] / counts["counted"] if counts["counted"] else None
@@ -302,6 +320,30 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     return path
 
 
+#: The mark of a row carried from an earlier table (:func:`carry`), and what it means.
+CARRIED = (
+    "† carried from the previous results.json: the search's folder was lost with an earlier "
+    "checkout (before studies/ kept the searches' journals in git), so the row is as "
+    "table.py last tabulated it from that folder."
+)
+
+
+def carry(rows: list[dict[str, Any]], previous: Path) -> list[dict[str, Any]]:
+    """``rows`` (in the table's order) with the finished rows of ``previous`` (an earlier
+    results.json) that have no search folder now added, marked ``carried``: a lost folder
+    does not drop a finished row. A row whose folder exists is always tabulated afresh."""
+    if not previous.is_file():
+        return rows
+    have = {(r["dataset"], r["model"]) for r in rows}
+    old = {
+        (r["dataset"], r["model"]): {**r, "carried": True}
+        for r in json.loads(previous.read_text())["rows"]
+        if "mean" in r and not r.get("unfinished") and (r["dataset"], r["model"]) not in have
+    }
+    order = {(ds, m): i for i, (ds, m) in enumerate((d, m) for d in DATASETS for m in MODELS)}
+    return sorted([*rows, *old.values()], key=lambda r: order[(r["dataset"], r["model"])])
+
+
 def _pm(mean: float | None, std: float | None) -> str:
     return (
         "—"
@@ -329,7 +371,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             "| {ds} | {model} | {n} ({c} / {p} / {f}) | {s:.0f} s | {fs} | {res} | {pub} | {ok} "
             "| {choice} | {imp} | {shipped} |".format(
                 ds=r["dataset"],
-                model=r["model"],
+                model=r["model"] + (" †" if r.get("carried") else ""),
                 n=r["counted"],
                 c=r["complete"],
                 p=r["pruned"],
@@ -349,12 +391,13 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 shipped=r["shipped"],
             )
         )
-    return head + "\n".join(lines) + "\n"
+    foot = f"\n{CARRIED}\n" if any(r.get("carried") for r in rows) else ""
+    return head + "\n".join(lines) + "\n" + foot
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=Path, default=Path("runs/heterophily"))
+    ap.add_argument("--runs", type=Path, default=Path(__file__).resolve().parent / "studies")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results.md")
     ap.add_argument("--trials", type=int, default=40, help="the budget's counted trials")
     ap.add_argument(
@@ -370,7 +413,9 @@ def main() -> None:
             row = study_row(args.runs / f"{ds}-{model}", ds, model, args.shipped_runs)
             if row is not None:
                 rows.append(row)
-    rest = remaining(args.runs, args.trials)
+    rows = carry(rows, args.out.with_suffix(".json"))
+    finished = frozenset((r["dataset"], r["model"]) for r in rows if r.get("carried"))
+    rest = remaining(args.runs, args.trials, finished=finished)
     text = markdown(rows)
     if rest:
         text += "\n**Still to run** (the plan: `all.sh`)\n\n" + markdown_remaining(rest)

@@ -45,8 +45,8 @@ def _finished(search: Path, tmp_path: Path, final: dict[str, object]) -> Path:
     """A minesweeper-mlp search folder (the fixture's journal) with a final run ``final``."""
     folder = tmp_path / "minesweeper-mlp"
     folder.mkdir()
-    for name in ("study.json", "study.journal"):
-        (folder / name).write_bytes((search / name).read_bytes())
+    # the journal alone, as a checkout of studies/ holds it (study.json is not kept in git)
+    (folder / "study.journal").write_bytes((search / "study.journal").read_bytes())
     (folder / "final").mkdir()
     summary = {"metric": "roc_auc", **final}
     (folder / "final" / "summary.json").write_text(json.dumps(summary))
@@ -109,8 +109,7 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     runs = tmp_path / "runs"
     under_way = runs / "minesweeper-mlp"
     under_way.mkdir(parents=True)
-    for name in ("study.json", "study.journal"):
-        (under_way / name).write_bytes((search / name).read_bytes())
+    (under_way / "study.journal").write_bytes((search / "study.journal").read_bytes())
     done = runs / "minesweeper-gcn"
     (done / "final").mkdir(parents=True)
     (done / "final" / "summary.json").write_text("{}")
@@ -137,7 +136,7 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
 def _best_seconds(folder: Path) -> float:
     """The best trial's duration, read from the journal apart from the tool."""
     storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))
-    name = json.loads((folder / "study.json").read_text())["study"]
+    name = "mlp-csbm"  # graff tune's default study name: <model>-<dataset>
     best = optuna.load_study(study_name=name, storage=storage).best_trial
     return (best.datetime_complete - best.datetime_start).total_seconds()
 
@@ -150,3 +149,37 @@ def test_the_figure_draws_finished_rows_only(search: Path, tmp_path: Path) -> No
     row = table.study_row(folder, "minesweeper", "mlp")
     out = table.plot([row, running], tmp_path / "r.png")
     assert out is not None and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_finished_row_whose_folder_is_gone_is_carried_and_marked(
+    search: Path, tmp_path: Path
+) -> None:
+    """A finished row of the previous results.json without a folder now is kept (marked †,
+    in the table's order, and not listed as still to run); an unfinished one is not carried,
+    and a row with a folder is tabulated afresh, never carried."""
+    table = _tool()
+    fresh = table.study_row(search, "minesweeper", "mlp")
+    old = {"counted": 40, "complete": 30, "pruned": 10, "failed": 0, "search_seconds": 9.0,
+           "choice": {}, "importances": [], "shipped": "yes", "best_val": 90.0}  # fmt: skip
+    previous = tmp_path / "results.json"
+    previous.write_text(json.dumps({"rows": [
+        {**old, "dataset": "tolokers", "model": "gcn", "mean": 85.3, "std": 0.6},
+        {**old, "dataset": "minesweeper", "model": "gcn", "mean": 91.8, "std": 0.5},
+        {**old, "dataset": "tolokers", "model": "sage", "mean": 80.0, "std": 1.0,
+         "unfinished": True},
+        {**old, "dataset": "minesweeper", "model": "mlp", "mean": 1.0, "std": 0.1},
+    ]}))  # fmt: skip
+    rows = table.carry([fresh], previous)
+    assert [(r["dataset"], r["model"], bool(r.get("carried"))) for r in rows] == [
+        ("minesweeper", "gcn", True),
+        ("minesweeper", "mlp", False),
+        ("tolokers", "gcn", True),
+    ]
+    assert rows[1] is fresh
+    md = table.markdown(rows)
+    assert "| minesweeper | gcn † |" in md and table.CARRIED in md
+    assert table.CARRIED not in table.markdown([fresh])
+    done = frozenset((r["dataset"], r["model"]) for r in rows if r.get("carried"))
+    rest = {(r["dataset"], r["model"]) for r in table.remaining(tmp_path / "none", finished=done)}
+    assert ("tolokers", "gcn") not in rest and ("tolokers", "sage") in rest
+    assert table.carry([fresh], tmp_path / "absent.json") == [fresh]
