@@ -183,3 +183,24 @@ def test_a_finished_row_whose_folder_is_gone_is_carried_and_marked(
     rest = {(r["dataset"], r["model"]) for r in table.remaining(tmp_path / "none", finished=done)}
     assert ("tolokers", "gcn") not in rest and ("tolokers", "sage") in rest
     assert table.carry([fresh], tmp_path / "absent.json") == [fresh]
+
+
+def test_git_keeps_what_a_search_resumes_and_the_table_reads_from() -> None:
+    """studies/.gitignore keeps the files a new checkout needs (the journal a search resumes
+    from; what table.py reads) and leaves checkpoints, histories, plots and study.json out."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    folder = "benchmarks/heterophily/studies/tolokers-gat"
+    kept = ["study.journal", "best.yaml", "trials.csv", "final/summary.json"]
+    left = ["study.json", "history.png", "final/split_0.pt", "final/split_0.json",
+            "final/history_0.csv", "final/config.yaml", "study.journal.damaged-x"]  # fmt: skip
+    out = subprocess.run(
+        ["git", "check-ignore", "--no-index", *(f"{folder}/{n}" for n in kept + left)],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    ignored = {line.removeprefix(folder + "/") for line in out.stdout.splitlines()}
+    assert ignored == set(left)
