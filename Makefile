@@ -30,11 +30,12 @@ $(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/graff demo
 
+# -n auto: one pytest worker per core (pytest-xdist); run `$(PY) -m pytest` for one process.
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 test-slow: $(VENV)/.installed
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -n auto -m slow
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests tools benchmarks
