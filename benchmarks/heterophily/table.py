@@ -7,7 +7,8 @@ Reads every search folder ``<runs>/<dataset>-<model>/`` that ``search.sh`` wrote
 study's journal, ``best.yaml`` and, once the search is done, the chosen config's 10-split
 run ``final/summary.json``) and writes a Markdown table
 (and its JSON beside it): per (graph, model) the counted trials (complete / pruned /
-failed), the search's worker time, the final run's test mean ± sample std and wall time,
+failed), the search's worker time (wall, and CPU where its trials recorded it), the final
+run's test mean ± sample std and wall time,
 the chosen options, the three most important searched options (Optuna's fANOVA importances
 over the complete trials), and the published row it is compared with: the same model's row
 of Platonov et al. (2023) for a baseline (:func:`graff.paper.paper_cell`: the residual MLP's
@@ -85,7 +86,14 @@ def _trials(study: optuna.Study) -> dict[str, Any]:
     states = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
     n = {st: sum(t.state == st for t in trials) for st in states}
+    ended = [t for t in trials if t.datetime_complete is not None]
+    cpu = [t.user_attrs["cpu_seconds"] for t in ended if "cpu_seconds" in t.user_attrs]
     return {
+        # the CPU time of the ended trials that recorded it (graff tune keeps it since
+        # 2026-12-06): wall time counts a paused search and other work sharing the cores
+        "cpu_seconds": sum(cpu),
+        "cpu_trials": len(cpu),
+        "ended": len(ended),
         "counted": n[states.COMPLETE] + n[states.PRUNED],
         "complete": n[states.COMPLETE],
         "pruned": n[states.PRUNED],
@@ -356,6 +364,15 @@ def _short(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
+def _cpu(row: dict[str, Any]) -> str:
+    """The search's CPU time beside its wall time, where its trials recorded it."""
+    k = row.get("cpu_trials", 0)
+    if not k:
+        return ""
+    part = "" if k == row.get("ended") else f" in {k} of {row['ended']} trials"
+    return f" (CPU {row['cpu_seconds']:.0f} s{part})"
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     head = (
         "| graph | model | trials (complete / pruned / failed) | search | final run "
@@ -368,7 +385,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         pub = r.get("published")
         ok = r.get("within_2std")
         lines.append(
-            "| {ds} | {model} | {n} ({c} / {p} / {f}) | {s:.0f} s | {fs} | {res} | {pub} | {ok} "
+            "| {ds} | {model} | {n} ({c} / {p} / {f}) | {s:.0f} s{cpu} | {fs} | {res} | {pub} "
+            "| {ok} "
             "| {choice} | {imp} | {shipped} |".format(
                 ds=r["dataset"],
                 model=r["model"] + (" †" if r.get("carried") else ""),
@@ -378,6 +396,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 f=r["failed"],
                 s=r["search_seconds"],
                 fs=f"{r['final_seconds']:.0f} s" if "final_seconds" in r else "—",
+                cpu=_cpu(r),
                 res=(
                     _pm(r.get("mean"), r.get("std"))
                     + (" (best config so far; search unfinished)" if r.get("unfinished") else "")

@@ -39,6 +39,12 @@ def test_a_running_search_is_a_row_without_a_result(search: Path) -> None:
     assert row["importances"] == []  # too few trials to say
     md = table.markdown([row])
     assert "searching (best validation" in md and "ResNet 50.89 ± 1.39" in md
+    # the trials' CPU time beside the wall time (graff tune records it per trial)
+    assert row["cpu_trials"] == row["ended"] == 3 and row["cpu_seconds"] > 0
+    assert f"{row['search_seconds']:.0f} s (CPU {row['cpu_seconds']:.0f} s) |" in md
+    older = {**row, "cpu_trials": 2, "ended": 5}  # three trials from before CPU time was kept
+    assert f"(CPU {row['cpu_seconds']:.0f} s in 2 of 5 trials)" in table.markdown([older])
+    assert "CPU" not in table.markdown([{**row, "cpu_trials": 0}])
 
 
 def _finished(search: Path, tmp_path: Path, final: dict[str, object]) -> Path:

@@ -100,6 +100,7 @@ def test_outputs_best_yaml_final_and_trials_csv(tmp_path):
     assert header[: len(TRIALS_COLUMNS)] == list(TRIALS_COLUMNS)
     assert header[len(TRIALS_COLUMNS) :] == ["val_0", "val_1", "val_2", *SMALL_SPACE]
     assert [int(r["number"]) for r in rows] == [0, 1, 2]
+    assert all(float(r["cpu_seconds"]) > 0 for r in rows)  # the trial's process CPU time
     best = rows[res.best_number]
     assert float(best["value"]) == pytest.approx(res.best_value)
     vals = [float(best[f"val_{k}"]) for k in range(3)]
@@ -156,6 +157,9 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch
     failed = [r for r in rows if r["state"] == "FAIL"]
     assert len(failed) == res.n_failed and all(r["counted"] == "1" for r in failed)
     assert all(r["error"].startswith(("diverged", "invalid config")) for r in failed)
+    # every trial's CPU time is kept, a failed one's too (it was spent)
+    assert all(float(r["cpu_seconds"]) >= 0 for r in rows)
+    assert all(float(r["cpu_seconds"]) > 0 for r in rows if r["state"] == "COMPLETE")
     assert 0.1 <= res.best_params["model.dropout"] <= 0.4
 
 

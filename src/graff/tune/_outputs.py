@@ -38,7 +38,9 @@ log = logging.getLogger("graff.tune")
 
 #: The fixed leading columns of trials.csv; then ``val_<k>`` per search split, then one
 #: column per searched key (the config key, e.g. ``optim.lr``).
-TRIALS_COLUMNS = ("number", "state", "counted", "value", "test_mean", "seconds", "error")
+TRIALS_COLUMNS = (
+    "number", "state", "counted", "value", "test_mean", "seconds", "cpu_seconds", "error",
+)  # fmt: skip
 
 #: The file of a search directory naming the study its files belong to.
 OWNER_FILE = "study.json"
@@ -107,7 +109,9 @@ def write_trials_csv(
     """One row per trial, metrics in percent: ``value`` = the objective (mean best
     validation over the search splits; for a PRUNED trial the last running mean it reported),
     ``val_<k>`` = best validation of split k, ``test_mean`` = mean test over the same splits
-    (for the record only), ``counted`` = 1 if the trial counts towards the budget, ``error``
+    (for the record only), ``seconds`` / ``cpu_seconds`` = its wall time / the CPU time of
+    its process (empty for a trial that never finished, or recorded before graff kept CPU
+    time), ``counted`` = 1 if the trial counts towards the budget, ``error``
     = why a trial failed, was killed or was not run (surplus)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -129,6 +133,7 @@ def write_trials_csv(
                 "" if t.value is None else t.value,
                 t.user_attrs.get("test_mean", ""),
                 seconds,
+                t.user_attrs.get("cpu_seconds", ""),
                 error.replace("\n", " "),
                 *vals,
                 *(t.params.get(k, "") for k in keys),

@@ -172,6 +172,15 @@ class Objective:
         trial.set_user_attr("worker", _storage.worker_identity())
         trial.set_user_attr("call", self.job.call_id)
         self._check_slot(trial)
+        # The trial's CPU time (this process, all its threads), whatever its end: unlike its
+        # wall time, not inflated by a paused search or by other work sharing the cores.
+        cpu = time.process_time()
+        try:
+            return self._run(trial)
+        finally:
+            trial.set_user_attr("cpu_seconds", round(time.process_time() - cpu, 3))
+
+    def _run(self, trial: optuna.Trial) -> float:
         try:
             cfg = self.space.apply(self.base, self.space.sample(trial))
             cfg.validate()
