@@ -213,6 +213,18 @@ def test_resume_runs_only_the_missing_trials(tmp_path, fake_fit):
     assert third.new_trials == 0 and third.best_number == second.best_number
 
 
+def test_the_journal_alone_resumes_the_search_in_a_new_folder(tmp_path, fake_fit):
+    """What a new checkout holds of a search kept in git: the journal, without study.json
+    (which names the journal by its old absolute path) or any other file."""
+    first = _tune(tmp_path, trials=3, final=False)
+    moved = tmp_path / "elsewhere" / "out"
+    moved.mkdir(parents=True)
+    (moved / "study.journal").write_bytes((tmp_path / "out" / "study.journal").read_bytes())
+    second = _tune(tmp_path, trials=5, final=False, out_dir=moved)
+    assert second.n_trials == 5 and second.new_trials == 2
+    assert [t.params for t in _study(second).trials][:3] == [t.params for t in _study(first).trials]
+
+
 def test_a_study_of_another_search_is_refused(tmp_path, fake_fit):
     _tune(tmp_path, trials=1, final=False)
     with pytest.raises(ConfigError, match="another base"):
