@@ -210,16 +210,33 @@ def remaining(
             study = _study(folder) if _has_study(folder) else None
             counts = _trials(study) if study else {"counted": 0, "search_seconds": 0.0}
             running = _running_seconds(study) if study and counts["counted"] else []
-            per = counts["search_seconds"] / counts["counted"] if counts["counted"] else None
+            per, basis = _per_trial(counts)
             left = max(trials - counts["counted"], 0)
             best = _best_trial_seconds(study) if study and counts["complete"] else None
             out.append({
                 "dataset": ds, "model": model, "counted": counts["counted"], "trials": trials,
-                "seconds_per_trial": per, "running_seconds": running,
+                "seconds_per_trial": per, "basis": basis, "running_seconds": running,
                 "hours_left": None if per is None else left * per / 3600,
                 "final_hours": None if best is None else FINAL_SPLITS * best / 3600,
             })  # fmt: skip
     return out
+
+
+#: Fewer ended trials with their CPU time than this: the estimate of the rest uses wall time.
+MIN_FOR_CPU = 3
+
+
+def _per_trial(counts: dict[str, Any]) -> tuple[float | None, str]:
+    """Worker seconds per counted trial so far, and on what they rest: the mean CPU time of
+    the ended trials that recorded it (a paused or shared core does not inflate it), or the
+    wall time of all ended trials over the counted ones where too few recorded it. Failed
+    trials' time counts (it was spent), not the trial."""
+    if not counts["counted"]:
+        return None, "wall"
+    if counts.get("cpu_trials", 0) >= MIN_FOR_CPU:
+        share = counts["ended"] / counts["counted"]  # ended trials per counted trial
+        return counts["cpu_seconds"] / counts["cpu_trials"] * share, "CPU"
+    return counts["search_seconds"] / counts["counted"], "wall"
 
 
 #: The final run trains the best config on every split; its cost is projected as this many
@@ -258,7 +275,8 @@ def markdown_remaining(rows: list[dict[str, Any]]) -> str:
         + (
             "not started | — |"
             if r["seconds_per_trial"] is None
-            else f"{r['seconds_per_trial']:.0f} s | {r['hours_left']:.1f} h |"
+            else f"{r['seconds_per_trial']:.0f} s ({r.get('basis', 'wall')}) | "
+            f"{r['hours_left']:.1f} h |"
         )
         + (" — |" if r.get("final_hours") is None else f" ≤ {r['final_hours']:.1f} h |")
         + (

@@ -124,6 +124,9 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     assert ("minesweeper", "gcn") not in rest
     r = rest[("minesweeper", "mlp")]
     assert r["counted"] == 3 and r["seconds_per_trial"] > 0
+    assert r["basis"] == "CPU"  # its three trials recorded their CPU time
+    counts = table._trials(table._study(under_way))
+    assert r["seconds_per_trial"] == pytest.approx(counts["cpu_seconds"] / 3)
     assert r["hours_left"] == pytest.approx(7 * r["seconds_per_trial"] / 3600)
     assert rest[("tolokers", "graff")]["hours_left"] is None
     assert rest[("tolokers", "graff")]["final_hours"] is None
@@ -132,6 +135,7 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     assert len(rest) == len(table.DATASETS) * len(table.PLAN) - 1
     md = table.markdown_remaining(list(rest.values()))
     assert "| minesweeper | mlp | 3 / 10 |" in md and "not started" in md
+    assert f"| {r['seconds_per_trial']:.0f} s (CPU) |" in md
     assert f"| ≤ {r['final_hours']:.1f} h |" in md
     assert r["running_seconds"] == []  # the fixture's trials all ended
     r["running_seconds"] = [3720.0]
@@ -210,3 +214,15 @@ def test_git_keeps_what_a_search_resumes_and_the_table_reads_from() -> None:
     )  # fmt: skip
     ignored = {line.removeprefix(folder + "/") for line in out.stdout.splitlines()}
     assert ignored == set(left)
+
+
+def test_the_time_per_trial_rests_on_cpu_time_where_enough_trials_recorded_it() -> None:
+    """CPU time (not inflated by a paused or shared core) once enough ended trials have it,
+    a failed trial's share included; wall time over the counted trials before that."""
+    table = _tool()
+    base = {"counted": 4, "ended": 5, "search_seconds": 1000.0}
+    per, basis = table._per_trial({**base, "cpu_seconds": 300.0, "cpu_trials": 3})
+    assert basis == "CPU" and per == pytest.approx(100.0 * 5 / 4)
+    per, basis = table._per_trial({**base, "cpu_seconds": 80.0, "cpu_trials": 2})
+    assert basis == "wall" and per == pytest.approx(250.0)
+    assert table._per_trial({**base, "counted": 0}) == (None, "wall")
