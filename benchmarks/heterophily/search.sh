@@ -33,6 +33,22 @@ for ds in "$@"; do
     # final run is reused if the best config stays the same)
     echo "== $model on $ds: done ($out/final/summary.json)"; continue
   fi
+  if [[ ! -f "$out/study.journal" ]]; then
+    # a finished row of results.json whose folder is gone (table.py carries it): say that
+    # this starts its search again, from scratch
+    python - "$here/results.json" "$ds" "$model" <<'PY' || true
+import json, sys
+path, ds, model = sys.argv[1:]
+try:
+    rows = json.load(open(path))["rows"]
+except (OSError, ValueError, KeyError):
+    rows = []
+for r in rows:
+    if (r.get("dataset"), r.get("model")) == (ds, model) and "mean" in r:
+        print(f"note: results.json holds a finished {model} row on {ds} ({r['mean']:.2f} ± "
+              f"{r['std']:.2f}) whose search folder is not here; this starts that search anew")
+PY
+  fi
   echo "== $model on $ds -> $out ($(date -u +%H:%M:%S))"
   graff tune --dataset "$ds" --model "$model" --space "$space" --trials "$trials" \
     --set "optim.epochs=$epochs" --set "optim.patience=$patience" --threads 1 \
