@@ -44,7 +44,8 @@ try:
 except (OSError, ValueError, KeyError):
     rows = []
 for r in rows:
-    if (r.get("dataset"), r.get("model")) == (ds, model) and "mean" in r:
+    # a finished row, as table.py's carry() counts one
+    if (r.get("dataset"), r.get("model")) == (ds, model) and "mean" in r and not r.get("unfinished"):
         print(f"note: results.json holds a finished {model} row on {ds} ({r['mean']:.2f} ± "
               f"{r['std']:.2f}) whose search folder is not here; this starts that search anew")
 PY

@@ -100,8 +100,8 @@ def _trials(study: optuna.Study) -> dict[str, Any]:
         "failed": n[states.FAIL],
         "search_seconds": sum(
             (t.datetime_complete - t.datetime_start).total_seconds()
-            for t in trials
-            if t.datetime_complete is not None and t.datetime_start is not None
+            for t in ended
+            if t.datetime_start is not None
         ),
     }
 
