@@ -461,11 +461,35 @@ def edge_dot(u: Tensor, v: Tensor, structure: EdgeStructure) -> Tensor:
     return _EdgeDot.apply(u.contiguous(), v.contiguous(), structure)
 
 
+class _EdgeSoftmax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, scores: Tensor, s: EdgeStructure) -> Tensor:
+        shift = torch.segment_reduce(scores, "max", offsets=s.crow, axis=0)
+        ex = torch.exp(scores - shift.index_select(0, s.row))
+        total = torch.segment_reduce(ex, "sum", offsets=s.crow, axis=0)
+        alpha = ex.div_(total.index_select(0, s.row))
+        ctx.s = s
+        ctx.save_for_backward(alpha)
+        return alpha
+
+    @staticmethod
+    @_in_float32
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        # d alpha_ij / d score_ik = alpha_ij (delta_jk - alpha_ik): the gradient of score ik
+        # is alpha_ik (g_ik - sum_j g_ij alpha_ij), one segment sum per row
+        (alpha,) = ctx.saved_tensors
+        s: EdgeStructure = ctx.s
+        weighted = grad * alpha
+        dot = torch.segment_reduce(weighted, "sum", offsets=s.crow, axis=0)
+        return torch.addcmul(weighted, alpha, dot.index_select(0, s.row), value=-1), None
+
+
+@torch.compiler.disable(reason="graff.nn.sparse: attention on a sparse CSR pattern")
 @_in_float32
 def edge_softmax(scores: Tensor, structure: EdgeStructure) -> Tensor:
-    """Softmax of ``scores`` [E] or [E, H] over the entries of each row (CSR segments)."""
-    s = structure
-    shift = torch.segment_reduce(scores.detach(), "max", offsets=s.crow, axis=0)
-    ex = torch.exp(scores - shift.index_select(0, s.row))
-    total = torch.segment_reduce(ex, "sum", offsets=s.crow, axis=0)
-    return ex / total.index_select(0, s.row)
+    """Softmax of ``scores`` [E] or [E, H] over the entries of each row (CSR segments).
+
+    Its backward is written out (one segment sum over the saved coefficients), about twice
+    as fast as autograd's through the shift, exponential and division on the CPU.
+    """
+    return _EdgeSoftmax.apply(scores, structure)
