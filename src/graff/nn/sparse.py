@@ -340,7 +340,7 @@ class _SparseLinear(torch.autograd.Function):
             return None, None, None, None
         (values,) = ctx.saved_tensors
         plan: CSRTransposePlan = ctx.plan
-        xt = csr(plan.crow, plan.col, values[plan.perm], plan.shape)
+        xt = csr(plan.crow, plan.col, values.index_select(0, plan.perm), plan.shape)
         return None, None, (xt @ grad).t(), None
 
 
@@ -387,7 +387,7 @@ class EdgeStructure:
 
 def _square(s: EdgeStructure, values: Tensor, transpose: bool = False) -> Tensor:
     if transpose:
-        return csr(s.t_crow, s.t_col, values[s.perm], (s.num_nodes, s.num_nodes))
+        return csr(s.t_crow, s.t_col, values.index_select(0, s.perm), (s.num_nodes, s.num_nodes))
     return csr(s.crow, s.col, values, (s.num_nodes, s.num_nodes))
 
 

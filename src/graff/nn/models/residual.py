@@ -171,12 +171,19 @@ def _split_heads(dim: int, heads: int) -> int:
     return dim // heads
 
 
+def _per_head(t: Tensor) -> tuple[Tensor, ...]:
+    """[X, H, ...] → H contiguous [X, ...] tensors, by one copy. Unbind's backward stacks the
+    heads' gradients once; taking head k by indexing instead fills a zero gradient of the
+    whole tensor per head (on a large graph, the larger part of an attention layer's
+    backward)."""
+    return t.transpose(0, 1).contiguous().unbind(0)
+
+
 def attend(alpha: Tensor, values: Tensor, structure: EdgeStructure) -> Tensor:
     """Per head k, row i of the output is :math:`\\sum_j \\alpha^k_{ij} v^k_j`: alpha [E, H] on
     the entries of ``structure``, values [N, H, C] → [N, H·C]."""
-    alpha_t = alpha.t().contiguous()
-    heads = [edge_values_mm(alpha_t[k], values[:, k], structure) for k in range(values.size(1))]
-    return torch.cat(heads, dim=-1)
+    per_head = zip(_per_head(alpha), _per_head(values), strict=True)
+    return torch.cat([edge_values_mm(a, v, structure) for a, v in per_head], dim=-1)
 
 
 class GATModule(nn.Module):
@@ -216,7 +223,8 @@ class GATModule(nn.Module):
 def head_scores(q: Tensor, k: Tensor, structure: EdgeStructure) -> Tensor:
     """Per head h, :math:`q_{i,h}^\\top k_{j,h}` on the entries (i, j) of ``structure``:
     q, k [N, H, C] → [E, H] (one sampled product per head, no [E, H, C] gather)."""
-    return torch.stack([edge_dot(q[:, h], k[:, h], structure) for h in range(q.size(1))], dim=-1)
+    per_head = zip(_per_head(q), _per_head(k), strict=True)
+    return torch.stack([edge_dot(qh, kh, structure) for qh, kh in per_head], dim=-1)
 
 
 class AttentionModule(nn.Module):
