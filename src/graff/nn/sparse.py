@@ -463,33 +463,50 @@ def edge_dot(u: Tensor, v: Tensor, structure: EdgeStructure) -> Tensor:
 
 class _EdgeSoftmax(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, scores: Tensor, s: EdgeStructure) -> Tensor:
-        shift = torch.segment_reduce(scores, "max", offsets=s.crow, axis=0)
-        ex = torch.exp(scores - shift.index_select(0, s.row))
-        total = torch.segment_reduce(ex, "sum", offsets=s.crow, axis=0)
-        alpha = ex.div_(total.index_select(0, s.row))
-        ctx.s = s
+    def forward(ctx: Any, scores: Tensor, s: EdgeStructure, dim: int) -> Tensor:
+        # segments along ``dim``: the CSR offsets, one row of them per head when heads come first
+        offsets = s.crow if dim == 0 else s.crow.expand(scores.size(0), -1).contiguous()
+        shift = torch.segment_reduce(scores, "max", offsets=offsets, axis=dim)
+        ex = torch.exp(scores - shift.index_select(dim, s.row))
+        total = torch.segment_reduce(ex, "sum", offsets=offsets, axis=dim)
+        alpha = ex.div_(total.index_select(dim, s.row))
+        ctx.s, ctx.dim, ctx.offsets = s, dim, offsets
         ctx.save_for_backward(alpha)
         return alpha
 
     @staticmethod
     @_in_float32
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         # d alpha_ij / d score_ik = alpha_ij (delta_jk - alpha_ik): the gradient of score ik
         # is alpha_ik (g_ik - sum_j g_ij alpha_ij), one segment sum per row
         (alpha,) = ctx.saved_tensors
         s: EdgeStructure = ctx.s
         weighted = grad * alpha
-        dot = torch.segment_reduce(weighted, "sum", offsets=s.crow, axis=0)
-        return torch.addcmul(weighted, alpha, dot.index_select(0, s.row), value=-1), None
+        dot = torch.segment_reduce(weighted, "sum", offsets=ctx.offsets, axis=ctx.dim)
+        per_entry = dot.index_select(ctx.dim, s.row)
+        return torch.addcmul(weighted, alpha, per_entry, value=-1), None, None
 
 
 @torch.compiler.disable(reason="graff.nn.sparse: attention on a sparse CSR pattern")
 @_in_float32
-def edge_softmax(scores: Tensor, structure: EdgeStructure) -> Tensor:
-    """Softmax of ``scores`` [E] or [E, H] over the entries of each row (CSR segments).
+def edge_softmax(scores: Tensor, structure: EdgeStructure, dim: int = 0) -> Tensor:
+    """Softmax of ``scores`` over the entries of each row (CSR segments): ``dim`` is the
+    entries' dimension, 0 for [E] or [E, H], 1 (or -1) for head-major [H, E], whose heads are
+    contiguous (the faster layout for several heads).
 
     Its backward is written out (one segment sum over the saved coefficients), about twice
     as fast as autograd's through the shift, exponential and division on the CPU.
     """
-    return _EdgeSoftmax.apply(scores, structure)
+    nnz = structure.col.numel()
+    if scores.dim() not in (1, 2) or dim not in range(-scores.dim(), scores.dim()):
+        raise ValueError(
+            f"edge_softmax takes scores [E], [E, H] (dim=0) or [H, E] (dim=1), got shape "
+            f"{tuple(scores.shape)} with dim={dim}"
+        )
+    dim %= scores.dim()
+    if scores.size(dim) != nnz:
+        raise ValueError(
+            f"scores must have one entry per stored edge ({nnz}) along dim {dim}, got shape "
+            f"{tuple(scores.shape)}"
+        )
+    return _EdgeSoftmax.apply(scores, structure, dim)

@@ -366,6 +366,12 @@ def test_edge_ops_gradcheck_and_values() -> None:
     dense[:, rows, cols] = scores.detach().t()
     torch.testing.assert_close(alpha, torch.softmax(dense, -1)[:, rows, cols].t())
     assert torch.autograd.gradcheck(lambda a: edge_softmax(a, s), (scores,))
+    # head-major [H, E] (dim=1, as the attention modules use it): the same coefficients
+    heads_first = scores.detach().t().contiguous().requires_grad_()
+    torch.testing.assert_close(edge_softmax(heads_first, s, dim=1), alpha.t())
+    assert torch.autograd.gradcheck(lambda a: edge_softmax(a, s, dim=-1), (heads_first,))
+    with pytest.raises(ValueError, match="one entry per stored edge"):
+        edge_softmax(heads_first, s)  # [H, E] read as [E, H]
     vals = torch.randn(rows.numel(), generator=gen, dtype=DT, requires_grad=True)
     mat = torch.zeros(N, N, dtype=DT)
     mat[rows, cols] = vals.detach()

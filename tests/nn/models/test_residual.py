@@ -38,9 +38,9 @@ def dense_adjacency() -> Tensor:
 
 
 def dense_attention(structure: object, alpha: Tensor) -> Tensor:
-    """α [E, H] on the entries of ``structure`` as a dense [H, N, N]."""
-    out = torch.zeros(alpha.size(1), N, N, dtype=alpha.dtype)
-    out[:, structure.row, structure.col] = alpha.t()  # type: ignore[attr-defined]
+    """α [H, E] (head-major) on the entries of ``structure`` as a dense [H, N, N]."""
+    out = torch.zeros(alpha.size(0), N, N, dtype=alpha.dtype)
+    out[:, structure.row, structure.col] = alpha  # type: ignore[attr-defined]
     return out
 
 
