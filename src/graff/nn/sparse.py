@@ -50,6 +50,7 @@ __all__ = [
     "csr_transpose",
     "csr_transpose_plan",
     "edge_dot",
+    "edge_head_dot",
     "edge_list",
     "edge_softmax",
     "edge_values_mm",
@@ -62,6 +63,7 @@ __all__ = [
     "sym_spmm_add",
     "to_csr",
     "transpose_of",
+    "unbind_heads",
     "widen",
 ]
 
@@ -459,6 +461,22 @@ def edge_dot(u: Tensor, v: Tensor, structure: EdgeStructure) -> Tensor:
     A sampled dense–dense product: no [E, d] gather is materialised, forward or backward.
     """
     return _EdgeDot.apply(u.contiguous(), v.contiguous(), structure)
+
+
+def unbind_heads(t: Tensor) -> tuple[Tensor, ...]:
+    """[X, H, ...] → H contiguous [X, ...] tensors, by one copy. Unbind's backward stacks the
+    heads' gradients once; taking head k by indexing instead fills a zero gradient of the
+    whole tensor per head (on a large graph, the larger part of an attention layer's
+    backward)."""
+    return t.transpose(0, 1).contiguous().unbind(0)
+
+
+@torch.compiler.disable(reason="graff.nn.sparse: attention on a sparse CSR pattern")
+def edge_head_dot(u: Tensor, v: Tensor, structure: EdgeStructure) -> Tensor:
+    """Per head h, :math:`u_{i,h}^\\top v_{j,h}` on the entries (i, j) of ``structure``:
+    u, v [N, H, C] → head-major [H, E] (one sampled product per head, no [E, H, C] gather)."""
+    per_head = zip(unbind_heads(u), unbind_heads(v), strict=True)
+    return torch.stack([edge_dot(a, b, structure) for a, b in per_head])
 
 
 class _EdgeSoftmax(torch.autograd.Function):

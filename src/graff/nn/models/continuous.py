@@ -31,7 +31,13 @@ from graff.nn.adjacency import edge_structure, gcn_adjacency, graph_cached
 from graff.nn.checks import NotScriptable, check_positive, check_probs, check_sizes
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear
-from graff.nn.sparse import EdgeStructure, edge_dot, edge_softmax, edge_values_mm, spmm_add
+from graff.nn.sparse import (
+    EdgeStructure,
+    edge_head_dot,
+    edge_softmax,
+    edge_values_mm,
+    spmm_add,
+)
 
 __all__ = [
     "ADAPTIVE_METHODS",
@@ -199,8 +205,8 @@ class GRANDLinear(_ContinuousClassifier):
         h, d = self.heads, self.attention_dim
         q = self.query(f0).view(-1, h, d)
         k = self.key(f0).view(-1, h, d)
-        scores = _head_scores(k, q, s) / d
-        return edge_softmax(scores, s).mean(dim=-1)
+        scores = edge_head_dot(k, q, s) / d
+        return edge_softmax(scores, s, dim=1).mean(dim=0)
 
     def vector_field(self, f0: Tensor, edge_index: Any, edge_weight: Tensor | None) -> VectorField:
         n = f0.size(0)
@@ -214,13 +220,6 @@ class GRANDLinear(_ContinuousClassifier):
         )
         values = self.attention_values(f0, s)
         return lambda t, f: edge_values_mm(values, f, s) - f
-
-
-@torch.compiler.disable(reason="graff.nn.models.continuous: attention on a sparse CSR pattern")
-def _head_scores(k: Tensor, q: Tensor, s: EdgeStructure) -> Tensor:
-    """⟨k_i, q_j⟩ of each head [n, H, d] on the entries of ``s``: [E, H] (run eagerly under
-    ``torch.compile``: slices of k and q must not cross into a compiled frame)."""
-    return torch.stack([edge_dot(k[:, i], q[:, i], s) for i in range(k.size(1))], dim=-1)
 
 
 class CGNN(_ContinuousClassifier):

@@ -43,7 +43,14 @@ from graff.nn.adjacency import edge_structure, gcn_adjacency, graph_cached, mean
 from graff.nn.checks import NotScriptable, check_probs, check_sizes
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear, param_dtype
-from graff.nn.sparse import EdgeStructure, edge_dot, edge_softmax, edge_values_mm, spmm
+from graff.nn.sparse import (
+    EdgeStructure,
+    edge_head_dot,
+    edge_softmax,
+    edge_values_mm,
+    spmm,
+    unbind_heads,
+)
 
 __all__ = [
     "NORMS",
@@ -171,19 +178,11 @@ def _split_heads(dim: int, heads: int) -> int:
     return dim // heads
 
 
-def _per_head(t: Tensor) -> tuple[Tensor, ...]:
-    """[X, H, ...] → H contiguous [X, ...] tensors, by one copy. Unbind's backward stacks the
-    heads' gradients once; taking head k by indexing instead fills a zero gradient of the
-    whole tensor per head (on a large graph, the larger part of an attention layer's
-    backward)."""
-    return t.transpose(0, 1).contiguous().unbind(0)
-
-
 def attend(alpha: Tensor, values: Tensor, structure: EdgeStructure) -> Tensor:
     """Per head k, row i of the output is :math:`\\sum_j \\alpha^k_{ij} v^k_j`: alpha [H, E]
     (head-major, as the modules' ``attention`` returns it) on the entries of ``structure``,
     values [N, H, C] → [N, H·C]."""
-    per_head = zip(alpha.unbind(0), _per_head(values), strict=True)
+    per_head = zip(alpha.unbind(0), unbind_heads(values), strict=True)
     return torch.cat([edge_values_mm(a, v, structure) for a, v in per_head], dim=-1)
 
 
@@ -223,14 +222,6 @@ class GATModule(nn.Module):
         return out
 
 
-@torch.compiler.disable(reason="graff.nn.sparse: attention on a sparse CSR pattern")
-def head_scores(q: Tensor, k: Tensor, structure: EdgeStructure) -> Tensor:
-    """Per head h, :math:`q_{i,h}^\\top k_{j,h}` on the entries (i, j) of ``structure``:
-    q, k [N, H, C] → [H, E] (one sampled product per head, no [E, H, C] gather)."""
-    per_head = zip(_per_head(q), _per_head(k), strict=True)
-    return torch.stack([edge_dot(qh, kh, structure) for qh, kh in per_head])
-
-
 class AttentionModule(nn.Module):
     r"""Scaled dot-product attention over the edges: per head
     :math:`\alpha_{ij} = \mathrm{softmax}_j\, q_i^\top k_j / \sqrt{C}`, then
@@ -250,7 +241,7 @@ class AttentionModule(nn.Module):
         """α [heads, E] (head-major) of the entries of ``graph`` (each row sums to one)."""
         q = self.query(h).view(-1, self.heads, self.head_dim)
         k = self.key(h).view(-1, self.heads, self.head_dim)
-        return edge_softmax(head_scores(q, k, graph) / math.sqrt(self.head_dim), graph, dim=1)
+        return edge_softmax(edge_head_dot(q, k, graph) / math.sqrt(self.head_dim), graph, dim=1)
 
     def forward(self, h: Tensor, graph: EdgeStructure) -> Tensor:
         alpha = self.attention(h, graph)
