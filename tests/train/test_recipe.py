@@ -101,6 +101,10 @@ def test_recipe_defaults_are_the_config_defaults() -> None:
         (["model.name=gcn", "model.block=residual", "model.norm=group"], "model.norm"),
         (["model.name=gcn", "model.block=residual", "model.ffn_multiplier=0"], "ffn_multiplier"),
         (["model.name=gat", "model.block=residual", "model.hidden=12"], "multiple of heads"),
+        (
+            ["model.name=gat_sep", "model.params={heads: 0}"],
+            "heads = 0 is invalid: expected a positive integer",
+        ),
         (["optim.optimizer=sgd"], "optim.optimizer = 'sgd' is invalid"),
     ],
 )

@@ -221,6 +221,9 @@ def test_ffn_multiplier_sets_the_feed_forward_width() -> None:
 def test_invalid_arguments() -> None:
     with pytest.raises(ValueError, match="multiple of heads"):
         ResidualGAT(5, 12, 3, heads=8)
+    for heads in (0, -2, 2.0, True):
+        with pytest.raises(ValueError, match="expected a positive integer"):
+            ResidualGAT(5, 8, 3, heads=heads)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="norm must be one of"):
         ResidualGCN(5, 8, 3, norm="group")
     with pytest.raises(ValueError, match="ffn_multiplier"):

@@ -170,7 +170,12 @@ class SAGEModule(nn.Module):
 
 
 def _split_heads(dim: int, heads: int) -> int:
-    if heads < 1 or dim % heads:
+    if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+        raise ValueError(
+            f"heads = {heads!r} is invalid: expected a positive integer (the number of "
+            "attention heads); change model.params.heads"
+        )
+    if dim % heads:
         raise ValueError(
             f"hidden = {dim} must be a multiple of heads = {heads} (the heads split the "
             "hidden width); change model.hidden or model.params.heads"
