@@ -187,3 +187,28 @@ def test_a_shipped_space_by_name(tmp_path, monkeypatch):
     assert load_space("gcn", "gcn").to_dict() == default_space("gcn").to_dict()
     with pytest.raises(SpaceError, match="residual/gcn"):
         load_space("residual/nope", "gcn")
+
+
+def test_a_residual_config_is_searched_in_its_recipe_space():
+    """With no space named, a config of model.block=residual gets residual/<model>.yaml where
+    one is shipped (the plain space's keys, e.g. GAT's attention_dropout, are not its own)."""
+    for model in ("gcn", "sage", "gat", "mlp"):
+        space = default_space(model, "residual")
+        assert space.source == f"graff/spaces/residual/{model}.yaml"
+        assert space.to_dict() == load_space(f"residual/{model}", model).to_dict()
+    assert default_space("gcn", "plain").source == "graff/spaces/gcn.yaml"
+    assert default_space("gcnii", "residual").source == "graff/spaces/gcnii.yaml"  # none shipped
+
+
+def test_a_space_that_cannot_run_on_the_base_config_is_refused():
+    base = RunConfig()
+    base.model.name, base.model.params = "gat", {"output_heads": 1}  # a plain-block parameter
+    space = load_space("residual/gat", "gat")  # fixes model.block: residual
+    with pytest.raises(SpaceError, match=r"on top of the base config \(mine\).*output_heads"):
+        space.check_base(base, "mine")
+    base.model.params = {}
+    space.check_base(base, "mine")
+    plain = default_space("gat")  # attention_dropout is a parameter of the plain GAT only
+    base.model.block = "residual"
+    with pytest.raises(SpaceError, match=r"model\.params\.attention_dropout"):
+        plain.check_base(base, "mine")

@@ -18,7 +18,7 @@ import pytest
 from graff.errors import RunDirError
 from graff.train import DivergenceError, SplitResult, load_config, read_summary, run
 from graff.train.config import ConfigError, config_to_dict
-from graff.tune import TRIALS_COLUMNS, TrialEvent, TuneError, default_splits, tune
+from graff.tune import TRIALS_COLUMNS, SpaceError, TrialEvent, TuneError, default_splits, tune
 from graff.tune import _backend as backend
 
 DATA = {"num_nodes": 120, "num_splits": 3, "num_features": 16, "seed": 3}
@@ -261,6 +261,14 @@ def test_bad_arguments(tmp_path):
         _tune(tmp_path, splits=4)
     with pytest.raises(ConfigError, match="distinct split indices"):
         _tune(tmp_path, splits=[0, 0])
+    # a space that can never run on the base config: refused before the data loads or a
+    # study is made, not as 4 failed trials (the plain GAT's output_heads, the residual block)
+    with pytest.raises(SpaceError, match="on top of the base config"):
+        tune(
+            "csbm", "gat", trials=4, space="residual/gat", data_params=DATA,
+            overrides=[*FAST, "model.params={output_heads: 1}"], out_dir=tmp_path / "gat",
+        )  # fmt: skip
+    assert not (tmp_path / "gat").exists()
 
 
 def test_search_splits_argument_and_default_rule(tmp_path, fake_fit):

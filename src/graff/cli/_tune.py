@@ -35,7 +35,11 @@ def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
     )
     t.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     t.add_argument("--splits", help="K (the first K splits) or a list 0,1,2 (default: see docs)")
-    t.add_argument("--space", help="a search-space YAML (default: the shipped one of the model)")
+    t.add_argument(
+        "--space",
+        help="a search-space YAML, or a shipped space by name, e.g. residual/gcn (default: "
+        "the model's shipped one; its residual recipe's for a config with model.block=residual)",
+    )
     t.add_argument("--storage", help="Optuna storage URL (default: a journal file in --out)")
     t.add_argument("--study", help="study name (default <model>-<dataset>)")
     t.add_argument("--jobs", type=int, default=1, help="worker processes sharing the study")

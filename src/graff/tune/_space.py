@@ -179,6 +179,16 @@ class SearchSpace:
         """This space checked for ``model`` (SpaceError on the first problem)."""
         return parse_space(self.to_dict(), self.source, model=model)
 
+    def check_base(self, base: Any, base_source: str) -> None:
+        """Refuse (SpaceError) a space one of whose values can never run on top of ``base``,
+        the config the search starts from (e.g. its ``model.params`` belong to another
+        ``model.block`` than the space fixes): said before the data loads, not as a failed
+        trial after it."""
+        fixed = [(p.key, p.candidates()[0]) for p in self.params if len(p.candidates()) == 1]
+        model = base.model.name
+        for p in self.params:
+            _check_values(p, model, self.source, fixed, base=base, base_source=base_source)
+
     def sample(self, trial: Any) -> dict[str, Any]:
         """One value per key, drawn from an Optuna trial."""
         return {p.key: p.suggest(trial) for p in self.params}
@@ -364,12 +374,22 @@ def _parse_param(key: str, spec: Any, model: str | None, source: str) -> SpacePa
 
 
 def _check_values(
-    param: SpaceParam, model: str, source: str, fixed: Sequence[tuple[str, Any]] = ()
+    param: SpaceParam,
+    model: str,
+    source: str,
+    fixed: Sequence[tuple[str, Any]] = (),
+    base: Any | None = None,
+    base_source: str | None = None,
 ) -> None:
-    """Every candidate value set alone on the model's default config, with the space's fixed
-    keys (those of one candidate, e.g. ``model.block: [residual]``) set first, must validate."""
+    """Every candidate value set alone on ``base`` (default: the model's default config), with
+    the space's fixed keys (those of one candidate, e.g. ``model.block: [residual]``) set
+    first, must validate."""
+    on = "" if base_source is None else f" on top of the base config ({base_source})"
     for value in param.candidates():
-        cfg = backend.RunConfig(model=backend.ModelConfig(name=model))
+        if base is None:
+            cfg = backend.RunConfig(model=backend.ModelConfig(name=model))
+        else:
+            cfg = copy.deepcopy(base)
         try:
             for key, fixed_value in fixed:
                 _set_key(cfg, key, fixed_value)
@@ -378,7 +398,7 @@ def _check_values(
         except backend.ConfigError as e:
             what = "choice" if param.type == "categorical" else "bound"
             raise SpaceError(
-                f"search space {source}: {param.key}: {what} {value!r} is not allowed: {e}"
+                f"search space {source}: {param.key}: {what} {value!r} is not allowed{on}: {e}"
             ) from None
 
 
@@ -455,8 +475,14 @@ def available_spaces(*, nested: bool = False) -> list[str]:
     return sorted(names)
 
 
-def default_space(model: str) -> SearchSpace:
-    """The shipped search space of ``model`` (``graff/spaces/<model>.yaml``), checked."""
+def default_space(model: str, block: str | None = None) -> SearchSpace:
+    """The shipped search space of ``model`` (``graff/spaces/<model>.yaml``), checked; with
+    ``block="residual"`` its residual recipe's (``graff/spaces/residual/<model>.yaml``)
+    where one is shipped, the space a config of that block is searched in."""
+    if block == "residual":
+        res = _spaces_dir().joinpath("residual", f"{model}.yaml")
+        if res.is_file():
+            return _parse_text(res.read_text(), f"graff/spaces/residual/{model}.yaml", model)
     res = _spaces_dir().joinpath(f"{model}.yaml")
     if not res.is_file():
         raise SpaceError(

@@ -157,9 +157,9 @@ def _base_config(
     return cfg.validate(), source
 
 
-def _resolve_space(space: Any, model: str) -> SearchSpace:
+def _resolve_space(space: Any, model: str, block: str | None = None) -> SearchSpace:
     if space is None:
-        return default_space(model)
+        return default_space(model, block)
     if isinstance(space, SearchSpace):
         return space.check(model)
     if isinstance(space, Mapping):
@@ -364,7 +364,9 @@ def tune(
         timeout: stop starting trials after this many seconds (per call and worker).
         splits: splits each trial is scored on: None for :func:`default_splits`, K for the
             first K, or a list of indices. The final run uses every split.
-        space: a YAML file, a mapping or a :class:`SearchSpace`; None: the shipped one.
+        space: a YAML file, a mapping or a :class:`SearchSpace`; None: the shipped one
+            (:func:`default_space` for the base config's ``model.block``). A space one of
+            whose values cannot run on the base config is refused (SpaceError) up front.
         storage: a database URL; None: the journal file ``out_dir/study.journal`` (a path
             without ``://`` names another journal file).
         study_name: default ``<model>-<dataset>``.
@@ -411,7 +413,8 @@ def tune(
         raise backend.ConfigError(f"timeout={timeout!r}: expected a positive number of seconds")
     make_pruner(pruner, 1)  # a bad pruner name fails here, not in a worker
     base, base_source = _base_config(dataset, model, base_config, overrides, data_params, seed)
-    space_ = _resolve_space(space, model)
+    space_ = _resolve_space(space, model, base.model.block)
+    space_.check_base(base, base_source)
     if storage is not None and not _storage.is_embedded(storage):
         # A bad URL, a missing driver or an unreachable server fails now, not after the data.
         _storage.open_storage(storage)
