@@ -206,6 +206,12 @@ def plan(
         )
     missing = [(m, d) for m in names for d in ds_list if shipped_config(m, d) is None]
     unconfigured = []
+    if missing and len(missing) == len(names) * len(ds_list) and list(models) == ["all"]:
+        raise ConfigError(
+            f"no model has a shipped config for {', '.join(ds_list)}, so there is nothing to "
+            "reproduce; `graff train --dataset NAME --model MODEL` trains one from the model's "
+            "defaults, and `graff tune --dataset NAME --model MODEL` searches one"
+        )
     if missing and list(models) == ["all"]:
         # every model where it has a config: a row shipped for some graphs only (gat_sep
         # and gt_sep on Platonov et al.'s) leaves the others' cells empty

@@ -472,6 +472,12 @@ def test_reproduce_all_models_leaves_cells_without_a_config_empty(
     assert [(r["model"], r["dataset"]) for r in rows] == [("mlp", "texas")]
     assert main(["reproduce", "--models", "gat_sep", *common]) == 2
     assert "no shipped config for gat_sep/texas" in _output(capsys)
+    # a graph no model has a config for: nothing to reproduce, said in one line (it was an
+    # empty table)
+    bare = ["--datasets", "roman-empire", "--out", str(out)]
+    assert main(["reproduce", "--models", "all", "--dry-run", *bare]) == 2
+    text = _output(capsys)
+    assert "no model has a shipped config for roman-empire" in text and "graff tune" in text
 
 
 @pytest.mark.shared_data
