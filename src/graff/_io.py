@@ -1,14 +1,23 @@
-"""Writing files safely: the one atomic-write helper every module uses."""
+"""Writing files safely: the one atomic-write helper every module uses, and the one rule
+that turns a name (a dataset's ``npz:PATH`` included) into a file name."""
 
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "check_writable", "current_umask", "sha256_file"]
+__all__ = ["atomic_write", "check_writable", "current_umask", "file_slug", "sha256_file"]
+
+
+def file_slug(text: str, empty: str = "run") -> str:
+    """``text`` as one file name: each run of characters other than letters, digits, ``_``,
+    ``.`` and ``-`` becomes ``_`` (``npz:/data/g.npz-graff`` → ``npz_data_g.npz-graff``, one
+    folder, not a tree of them); ``empty`` where nothing is left."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or empty
 
 
 def current_umask() -> int:

@@ -118,6 +118,24 @@ def test_train_npz(npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "bf16" not in text  # float32 unless asked
 
 
+def test_train_npz_default_run_dir_is_one_folder(
+    npz_graph: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without --out the run directory is runs/<dataset>-<model>-<time> as one folder name:
+    the path of an npz: graph does not make a tree of folders (runs/npz:/home/...)."""
+    monkeypatch.chdir(tmp_path)
+    args = _train_args(npz_graph, tmp_path)
+    del args[args.index("--out") : args.index("--out") + 2]
+    assert main(args) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert (run_dir / "summary.json").is_file()
+    assert run_dir.name.startswith("npz_" + str(npz_graph).strip("/").replace("/", "_"))
+    assert run_dir.name.split("-")[-3] == "graff" and f"runs/{run_dir.name}" in _output(capsys)
+
+
 def test_train_precision_flag_sets_optim_precision(
     npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from graff._io import file_slug
 from graff.cli import _render as r
 
 __all__ = ["COMMANDS"]
@@ -82,7 +83,7 @@ def _train(args: argparse.Namespace, cfg: Any, source: str, rank: int) -> int:
     out = (
         Path(args.out)
         if args.out
-        else Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{stamp}"
+        else Path("runs") / file_slug(f"{cfg.data.dataset}-{cfg.model.name}-{stamp}")
     )
     r.say(f"config: {source}; run directory: {out}", stderr=args.json)
     data = load_prepared(cfg, args.data_dir)

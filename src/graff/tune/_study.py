@@ -7,7 +7,6 @@ import json
 import logging
 import multiprocessing
 import os
-import re
 import socket
 import time
 import uuid
@@ -20,6 +19,7 @@ from typing import Any
 import optuna
 import torch
 
+from graff._io import file_slug
 from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _journal, _outputs, _storage
@@ -45,7 +45,7 @@ class TuneError(GraffError, RuntimeError):
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "study"
+    return file_slug(text, "study")
 
 
 @dataclass
