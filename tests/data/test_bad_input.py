@@ -138,6 +138,30 @@ def test_integer_valued_float_edges_and_01_masks_load(tmp_path: Path) -> None:
     assert int(d.test_mask.sum()) == N - 22
 
 
+def test_a_file_in_platonov_et_al_format_loads_under_their_array_names(tmp_path: Path) -> None:
+    """Their .npz (node_features, node_labels, edges [E, 2], *_masks [S, N]) read as npz:PATH is
+    the same graph as ours under x, y, edges and *_mask; a file mixing both namings is not
+    guessed at (its x/y win, their names are left unread)."""
+    g = _graph()
+    rng = np.random.default_rng(1)
+    r = rng.random((10, N))
+    masks = {"train": r < 0.5, "val": (r >= 0.5) & (r < 0.75), "test": r >= 0.75}
+    theirs = tmp_path / "theirs.npz"
+    np.savez(
+        theirs, node_features=g["x"], node_labels=g["y"], edges=g["edges"],
+        **{f"{k}_masks": m for k, m in masks.items()},
+    )  # fmt: skip
+    ours = _save(tmp_path, "ours", **{f"{k}_mask": m.T for k, m in masks.items()})
+    a, b = load_dataset(f"npz:{theirs}"), load_dataset(ours)
+    for key in ("x", "y", "edge_index", "train_mask", "val_mask", "test_mask"):
+        assert torch.equal(a[key], b[key]), key
+    assert a.train_mask.shape == (N, 10)
+    assert any("Platonov" in n for n in a.notes) and not any("Platonov" in n for n in b.notes)
+    mixed = tmp_path / "mixed.npz"
+    np.savez(mixed, **g, node_features=g["x"][:, :2], node_labels=g["y"])
+    assert load_dataset(f"npz:{mixed}").x.shape == (N, 4)
+
+
 class _Boom:
     def __reduce__(self) -> tuple[Any, ...]:
         return (Path.touch, (Path(self.target),))

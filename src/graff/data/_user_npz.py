@@ -31,6 +31,14 @@ from ._validate import FEATURE_LIMIT, MASK_KEYS
 __all__ = ["read_user_npz"]
 
 _FORMAT = "see the format in graff.data.load_dataset's docstring"
+# Platonov et al.'s (ICLR 2023) array names → ours; a file with the first two is read as theirs
+_PLATONOV_NAMES = {
+    "node_features": "x",
+    "node_labels": "y",
+    "train_masks": "train_mask",
+    "val_masks": "val_mask",
+    "test_masks": "test_mask",
+}
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:
@@ -204,11 +212,19 @@ def read_user_npz(path: Path) -> tuple[Data, bool]:
     """
     z = _arrays(path)
     where = f"user graph {path}"
+    notes: list[str] = []
+    if {"node_features", "node_labels"} <= z.keys() and not z.keys() & {"x", "y", *MASK_KEYS}:
+        # a file of Platonov et al.'s benchmark (their names for the same arrays)
+        z = {_PLATONOV_NAMES.get(k, k): v for k, v in z.items()}
+        notes.append(
+            "read the array names of Platonov et al.'s files (node_features, node_labels, "
+            "edges, train_masks/val_masks/test_masks); their binary graphs are scored by "
+            "ROC-AUC: --set data.params.metric=roc_auc"
+        )
     if "x" not in z or "y" not in z:
         raise GraphDataError(
             f"{where} must contain arrays 'x' [N, F] and 'y' [N] (found {sorted(z)}); {_FORMAT}"
         )
-    notes: list[str] = []
     x = _features(z["x"], where)
     if "edge_index" in z:
         ei = z["edge_index"]
