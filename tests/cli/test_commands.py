@@ -118,6 +118,16 @@ def test_train_npz(npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "bf16" not in text  # float32 unless asked
 
 
+def test_train_on_one_split_reports_no_std(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One split has no sample std: the line names the split instead of printing ± 0.00."""
+    assert main(_train_args(npz_graph, tmp_path / "one", "--set", "data.splits=[1]")) == 0
+    text = _output(capsys)
+    summary = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert f"{summary['mean']:.2f} % on split 1 (one split: no std)" in text and "±" not in text
+
+
 def test_train_npz_default_run_dir_is_one_folder(
     npz_graph: Path,
     tmp_path: Path,

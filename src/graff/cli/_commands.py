@@ -137,10 +137,14 @@ def _train(args: argparse.Namespace, cfg: Any, source: str, rank: int) -> int:
     if args.json:
         print(json.dumps({**summary.to_json(), "run_dir": str(out)}, indent=2))
         return 0
+    score = (
+        f"{r.fmt(summary.mean, summary.std)} % over {len(summary.splits)} splits (± sample std)"
+        if len(summary.splits) > 1
+        else f"{summary.mean:.2f} % on split {summary.splits[0]} (one split: no std)"
+    )
     r.say(
-        f"{summary.model} on {summary.dataset}: test {_metric_name(summary.metric)} "
-        f"{r.fmt(summary.mean, summary.std)} % over {len(summary.splits)} splits "
-        f"(± sample std), {summary.seconds:.1f} s"
+        f"{summary.model} on {summary.dataset}: test {_metric_name(summary.metric)} {score}, "
+        f"{summary.seconds:.1f} s"
         + (", bf16 mixed precision" if cfg.optim.precision == "bf16" else "")
     )
     r.say(
