@@ -8,6 +8,7 @@ every split the numbers of the per-split path, early stopping included.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -16,8 +17,17 @@ import torch.nn.functional as F
 
 from graff.data import csbm
 from graff.nn import GCN, GRAFF, MLPClassifier
+from graff.nn.models.residual import (
+    ResidualGAT,
+    ResidualGATSep,
+    ResidualGCN,
+    ResidualGT,
+    ResidualGTSep,
+    ResidualMLP,
+    ResidualSAGE,
+)
 from graff.nn.sparse import to_csr
-from graff.nn.stacked import GCNStack, GRAFFStack, MLPStack
+from graff.nn.stacked import GCNStack, GRAFFStack, MLPStack, ModelStack, ResidualStack
 from graff.train import MODELS, ModelConfig, OptimConfig, PreparedData, RunConfig, prepare_data
 from graff.train.batched import train_stack
 from graff.train.config import DataConfig
@@ -57,54 +67,77 @@ def _members(cls: type, k: int, *args: int, **kw: object) -> list[torch.nn.Modul
     return out
 
 
+def _check_side_by_side(
+    stack_cls: type[ModelStack], members: list[torch.nn.Module], x: torch.Tensor, ei: torch.Tensor
+) -> None:
+    """The stack of ``members`` gives each member's logits (eval) and, after one train step
+    (no dropout drawn), each member's gradients in its slice of the stacked parameters, its
+    buffers (BatchNorm's running statistics) and then its logits again."""
+    y = torch.randint(0, 3, (x.size(0),), generator=torch.Generator().manual_seed(1))
+    stack = stack_cls(copy.deepcopy(members))  # consumes its members: copies
+    want = torch.stack([m.eval()(x, ei) for m in members], 1)
+    assert torch.allclose(stack.eval()(x, ei), want, atol=1e-12)
+    grads, states = [], []
+    for m in members:  # train mode without dropout: deterministic
+        m.train().zero_grad()
+        F.cross_entropy(m(x, ei), y).backward()
+        grads.append({n: p.grad.clone() for n, p in m.named_parameters()})
+        states.append(dict(m.named_buffers()))
+    out = stack.train()(x, ei)
+    sum(F.cross_entropy(out[:, j], y) for j in range(len(members))).backward()
+    linear = stack.linear_weights(stack.model)
+    for j in range(len(members)):
+        for name, g in grads[j].items():
+            got = stack.stacked(name).grad[j]
+            assert torch.allclose(got.t() if name in linear else got, g, atol=1e-12), name
+        for name, b in states[j].items():
+            assert torch.allclose(stack.member_state(j)[name], b, atol=1e-12), name
+    want = torch.stack([m.eval()(x, ei) for m in members], 1)
+    assert torch.allclose(stack.eval()(x, ei), want, atol=1e-12)
+
+
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("kw", GRAFF_VARIANTS, ids=lambda kw: ",".join(kw))
 def test_graff_stack_is_its_members_side_by_side(kw: dict[str, object], sparse: bool) -> None:
     x, ei = _graph()
-    xx = to_csr(x) if sparse else x
-    y = torch.randint(0, 3, (x.size(0),), generator=torch.Generator().manual_seed(1))
     members = _members(GRAFF, 3, x.size(1), 6, 3, **kw)
-    want = torch.stack([m.eval()(xx, ei) for m in members], 1)
-    grads = []
-    for m in members:  # train mode without dropout: deterministic
-        m.train().zero_grad()
-        F.cross_entropy(m(xx, ei), y).backward()
-        grads.append({n: p.grad.clone() for n, p in m.named_parameters()})
-    stack = GRAFFStack(members)
-    assert torch.allclose(stack.eval()(xx, ei), want, atol=1e-12)
-    stack.train()
-    out = stack(xx, ei)
-    sum(F.cross_entropy(out[:, j], y) for j in range(3)).backward()
-    for j in range(3):
-        for name, g in grads[j].items():
-            got = stack.stacked(name).grad[j]
-            got = got.t() if name in stack.linear_weights(stack.model) else got
-            assert torch.allclose(got, g, atol=1e-12), name
+    _check_side_by_side(GRAFFStack, members, to_csr(x) if sparse else x, ei)
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("layers", [1, 3])
 def test_gcn_stack_is_its_members_side_by_side(layers: int, sparse: bool) -> None:
     x, ei = _graph()
-    xx = to_csr(x) if sparse else x
-    y = torch.randint(0, 3, (x.size(0),), generator=torch.Generator().manual_seed(2))
     members = _members(GCN, 3, x.size(1), 6, 3, num_layers=layers)
-    want = torch.stack([m.eval()(xx, ei) for m in members], 1)
-    grads = []
-    for m in members:
-        m.train().zero_grad()
-        F.cross_entropy(m(xx, ei), y).backward()
-        grads.append({n: p.grad.clone() for n, p in m.named_parameters()})
-    stack = GCNStack(members)
-    assert torch.allclose(stack.eval()(xx, ei), want, atol=1e-12)
-    stack.train()
-    out = stack(xx, ei)
-    sum(F.cross_entropy(out[:, j], y) for j in range(3)).backward()
-    linear = stack.linear_weights(stack.model)
-    for j in range(3):
-        for name, g in grads[j].items():
-            got = stack.stacked(name).grad[j]
-            assert torch.allclose(got.t() if name in linear else got, g, atol=1e-12), name
+    _check_side_by_side(GCNStack, members, to_csr(x) if sparse else x, ei)
+
+
+RESIDUAL = [
+    (ResidualMLP, {}),
+    (ResidualGCN, {}),
+    (ResidualGCN, {"self_loops": False}),
+    (ResidualSAGE, {}),
+    (ResidualGAT, {"heads": 2}),
+    (ResidualGATSep, {"heads": 2}),
+    (ResidualGT, {"heads": 2}),
+    (ResidualGTSep, {"heads": 1}),
+]
+
+
+@pytest.mark.parametrize("norm", ["none", "layer", "batch"])
+@pytest.mark.parametrize(
+    ("cls", "kw"), RESIDUAL, ids=lambda v: v.__name__ if isinstance(v, type) else str(v)
+)
+def test_residual_stack_is_its_members_side_by_side(
+    cls: type[torch.nn.Module], kw: dict[str, object], norm: str
+) -> None:
+    """Platonov et al.'s recipe, every layer kind and normalisation, K = 3 members: their
+    logits, gradients and BatchNorm statistics (two layers, ffn_multiplier 1.5, CSR input)."""
+    x, ei = _graph()
+    members = _members(
+        cls, 3, x.size(1), 6, 3, num_layers=2, dropout=0.0, norm=norm, ffn_multiplier=1.5, **kw
+    )
+    _check_side_by_side(ResidualStack, members, to_csr(x), ei)
 
 
 def test_member_state_loads_into_the_plain_model_and_select_keeps_members() -> None:
@@ -252,6 +285,29 @@ def test_unlabelled_nodes_outside_the_splits_are_ignored(data4: PreparedData) ->
 def test_gcn_splits_side_by_side_follow_the_per_split_path(data4: PreparedData) -> None:
     cfg = _cfg(None)
     cfg.model = ModelConfig(name="gcn", hidden=8, num_layers=2, dropout=0.3, input_dropout=0.1)
+    assert split_chunks(cfg, data4, [0, 1, 2, 3]) == [[0, 1, 2, 3]]
+    stacked = fit_splits(cfg, data4, [0, 1, 2, 3])
+    alone = fit_splits(cfg, data4, [0, 1, 2, 3], batch=1)
+    assert [r.best_epoch for r in stacked] == [r.best_epoch for r in alone]
+    assert [r.test for r in stacked] == pytest.approx([r.test for r in alone])
+
+
+@pytest.mark.parametrize(
+    ("name", "norm"),
+    [("mlp", "batch"), ("gcn", "layer"), ("sage", "batch"), ("gat_sep", "layer"), ("gt", "none")],
+)
+def test_residual_splits_side_by_side_follow_the_per_split_path(
+    data4: PreparedData, name: str, norm: str
+) -> None:
+    """Platonov et al.'s recipe trained K splits at once: each split's dropout masks drawn as
+    alone, AdamW's undecayed group (biases, norms) the member's, so every split ends at the
+    epoch and test score of its own run."""
+    cfg = _cfg(None)
+    cfg.model = ModelConfig(
+        name=name, block="residual", hidden=8, num_layers=2, dropout=0.3, input_dropout=0.1,
+        norm=norm, params={"heads": 2} if name in ("gat_sep", "gt") else {},
+    )  # fmt: skip
+    cfg.optim = dataclasses.replace(cfg.optim, optimizer="adamw", weight_decay=0.05)
     assert split_chunks(cfg, data4, [0, 1, 2, 3]) == [[0, 1, 2, 3]]
     stacked = fit_splits(cfg, data4, [0, 1, 2, 3])
     alone = fit_splits(cfg, data4, [0, 1, 2, 3], batch=1)

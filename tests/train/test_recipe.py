@@ -24,7 +24,7 @@ from graff.nn import (
     ResidualMLP,
     ResidualSAGE,
 )
-from graff.nn.stacked import GCNStack, MLPStack
+from graff.nn.stacked import GCNStack, MLPStack, ResidualStack
 from graff.train import ConfigError, PreparedData, RunConfig, build_model, prepare_data, run
 from graff.train.batched import stack_optimizer
 from graff.train.config import ModelConfig, OptimConfig, config_from_dict, config_to_dict
@@ -59,16 +59,21 @@ def test_block_chooses_the_build(model: str) -> None:
     cfg = _cfg(f"model.name={model}", "model.block=residual", "model.norm=layer")
     residual = build_model(cfg.model, 5, 3)
     assert type(residual) is RESIDUAL[model]
-    assert spec_for(cfg.model).stack is None and spec_for(cfg.model).unbatched
+    assert spec_for(cfg.model).stack is ResidualStack and not spec_for(cfg.model).unbatched
     assert isinstance(residual.blocks[0].norm, nn.LayerNorm)
 
 
-def test_the_residual_build_trains_one_split_at_a_time(data2: PreparedData) -> None:
+def test_each_build_trains_splits_side_by_side_in_its_own_stack(data2: PreparedData) -> None:
     plain = _cfg("model.name=gcn")
     assert spec_for(plain.model).stack is GCNStack
     assert split_chunks(plain, data2, [0, 1], batch=2) == [[0, 1]]
     residual = _cfg("model.name=gcn", "model.block=residual")
-    assert split_chunks(residual, data2, [0, 1], batch=2) == [[0], [1]]
+    assert spec_for(residual.model).stack is ResidualStack
+    assert split_chunks(residual, data2, [0, 1], batch=2) == [[0, 1]]
+    gat = _cfg("model.name=gat")  # PyG layers: one split at a time; its residual build stacks
+    assert split_chunks(gat, data2, [0, 1], batch=2) == [[0], [1]]
+    gat_residual = _cfg("model.name=gat", "model.block=residual")
+    assert split_chunks(gat_residual, data2, [0, 1], batch=2) == [[0, 1]]
 
 
 def test_recipe_fields_are_searchable_keys_of_the_models_that_read_them() -> None:
@@ -118,7 +123,7 @@ def test_gt_is_the_residual_transformer_whatever_the_block() -> None:
         cfg = _cfg("model.name=gt", f"model.block={block}", "model.norm=layer", "model.sep=true")
         model = build_model(cfg.model, 5, 3)
         assert type(model) is ResidualGT and len(model.blocks) == 2 * cfg.model.num_layers
-        assert model.blocks[0].module.sep and spec_for(cfg.model).stack is None
+        assert model.blocks[0].module.sep and spec_for(cfg.model).stack is ResidualStack
 
 
 def test_the_sep_models_are_their_base_models_with_sep_whatever_the_block() -> None:

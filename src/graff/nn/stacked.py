@@ -24,6 +24,7 @@ chooses K); on larger graphs the elementwise passes over [N, K, d] become memory
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,13 +38,23 @@ from graff.nn.adjacency import gcn_adjacency
 from graff.nn.checks import NotScriptable
 from graff.nn.functional import dropout, inverse_permutation, member_dropout, permute_rows
 from graff.nn.graff import checkpointed_steps
-from graff.nn.sparse import sparse_dropout_linear, spmm, spmm_add
+from graff.nn.models.residual import (
+    AttentionModule,
+    FeedForward,
+    FeedForwardModule,
+    GATModule,
+    GCNModule,
+    SAGEModule,
+    attend,
+)
+from graff.nn.sparse import edge_head_dot, edge_softmax, sparse_dropout_linear, spmm, spmm_add
 
 __all__ = [
     "GCNStack",
     "GRAFFStack",
     "MLPStack",
     "ModelStack",
+    "ResidualStack",
     "member_input_linear",
     "stacked_linear",
 ]
@@ -370,3 +381,104 @@ class GCNStack(ModelStack):
             k, d = h.size(1), h.size(2)
             h = spmm(adj, h.reshape(n, k * d)).view(n, k, d) + self.stacked(f"convs.{i}.bias")
         return h
+
+
+class ResidualStack(ModelStack):
+    """K :class:`~graff.nn.models.residual.ResidualGNN` members (Platonov et al.'s recipe: any
+    of its GCN, SAGE, GAT, GAT-sep, GT, GT-sep, ResNet) side by side.
+
+    Features are [N, K, d]; every linear map is one batched product, Ā (GCN) or D⁻¹A (SAGE)
+    is applied once to [N, K·d], LayerNorm and BatchNorm normalise each member with its own
+    affine parameters (BatchNorm: each member's channel is one column of [N, K·d], with
+    its own running statistics), and attention runs the K members' H heads as K·H heads of
+    one softmax over the entries (member k's head h is head k·H + h).
+    """
+
+    def _linear(self, name: str, x: Tensor) -> Tensor:
+        bias = f"{name}.bias"
+        b = self.stacked(bias) if bias in self._param_names else None
+        return stacked_linear(x, self.stacked(f"{name}.weight"), b)
+
+    def _norm(self, name: str, norm: nn.Module, h: Tensor) -> Tensor:
+        if isinstance(norm, nn.Identity):
+            return h
+        n, k, d = h.shape
+        w, b = self.stacked(f"{name}.weight"), self.stacked(f"{name}.bias")
+        if isinstance(norm, nn.LayerNorm):
+            return torch.addcmul(b, F.layer_norm(h, (d,), eps=norm.eps), w)
+        if not isinstance(norm, nn.BatchNorm1d) or norm.momentum is None:
+            raise NotImplementedError(f"ResidualStack: no stacked version of {norm!r}")
+        if self.training:
+            self.stacked(f"{name}.num_batches_tracked").add_(1)
+        out = F.batch_norm(
+            h.reshape(n, k * d),
+            self.stacked(f"{name}.running_mean").view(-1),  # views: updated in place
+            self.stacked(f"{name}.running_var").view(-1),
+            w.reshape(-1),
+            b.reshape(-1),
+            self.training,
+            norm.momentum,
+            norm.eps,
+        )
+        return out.view(n, k, d)
+
+    def _ffn(self, name: str, ffn: FeedForward, z: Tensor) -> Tensor:
+        h = F.gelu(self.drop(self._linear(f"{name}.lin1", z), ffn.dropout))
+        return self.drop(self._linear(f"{name}.lin2", h), ffn.dropout)
+
+    @staticmethod
+    def _spmm(graph: Tensor, z: Tensor) -> Tensor:
+        n, k, d = z.shape
+        return spmm(graph, z.reshape(n, k * d)).view(n, k, d)
+
+    def _attention(self, name: str, mod: GATModule, z: Tensor, graph: Any) -> Tensor:
+        """The members' GAT module (:class:`~graff.nn.models.residual.GATModule`)."""
+        zz = self._linear(f"{name}.lin", z)
+        n, k, d = zz.shape
+        heads = k * mod.heads
+        src = self._linear(f"{name}.att_src", zz).reshape(n, heads).t()
+        dst = self._linear(f"{name}.att_dst", zz).reshape(n, heads).t()
+        scores = src.index_select(1, graph.col) + dst.index_select(1, graph.row)
+        alpha = edge_softmax(F.leaky_relu(scores, 0.2), graph, dim=1)
+        msg = attend(alpha, zz.reshape(n, heads, mod.head_dim), graph).view(n, k, d)
+        return self._ffn(f"{name}.ffn", mod.ffn, torch.cat([zz, msg], -1) if mod.sep else msg)
+
+    def _dot_attention(self, name: str, mod: AttentionModule, z: Tensor, graph: Any) -> Tensor:
+        """The members' transformer module (:class:`~graff.nn.models.residual.AttentionModule`)."""
+        n, k, d = z.shape
+        shape = (n, k * mod.heads, mod.head_dim)
+        q = self._linear(f"{name}.query", z).reshape(shape)
+        key = self._linear(f"{name}.key", z).reshape(shape)
+        scores = edge_head_dot(q, key, graph) / math.sqrt(mod.head_dim)
+        alpha = edge_softmax(scores, graph, dim=1)
+        msg = attend(alpha, self._linear(f"{name}.value", z).reshape(shape), graph).view(n, k, d)
+        out = self._linear(f"{name}.out", torch.cat([z, msg], -1) if mod.sep else msg)
+        return self.drop(out, mod.dropout)
+
+    def _module(self, name: str, mod: nn.Module, z: Tensor, graph: Any) -> Tensor:
+        if isinstance(mod, FeedForwardModule):
+            return self._ffn(f"{name}.ffn", mod.ffn, z)
+        if isinstance(mod, GCNModule):
+            return self._ffn(f"{name}.ffn", mod.ffn, self._spmm(graph, z))
+        if isinstance(mod, SAGEModule):
+            return self._ffn(f"{name}.ffn", mod.ffn, torch.cat([z, self._spmm(graph, z)], -1))
+        if isinstance(mod, GATModule):
+            return self._attention(name, mod, z, graph)
+        if isinstance(mod, AttentionModule):
+            return self._dot_attention(name, mod, z, graph)
+        raise NotImplementedError(f"ResidualStack: no stacked version of {type(mod).__name__}")
+
+    def forward(
+        self, x: Tensor, edge_index: Any = None, edge_weight: Tensor | None = None
+    ) -> Tensor:
+        """Logits [N, K, C] of every member for the shared input x [N, p] (dense or CSR)."""
+        m: Any = self.model
+        # the operator the members read, built on the graph's device in the dtype of the
+        # template's parameters and cached per graph (ResidualGNN.graph)
+        graph = m.graph(edge_index, x.size(0), edge_weight)
+        h = self.input_linear(x, "input.lin", m.input.dropout)
+        h = F.gelu(self.drop(h, m.dropout))
+        for i, block in enumerate(m.blocks):
+            z = self._norm(f"blocks.{i}.norm", block.norm, h)
+            h = h + self._module(f"blocks.{i}.module", block.module, z, graph)
+        return self._linear("output", self._norm("output_norm", m.output_norm, h))

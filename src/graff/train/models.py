@@ -63,7 +63,7 @@ from graff.nn import (
     ResidualSAGE,
     euler_steps,
 )
-from graff.nn.stacked import GCNStack, GRAFFStack, MLPStack, ModelStack
+from graff.nn.stacked import GCNStack, GRAFFStack, MLPStack, ModelStack, ResidualStack
 from graff.registry import Registry
 from graff.scale.precomputed import PrecomputedGRAFF
 
@@ -247,10 +247,6 @@ BLOCKS = ("plain", "residual")
 #: The typed fields of the residual recipe and their values when unused (ModelConfig's
 #: defaults); a build that does not read one refuses any other value.
 RECIPE_FIELDS: dict[str, Any] = {"norm": "none", "sep": False, "ffn_multiplier": 1.0}
-_RESIDUAL_UNBATCHED = (
-    "the residual recipe (model.block=residual) has no stacked (K-member) version yet: "
-    "one split at a time"
-)
 
 
 def residual_depth(cfg: Any) -> int:
@@ -263,8 +259,9 @@ def residual_depth(cfg: Any) -> int:
 
 def residual_block(cls: type[nn.Module], fields: Sequence[str], summary: str) -> ModelSpec:
     """The ``model.block: residual`` build of a model: ``cls`` (a
-    :class:`graff.nn.ResidualGNN`) taking the typed ``fields``; trained one split at a time."""
-    return ModelSpec(cls, tuple(fields), summary, None, _RESIDUAL_UNBATCHED, None, residual_depth)
+    :class:`graff.nn.ResidualGNN`) taking the typed ``fields``; K splits side by side in a
+    :class:`~graff.nn.stacked.ResidualStack`."""
+    return ModelSpec(cls, tuple(fields), summary, ResidualStack, "", None, residual_depth)
 
 
 def spec_of(name: str) -> ModelSpec:
@@ -333,7 +330,7 @@ register_model(
     ResidualGATSep,
     _RESIDUAL,
     "GAT-sep (Platonov et al.; residual only)",
-    unbatched=_RESIDUAL_UNBATCHED,
+    stack=ResidualStack,
     depth=residual_depth,
     blocks={"residual": residual_block(ResidualGATSep, _RESIDUAL, "GAT-sep (Platonov et al.)")},
 )
@@ -369,7 +366,7 @@ for _name, _spec in (("gt", _GT), ("gt_sep", _GT_SEP)):
         _spec.cls,
         _spec.fields,
         _spec.summary,
-        unbatched=_spec.unbatched,
+        stack=_spec.stack,
         depth=_spec.depth,
         blocks={"residual": _spec},
     )
