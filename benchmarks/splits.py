@@ -1,6 +1,9 @@
 """Splits side by side against one split at a time: wall time of a 10-split run and a search.
 
     python benchmarks/splits.py --out benchmarks/results-splits.json
+    python benchmarks/splits.py --model gcn --set model.block=residual --graphs texas \
+        --tune-graphs "" --out /tmp/splits-residual.json      # another model's config
+
 
 In one process and one thread, for each graph: ``graff.train.run`` of GRAFF's config over 10
 splits with ``batch=1`` (one split at a time, the path before batching), ``batch=None`` (the
@@ -31,19 +34,25 @@ GRAPHS = (("texas", None), ("chameleon", None), ("pubmed", 30), ("synthetic-100k
 VARIANTS = (("one split at a time", 1), ("default", None), ("all 10 side by side", 10))
 
 
-def _data(name: str) -> tuple[Any, Any]:
+def _data(name: str, model: str = "graff", overrides: list[str] | None = None) -> tuple[Any, Any]:
     if name == "synthetic-100k":
-        cfg, _ = resolve_config("csbm")
+        cfg, _ = resolve_config("csbm", model, None, overrides or [])
         data = prepare_data(
             csbm(num_nodes=100_000, num_classes=5, num_features=64, num_splits=10, seed=0)
         )
         return cfg, data
-    cfg, _ = resolve_config(name)
+    cfg, _ = resolve_config(name, model, None, overrides or [])
     return cfg, load_prepared(cfg)
 
 
-def bench_runs(name: str, epochs: int | None, repeats: int) -> dict[str, Any]:
-    cfg, data = _data(name)
+def bench_runs(
+    name: str,
+    epochs: int | None,
+    repeats: int,
+    model: str = "graff",
+    overrides: list[str] | None = None,
+) -> dict[str, Any]:
+    cfg, data = _data(name, model, overrides)
     if epochs is not None:
         cfg.optim.epochs = epochs
     best: dict[str, float] = {}
@@ -58,6 +67,8 @@ def bench_runs(name: str, epochs: int | None, repeats: int) -> dict[str, Any]:
     base = best[VARIANTS[0][0]]
     return {
         "graph": name,
+        "model": model,
+        "overrides": list(overrides or []),
         "nodes": int(data.x.size(0)),
         "hidden": cfg.model.hidden,
         "epochs": cfg.optim.epochs,
@@ -94,15 +105,14 @@ def bench_tune(name: str, trials: int) -> dict[str, Any]:
 
 def markdown(payload: dict[str, Any]) -> str:
     lines = [
-        "| graph | nodes | hidden | epochs | " + " | ".join(v for v, _ in VARIANTS) + " |",
-        "|---|---|---|---|" + "---|" * len(VARIANTS),
+        "| graph | model | nodes | hidden | epochs | " + " | ".join(v for v, _ in VARIANTS) + " |",
+        "|---|---|---|---|---|" + "---|" * len(VARIANTS),
     ]
     for r in payload["runs"]:
         cells = [f"{r['seconds'][v]:.1f} s ({r['speedup'][v]:.2f}×)" for v, _ in VARIANTS]
         lines.append(
-            f"| {r['graph']} | {r['nodes']} | {r['hidden']} | {r['epochs']} | "
-            + " | ".join(cells)
-            + " |"
+            f"| {r['graph']} | {' '.join([r.get('model', 'graff'), *r.get('overrides', [])])} "
+            f"| {r['nodes']} | {r['hidden']} | {r['epochs']} | " + " | ".join(cells) + " |"
         )
     lines += [
         "",
@@ -126,13 +136,15 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--out", default="benchmarks/results-splits.json")
+    p.add_argument("--model", default="graff", help="the model of the 10-split runs")
+    p.add_argument("--set", action="append", default=[], help="KEY=VALUE on its config")
     args = p.parse_args()
     tune_allocator()
     torch.set_num_threads(1)
     epochs = dict(GRAPHS)
     payload: dict[str, Any] = {"threads": 1, "torch": torch.__version__, "runs": [], "tune": []}
     for g in filter(None, args.graphs.split(",")):
-        payload["runs"].append(bench_runs(g, epochs.get(g), args.repeats))
+        payload["runs"].append(bench_runs(g, epochs.get(g), args.repeats, args.model, args.set))
         print(json.dumps(payload["runs"][-1]), flush=True)
     for g in filter(None, args.tune_graphs.split(",")):
         payload["tune"].append(bench_tune(g, args.trials))
