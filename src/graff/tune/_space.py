@@ -184,8 +184,7 @@ class SearchSpace:
         the config the search starts from (e.g. its ``model.params`` belong to another
         ``model.block`` than the space fixes): said before the data loads, not as a failed
         trial after it."""
-        fixed = [(p.key, p.candidates()[0]) for p in self.params if len(p.candidates()) == 1]
-        model = base.model.name
+        fixed, model = _fixed(self.params), base.model.name
         for p in self.params:
             _check_values(p, model, self.source, fixed, base=base, base_source=base_source)
 
@@ -373,6 +372,11 @@ def _parse_param(key: str, spec: Any, model: str | None, source: str) -> SpacePa
     return SpaceParam(key, kind, low=low, high=high, log=log, step=step)
 
 
+def _fixed(params: Sequence[SpaceParam]) -> list[tuple[str, Any]]:
+    """The keys a space fixes (one candidate each) with their values."""
+    return [(p.key, p.candidates()[0]) for p in params if len(p.candidates()) == 1]
+
+
 def _check_values(
     param: SpaceParam,
     model: str,
@@ -424,7 +428,7 @@ def parse_space(
         )
     params = tuple(_parse_param(k, v, model, source) for k, v in raw.items())
     if model is not None:
-        fixed = [(p.key, p.candidates()[0]) for p in params if len(p.candidates()) == 1]
+        fixed = _fixed(params)
         for p in params:
             _check_values(p, model, source, fixed)
     return SearchSpace(params, source, model)
