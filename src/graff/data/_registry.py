@@ -536,8 +536,7 @@ def load_dataset(
     bool (or 0/1), each ``[N]``, ``[S, N]`` or ``[N, S]``; without them ``num_splits`` seeded
     stratified random splits are drawn (params ``num_splits`` (1..1000), ``train_frac``,
     ``val_frac`` (> 0: the best epoch is picked on validation), ``seed``, and ``metric``).
-    A file of Platonov et al.'s benchmark is read under its own array names
-    (``node_features``, ``node_labels``, ``edges``, ``train_masks``/``val_masks``/``test_masks``).
+    Platonov et al.'s files read under their own names (``node_features``, ``node_labels``, …).
     Object (pickled) arrays are refused, never loaded.
 
     Parameters given as text (from a command line) are parsed to the type of their default.
