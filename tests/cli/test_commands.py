@@ -210,6 +210,25 @@ def test_train_config_file(npz_graph: Path, tmp_path: Path) -> None:
     assert saved["model"]["hidden"] == 8
 
 
+def test_train_a_complete_config_needs_no_dataset(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``graff train --config best.yaml`` (a search's complete config) takes its graph and
+    model from the file; with neither --dataset nor --config, one line says what to give."""
+    cfg = tmp_path / "best.yaml"
+    cfg.write_text(
+        f"data: {{dataset: 'npz:{npz_graph}', params: {{num_splits: 2}}}}\n"
+        "model: {name: mlp, hidden: 4}\noptim: {epochs: 2}\n"
+    )
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["config"]["model"]["name"] == "mlp" and saved["n_splits"] == 2
+    _output(capsys)
+    assert main(["train", "--no-progress"]) == 2
+    assert "--dataset NAME (or npz:PATH), or --config FILE" in _output(capsys)
+
+
 def test_train_interrupt_then_resume(
     npz_graph: Path,
     tmp_path: Path,

@@ -46,8 +46,14 @@ def _join_process_group(cfg: Any) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
+    from graff.errors import ConfigError
     from graff.train import resolve_config
 
+    if args.dataset is None and args.config is None:
+        raise ConfigError(
+            "name the graph: --dataset NAME (or npz:PATH), or --config FILE whose data.dataset "
+            "names it (e.g. a search's best.yaml)"
+        )
     overrides = list(args.set or ())
     if args.mode is not None:
         overrides.append(f"optim.mode={args.mode}")

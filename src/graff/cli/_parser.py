@@ -106,14 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
         "train a model on all splits of a dataset",
         epilog=f"datasets: {datasets}",
     )
-    t.add_argument("--dataset", required=True, help="a dataset name or npz:PATH (see below)")
+    t.add_argument(
+        "--dataset",
+        help="a dataset name or npz:PATH (see below); with --config, default: the config's",
+    )
     t.add_argument(
         "--model",
         default=None,
         help=f"one of {models} (default graff); model-specific options via "
         "--set model.params.NAME=VALUE",
     )
-    t.add_argument("--config", help="YAML config (default: the shipped one for the dataset)")
+    t.add_argument(
+        "--config",
+        help="YAML config, e.g. a search's best.yaml (default: the shipped one for the dataset)",
+    )
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     t.add_argument("--out", help="run directory (default runs/<dataset>-<model>-<time>)")
     t.add_argument(
