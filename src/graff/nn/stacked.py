@@ -24,7 +24,6 @@ chooses K); on larger graphs the elementwise passes over [N, K, d] become memory
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,9 +44,11 @@ from graff.nn.models.residual import (
     GATModule,
     GCNModule,
     SAGEModule,
+    additive_attention,
     attend,
+    dot_attention,
 )
-from graff.nn.sparse import edge_head_dot, edge_softmax, sparse_dropout_linear, spmm, spmm_add
+from graff.nn.sparse import sparse_dropout_linear, spmm, spmm_add
 
 __all__ = [
     "GCNStack",
@@ -438,8 +439,7 @@ class ResidualStack(ModelStack):
         heads = k * mod.heads
         src = self._linear(f"{name}.att_src", zz).reshape(n, heads).t()
         dst = self._linear(f"{name}.att_dst", zz).reshape(n, heads).t()
-        scores = src.index_select(1, graph.col) + dst.index_select(1, graph.row)
-        alpha = edge_softmax(F.leaky_relu(scores, 0.2), graph, dim=1)
+        alpha = additive_attention(src, dst, graph)
         msg = attend(alpha, zz.reshape(n, heads, mod.head_dim), graph).view(n, k, d)
         return self._ffn(f"{name}.ffn", mod.ffn, torch.cat([zz, msg], -1) if mod.sep else msg)
 
@@ -449,8 +449,7 @@ class ResidualStack(ModelStack):
         shape = (n, k * mod.heads, mod.head_dim)
         q = self._linear(f"{name}.query", z).reshape(shape)
         key = self._linear(f"{name}.key", z).reshape(shape)
-        scores = edge_head_dot(q, key, graph) / math.sqrt(mod.head_dim)
-        alpha = edge_softmax(scores, graph, dim=1)
+        alpha = dot_attention(q, key, graph)
         msg = attend(alpha, self._linear(f"{name}.value", z).reshape(shape), graph).view(n, k, d)
         out = self._linear(f"{name}.out", torch.cat([z, msg], -1) if mod.sep else msg)
         return self.drop(out, mod.dropout)

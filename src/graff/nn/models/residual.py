@@ -191,6 +191,18 @@ def attend(alpha: Tensor, values: Tensor, structure: EdgeStructure) -> Tensor:
     return torch.cat([edge_values_mm(a, v, structure) for a, v in per_head], dim=-1)
 
 
+def additive_attention(src: Tensor, dst: Tensor, graph: EdgeStructure) -> Tensor:
+    """GAT's α [heads, E]: softmax over each row of LeakyReLU₀.₂(src_j + dst_i), from the
+    per-node scores src, dst [heads, N] (any number of heads: a stack's K·H included)."""
+    scores = src.index_select(1, graph.col) + dst.index_select(1, graph.row)
+    return edge_softmax(F.leaky_relu(scores, 0.2), graph, dim=1)
+
+
+def dot_attention(q: Tensor, k: Tensor, graph: EdgeStructure) -> Tensor:
+    """The transformer's α [heads, E]: softmax over each row of q_i·k_j / √C, q, k [N, heads, C]."""
+    return edge_softmax(edge_head_dot(q, k, graph) / math.sqrt(q.size(-1)), graph, dim=1)
+
+
 class GATModule(nn.Module):
     r"""Additive attention (``heads`` heads of width ``dim / heads``) then :math:`\mathrm{FF}`.
 
@@ -215,9 +227,7 @@ class GATModule(nn.Module):
         Head-major: each head's scores, softmax and coefficients are contiguous, so no
         [E, heads] tensor is transposed, forward or backward (a fifth of a layer's time on a
         large graph)."""
-        src, dst = self.att_src(z).t(), self.att_dst(z).t()
-        scores = src.index_select(1, graph.col) + dst.index_select(1, graph.row)
-        return edge_softmax(F.leaky_relu(scores, 0.2), graph, dim=1)
+        return additive_attention(self.att_src(z).t(), self.att_dst(z).t(), graph)
 
     def forward(self, h: Tensor, graph: EdgeStructure) -> Tensor:
         z = self.lin(h)
@@ -246,7 +256,7 @@ class AttentionModule(nn.Module):
         """α [heads, E] (head-major) of the entries of ``graph`` (each row sums to one)."""
         q = self.query(h).view(-1, self.heads, self.head_dim)
         k = self.key(h).view(-1, self.heads, self.head_dim)
-        return edge_softmax(edge_head_dot(q, k, graph) / math.sqrt(self.head_dim), graph, dim=1)
+        return dot_attention(q, k, graph)
 
     def forward(self, h: Tensor, graph: EdgeStructure) -> Tensor:
         alpha = self.attention(h, graph)
