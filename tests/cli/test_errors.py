@@ -355,3 +355,32 @@ def test_figure_runs_option_is_checked_before_the_work(
     )
     assert code == 2 and "is not a folder" in text
     assert not (tmp_path / "fig").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["train", "--split", "0"], ["graff train: unrecognized arguments --split 0",
+                                     "--set data.splits=[0]"]),
+        (["train", "--splits=0,3"], ["--set data.splits=[0,3]"]),
+        (["tune", "--dataset", "texas", "--epochs", "5"], ["graff tune:", "--set optim.epochs=5"]),
+        (["train", "--lr", "0.01", "--hidden", "32"], ["--set optim.lr=0.01",
+                                                      "--set model.hidden=32"]),
+        (["train", "--layers", "3"], ["--set model.encoder_layers=3 or --set model.num_layers=3"]),
+        (["train", "--heads", "4"], ["--set model.params.heads=4"]),
+        (["train", "--sed", "3"], ["--sed: did you mean --seed?"]),
+        (["bench", "--dataset", "cora"], ["graff bench: unrecognized arguments --dataset cora",
+                                          "graff bench --help"]),
+    ],
+)  # fmt: skip
+def test_an_unknown_option_names_its_command_and_the_key_it_means(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: list[str]
+) -> None:
+    """An option a command does not take is one line naming the command (argparse printed the
+    top-level usage) and, when the option is a config key's name, the --set that sets it."""
+    code, text = _run(capsys, argv)
+    assert code == 2 and text.startswith("error: ") and "usage:" not in text, text
+    for part in says:
+        assert part in text, text
+    if argv[1] == "--sed":
+        assert "--set" not in text.replace("--seed", "")

@@ -13,6 +13,7 @@ from graff.train.config import (
     apply_overrides,
     config_from_dict,
     config_to_dict,
+    keys_for_option,
     load_config,
 )
 
@@ -199,6 +200,30 @@ def test_unknown_section() -> None:
         _override("trainer.lr=0.1")
     with pytest.raises(ConfigError, match="trainer"):
         config_from_dict({"trainer": {"lr": 0.1}})
+
+
+def test_a_section_set_as_a_key_lists_its_keys() -> None:
+    """``model=3`` sets a section: the error says so and lists the section's keys."""
+    with pytest.raises(ConfigError, match=r"'optim' is a section of the config, not a key") as e:
+        _override("optim=3")
+    assert "optim.lr" in str(e.value) and "model.hidden" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "keys", "exact"),
+    [
+        ("--epochs", ["optim.epochs"], True),
+        ("--step-size", ["model.step_size"], True),
+        ("--split", ["data.splits"], False),
+        ("--layers", ["model.encoder_layers", "model.num_layers"], False),
+        ("--heads", ["model.params.heads"], True),
+        ("--xyzzy", [], False),
+    ],
+)
+def test_keys_for_option(option: str, keys: list[str], exact: bool) -> None:
+    """The config keys a command-line option is likely to mean (the CLI's hint for an unknown
+    option), from the typed fields and the registered models' own keywords."""
+    assert keys_for_option(option) == (keys, exact)
 
 
 def test_unknown_short_key() -> None:

@@ -27,12 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         from graff.cli._commands import COMMANDS
-        from graff.cli._parser import build_parser
+        from graff.cli._parser import build_parser, unrecognised
 
+        parser = build_parser()
         try:
-            args = build_parser().parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
         except SystemExit as stop:  # --help, or a usage error argparse has printed
             return int(stop.code or 0)
+        if extra:
+            r.error(unrecognised(parser, args.command, extra))
+            return 2
         from graff.perf import tune_allocator
 
         tune_allocator()  # reuse freed heap memory: 1.7–2× faster epochs (graff.perf)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "unrecognised"]
 
 
 def _positive_int(text: str) -> int:
@@ -250,3 +251,39 @@ def build_parser() -> argparse.ArgumentParser:
     common(m)
     m.set_defaults(threads=1)
     return p
+
+
+def unrecognised(parser: argparse.ArgumentParser, command: str | None, extra: list[str]) -> str:
+    """The error for arguments ``graff COMMAND`` does not take, naming the command and, for
+    each unknown option, the option or the config key (``--set``) it most likely means."""
+    from graff.train.config import is_list_key, keys_for_option
+
+    sub = next(
+        (
+            a.choices[command]
+            for a in parser._actions
+            if isinstance(a, argparse._SubParsersAction) and command in a.choices
+        ),
+        parser,
+    )
+    options = [s for action in sub._actions for s in action.option_strings if s.startswith("--")]
+    hints = []
+    for i, token in enumerate(extra):
+        if not token.startswith("--") or token == "--":
+            continue
+        name, _, value = token.partition("=")
+        keys, exact = keys_for_option(name) if "--set" in options else ([], False)
+        close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
+        if close and not exact:
+            hints.append(f"{name}: did you mean {close[0]}?")
+        elif keys:
+            following = extra[i + 1] if i + 1 < len(extra) else ""
+            value = value or ("" if following.startswith("-") else following) or "VALUE"
+            sets = " or ".join(
+                f"--set {k}={f'[{value}]' if is_list_key(k) and value[0] != '[' else value}"
+                for k in keys
+            )
+            hints.append(f"{name} is not an option; config keys are set with --set: {sets}")
+    prog = f"graff {command}" if command else "graff"
+    text = f"{prog}: unrecognized argument{'s' if len(extra) > 1 else ''} {' '.join(extra)}"
+    return "; ".join([text, *hints]) + f" (all options: {prog} --help)"

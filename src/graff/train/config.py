@@ -46,6 +46,8 @@ __all__ = [
     "config_from_dict",
     "config_identity",
     "config_to_dict",
+    "is_list_key",
+    "keys_for_option",
     "load_config",
 ]
 
@@ -337,9 +339,50 @@ def _all_keys() -> list[str]:
 
 
 def _unknown(key: str) -> ConfigError:
+    if key in _SECTIONS:
+        example = next(k for k in _all_keys() if k.startswith(f"{key}."))
+        return ConfigError(
+            f"{key!r} is a section of the config, not a key: set one of its keys, e.g. "
+            f"{example}=VALUE; its keys: "
+            + ", ".join(k for k in _all_keys() if k.startswith(f"{key}."))
+        )
     close = difflib.get_close_matches(key, _all_keys(), n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(_all_keys())}")
+
+
+def keys_for_option(option: str) -> tuple[list[str], bool]:
+    """The config keys a command-line option likely means, and whether one is an exact match:
+    ``--epochs`` → ``optim.epochs`` (exact), ``--split`` → ``data.splits``, ``--layers`` →
+    ``model.encoder_layers`` and ``model.num_layers`` (the keys whose last part is the
+    option's name, nearly or as a ``_`` suffix); models' own keywords as
+    ``model.params.NAME`` (``--heads`` → ``model.params.heads``)."""
+    name = option.lstrip("-").split("=", 1)[0].replace("-", "_").lower()
+    params = {
+        f"model.params.{name}"
+        for spec in MODELS.values()
+        for build in (spec, *spec.blocks.values())
+        for name in build.parameters()
+    }
+    keys = [k for k in [*_all_keys(), *sorted(params)] if k not in ("provenance", "device")]
+    by_part: dict[str, list[str]] = {}
+    for k in keys:
+        by_part.setdefault(k.rpartition(".")[2].lower(), []).append(k)
+    if not name:
+        return [], False
+    if name in by_part:
+        return by_part[name], True
+    close = difflib.get_close_matches(name, list(by_part), n=2, cutoff=0.8)
+    if close:
+        return [k for part in close for k in by_part[part]], False
+    return [k for part, ks in by_part.items() if part.endswith(f"_{name}") for k in ks], False
+
+
+def is_list_key(key: str) -> bool:
+    """Whether the config key ``key`` holds a list (its value is written ``[a, b]``)."""
+    section, _, name = key.partition(".")
+    cls = _SECTIONS.get(section)
+    return cls is not None and "list" in str(get_type_hints(cls).get(name, ""))
 
 
 def _set(cfg: RunConfig, key: str, value: Any) -> None:
