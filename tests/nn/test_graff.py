@@ -254,6 +254,52 @@ def test_euler_steps_rejects_bad_arguments(T: float, tau: float, word: str) -> N
         euler_steps(T, tau)
 
 
+@pytest.mark.parametrize(
+    ("args", "kwargs", "says"),
+    [
+        ((4, "8", 3), {}, "hidden_channels must be a positive integer, got '8' (str)"),
+        ((4, 8.0, 3), {}, "hidden_channels must be a positive integer, got 8.0 (float)"),
+        ((True, 8, 3), {}, "in_channels must be a positive integer, got True (bool)"),
+        ((4, 8, 3), {"T": "3"}, "integration time T must be a number, got '3' (str)"),
+        ((4, 8, 3), {"dropout": None}, "dropout must be a number, got None (NoneType)"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_named(
+    args: tuple[object, ...], kwargs: dict[str, object], says: str
+) -> None:
+    """A size, time or probability of the wrong type is a TypeError naming the argument, the
+    value and its type (a string compared with an int said only "'<=' not supported")."""
+    with pytest.raises(TypeError) as err:
+        GRAFF(*args, **kwargs)  # type: ignore[arg-type]
+    assert says in str(err.value)
+
+
+def test_integer_like_sizes_are_accepted() -> None:
+    """NumPy and 0-d tensor integers are sizes (a hyperparameter read from an array)."""
+    np = pytest.importorskip("numpy")
+    model = GRAFF(np.int64(4), torch.tensor(8), 3, T=np.float32(2.0))
+    assert model(torch.randn(5, 4), torch.tensor([[0, 1], [1, 2]])).shape == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("x", "says"),
+    [
+        ("array", "got numpy.ndarray; convert it, e.g. torch.as_tensor(x, dtype=torch.float32)"),
+        ("data", "call model(data.x, data.edge_index)"),
+    ],
+)
+def test_features_that_are_not_a_tensor_are_named(x: str, says: str) -> None:
+    """x as a NumPy array, or a PyG Data passed as x: a TypeError that says what to pass."""
+    from torch_geometric.data import Data
+
+    ei = torch.tensor([[0, 1], [1, 2]])
+    feats = torch.randn(3, 4)
+    given = feats.numpy() if x == "array" else Data(x=feats, edge_index=ei)
+    with pytest.raises(TypeError, match=r"node features x must be a torch\.Tensor") as err:
+        GRAFF(4, 8, 3)(given, ei)
+    assert says in str(err.value)
+
+
 def test_model_with_two_graphs_uses_the_right_adjacency() -> None:
     """Calling the same GRAFF on two graphs in turn gives each graph's own reference output."""
     model = GRAFF(3, 4, 2, T=1.5, step_size=0.5, omega_type="sym").double().eval()

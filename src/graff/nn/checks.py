@@ -31,13 +31,47 @@ __all__ = [
 def check_sizes(**sizes: int) -> None:
     """Each size (channels, layers, heads, ...) must be a positive integer."""
     for name, value in sizes.items():
+        if not _is_int(value):
+            raise TypeError(f"{name} must be a positive integer, got {_shown(value)}")
         if value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value}")
+
+
+def _is_int(value: object) -> bool:
+    """An integer, not a bool (``True`` is not a size), a NumPy or 0-d tensor integer
+    included (``int(v) == v`` for those)."""
+    if isinstance(value, bool | float | str | bytes):
+        return False
+    try:
+        return int(value) == value  # type: ignore[call-overload]
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
+def _is_real(value: object) -> bool:
+    """A real number (int, float, NumPy or 0-d tensor scalar), not a bool or a string."""
+    if isinstance(value, bool | str | bytes):
+        return False
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return True
+
+
+def _shown(value: object) -> str:
+    return f"{value!r:.60} ({type(value).__name__})"
+
+
+def _check_real(name: str, value: object) -> None:
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a number, got {_shown(value)}")
 
 
 def check_probs(**probs: float) -> None:
     """Each dropout probability must lie in [0, 1)."""
     for name, p in probs.items():
+        _check_real(name, p)
         if not 0.0 <= p < 1.0:
             raise ValueError(f"{name} must be a probability in [0, 1), got {p}")
 
@@ -45,6 +79,7 @@ def check_probs(**probs: float) -> None:
 def check_unit_interval(**values: float) -> None:
     """Each value (a teleport or residual strength α) must lie in [0, 1]."""
     for name, value in values.items():
+        _check_real(name, value)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value}")
 
@@ -52,6 +87,7 @@ def check_unit_interval(**values: float) -> None:
 def check_positive(**values: float) -> None:
     """Each value (a time T, a step τ, a tolerance) must be a finite positive number."""
     for name, value in values.items():
+        _check_real(name, value)
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive number, got {value}")
 
@@ -61,6 +97,16 @@ def check_features(x: Tensor, weight: Tensor) -> None:
     [d, p]: a matrix, p columns, the parameters' floating dtype. Shape and dtype only (no
     pass over the data), so it costs nothing per call."""
     p = weight.size(-1)
+    if not isinstance(x, Tensor):
+        fix = (
+            "call model(data.x, data.edge_index)"
+            if hasattr(x, "edge_index")
+            else f"convert it, e.g. torch.as_tensor(x, dtype={weight.dtype})"
+        )
+        raise TypeError(
+            f"node features x must be a torch.Tensor [num_nodes, {p}], got "
+            f"{type(x).__module__}.{type(x).__name__}; {fix}"
+        )
     if x.dim() != 2:
         raise ValueError(
             f"node features x must be a matrix [num_nodes, {p}], got shape {tuple(x.shape)}"

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from graff.nn.checks import NotScriptable, check_features, check_probs, check_sizes
+from graff.nn.checks import NotScriptable, check_features, check_positive, check_probs, check_sizes
 from graff.nn.functional import dropout, inverse_permutation, permute_rows
 from graff.nn.graff_conv import EdgeList, GRAFFConv
 from graff.nn.sparse import sparse_dropout_linear
@@ -31,10 +31,7 @@ def euler_steps(T: float, step_size: float) -> list[float]:
         >>> euler_steps(2.5, 1.0)
         [1.0, 1.0, 0.5]
     """
-    if not (math.isfinite(T) and T > 0):
-        raise ValueError(f"integration time T must be a positive number, got {T}")
-    if not (math.isfinite(step_size) and step_size > 0):
-        raise ValueError(f"step size τ must be a positive number, got {step_size}")
+    check_positive(**{"integration time T": T, "step size τ": step_size})
     full = math.floor(T / step_size + 1e-9)
     rest = T - full * step_size
     steps = [float(step_size)] * full
