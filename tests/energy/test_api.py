@@ -233,3 +233,37 @@ def test_a_model_or_a_diverged_w_is_named_not_crashed_on() -> None:
     ):
         energy.model_frequency_response(torch.nn.Linear(3, 3))  # type: ignore[arg-type]
     assert energy.model_frequency_response(model).response.shape[0] > 0
+
+
+def test_features_with_nan_or_inf_are_named_and_a_diverged_step_is_recorded_as_nan() -> None:
+    """F with NaN/inf: a ValueError counting the entries and rows (was a silent NaN energy).
+    Inside a trajectory a diverged step is kept as NaN, and measured_regime says the
+    trajectory over/underflowed."""
+    ei = TRIANGLE_TAIL
+    F = torch.randn(4, 3, dtype=DT)
+    F[2, 1] = float("nan")
+    F[3, 0] = float("inf")
+    for fn in (dirichlet_energy, normalized_dirichlet_energy):
+        with pytest.raises(ValueError, match=r"F has 2 NaN or infinite entries in 2 of its 4 rows"):
+            fn(F, ei, 4)
+    with pytest.raises(ValueError, match=r"F0 has 2 NaN"):
+        total_energy(torch.zeros(4, 3, dtype=DT), torch.eye(3, dtype=DT), torch.eye(3, dtype=DT),
+                     0.5, F, edge_index=ei)  # fmt: skip
+    rec = EnergyTrajectory(ei, 4)
+    rec(0, 0.0, torch.randn(4, 3, dtype=DT))
+    rec(1, 1.0, F)
+    assert len(rec) == 2 and rec.energies[1] != rec.energies[1]  # NaN
+    with pytest.raises(ValueError, match="over/underflowed"):
+        measured_regime(rec, spectral_radius(ei, 4))
+
+
+@pytest.mark.parametrize("rho", [TRIANGLE_TAIL, "1.5", None])
+def test_rho_that_is_not_a_number_says_how_to_compute_it(rho: object) -> None:
+    """ρ_Δ given as the edge index (or a string): one error naming spectral_radius (was
+    "only one element tensors can be converted to Python scalars")."""
+    for call in (
+        lambda: predicted_regime(torch.eye(3), rho),  # type: ignore[arg-type]
+        lambda: measured_regime([0.5, 0.1], rho),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ValueError, match=r"ρ_Δ \(rho\) must be a number.*spectral_radius"):
+            call()

@@ -37,6 +37,14 @@ def as_features(F: Tensor, name: str = "F") -> Tensor:
         )
     if not F.dtype.is_floating_point:
         raise ValueError(f"{name} must be a floating tensor, got dtype {F.dtype}")
+    finite = torch.isfinite(F.detach())
+    if not bool(finite.all()):
+        rows = (~finite).any(dim=1)
+        raise ValueError(
+            f"{name} has {int((~finite).sum())} NaN or infinite entries in {int(rows.sum())} of "
+            f"its {F.size(0)} rows (first: row {int(rows.nonzero()[0])}; a diverged model, or "
+            "missing features?): its energies are undefined"
+        )
     return F
 
 

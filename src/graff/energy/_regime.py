@@ -61,6 +61,18 @@ class RegimePrediction:
     residual: eq. 1; non-residual: ρ_Δ < 2)."""
 
 
+def _check_rho(rho: float) -> None:
+    """ρ_Δ, the spectral radius of the normalised Laplacian: a number in [0, 2]."""
+    if isinstance(rho, bool) or not isinstance(rho, int | float | np.floating | np.integer):
+        shape = f" of shape {tuple(rho.shape)}" if isinstance(rho, Tensor | np.ndarray) else ""
+        raise ValueError(
+            f"ρ_Δ (rho) must be a number, got {type(rho).__name__}{shape}; compute it with "
+            "graff.energy.spectral_radius(edge_index, num_nodes)"
+        )
+    if not (math.isfinite(rho) and 0.0 <= rho <= 2.0 + 1e-9):
+        raise ValueError(f"ρ_Δ must lie in [0, 2], got {rho}")
+
+
 def predicted_regime(
     W: Tensor, rho: float, tau: float | None = None, *, residual: bool = True
 ) -> RegimePrediction:
@@ -77,8 +89,7 @@ def predicted_regime(
 
     W = 0 (every rate equal) is undetermined. λ₊, |λ₋| follow :func:`w_spectrum`.
     """
-    if not (math.isfinite(rho) and 0.0 <= rho <= 2.0 + 1e-9):
-        raise ValueError(f"ρ_Δ must lie in [0, 2], got {rho}")
+    _check_rho(rho)
     if tau is not None and not (math.isfinite(tau) and tau > 0):
         raise ValueError(f"the step τ must be a positive number, got {tau}")
     if not residual and tau is None:
@@ -150,8 +161,7 @@ def measured_regime(
         values = [float(v) for v in np.asarray(trajectory_energies, dtype=float).ravel()]
     if not values:
         raise ValueError("measured_regime needs at least one energy value")
-    if not (math.isfinite(rho) and 0.0 <= rho <= 2.0 + 1e-9):
-        raise ValueError(f"ρ_Δ must lie in [0, 2], got {rho}")
+    _check_rho(rho)
     if window < 1:
         raise ValueError(f"window must be ≥ 1, got {window}")
     last = values[-1]
@@ -209,10 +219,13 @@ class EnergyTrajectory:
         return self._adj64
 
     def __call__(self, k: int, t: float, F: Tensor) -> None:
-        f = as_features(F.detach()).to(torch.float64)
-        adj = self._adjacency(f.size(0), f.device)
-        energy = float(dirichlet_energy(f, adj=adj))
-        sq = float(f.pow(2).sum())
+        f = F.detach().to(torch.float64)
+        if bool(torch.isfinite(f).all()):
+            f = as_features(f)
+            energy = float(dirichlet_energy(f, adj=self._adjacency(f.size(0), f.device)))
+            sq = float(f.pow(2).sum())
+        else:  # a diverged step: recorded as NaN (measured_regime says the run over/underflowed)
+            energy = sq = math.nan
         self.steps.append(int(k))
         self.times.append(float(t))
         self.energies.append(energy)
