@@ -267,3 +267,17 @@ def test_rho_that_is_not_a_number_says_how_to_compute_it(rho: object) -> None:
     ):
         with pytest.raises(ValueError, match=r"ρ_Δ \(rho\) must be a number.*spectral_radius"):
             call()
+
+
+def test_homophily_arguments_swapped_or_nan_logits_are_named() -> None:
+    """(edge_index, y) in PyG's order: one error saying the two look swapped. Logits with
+    NaN (a diverged model): an error, not the homophily of argmax(NaN)."""
+    y = torch.tensor([0, 1, 1, 0])
+    for fn in (energy.edge_homophily, energy.node_homophily, energy.adjusted_homophily):
+        with pytest.raises(ValueError, match=r"look swapped.*\(y, edge_index\), labels first"):
+            fn(TRIANGLE_TAIL, y)
+    assert energy.edge_homophily(y, TRIANGLE_TAIL) == pytest.approx(2 / 8)
+    logits = torch.randn(4, 2)
+    logits[1] = float("nan")
+    with pytest.raises(ValueError, match=r"NaN or infinite entries in 1 of their 4 rows"):
+        energy.prediction_homophily(logits, TRIANGLE_TAIL)

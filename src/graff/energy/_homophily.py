@@ -28,6 +28,13 @@ def _labels(y: Tensor, edge_index: Tensor) -> Tensor:
         raise ValueError(f"labels must be a torch.Tensor, got {type(y).__name__}")
     if y.dim() == 2 and y.size(1) == 1:
         y = y.squeeze(1)
+    if y.dim() == 2 and y.size(0) == 2 and isinstance(edge_index, Tensor) and edge_index.dim() == 1:
+        raise ValueError(
+            f"labels must be a vector [n] of class ids, got {tuple(y.shape)}, and edge_index "
+            f"{tuple(edge_index.shape)}: the two look swapped; graff's homophily functions take "
+            "(y, edge_index), labels first (PyG's torch_geometric.utils.homophily takes "
+            "edge_index first)"
+        )
     if y.dim() != 1:
         raise ValueError(f"labels must be a vector [n] of class ids, got {tuple(y.shape)}")
     if y.dtype.is_floating_point or y.dtype == torch.bool:
@@ -113,6 +120,13 @@ def prediction_homophily(logits_or_labels: Tensor, edge_index: Tensor) -> float:
         if pred.dim() != 2:
             raise ValueError(
                 f"logits must have shape [n, k], got {tuple(pred.shape)}; pass labels as integers"
+            )
+        bad = ~torch.isfinite(pred.detach()).all(dim=1)
+        if bool(bad.any()):
+            raise ValueError(
+                f"logits have NaN or infinite entries in {int(bad.sum())} of their "
+                f"{pred.size(0)} rows (first: row {int(bad.nonzero()[0])}; a diverged model?): "
+                "their predictions are undefined"
             )
         pred = pred.argmax(dim=-1)
     return edge_homophily(pred, edge_index)
