@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,9 +15,10 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from ._errors import GraphDataWarning
 from ._registry import load_dataset
 from ._task import check_features, check_task
-from ._validate import row_normalize
+from ._validate import check_edges, row_normalize
 
 __all__ = ["PreparedData", "as_prepared", "load_prepared", "prepare_data"]
 
@@ -91,7 +93,18 @@ def prepare_data(data: Any, *, normalize_features: bool = False) -> PreparedData
     name = str(getattr(data, "name", "graph"))
     check_task(data)
     check_features(data.x, name=name, warn=not normalize_features)
-    x = data.x.float()
+    edge_index = check_edges(data.edge_index, data.x.size(0))
+    weighted = [k for k in ("edge_weight", "edge_attr") if getattr(data, k, None) is not None]
+    if weighted:
+        warnings.warn(
+            f"{name} has {' and '.join(weighted)}: graff's models train on the unweighted "
+            "graph (its edge_index); scale or drop edges beforehand if their weights matter",
+            GraphDataWarning,
+            stacklevel=2,
+        )
+    # sparse features (COO or CSR) as a dense matrix; the run turns it back into CSR for the
+    # models that take sparse features, when it is sparse enough (graff.train.model_features)
+    x = (data.x.to_dense() if data.x.layout != torch.strided else data.x).float()
     if normalize_features:
         x = row_normalize(x)
     y = data.y.long()
@@ -99,7 +112,7 @@ def prepare_data(data: Any, *, normalize_features: bool = False) -> PreparedData
     return PreparedData(
         name=name,
         x=x,
-        edge_index=data.edge_index,
+        edge_index=edge_index,
         y=y,
         train_mask=_as_2d(data.train_mask).bool(),
         val_mask=_as_2d(data.val_mask).bool(),

@@ -62,6 +62,12 @@ def _masks(data: Any, n: int, name: str) -> dict[str, Tensor]:
     for k, m in got.items():
         if not isinstance(m, Tensor):
             raise GraphDataError(f"{name}: {k} must be a bool torch.Tensor, got {type(m).__name__}")
+        if m.dim() == 1 and m.size(0) != n and not m.is_floating_point() and m.dtype != torch.bool:
+            raise GraphDataError(
+                f"{name}: {k} holds {m.size(0)} node indices ({m.dtype}), not a mask over the "
+                f"N = {n} nodes; turn the indices into a bool mask: "
+                f"mask = torch.zeros({n}, dtype=torch.bool); mask[idx] = True"
+            )
         m = m.unsqueeze(1) if m.dim() == 1 else m
         if m.dim() != 2 or m.size(0) != n:
             raise GraphDataError(

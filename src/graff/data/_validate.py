@@ -58,7 +58,7 @@ def _checked_features(x: Any) -> tuple[Tensor, float]:
             f"data.x must be a torch.Tensor of node features [N, F], got {type(x).__name__}; "
             "convert it with torch.as_tensor(x, dtype=torch.float32)"
         )
-    if x.is_sparse:
+    if x.layout != torch.strided:  # sparse COO or CSR
         x = x.to_dense()
     if x.dim() != 2:
         raise GraphDataError(
@@ -153,7 +153,9 @@ def _check_y(y: Any, n: int, notes: list[str]) -> tuple[Tensor, int]:
     return y, c
 
 
-def _check_edges(ei: Any, n: int) -> Tensor:
+def check_edges(ei: Any, n: int) -> Tensor:
+    """``edge_index`` checked (a tensor, integers, [2, E], at least one edge, ids in
+    [0, n)) and as int64; a clear :class:`GraphDataError` otherwise."""
     if not isinstance(ei, Tensor):
         raise GraphDataError(
             f"data.edge_index must be a torch.Tensor [2, E], got {type(ei).__name__}; "
@@ -319,7 +321,7 @@ def validate_graph(data: Data, *, repair: bool = True) -> Data:
     x = _check_x(data.x)
     n = x.size(0)
     y, c = _check_y(data.y, n, notes)
-    ei = _check_edges(data.edge_index, n)
+    ei = check_edges(data.edge_index, n)
 
     loops = ei[0] == ei[1]
     n_loops = int(loops.sum())
