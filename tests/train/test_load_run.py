@@ -187,9 +187,12 @@ def test_relative_npz_path_is_recorded_absolute(
 
 def test_refuses_incomplete_and_damaged_runs(data: PreparedData, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    with pytest.raises(RunDirError, match="not a run directory"):
+    with pytest.raises(RunDirError, match=r"not a run directory \(no such folder\)"):
         load_run(out)
     run(_cfg(**PARAMS), data, out)
+    # a file of the run where its folder belongs: named as a file, with the folder to pass
+    with pytest.raises(RunDirError, match=r"\(a file, not a folder\); pass the run directory"):
+        load_run(out / "summary.json")
     (out / "history_1.csv").write_text("epoch,loss\n")
     with pytest.raises(RunDirError, match=r"history_1\.csv is damaged.*--overwrite"):
         load_run(out)

@@ -250,7 +250,13 @@ def load_run(run_dir: str | Path, *, data_dir: str | None = None) -> LoadedRun:
     """
     path = Path(run_dir)
     if not path.is_dir():
-        raise RunDirError(f"{path} is not a run directory (no such folder)")
+        what = "a file, not a folder" if path.exists() else "no such folder"
+        hint = (
+            f"; pass the run directory that holds it: {path.parent}"
+            if path.name in ("summary.json", "config.yaml") or path.suffix == ".pt"
+            else ""
+        )
+        raise RunDirError(f"{path} is not a run directory ({what}){hint}")
     cfg, meta = read_run_config(path)
     summary = read_summary(path)
     records = {int(k): read_split(path, int(k)) for k in summary["splits"]}
