@@ -33,6 +33,14 @@ def read_run_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
     Raises:
         RunDirError: no graff ``config.yaml`` there, or one holding an unusable config.
     """
+    if not run_dir.is_dir():
+        what = "a file, not a folder" if run_dir.exists() else "no such folder"
+        hint = (
+            f"; pass the run directory that holds it: {run_dir.parent}"
+            if run_dir.name in ("summary.json", "config.yaml") or run_dir.suffix == ".pt"
+            else ""
+        )
+        raise RunDirError(f"{run_dir} is not a run directory ({what}){hint}")
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise RunDirError(f"{run_dir} is not a graff run directory (no config.yaml)")
@@ -249,14 +257,6 @@ def load_run(run_dir: str | Path, *, data_dir: str | None = None) -> LoadedRun:
             edited; the message names the file and says what to do.
     """
     path = Path(run_dir)
-    if not path.is_dir():
-        what = "a file, not a folder" if path.exists() else "no such folder"
-        hint = (
-            f"; pass the run directory that holds it: {path.parent}"
-            if path.name in ("summary.json", "config.yaml") or path.suffix == ".pt"
-            else ""
-        )
-        raise RunDirError(f"{path} is not a run directory ({what}){hint}")
     cfg, meta = read_run_config(path)
     summary = read_summary(path)
     records = {int(k): read_split(path, int(k)) for k in summary["splits"]}
