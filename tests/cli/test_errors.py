@@ -371,6 +371,9 @@ def test_figure_runs_option_is_checked_before_the_work(
         (["train", "--sed", "3"], ["--sed: did you mean --seed?"]),
         (["bench", "--dataset", "cora"], ["graff bench: unrecognized arguments --dataset cora",
                                           "graff bench --help"]),
+        (["train", "--outdir", "x"], ["--outdir: did you mean --out?"]),
+        (["tune", "--dataset", "texas", "--final", "3"], ["unrecognized argument 3; --final "
+                                                         "takes no value"]),
     ],
 )  # fmt: skip
 def test_an_unknown_option_names_its_command_and_the_key_it_means(
@@ -384,3 +387,21 @@ def test_an_unknown_option_names_its_command_and_the_key_it_means(
         assert part in text, text
     if argv[1] == "--sed":
         assert "--set" not in text.replace("--seed", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["reproduce", "--datasets", ""], "--datasets"),
+        (["reproduce", "--models", " "], "--models"),
+        (["train", "--dataset", ""], "--dataset"),
+        (["tune", "--dataset", "texas", "--study", ""], "--study"),
+    ],
+)
+def test_an_option_given_an_empty_value_is_refused(
+    capsys: pytest.CaptureFixture[str], argv: list[str], option: str
+) -> None:
+    """An empty value (an unset shell variable) read as the option left out would run the
+    default: ``reproduce --datasets ""`` started every dataset. One line, before any work."""
+    code, text = _run(capsys, argv)
+    assert code == 2 and f"error: {option} is given an empty value" in text, text

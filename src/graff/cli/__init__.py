@@ -27,15 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         from graff.cli._commands import COMMANDS
-        from graff.cli._parser import build_parser, unrecognised
+        from graff.cli._parser import blank_option, build_parser, unrecognised
 
         parser = build_parser()
         try:
             args, extra = parser.parse_known_args(argv)
         except SystemExit as stop:  # --help, or a usage error argparse has printed
             return int(stop.code or 0)
-        if extra:
-            r.error(unrecognised(parser, args.command, extra))
+        problem = unrecognised(parser, args.command, extra, argv) if extra else None
+        if problem or (problem := blank_option(parser, args)):
+            r.error(problem)
             return 2
         from graff.perf import tune_allocator
 

@@ -6,7 +6,7 @@ import argparse
 import difflib
 import os
 
-__all__ = ["build_parser", "unrecognised"]
+__all__ = ["blank_option", "build_parser", "unrecognised"]
 
 
 def _positive_int(text: str) -> int:
@@ -253,12 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def unrecognised(parser: argparse.ArgumentParser, command: str | None, extra: list[str]) -> str:
-    """The error for arguments ``graff COMMAND`` does not take, naming the command and, for
-    each unknown option, the option or the config key (``--set``) it most likely means."""
-    from graff.train.config import is_list_key, keys_for_option
-
-    sub = next(
+def _command_parser(
+    parser: argparse.ArgumentParser, command: str | None
+) -> argparse.ArgumentParser:
+    return next(
         (
             a.choices[command]
             for a in parser._actions
@@ -266,14 +264,46 @@ def unrecognised(parser: argparse.ArgumentParser, command: str | None, extra: li
         ),
         parser,
     )
+
+
+def blank_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The error for an option given an empty value (``--datasets ""``, e.g. from an unset
+    shell variable), which would otherwise read as the option left out: its default, maybe
+    every dataset."""
+    for action in _command_parser(parser, getattr(args, "command", None))._actions:
+        value = getattr(args, action.dest, None)
+        if action.option_strings and isinstance(value, str) and not value.strip():
+            return (
+                f"{action.option_strings[-1]} is given an empty value ({value!r}); give it a "
+                "value, or leave the option out for its default"
+            )
+    return None
+
+
+def unrecognised(
+    parser: argparse.ArgumentParser, command: str | None, extra: list[str], argv: list[str]
+) -> str:
+    """The error for arguments ``graff COMMAND`` does not take, naming the command and, for
+    each unknown option, the option or the config key (``--set``) it most likely means."""
+    from graff.train.config import is_list_key, keys_for_option
+
+    sub = _command_parser(parser, command)
     options = [s for action in sub._actions for s in action.option_strings if s.startswith("--")]
+    flags = {s for a in sub._actions if a.nargs == 0 for s in a.option_strings}
     hints = []
     for i, token in enumerate(extra):
+        before = argv[argv.index(token) - 1] if token in argv and argv.index(token) > 0 else ""
+        if before in flags and not token.startswith("--"):
+            hints.append(f"{before} takes no value")
+            continue
         if not token.startswith("--") or token == "--":
             continue
         name, _, value = token.partition("=")
         keys, exact = keys_for_option(name) if "--set" in options else ([], False)
-        close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
+        close = (
+            difflib.get_close_matches(name, options, n=1, cutoff=0.8)
+            or [o for o in options if name.startswith(o) or o.startswith(name)][:1]
+        )
         if close and not exact:
             hints.append(f"{name}: did you mean {close[0]}?")
         elif keys:
