@@ -183,6 +183,56 @@ def test_object_arrays_are_refused_and_never_unpickled(tmp_path: Path) -> None:
     assert marker.exists()
 
 
+def _gnn_benchmark(path: Path, **extra: Any) -> dict[str, Any]:
+    """A graph saved in the gnn-benchmark format (CSR parts of adjacency and features)."""
+    import scipy.sparse as sp
+
+    g = _graph()
+    e = g["edges"]
+    adj = sp.csr_matrix((np.ones(len(e), np.float32), (e[:, 0], e[:, 1])), shape=(N, N))
+    attr = sp.csr_matrix(g["x"].astype(np.float32))
+    parts = {f"{name}_{k}": getattr(m, k) for name, m in (("adj", adj), ("attr", attr))
+             for k in ("data", "indices", "indptr")}  # fmt: skip
+    np.savez(path, **parts, adj_shape=adj.shape, attr_shape=attr.shape, labels=g["y"], **extra)
+    return g
+
+
+def test_a_file_in_the_gnn_benchmark_format_loads(tmp_path: Path) -> None:
+    """The format of PyG's Amazon / Coauthor / CitationFull files (Shchur et al. 2018): the
+    same graph as the plain arrays, also when the file carries pickled name lists beside
+    them (never unpickled: an array of objects is refused only where the graph needs it)."""
+    marker = tmp_path / "code-ran"
+    _Boom.target = str(marker)
+    theirs = tmp_path / "amazon.npz"
+    names = np.array([_Boom()] * 3, dtype=object)
+    g = _gnn_benchmark(theirs, class_names=names)
+    a, b = load_dataset(f"npz:{theirs}"), load_dataset(_save(tmp_path, "ours"))
+    for key in ("x", "y", "edge_index"):
+        assert torch.equal(a[key], b[key]), key
+    assert any("gnn-benchmark" in n for n in a.notes) and not marker.exists()
+    assert a.x.shape == g["x"].shape
+    # PyG's reader of the format: the same graph and labels (its positive features set to 1)
+    from torch_geometric.io import read_npz
+
+    ref = read_npz(str(theirs))
+    assert torch.equal(ref.y, a.y) and torch.equal(ref.x, torch.where(a.x > 0, 1.0, a.x))
+    assert sorted(map(tuple, ref.edge_index.t().tolist())) == sorted(
+        map(tuple, a.edge_index.t().tolist())
+    )
+    # an array the graph needs holding objects: refused, naming it, still never unpickled
+    bad = tmp_path / "bad.npz"
+    _gnn_benchmark(bad, labels_data=np.ones(3))
+    with np.load(bad) as z:
+        arrays = {k: z[k] for k in z.files if k != "labels"}
+    np.savez(bad, **arrays, labels=np.array([_Boom()] * N, dtype=object))
+    with pytest.raises(GraphDataError, match=r"'labels' holds Python objects"):
+        load_dataset(f"npz:{bad}")
+    assert not marker.exists()
+    np.savez(bad, **{k: v for k, v in arrays.items() if not k.startswith("attr")}, labels=g["y"])
+    with pytest.raises(GraphDataError, match=r"gnn-benchmark format but no node features"):
+        load_dataset(f"npz:{bad}")
+
+
 def test_not_an_npz_archive(tmp_path: Path) -> None:
     single = tmp_path / "one.npz"
     with single.open("wb") as fh:

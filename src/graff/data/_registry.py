@@ -536,8 +536,8 @@ def load_dataset(
     bool (or 0/1), each ``[N]``, ``[S, N]`` or ``[N, S]``; without them ``num_splits`` seeded
     stratified random splits are drawn (params ``num_splits`` (1..1000), ``train_frac``,
     ``val_frac`` (> 0: the best epoch is picked on validation), ``seed``, and ``metric``).
-    Platonov et al.'s files read under their own names (``node_features``, ``node_labels``, …).
-    Object (pickled) arrays are refused, never loaded.
+    Platonov et al.'s files and the gnn-benchmark format (``adj_*``, ``attr_*``, ``labels``) read
+    as they are. Object (pickled) arrays the graph needs are refused, never loaded.
 
     Parameters given as text (from a command line) are parsed to the type of their default.
 

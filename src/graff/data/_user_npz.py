@@ -13,6 +13,11 @@ Accepted dtypes (everything else is a :class:`GraphDataError` naming the array):
   non-integer floats, NaN, strings and objects are refused;
 * ``edge_index``/``edges``: integers or integer-valued floats;
 * masks: bool, or numbers that are all 0/1.
+
+Files under other names read as they are: Platonov et al.'s benchmark (``node_features``,
+``node_labels``, ``edges``, ``*_masks``) and the gnn-benchmark format (Shchur et al. 2018:
+CSR parts ``adj_*``, ``attr_*`` or ``attr_matrix``, and ``labels``). An array of Python
+objects is refused only where the graph needs it (those files carry pickled name lists).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch_geometric.data import Data
 
@@ -41,7 +47,7 @@ _PLATONOV_NAMES = {
 }
 
 
-def _arrays(path: Path) -> dict[str, np.ndarray]:
+def _arrays(path: Path) -> Arrays:
     where = f"user graph {path}"
     try:
         with path.open("rb") as fh:
@@ -54,7 +60,7 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
         raise GraphDataError(f"cannot read {where}: {exc}; check the path") from exc
 
 
-def _read_all(fh: BinaryIO, where: str) -> dict[str, np.ndarray]:
+def _read_all(fh: BinaryIO, where: str) -> Arrays:
     save_hint = f"save the graph with numpy.savez(path, x=..., y=..., edge_index=...) — {_FORMAT}"
     head = fh.read(8)
     fh.seek(0)
@@ -82,18 +88,17 @@ def _read_all(fh: BinaryIO, where: str) -> dict[str, np.ndarray]:
         raise DataFileCorruptError(
             f"{where} holds a single array, not an .npz archive of named arrays; {save_hint}"
         )
-    out: dict[str, np.ndarray] = {}
+    out: Arrays = {}
     with z:
         for k in z.files:
             try:
                 out[k] = np.asarray(z[k])
             except ValueError as exc:
                 if "pickle" in str(exc):
-                    raise GraphDataError(
-                        f"{where}: array {k!r} holds Python objects (dtype=object); graff never "
-                        "unpickles data files (that could run code from the file): save it as a "
-                        "numeric array, e.g. np.asarray(a, dtype=np.int64)"
-                    ) from exc
+                    # an error only if the graph needs it (files of the gnn-benchmark format
+                    # carry pickled name lists beside their arrays)
+                    out[k] = None
+                    continue
                 raise DataFileCorruptError(
                     f"{where}: array {k!r} is damaged ({exc}); save the file again"
                 ) from exc
@@ -103,6 +108,64 @@ def _read_all(fh: BinaryIO, where: str) -> dict[str, np.ndarray]:
                     "file is truncated or damaged — save it again"
                 ) from exc
     return out
+
+
+#: The arrays of a file: None for an array of Python objects, which is never unpickled and
+#: is an error only where the graph needs it (:func:`_used`).
+Arrays = dict[str, "np.ndarray | None"]
+
+
+def _used(z: Arrays, key: str, where: str) -> np.ndarray:
+    """Array ``key`` of the file; an array of Python objects is refused here, where used."""
+    a = z[key]
+    if a is None:
+        raise GraphDataError(
+            f"{where}: array {key!r} holds Python objects (dtype=object); graff never "
+            "unpickles data files (that could run code from the file): save it as a numeric "
+            "array, e.g. np.asarray(a, dtype=np.int64)"
+        )
+    return a
+
+
+#: The gnn-benchmark format (Shchur et al. 2018, "Pitfalls of GNN evaluation"; PyG's Amazon,
+#: Coauthor and CitationFull files): adjacency and features as the parts of CSR matrices.
+_CSR_GRAPH = ("adj_data", "adj_indices", "adj_indptr", "adj_shape")
+
+
+def _csr(z: Arrays, prefix: str, where: str) -> sp.csr_matrix:
+    parts = [_used(z, f"{prefix}_{p}", where) for p in ("data", "indices", "indptr", "shape")]
+    try:
+        return sp.csr_matrix(tuple(parts[:3]), shape=tuple(int(v) for v in parts[3]))
+    except (ValueError, TypeError) as exc:
+        raise GraphDataError(
+            f"{where}: the arrays {prefix}_data/_indices/_indptr/_shape do not form a sparse "
+            f"CSR matrix ({exc}); save them again from a scipy.sparse.csr_matrix"
+        ) from exc
+
+
+def _from_csr_parts(z: Arrays, where: str, notes: list[str]) -> Arrays:
+    """A file of the gnn-benchmark format as arrays x, y, edge_index (features as stored)."""
+    if "labels" not in z:
+        multi = " (a multi-label file: graff trains single-label node classification)"
+        raise GraphDataError(
+            f"{where} has the adjacency of the gnn-benchmark format but no 'labels' [N] array"
+            f"{multi if 'labels_data' in z else ''}; found {sorted(z)}"
+        )
+    adj = _csr(z, "adj", where).tocoo()
+    if {"attr_data", "attr_indices", "attr_indptr", "attr_shape"} <= z.keys():
+        x = _csr(z, "attr", where).toarray()
+    elif "attr_matrix" in z:
+        x = _used(z, "attr_matrix", where)
+    else:
+        raise GraphDataError(
+            f"{where} has the adjacency of the gnn-benchmark format but no node features "
+            f"(attr_data/attr_indices/attr_indptr/attr_shape or attr_matrix); found {sorted(z)}"
+        )
+    notes.append(
+        "read the sparse arrays of the gnn-benchmark format (adj_*, attr_*, labels; Shchur et "
+        "al. 2018); features kept as stored (PyG's loaders of these files set positive ones to 1)"
+    )
+    return {"x": x, "y": _used(z, "labels", where), "edge_index": np.stack([adj.row, adj.col])}
 
 
 def _kind(a: np.ndarray) -> str:
@@ -221,15 +284,18 @@ def read_user_npz(path: Path) -> tuple[Data, bool]:
             "edges, train_masks/val_masks/test_masks); their binary graphs are scored by "
             "ROC-AUC: --set data.params.metric=roc_auc"
         )
+    if "x" not in z and set(_CSR_GRAPH) <= z.keys():
+        masks = {k: z[k] for k in MASK_KEYS if k in z}
+        z = {**_from_csr_parts(z, where, notes), **masks}
     if "x" not in z or "y" not in z:
         raise GraphDataError(
             f"{where} must contain arrays 'x' [N, F] and 'y' [N] (found {sorted(z)}); {_FORMAT}"
         )
-    x = _features(z["x"], where)
+    x = _features(_used(z, "x", where), where)
     if "edge_index" in z:
-        ei = z["edge_index"]
+        ei = _used(z, "edge_index", where)
     elif "edges" in z:
-        e = z["edges"]
+        e = _used(z, "edges", where)
         if e.ndim != 2 or e.shape[1] != 2:
             raise GraphDataError(f"{where}: 'edges' must have shape [E, 2], got {e.shape}")
         ei = e.T
@@ -238,7 +304,8 @@ def read_user_npz(path: Path) -> tuple[Data, bool]:
             f"{where} has no 'edge_index' [2, E] or 'edges' [E, 2] array (found {sorted(z)}); "
             "add one"
         )
-    data = Data(x=x, edge_index=_edges(ei, where, notes), y=_labels(z["y"], where, notes))
+    y = _labels(_used(z, "y", where), where, notes)
+    data = Data(x=x, edge_index=_edges(ei, where, notes), y=y)
     n = int(x.size(0)) if x.dim() >= 1 else 0
     present = [k for k in MASK_KEYS if k in z]
     if present and len(present) != 3:
@@ -246,6 +313,6 @@ def read_user_npz(path: Path) -> tuple[Data, bool]:
             f"{where} has {present} but not all of {list(MASK_KEYS)}; give all three masks or none"
         )
     for k in present:
-        data[k] = _mask(z[k], k, n, where)
+        data[k] = _mask(_used(z, k, where), k, n, where)
     data.notes = notes
     return data, bool(present)
