@@ -510,3 +510,15 @@ def test_run_takes_a_loaded_graph_and_prepares_it_as_the_config_says() -> None:
     for bad in (42, "cora", {"x": 1}):
         with pytest.raises(TypeError, match=r"data must be a graph: a torch_geometric\.data\.Data"):
             run(cfg, bad)  # type: ignore[arg-type]
+    # a PyG dataset where its graph belongs: the error says to pass dataset[0]
+    from torch_geometric.data import InMemoryDataset
+
+    class _One(InMemoryDataset):
+        def __init__(self) -> None:
+            super().__init__(None)
+            self.data, self.slices = self.collate([graph])
+
+    with pytest.raises(
+        TypeError, match=r"a PyG dataset of 1 graph: pass one graph, e\.g\. dataset\[0\]"
+    ):
+        run(cfg, _One())  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
+from torch_geometric.data import Data, Dataset
 
 from ._errors import GraphDataWarning
 from ._registry import load_dataset
@@ -149,8 +149,14 @@ def as_prepared(data: Any, *, normalize_features: bool = False) -> PreparedData 
         return data
     if isinstance(data, Data):
         return prepare_data(data, normalize_features=normalize_features)
+    hint = ""
+    if isinstance(data, Dataset):
+        hint = (
+            f" (a PyG dataset of {len(data)} graph{'s' if len(data) != 1 else ''}: pass one "
+            "graph, e.g. dataset[0])"
+        )
     raise TypeError(
         f"data must be a graph: a torch_geometric.data.Data (e.g. graff.data.load_dataset(name)), "
         f"a graff.train.PreparedData (graff.train.prepare_data(graph)) or None (cfg.data.dataset "
-        f"is loaded); got {type(data).__name__} {data!r:.60}"
+        f"is loaded); got {type(data).__name__} {data!r:.60}{hint}"
     )
