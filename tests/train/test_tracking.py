@@ -228,6 +228,8 @@ def test_cli_log_dir_and_bad_names(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "unknown tracker 'mlflow'" in err and "tensorboard" in err
     assert not out.exists()
     assert main([*args, "--log", ""]) == 2
+    assert "--log is given an empty value" in capsys.readouterr().err
+    assert main([*args, "--log", ","]) == 2
     assert "--log needs a tracker name: one of tensorboard" in capsys.readouterr().err
     assert main([*args, "--log-dir", str(logs)]) == 2
     assert "--log" in capsys.readouterr().err
