@@ -1,16 +1,26 @@
-"""Writing files safely: the one atomic-write helper every module uses, and the one rule
-that turns a name (a dataset's ``npz:PATH`` included) into a file name."""
+"""Writing files safely: the one atomic-write helper every module uses, the one rule that
+turns a name (a dataset's ``npz:PATH`` included) into a file name, and the lock that keeps
+one writer per run folder."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "check_writable", "current_umask", "file_slug", "sha256_file"]
+__all__ = [
+    "FolderLock",
+    "atomic_write",
+    "check_writable",
+    "current_umask",
+    "file_slug",
+    "sha256_file",
+]
 
 
 def file_slug(text: str, empty: str = "run") -> str:
@@ -75,3 +85,55 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class FolderLock:
+    """An exclusive lock on a folder that only a living process holds: ``fcntl.flock`` on a
+    hidden file in it, removed on :meth:`release` (the kernel lets go of the lock when its
+    process ends, so a crash leaves at most an unlocked file). Where ``fcntl`` is missing
+    (Windows) nothing is locked.
+
+    ``acquire`` returns None when the lock is taken, else the text the holder wrote into the
+    file (its pid and command), for the caller's error message."""
+
+    NAME = ".graff-lock"
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / self.NAME
+        self._fd: int | None = None
+
+    def acquire(self, *, wait: bool = False) -> str | None:
+        """Take the lock (``wait``: until the holder lets go), or return who holds it."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return None
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    os.close(fd)
+                    raise
+                holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+                os.close(fd)
+                return holder or "another process"
+            try:
+                current = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                break
+            os.close(fd)  # the holder removed the file as we took it: lock the new one
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}: {' '.join(sys.argv)[:300]}\n".encode(), 0)
+        self._fd = fd
+        return None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()  # while still held: no one locks a file that is going
+            os.close(fd)  # closing the descriptor lets go of the flock

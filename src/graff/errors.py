@@ -15,6 +15,7 @@ __all__ = [
     "DivergenceError",
     "GraffError",
     "MissingExtraError",
+    "RunDirBusyError",
     "RunDirError",
     "StorageError",
     "TorchScriptError",
@@ -32,6 +33,10 @@ class ConfigError(GraffError, ValueError):
 
 class RunDirError(GraffError, RuntimeError):
     """An output or run directory that cannot be used (or is damaged) for this run."""
+
+
+class RunDirBusyError(RunDirError):
+    """The run directory is being written by another process (its lock is held)."""
 
 
 class DivergenceError(GraffError, RuntimeError):

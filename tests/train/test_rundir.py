@@ -347,3 +347,49 @@ def test_finish_removes_only_graffs_files_from_the_scratch_folder(
         run(_cfg(lr=0.05), data3, out, overwrite=True, on_epoch=drop)
     assert read_summary(out)["config"]["optim"]["lr"] == 0.05
     assert sorted(p.name for p in sib.iterdir()) == [MARKER, "notes.txt"]
+
+
+def test_one_writer_at_a_time_and_a_failed_run_lets_go(data3: PreparedData, tmp_path: Path) -> None:
+    """A run folder another process is writing is refused, naming the holder (two `graff
+    train --out X` at once both trained every split into it); the lock goes with the process
+    or the run: a run that failed, a finished run, a folder left holding only the lock file."""
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "run"
+    holder = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from graff._io import FolderLock
+        Path({str(out)!r}).mkdir()
+        assert FolderLock(Path({str(out)!r})).acquire() is None
+        print("held", flush=True)
+        sys.stdin.read()
+    """)
+    other = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "held"
+        with pytest.raises(
+            RunDirError, match=rf"being written by another graff process \(pid {other.pid}:"
+        ):
+            run(_cfg(), data3, out)
+    finally:
+        other.communicate("")
+    assert [p.name for p in out.iterdir()] == [".graff-lock"]  # not a foreign folder
+
+    def fail(k: int, epoch: int, scores: dict[str, float]) -> None:
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        run(_cfg(), data3, out, on_epoch=fail)
+    assert len(run(_cfg(), data3, out).splits) == 3  # the failed run let go of the folder
+    with pytest.raises(RunDirError, match="already holds a complete run"):
+        run(_cfg(), data3, out)  # and so did the finished one
+    # a lock held in this process too: the same refusal (one writer per folder)
+    rd = RunDir(out)
+    rd.open(_cfg(), overwrite=True, splits=[0])
+    with pytest.raises(RunDirError, match="being written by another graff process"):
+        run(_cfg(), data3, out, overwrite=True)
+    rd.release()

@@ -662,3 +662,31 @@ def test_the_command_line_shows_what_the_loader_repaired(tmp_path, fake_fit, npz
     err = capsys.readouterr().err
     assert "note: data: removed 2 self-loop edges" in err
     assert "note: data: symmetrised directed edges" in err
+
+
+def test_a_final_run_another_process_holds_is_waited_for(tmp_path, caplog):
+    """Two processes of one study that both finish: the second waits for the first to let go
+    of the final run's folder (one writer per run folder), then reuses or trains it, instead
+    of failing on the lock."""
+    import threading
+    import time
+
+    from graff._io import FolderLock
+    from graff.train import resolve_config
+    from graff.tune import _outputs
+
+    params = [f"data.params.{k}={v}" for k, v in DATA.items()]
+    cfg = resolve_config("csbm", "graff", overrides=[*FAST, *params])[0]
+    out = tmp_path / "final"
+    out.mkdir()
+    other = FolderLock(out)  # the other process's hold on the folder
+    assert other.acquire() is None
+    timer = threading.Timer(1.0, other.release)
+    timer.start()
+    caplog.set_level("WARNING", logger="graff.tune")
+    start = time.perf_counter()
+    summary, _ = _outputs.final_run(cfg, out, None)
+    timer.join()
+    assert "being trained by another process: waiting" in caplog.text
+    assert time.perf_counter() - start >= 1.0
+    assert summary["n_splits"] == 3 and read_summary(out)["mean"] == summary["mean"]

@@ -25,7 +25,10 @@ trusts nor silently replaces it. Records written before checksums existed (no
 
 Before anything is written, :meth:`RunDir.open` checks every path the run will write (no
 folder where a file goes; the folders writable), so a run fails before training, with one
-line naming the path.
+line naming the path. It also takes the folder's lock (``.graff-lock``,
+:class:`graff._io.FolderLock`) until the run finishes or fails: a second process writing the
+same folder is refused (:class:`~graff.errors.RunDirBusyError`, naming the holder's pid and
+command); the lock dies with its process, so a crash leaves none behind.
 
 ``overwrite=True`` on a run trains the new run in a sibling folder ``.<name>.graff-new`` and
 swaps the run files in only once it has finished: a new run that fails leaves the old one as
@@ -38,6 +41,7 @@ Files that are not graff run files are never deleted, and a folder that is not a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -56,11 +60,13 @@ from typing import Any
 import torch
 import yaml
 
-from graff._io import atomic_write
+from graff._io import FolderLock, atomic_write
 from graff._version import __version__
 from graff.data import absolute_dataset
-from graff.errors import RunDirError, describe_os_error
+from graff.errors import RunDirBusyError, RunDirError, describe_os_error
 from graff.train.config import RunConfig, config_identity, config_to_dict
+from graff.train.history import OVERWRITE as _OVERWRITE
+from graff.train.history import History
 
 __all__ = ["History", "RunDir", "is_run_file", "read_config_yaml", "read_split", "read_summary"]
 
@@ -72,8 +78,6 @@ _SUMMARY_KEYS = ("dataset", "model", "metric", "mean", "std", "test", "val", "sp
 #: graff's mark in the scratch folder of an overwrite (see the module docstring).
 MARKER = ".graff-scratch"
 _MARKER_TMP = re.compile(rf"^\.{re.escape(MARKER)}\..*\.tmp$")
-_OVERWRITE = "pass --overwrite to train the run again"
-_PARTS = ("train", "val", "test")
 
 
 def is_run_file(name: str) -> bool:
@@ -128,63 +132,6 @@ def _same_config(stored: dict[str, Any], cfg: RunConfig) -> bool:
         if isinstance(data, dict) and isinstance(data.get("dataset"), str):
             rec["data"] = {**data, "dataset": absolute_dataset(data["dataset"])}
     return a == b
-
-
-@dataclass(frozen=True)
-class History:
-    """Split k's curves (``history_<k>.csv``): after each epoch, the training loss and the
-    metric on the train, validation and test nodes, in percent (as in ``split_<k>.json``)."""
-
-    metric: str
-    epoch: list[int]
-    loss: list[float]
-    train: list[float]
-    val: list[float]
-    test: list[float]
-
-    def __repr__(self) -> str:
-        if not self.epoch:
-            return f"History({self.metric}, no epochs)"
-        k = self.epoch.index(self.best_epoch())
-        return (
-            f"History({self.metric}, epochs {self.epoch[0]}..{self.epoch[-1]}, best-validation "
-            f"epoch {self.epoch[k]}: val {self.val[k]:.2f}, test {self.test[k]:.2f})"
-        )
-
-    def best_epoch(self) -> int:
-        """The first epoch of highest validation score (the one the split's model is from)."""
-        best = max(self.val)
-        return self.epoch[self.val.index(best)]
-
-    def to_csv(self) -> str:
-        m = self.metric
-        rows = [f"epoch,loss,train_{m},val_{m},test_{m}"]
-        rows += [
-            ",".join([str(e), *(repr(float(v)) for v in vals)])
-            for e, *vals in zip(self.epoch, self.loss, self.train, self.val, self.test, strict=True)
-        ]
-        return "\n".join(rows) + "\n"
-
-    @classmethod
-    def from_csv(cls, text: str, where: str = "history") -> History:
-        """Parse :meth:`to_csv`'s text; :class:`RunDirError` naming ``where`` if it is not."""
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        head = lines[0].split(",") if lines else []
-        metric = head[2].removeprefix("train_") if len(head) == 5 else ""
-        if not metric or head != ["epoch", "loss", *(f"{s}_{metric}" for s in _PARTS)]:
-            raise RunDirError(f"{where} is damaged (not a graff history); {_OVERWRITE}")
-        cols: list[list[float]] = [[] for _ in range(5)]
-        try:
-            for ln in lines[1:]:
-                vals = ln.split(",")
-                if len(vals) != 5:
-                    raise ValueError(ln)
-                for col, v in zip(cols, vals, strict=True):
-                    col.append(float(v))
-        except ValueError:
-            raise RunDirError(f"{where} is damaged (a row is not numbers); {_OVERWRITE}") from None
-        epoch, loss, train, val, test = cols
-        return cls(metric, [int(e) for e in epoch], loss, train, val, test)
 
 
 @dataclass(frozen=True)
@@ -340,6 +287,8 @@ class RunDir:
     target: Path = field(init=False)
     #: the token of the scratch folder this object made or adopted (None: none).
     _token: str | None = field(init=False, default=None, repr=False)
+    #: held from :meth:`open` to :meth:`finish` or :meth:`release`: one writer at a time.
+    _lock: FolderLock | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -380,13 +329,29 @@ class RunDir:
         files = _run_files(splits or ())
         self._check_files(path, files)
         meta = read_config_yaml(path / "config.yaml") if path.is_dir() else None
-        foreign = path.is_dir() and meta is None and any(path.iterdir())
-        if foreign:
+        others = path.is_dir() and any(p.name != FolderLock.NAME for p in path.iterdir())
+        if meta is None and others:
             raise RunDirError(
                 f"{path} exists and is not a graff run directory (its config.yaml is missing "
                 "or is not a graff run config); "
                 "nothing in it was touched. Choose another --out"
             )
+        self._hold(path)
+        try:
+            return self._open(cfg, files, overwrite, data_source)
+        except BaseException:
+            self.release()
+            raise
+
+    def _open(
+        self,
+        cfg: RunConfig,
+        files: dict[str, str],
+        overwrite: bool,
+        data_source: dict[str, Any] | None,
+    ) -> set[int]:
+        path = self.path
+        meta = read_config_yaml(path / "config.yaml")  # again, now that no one else writes
         same = meta is not None and _same_config(meta["config"], cfg)
         if self.is_complete() and not overwrite:
             damage = _damage(path)[1]
@@ -418,6 +383,33 @@ class RunDir:
             if state.record is not None:
                 done.add(k)
         return done
+
+    def _hold(self, path: Path) -> None:
+        """Take the folder's lock (:class:`graff._io.FolderLock`), or say who holds it."""
+        lock = FolderLock(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            holder = lock.acquire()
+        except OSError as err:
+            if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return  # no one writes here: the checks that follow say why, as before
+            raise RunDirError(
+                f"cannot write the run directory {path}: {describe_os_error(err)}"
+            ) from None
+        if holder is not None:
+            raise RunDirBusyError(
+                f"{path} is being written by another graff process ({holder}); wait for it "
+                "to finish (then the same command resumes or reuses its run), or choose "
+                "another --out"
+            )
+        self._lock = lock
+
+    def release(self) -> None:
+        """Let go of the folder's lock (:meth:`finish` does; after a failed run, the
+        caller)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @staticmethod
     def _check_files(root: Path, files: dict[str, str]) -> None:
@@ -577,6 +569,7 @@ class RunDir:
         summary["summary_sha256"] = _checksum(summary, "summary_sha256")
         atomic_write(self.target / "summary.json", json.dumps(summary, indent=2))
         if self.target == self.path:
+            self.release()
             return
         new = self.target
         # 1. the old run is no longer complete; 2. its splits go; 3. the new files come in,
@@ -592,3 +585,4 @@ class RunDir:
                 (new / name).replace(self.path / name)
         self.target = self.path
         self._remove_scratch(new, strict=False)
+        self.release()

@@ -495,83 +495,88 @@ def run(
     if rundir is not None:
         source = dataset_source(cfg.data.dataset, cfg.data.params, data_dir)
         done = rundir.open(cfg, overwrite=overwrite, splits=splits, data_source=source)
-    start = time.perf_counter()
-    results: dict[int, SplitResult] = {}
-    for k in splits:
-        if rundir is not None and k in done:
-            rec = rundir.load_split(k)
-            fields = {f: rec[f] for f in SplitResult.record_fields() if f in rec}
-            results[k] = SplitResult(
-                **{**fields, **{m: rec[m] / 100.0 for m in ("train", "val", "test")}}
-            )
-    if size > 1:  # the splits rank 0 found finished, for every process
-        shared: list[Any] = [results]
-        torch.distributed.broadcast_object_list(shared, src=0)
-        results = shared[0]
-    curves: dict[int, list[tuple[int, float, float, float, float]]] = {}
-
-    def save(res: SplitResult) -> None:
-        results[res.split] = res
-        rows = curves.pop(res.split, [])
-        if rundir is not None:
-            rec = res.to_json()
-            rec.update({m: 100.0 * rec[m] for m in ("train", "val", "test")})
-            history = History(
-                res.metric,
-                epoch=[r[0] for r in rows],
-                loss=[r[1] for r in rows],
-                train=[r[2] for r in rows],
-                val=[r[3] for r in rows],
-                test=[r[4] for r in rows],
-            )
-            rundir.save_split(res.split, rec, res.state_dict, history)
-
-    def stack_hook(epoch: int, scores: dict[int, dict[str, float]]) -> None:
-        for k, sc in scores.items():
-            if rundir is not None:
-                row = (
-                    epoch,
-                    sc["loss"],
-                    100.0 * sc["train"],
-                    100.0 * sc["val"],
-                    100.0 * sc["test"],
+    try:
+        start = time.perf_counter()
+        results: dict[int, SplitResult] = {}
+        for k in splits:
+            if rundir is not None and k in done:
+                rec = rundir.load_split(k)
+                fields = {f: rec[f] for f in SplitResult.record_fields() if f in rec}
+                results[k] = SplitResult(
+                    **{**fields, **{m: rec[m] / 100.0 for m in ("train", "val", "test")}}
                 )
-                curves.setdefault(k, []).append(row)
-            if on_epoch is not None:
-                on_epoch(k, epoch, sc)
+        if size > 1:  # the splits rank 0 found finished, for every process
+            shared: list[Any] = [results]
+            torch.distributed.broadcast_object_list(shared, src=0)
+            results = shared[0]
+        curves: dict[int, list[tuple[int, float, float, float, float]]] = {}
 
-    def start_pass(chunk: list[int]) -> None:
-        if on_split_start is not None:
-            for k in chunk:
-                on_split_start(k, len(splits))
+        def save(res: SplitResult) -> None:
+            results[res.split] = res
+            rows = curves.pop(res.split, [])
+            if rundir is not None:
+                rec = res.to_json()
+                rec.update({m: 100.0 * rec[m] for m in ("train", "val", "test")})
+                history = History(
+                    res.metric,
+                    epoch=[r[0] for r in rows],
+                    loss=[r[1] for r in rows],
+                    train=[r[2] for r in rows],
+                    val=[r[3] for r in rows],
+                    test=[r[4] for r in rows],
+                )
+                rundir.save_split(res.split, rec, res.state_dict, history)
 
-    todo = [k for k in splits if k not in results]
-    hook = stack_hook if rundir is not None or on_epoch is not None else None
-    _train_passes(cfg, data, todo, batch, hook, save, start_pass, precomputed_dir)
-    ordered = [results[k] for k in splits]
-    summary = Summary.from_results(data.name, cfg.model.name, ordered, time.perf_counter() - start)
-    if rundir is not None:
-        payload = summary.to_json()
-        payload["config"] = config_to_dict(cfg)
-        payload["notes"] = data.notes
-        payload["data_source"] = source
-        payload["graph"] = {
-            "num_nodes": data.x.size(0),
-            "num_features": data.x.size(1),
-            "num_classes": data.num_classes,
-        }
-        # Bit-reproducible for the same device, torch build, thread count and split chunks
-        # (GEMM reductions split across threads round differently; members trained side by
-        # side draw their dropout masks from one stream), so the summary records them.
-        payload["environment"] = {
-            "device": str(data.x.device),
-            "threads": torch.get_num_threads(),
-            "torch": str(torch.__version__),
-            "splits_side_by_side": [len(c) for c in chunks],
-            "processes": size,
-        }
-        rundir.finish(payload)
-    return summary
+        def stack_hook(epoch: int, scores: dict[int, dict[str, float]]) -> None:
+            for k, sc in scores.items():
+                if rundir is not None:
+                    row = (
+                        epoch,
+                        sc["loss"],
+                        100.0 * sc["train"],
+                        100.0 * sc["val"],
+                        100.0 * sc["test"],
+                    )
+                    curves.setdefault(k, []).append(row)
+                if on_epoch is not None:
+                    on_epoch(k, epoch, sc)
+
+        def start_pass(chunk: list[int]) -> None:
+            if on_split_start is not None:
+                for k in chunk:
+                    on_split_start(k, len(splits))
+
+        todo = [k for k in splits if k not in results]
+        hook = stack_hook if rundir is not None or on_epoch is not None else None
+        _train_passes(cfg, data, todo, batch, hook, save, start_pass, precomputed_dir)
+        ordered = [results[k] for k in splits]
+        took = time.perf_counter() - start
+        summary = Summary.from_results(data.name, cfg.model.name, ordered, took)
+        if rundir is not None:
+            payload = summary.to_json()
+            payload["config"] = config_to_dict(cfg)
+            payload["notes"] = data.notes
+            payload["data_source"] = source
+            payload["graph"] = {
+                "num_nodes": data.x.size(0),
+                "num_features": data.x.size(1),
+                "num_classes": data.num_classes,
+            }
+            # Bit-reproducible for the same device, torch build, thread count and split chunks
+            # (GEMM reductions split across threads round differently; members trained side by
+            # side draw their dropout masks from one stream), so the summary records them.
+            payload["environment"] = {
+                "device": str(data.x.device),
+                "threads": torch.get_num_threads(),
+                "torch": str(torch.__version__),
+                "splits_side_by_side": [len(c) for c in chunks],
+                "processes": size,
+            }
+            rundir.finish(payload)
+        return summary
+    finally:  # a failed or interrupted run lets go of its folder (finish did otherwise)
+        if rundir is not None:
+            rundir.release()
 
 
 def with_absolute_data(cfg: RunConfig) -> RunConfig:

@@ -10,8 +10,9 @@ search with made-up scores.
 
 from __future__ import annotations
 
-from graff._io import atomic_write
+from graff._io import FolderLock, atomic_write
 from graff.data import notable_notes
+from graff.errors import RunDirBusyError
 from graff.perf import tune_allocator
 from graff.train import (
     MODELS,
@@ -46,10 +47,12 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "DivergenceError",
+    "FolderLock",
     "ModelConfig",
     "OptimConfig",
     "PreparedData",
     "RunConfig",
+    "RunDirBusyError",
     "RunDirError",
     "SplitResult",
     "Summary",

@@ -205,5 +205,13 @@ def final_run(
     if (out / "config.yaml").is_file():
         meta = backend.read_config_yaml(out / "config.yaml")
         overwrite = meta is None or backend.config_identity(meta["config"]) != identity
-    backend.run(cfg, backend.load_prepared(cfg, data_dir), out, overwrite=overwrite, batch=batch)
+    try:
+        data = backend.load_prepared(cfg, data_dir)
+        backend.run(cfg, data, out, overwrite=overwrite, batch=batch)
+    except backend.RunDirBusyError:  # another process of the study trains it: wait, then reuse
+        log.warning("the final run in %s is being trained by another process: waiting", out)
+        lock = backend.FolderLock(out)
+        lock.acquire(wait=True)
+        lock.release()
+        return final_run(cfg, out, data_dir, batch)
     return backend.read_summary(out), time.perf_counter() - start
