@@ -84,7 +84,10 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
         return value
     if origin is list or hint is list:
         if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key} = {value!r} is invalid: expected a list ({describe(hint)})")
+            hint_text = f"; write it in brackets: [{value}]" if not isinstance(value, dict) else ""
+            raise ConfigError(
+                f"{key} = {value!r} is invalid: expected a list ({describe(hint)}){hint_text}"
+            )
         (item,) = args or (Any,)
         return [coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
     if origin is dict or hint is dict:

@@ -413,6 +413,7 @@ def test_non_finite_numbers_are_refused_by_the_override(item: str) -> None:
         ("seed=-1", r"seed"),
         ("data.splits=[0,0]", r"data\.splits.*repeated: \[0\]"),
         ("data.splits=[]", r"data\.splits.*non-empty"),
+        ("data.splits=0,1", r"expected a list \(list\[int\]\); write it in brackets: \[0,1\]"),
         ("model.T=1000000", r"1000000 Euler steps.*model\.max_steps"),
     ],
 )
