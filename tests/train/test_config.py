@@ -226,6 +226,13 @@ def test_keys_for_option(option: str, keys: list[str], exact: bool) -> None:
     assert keys_for_option(option) == (keys, exact)
 
 
+def test_overrides_given_as_one_string_are_named() -> None:
+    """A string where the list of overrides belongs (iterated, it said "override 'o' is not of
+    the form key=value")."""
+    with pytest.raises(ConfigError, match=r"one string 'optim\.epochs=3': pass \['optim"):
+        apply_overrides(RunConfig(), "optim.epochs=3")  # type: ignore[arg-type]
+
+
 def test_unknown_short_key() -> None:
     """A short key that no section owns is an error naming it."""
     with pytest.raises(ConfigError, match="nonsense"):

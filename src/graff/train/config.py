@@ -494,6 +494,11 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
 
     A key may omit its section when the name is unambiguous (``lr=0.01`` for ``optim.lr``).
     """
+    if isinstance(overrides, str):
+        raise ConfigError(
+            f"overrides must be a list of 'key=value' strings, got one string {overrides!r}: "
+            f"pass [{overrides!r}]"
+        )
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
