@@ -276,3 +276,20 @@ def test_masks_given_as_node_indices_say_how_to_make_a_mask() -> None:
     says = r"train_mask holds 4 node indices .*mask\[idx\] = True"
     with pytest.raises(GraphDataError, match=says):
         check_task(d)
+
+
+def test_a_directed_graph_given_as_it_is_is_said_to_be_directed() -> None:
+    """A user's Data with one-way edges (not through validate_graph, which symmetrises): a
+    GraphDataWarning that the models train on it as given (GRAFF's Ā not symmetric); the
+    same graph after validate_graph: no warning."""
+    import warnings
+
+    from graff.data import GraphDataWarning, validate_graph
+
+    d = _ring()
+    d.edge_index = d.edge_index[:, : d.edge_index.size(1) // 2]  # i → i+1 only
+    with pytest.warns(GraphDataWarning, match=r"edge_index is directed .*validate_graph"):
+        prepare_data(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GraphDataWarning)
+        prepare_data(validate_graph(d))

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch_geometric.data import Data, Dataset
+from torch_geometric.utils import is_undirected
 
 from ._errors import GraphDataWarning
 from ._registry import load_dataset
@@ -94,6 +95,17 @@ def prepare_data(data: Any, *, normalize_features: bool = False) -> PreparedData
     check_task(data)
     check_features(data.x, name=name, warn=not normalize_features)
     edge_index = check_edges(data.edge_index, data.x.size(0))
+    if getattr(data, "num_label_classes", None) is None and not is_undirected(
+        edge_index, num_nodes=data.x.size(0)
+    ):  # a graph that did not come through validate_graph (the loaders' repairs)
+        warnings.warn(
+            f"{name}'s edge_index is directed (some edges lack their reverse): the models train "
+            "on it as given, so GRAFF's Ā is not symmetric and its energy view (an undirected "
+            "graph) does not hold; graff's loaders symmetrise, as graff.data.validate_graph(data) "
+            "does",
+            GraphDataWarning,
+            stacklevel=2,
+        )
     weighted = [k for k in ("edge_weight", "edge_attr") if getattr(data, k, None) is not None]
     if weighted:
         warnings.warn(
