@@ -121,7 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         help="YAML config, e.g. a search's best.yaml (default: the shipped one for the dataset)",
     )
-    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config key (repeatable), e.g. --set optim.epochs=200, --set "
+        "model.hidden=128, --set data.splits=[0,1] (only those splits)",
+    )
     t.add_argument("--out", help="run directory (default runs/<dataset>-<model>-<time>)")
     t.add_argument(
         "--overwrite",
