@@ -57,6 +57,16 @@ def test_adj_t_in_place_of_edge_index(name: str, layout: str) -> None:
         torch.testing.assert_close(model(_x(), graph), model(_x(), EI), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_edge_index_of_any_integer_dtype(name: str, dtype: torch.dtype) -> None:
+    """edge_index as uint8 / int16 / int32: the same output as int64 for every model (H2GCN
+    crashed in PyG's scatter on uint8)."""
+    model = _model(name)
+    with torch.no_grad():
+        torch.testing.assert_close(model(_x(), EI.to(dtype)), model(_x(), EI), rtol=0, atol=0)
+
+
 # PyG's gcn_norm builds its CSR without choosing invariant checks, which torch warns about.
 @pytest.mark.filterwarnings("ignore:Sparse invariant checks are implicitly disabled:UserWarning")
 def test_weighted_adj_t_equals_edge_weight_and_pyg() -> None:

@@ -152,6 +152,8 @@ def as_edge_index(
                 f"edge_weight must have one entry per edge, shape [{graph.size(1)}], "
                 f"got {tuple(edge_weight.shape)}"
             )
+        if graph.dtype not in (torch.int64, torch.int32):  # uint8, int16, ...: PyG's scatter
+            graph = graph.long()  # and index_select take int32/int64 indices only
         return graph, edge_weight
     if not isinstance(graph, Tensor):  # torch_sparse.SparseTensor, duck-typed (optional)
         convert = getattr(graph, "to_torch_sparse_coo_tensor", None)
