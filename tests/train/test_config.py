@@ -12,6 +12,7 @@ from graff.train.config import (
     RunConfig,
     apply_overrides,
     config_from_dict,
+    config_identity,
     config_to_dict,
     keys_for_option,
     load_config,
@@ -468,6 +469,19 @@ def test_a_run_directorys_config_yaml_is_a_config(tmp_path: Path) -> None:
     RunDir(tmp_path / "run").open(cfg.validate())
     again = load_config(tmp_path / "run" / "config.yaml")
     assert config_to_dict(again) == config_to_dict(cfg)
+
+
+def test_a_finished_runs_summary_json_is_a_config(tmp_path: Path) -> None:
+    """``--config RUN/summary.json`` (JSON is YAML) is the config that run used, too: it
+    said "unknown config key 'dataset'"."""
+    from graff.data import csbm
+    from graff.train import run
+
+    cfg = apply_overrides(RunConfig(), ["model.hidden=4", "optim.epochs=2", "seed=3"])
+    cfg.data.params = {"num_nodes": 60, "num_splits": 1}
+    run(cfg.validate(), csbm(num_nodes=60, num_splits=1), tmp_path / "run")
+    again = load_config(tmp_path / "run" / "summary.json")
+    assert config_identity(again) == config_identity(cfg)
 
 
 @pytest.mark.parametrize(

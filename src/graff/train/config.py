@@ -445,8 +445,9 @@ def config_identity(cfg: RunConfig | dict[str, Any]) -> dict[str, Any]:
 
 def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     """Read a YAML config file: a config (sections ``data``, ``model``, ``optim``, ...), a
-    ``graff tune`` output's ``best.yaml`` or a run directory's ``config.yaml`` (the config
-    that run used). A key given twice in one mapping is an error, not a silent overwrite."""
+    ``graff tune`` output's ``best.yaml`` or a run directory's ``config.yaml`` or
+    ``summary.json`` (the config that run used). A key given twice in one mapping is an
+    error, not a silent overwrite."""
     path = Path(path)
     if path.is_dir():
         hint = ""
@@ -468,7 +469,7 @@ def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     except OSError as err:
         raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from None
     if _is_run_record(raw):
-        raw = raw["config"]  # a run directory's config.yaml: the config it ran, with versions
+        raw = raw["config"]  # a run directory's config.yaml or summary.json: the config it ran
     if not isinstance(raw, dict):
         raise ConfigError(
             f"config file {path} holds a YAML {type(raw).__name__} ({str(raw)!r:.40}), not a "
@@ -479,14 +480,14 @@ def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
 
 
 def _is_run_record(raw: Any) -> bool:
-    """Whether ``raw`` is the ``config.yaml`` a run directory holds (``{config: {...},
-    versions: {...}}``, :mod:`graff.train.rundir`) rather than a config."""
-    return (
-        isinstance(raw, dict)
-        and not set(raw) & {*_SECTIONS, *_TOP}
-        and isinstance(raw.get("config"), dict)
-        and isinstance(raw.get("versions"), dict)
-    )
+    """Whether ``raw`` is a record of a run directory that holds its config: ``config.yaml``
+    (``{config: {...}, versions: {...}}``, :mod:`graff.train.rundir`) or ``summary.json``
+    (``{config: {...}, ..., summary_sha256}``), rather than a config."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
+        return False
+    if "summary_sha256" in raw:  # summary.json (its "model" is the model's name)
+        return True
+    return not set(raw) & {*_SECTIONS, *_TOP} and isinstance(raw.get("versions"), dict)
 
 
 def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
