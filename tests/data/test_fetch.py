@@ -144,6 +144,16 @@ def test_missing_file_offline(offline: Path) -> None:
         load_dataset("cora", offline)
 
 
+def test_a_graff_data_that_does_not_exist_is_named(
+    offline: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """$GRAFF_DATA set to a folder that is not there (a typo): the missing-file error says so
+    beside the folders it searched."""
+    monkeypatch.setenv("GRAFF_DATA", str(tmp_path / "typo"))
+    with pytest.raises(DataFileMissingError, match=r"typo \(\$GRAFF_DATA, which does not exist\)"):
+        fetch_file("planetoid/ind.cora.x")
+
+
 def test_download_false_never_downloads(monkeypatch: pytest.MonkeyPatch, offline: Path) -> None:
     def boom(*a: object, **k: object) -> None:
         raise AssertionError("must not download")

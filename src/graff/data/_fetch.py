@@ -306,7 +306,13 @@ def fetch_file(
         _download(entry, dest)
         _verify(dest, entry)
         return dest
-    searched = ", ".join(str(d) for d in dirs)
+    env = os.environ.get("GRAFF_DATA")
+    searched = ", ".join(
+        f"{d} ($GRAFF_DATA, which does not exist)"
+        if env and d == Path(env).expanduser() and not d.exists()
+        else str(d)
+        for d in dirs
+    )
     if entry is not None and not entry.in_shared_data:
         raise DataFileMissingError(
             f"data file {rel!r} not found; searched: {searched}. It is not part of shared/data "
