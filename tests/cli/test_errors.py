@@ -289,11 +289,16 @@ def test_tune_bad_storage_is_one_line_before_the_data_loads(
     assert "secret" not in text  # the password is never printed
 
 
-@pytest.mark.parametrize("option", ["--threads", "--jobs"])
+@pytest.mark.parametrize("option", ["--threads", "--jobs", "tune --jobs"])
 def test_huge_worker_counts_are_one_line(option: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A thread or process count beyond what a machine can use (torch overflows or crashes
     on it) is refused by the parser, naming the limit."""
-    command = ["train", "--dataset", "texas"] if option == "--threads" else ["reproduce"]
+    command = {
+        "--threads": ["train", "--dataset", "texas"],
+        "--jobs": ["reproduce"],
+        "tune --jobs": ["tune", "--dataset", "texas"],
+    }[option]
+    option = option.split()[-1]
     code, text = _run(capsys, [*command, option, "99999999999999999999"])
     assert code == 2
     assert "more than this machine can use" in text and "cores" in text
@@ -405,3 +410,13 @@ def test_an_option_given_an_empty_value_is_refused(
     default: ``reproduce --datasets ""`` started every dataset. One line, before any work."""
     code, text = _run(capsys, argv)
     assert code == 2 and f"error: {option} is given an empty value" in text, text
+
+
+@pytest.mark.parametrize("trials", ["0", "-3", "2.5"])
+def test_tune_trials_must_be_a_positive_integer(
+    trials: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--trials 0 drew a progress bar before its error; the parser refuses it first."""
+    code, text = _run(capsys, ["tune", "--dataset", "texas", "--trials", trials])
+    assert code == 2 and "argument --trials: expected a positive integer" in text
+    assert "tune graff on texas" not in text
