@@ -4,47 +4,10 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
+
+from graff.cli._types import positive_int, seed_value, worker_count
 
 __all__ = ["blank_option", "build_parser", "unrecognised"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _max_workers() -> int:
-    """The most threads or processes one option may ask for: 4 per core, at least 64 (more
-    only thrash; torch crashes on a thread count in the hundred thousands)."""
-    return max(64, 4 * (os.cpu_count() or 1))
-
-
-def _worker_count(text: str) -> int:
-    """``--threads`` / ``--jobs``: a positive integer no larger than :func:`_max_workers`."""
-    value = _positive_int(text)
-    limit = _max_workers()
-    if value > limit:
-        raise argparse.ArgumentTypeError(
-            f"{value} is more than this machine can use ({os.cpu_count()} cores; at most "
-            f"{limit}); give the number of cores or fewer"
-        )
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"a seed must be in [0, 2^63 - 1], got {value}")
-    return value
 
 
 def _names() -> tuple[str, str]:
@@ -80,9 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="folder with the raw data files (else $GRAFF_DATA, then the user cache)",
         )
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
-        sp.add_argument(
-            "--threads", type=_worker_count, help="torch CPU threads (default: torch's)"
-        )
+        sp.add_argument("--threads", type=worker_count, help="torch CPU threads (default: torch's)")
         if device:
             sp.add_argument(
                 "--device",
@@ -91,10 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
             )
 
     def run_options(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--seed", type=_seed, help="base seed (split k uses seed + k)")
+        sp.add_argument("--seed", type=seed_value, help="base seed (split k uses seed + k)")
         sp.add_argument(
             "--batch",
-            type=_positive_int,
+            type=positive_int,
             help="train at most this many splits side by side in one batched pass (1: one "
             "at a time; default: as many as are faster on this device, for models that can)",
         )
@@ -189,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--jobs",
-        type=_worker_count,
+        type=worker_count,
         default=1,
         help="train this many runs at once in worker processes (each with --threads, default "
         "cores / jobs); e.g. --jobs 2 on 2 cores",
@@ -241,8 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--depths", help="comma-separated (default 2,4,…,64; 200k nodes: 2,8,32, training 2,8)"
     )
     b.add_argument("--modes", help="inference,train (default both)")
-    b.add_argument("--hidden", type=_positive_int, default=64, help="feature width d (default 64)")
-    b.add_argument("--repeats", type=_positive_int, help="timed rounds per model (default 5)")
+    b.add_argument("--hidden", type=positive_int, default=64, help="feature width d (default 64)")
+    b.add_argument("--repeats", type=positive_int, help="timed rounds per model (default 5)")
     b.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     b.add_argument("--json", action="store_true", help="print the records as JSON")
     b.add_argument("--out", help="also write the JSON (and FILE.md) to this file")

@@ -8,7 +8,7 @@ __all__ = ["add_tune_arguments", "cmd_tune"]
 
 
 def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
-    from graff.cli._parser import _positive_int, _worker_count
+    from graff.cli._types import positive_int, worker_count
     from graff.tune import DEFAULT_TRIALS
 
     t.description = (
@@ -23,7 +23,7 @@ def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
     t.add_argument("--model", default="graff", help=f"one of {models} (default graff)")
     t.add_argument(
         "--trials",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_TRIALS,
         help=f"finished trials to reach (default {DEFAULT_TRIALS})",
     )
@@ -44,7 +44,7 @@ def add_tune_arguments(t: argparse.ArgumentParser, models: str) -> None:
     t.add_argument("--storage", help="Optuna storage URL (default: a journal file in --out)")
     t.add_argument("--study", help="study name (default <model>-<dataset>)")
     t.add_argument(
-        "--jobs", type=_worker_count, default=1, help="worker processes sharing the study"
+        "--jobs", type=worker_count, default=1, help="worker processes sharing the study"
     )
     t.add_argument(
         "--final",
