@@ -3,6 +3,7 @@ EnergyTrajectory as GRAFF's step callback."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
@@ -267,6 +268,10 @@ def test_rho_that_is_not_a_number_says_how_to_compute_it(rho: object) -> None:
     ):
         with pytest.raises(ValueError, match=r"ρ_Δ \(rho\) must be a number.*spectral_radius"):
             call()
+    # a number held in a 0-d tensor or NumPy scalar is a number
+    W = torch.eye(3)
+    for number in (torch.tensor(1.5), np.float32(1.5)):
+        assert predicted_regime(W, number) == predicted_regime(W, 1.5)  # type: ignore[arg-type]
 
 
 def test_homophily_arguments_swapped_or_nan_logits_are_named() -> None:

@@ -24,6 +24,7 @@ from torch import Tensor
 from graff.energy._channel import w_spectrum
 from graff.energy._dirichlet import as_features, dirichlet_energy
 from graff.energy._graph import resolve_adjacency
+from graff.nn.checks import is_real
 
 __all__ = [
     "EnergyTrajectory",
@@ -63,7 +64,7 @@ class RegimePrediction:
 
 def _check_rho(rho: float) -> None:
     """ρ_Δ, the spectral radius of the normalised Laplacian: a number in [0, 2]."""
-    if isinstance(rho, bool) or not isinstance(rho, int | float | np.floating | np.integer):
+    if not is_real(rho):
         shape = f" of shape {tuple(rho.shape)}" if isinstance(rho, Tensor | np.ndarray) else ""
         raise ValueError(
             f"ρ_Δ (rho) must be a number, got {type(rho).__name__}{shape}; compute it with "

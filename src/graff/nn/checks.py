@@ -24,6 +24,7 @@ __all__ = [
     "check_probs",
     "check_sizes",
     "check_unit_interval",
+    "is_real",
     "reject_edge_weight",
 ]
 
@@ -48,7 +49,7 @@ def _is_int(value: object) -> bool:
         return False
 
 
-def _is_real(value: object) -> bool:
+def is_real(value: object) -> bool:
     """A real number (int, float, NumPy or 0-d tensor scalar), not a bool or a string."""
     if isinstance(value, bool | str | bytes):
         return False
@@ -64,7 +65,7 @@ def _shown(value: object) -> str:
 
 
 def _check_real(name: str, value: object) -> None:
-    if not _is_real(value):
+    if not is_real(value):
         raise TypeError(f"{name} must be a number, got {_shown(value)}")
 
 
