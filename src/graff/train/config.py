@@ -340,11 +340,10 @@ def _all_keys() -> list[str]:
 
 def _unknown(key: str) -> ConfigError:
     if key in _SECTIONS:
-        example = next(k for k in _all_keys() if k.startswith(f"{key}."))
+        keys = [k for k in _all_keys() if k.startswith(f"{key}.")]
         return ConfigError(
             f"{key!r} is a section of the config, not a key: set one of its keys, e.g. "
-            f"{example}=VALUE; its keys: "
-            + ", ".join(k for k in _all_keys() if k.startswith(f"{key}."))
+            f"{keys[0]}=VALUE; its keys: {', '.join(keys)}"
         )
     close = difflib.get_close_matches(key, _all_keys(), n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -358,18 +357,18 @@ def keys_for_option(option: str) -> tuple[list[str], bool]:
     option's name, nearly or as a ``_`` suffix); models' own keywords as
     ``model.params.NAME`` (``--heads`` → ``model.params.heads``)."""
     name = option.lstrip("-").split("=", 1)[0].replace("-", "_").lower()
+    if not name:
+        return [], False
     params = {
-        f"model.params.{name}"
+        f"model.params.{param}"
         for spec in MODELS.values()
         for build in (spec, *spec.blocks.values())
-        for name in build.parameters()
+        for param in build.parameters()
     }
     keys = [k for k in [*_all_keys(), *sorted(params)] if k not in ("provenance", "device")]
     by_part: dict[str, list[str]] = {}
     for k in keys:
         by_part.setdefault(k.rpartition(".")[2].lower(), []).append(k)
-    if not name:
-        return [], False
     if name in by_part:
         return by_part[name], True
     close = difflib.get_close_matches(name, list(by_part), n=2, cutoff=0.8)
