@@ -28,7 +28,8 @@ folder where a file goes; the folders writable), so a run fails before training,
 line naming the path. It also takes the folder's lock (``.graff-lock``,
 :class:`graff._io.FolderLock`) until the run finishes or fails: a second process writing the
 same folder is refused (:class:`~graff.errors.RunDirBusyError`, naming the holder's pid and
-command); the lock dies with its process, so a crash leaves none behind.
+command); the lock dies with its process, so a crash leaves none held (at most the
+unlocked file, which the next run takes).
 
 ``overwrite=True`` on a run trains the new run in a sibling folder ``.<name>.graff-new`` and
 swaps the run files in only once it has finished: a new run that fails leaves the old one as
