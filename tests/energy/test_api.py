@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 
@@ -286,3 +287,75 @@ def test_homophily_arguments_swapped_or_nan_logits_are_named() -> None:
     logits[1] = float("nan")
     with pytest.raises(ValueError, match=r"NaN or infinite entries in 1 of their 4 rows"):
         energy.prediction_homophily(logits, TRIANGLE_TAIL)
+
+
+@pytest.mark.parametrize("n", [torch.tensor([4, 4]), torch.tensor([]), 4.0, True, "4"])
+def test_num_nodes_that_is_not_a_positive_integer_is_named(n: object) -> None:
+    """A tensor of several values as num_nodes crashed with "Boolean value of Tensor with
+    more than one value is ambiguous"; a float or a bool was taken as a count."""
+    f = torch.randn(4, 2, dtype=DT)
+    for call in (
+        lambda: dirichlet_energy(f, TRIANGLE_TAIL, n),  # type: ignore[arg-type]
+        lambda: total_energy(f, torch.eye(2), torch.eye(2), edge_index=TRIANGLE_TAIL, num_nodes=n),  # type: ignore[arg-type]
+        lambda: laplacian_spectrum(TRIANGLE_TAIL, n),  # type: ignore[arg-type]
+        lambda: spectral_radius(TRIANGLE_TAIL, n),  # type: ignore[arg-type]
+        lambda: energy.is_bipartite(TRIANGLE_TAIL, n),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match="num_nodes must be a positive integer"):
+            call()
+    # an integer held in a 0-d tensor or a NumPy scalar is a count
+    assert spectral_radius(TRIANGLE_TAIL, torch.tensor(4)) == spectral_radius(TRIANGLE_TAIL, 4)  # type: ignore[arg-type]
+    assert float(dirichlet_energy(f, TRIANGLE_TAIL, np.int64(4))) == float(  # type: ignore[arg-type]
+        dirichlet_energy(f, TRIANGLE_TAIL)
+    )
+
+
+def test_adj_that_is_not_a_normalised_adjacency_tensor_is_named() -> None:
+    """adj given as a NumPy / SciPy matrix crashed on ``.dim``; an integer 0/1 matrix (the
+    raw A) or the edge index gave a wrong energy silently; NaN entries a NaN energy."""
+    f = torch.randn(4, 2, dtype=DT)
+    a = normalized_adjacency(TRIANGLE_TAIL, 4, self_loops=False, dtype=DT)
+    dense = a.to_dense()
+    with pytest.raises(TypeError, match="adj must be the normalised adjacency Ā as a torch"):
+        dirichlet_energy(f, adj=dense.numpy())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="from_scipy_sparse_matrix"):
+        total_energy(f, torch.eye(2), torch.eye(2), adj=sp.csr_matrix(dense.numpy()))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="looks like the raw adjacency A"):
+        dirichlet_energy(f, adj=(dense > 0).long())
+    with pytest.raises(ValueError, match="looks like an edge_index: pass it as edge_index"):
+        EnergyTrajectory(adj=TRIANGLE_TAIL)(0, 0.0, f)
+    nan = dense.clone()
+    nan[0, 1] = float("nan")
+    for bad in (nan, nan.to_sparse_coo(), nan.to_sparse_csr()):
+        with pytest.raises(ValueError, match="adj has NaN or infinite entries"):
+            dirichlet_energy(f, adj=bad)
+    # Ā in each layout still gives the edge-index energy
+    expected = float(dirichlet_energy(f, TRIANGLE_TAIL))
+    for good in (a, dense, dense.to_sparse_coo()):
+        assert float(dirichlet_energy(f, adj=good)) == pytest.approx(expected)
+
+
+def test_beta_w_and_trajectories_of_the_wrong_kind_are_named() -> None:
+    """beta as a vector was broadcast into a vector "energy"; a complex W in
+    dirichlet_energy_W lost its imaginary part silently; measured_regime given a model (or a
+    matrix of energies) failed inside float() (or flattened it)."""
+    f = torch.randn(4, 2, dtype=DT)
+    eye = torch.eye(2, dtype=DT)
+    for beta in (torch.ones(4), "0.5", None):
+        with pytest.raises(TypeError, match="beta must be a number"):
+            total_energy(f, eye, eye, beta, f, edge_index=TRIANGLE_TAIL, num_nodes=4)  # type: ignore[arg-type]
+    held = total_energy(f, eye, eye, torch.tensor([0.5]), f, edge_index=TRIANGLE_TAIL)
+    plain = total_energy(f, eye, eye, 0.5, f, edge_index=TRIANGLE_TAIL)
+    assert held.total.shape == () and float(held.total) == pytest.approx(float(plain.total))
+    with pytest.raises(ValueError, match="real floating tensor"):
+        energy.dirichlet_energy_W(f, eye.to(torch.complex128), TRIANGLE_TAIL)
+    with pytest.raises(ValueError, match=r"\[k, d\] matrix, d=2"):
+        energy.dirichlet_energy_W(f, torch.eye(3, dtype=DT), TRIANGLE_TAIL)
+    model = GRAFF(3, 2, 2)
+    with pytest.raises(TypeError, match=r"normalised energies of a trajectory.*got GRAFF"):
+        measured_regime(model, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"got shape \(2, 2\)"):
+        measured_regime(torch.rand(2, 2), 1.5)
+    with pytest.raises(TypeError, match="of dtype complex"):
+        measured_regime(torch.ones(3, dtype=torch.complex64), 1.5)
+    assert measured_regime(np.array([0.5, 1e-5]), 1.5).regime == "LFD"

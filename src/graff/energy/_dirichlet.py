@@ -14,7 +14,13 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import add_remaining_self_loops, degree
 
-from graff.energy._graph import adj_matmul, check_edge_index, resolve_adjacency
+from graff.energy._graph import (
+    adj_matmul,
+    check_edge_index,
+    check_num_nodes,
+    resolve_adjacency,
+)
+from graff.nn.checks import is_real
 
 __all__ = [
     "TotalEnergy",
@@ -48,8 +54,9 @@ def as_features(F: Tensor, name: str = "F") -> Tensor:
     return F
 
 
-def check_channel_matrix(M: Tensor, d: int | None, name: str) -> Tensor:
-    """Check a channel-mixing matrix: square [d, d], floating."""
+def check_channel_matrix(M: Tensor, d: int | None, name: str, *, square: bool = True) -> Tensor:
+    """Check a channel-mixing matrix: square [d, d] (or [k, d] unless ``square``), real
+    floating, finite."""
     if not isinstance(M, Tensor):
         hint = (
             f"; for a model pass its matrix, e.g. model.{name}"
@@ -57,15 +64,21 @@ def check_channel_matrix(M: Tensor, d: int | None, name: str) -> Tensor:
             else ""
         )
         raise ValueError(f"{name} must be a torch.Tensor, got {type(M).__name__}{hint}")
-    if M.dim() != 2 or M.size(0) != M.size(1):
+    if not square:
+        if M.dim() != 2 or (d is not None and M.size(1) != d):
+            raise ValueError(
+                f"{name} must be a [k, d] matrix, d={d} (the features' channels); "
+                f"got {tuple(M.shape)}"
+            )
+    elif M.dim() != 2 or M.size(0) != M.size(1):
         raise ValueError(
             f"{name} must be a square [d, d] matrix, got {tuple(M.shape)}"
             + ("; pass one step's matrix of a time-dependent model" if M.dim() == 3 else "")
         )
-    if d is not None and M.size(0) != d:
+    if square and d is not None and M.size(0) != d:
         raise ValueError(f"{name} is {tuple(M.shape)} but the features have d={d} channels")
     if not M.dtype.is_floating_point:
-        raise ValueError(f"{name} must be a floating tensor, got dtype {M.dtype}")
+        raise ValueError(f"{name} must be a real floating tensor, got dtype {M.dtype}")
     if not bool(torch.isfinite(M.detach()).all()):
         raise ValueError(
             f"{name} has NaN or infinite entries (a diverged model?); its spectrum and energies "
@@ -77,7 +90,7 @@ def check_channel_matrix(M: Tensor, d: int | None, name: str) -> Tensor:
 def _rows(F: Tensor, num_nodes: int | None) -> int:
     """Number of nodes n = rows of F, checked against ``num_nodes`` when given."""
     n = F.size(0)
-    if num_nodes is not None and num_nodes != n:
+    if num_nodes is not None and check_num_nodes(num_nodes) != n:
         raise ValueError(f"F has {n} rows but num_nodes={num_nodes}")
     return n
 
@@ -213,9 +226,7 @@ def dirichlet_energy_W(
     ℝ^d → ℝ^k, e.g. Θ₊ or Θ₋ of :func:`attraction_repulsion`).
     """
     F = as_features(F)
-    if not isinstance(W, Tensor) or W.dim() != 2 or W.size(1) != F.size(1):
-        shape = tuple(W.shape) if isinstance(W, Tensor) else type(W).__name__
-        raise ValueError(f"W must be a [k, d] matrix, d={F.size(1)} (F's channels); got {shape}")
+    W = check_channel_matrix(W, F.size(1), "W", square=False)
     return dirichlet_energy(F @ W.to(F.dtype).t(), edge_index, num_nodes, self_loops, adj=adj)
 
 
@@ -273,7 +284,16 @@ def total_energy(
     a = _graph(F, edge_index, num_nodes, self_loops, adj)
     external = 0.5 * (F * (F @ Omega.t())).sum()
     pairwise = -0.5 * (F * (adj_matmul(a, F) @ W.t())).sum()
-    beta_t = torch.as_tensor(beta, dtype=F.dtype, device=F.device)
+    if not is_real(beta):
+        raise TypeError(
+            f"beta must be a number (a model's: model.beta), got {beta!r:.60} "
+            f"({type(beta).__name__})"
+        )
+    beta_t = (
+        beta.reshape(()).to(device=F.device, dtype=F.dtype)
+        if isinstance(beta, Tensor)
+        else torch.as_tensor(float(beta), dtype=F.dtype, device=F.device)
+    )
     if F0 is None:
         if bool(beta_t != 0):
             raise ValueError("β ≠ 0 needs the source F0 = F(0)")

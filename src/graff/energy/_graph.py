@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from graff.nn.adjacency import check_node_ids, normalized_adjacency
+from graff.nn.checks import check_sizes
 
 __all__ = [
     "DENSE_SPECTRUM_MAX_NODES",
@@ -43,9 +44,15 @@ def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
         )
     if edge_index.dtype.is_floating_point or edge_index.dtype == torch.bool:
         raise ValueError(f"edge_index must hold integer node ids, got dtype {edge_index.dtype}")
-    if int(num_nodes) <= 0:
-        raise ValueError(f"num_nodes must be a positive integer, got {num_nodes}")
-    check_node_ids(edge_index, int(num_nodes))
+    check_node_ids(edge_index, check_num_nodes(num_nodes))
+
+
+def check_num_nodes(num_nodes: int) -> int:
+    """``num_nodes`` as an ``int``; a ``TypeError`` / ``ValueError`` unless it is a positive
+    integer (a NumPy or 0-d tensor integer included; not a float, a bool or a tensor of
+    several values)."""
+    check_sizes(num_nodes=num_nodes)
+    return int(num_nodes)
 
 
 def resolve_adjacency(
@@ -65,9 +72,10 @@ def resolve_adjacency(
     if adj is not None:
         if edge_index is not None:
             raise ValueError("pass either edge_index (with num_nodes) or adj, not both")
+        _check_adj(adj)
         if adj.dim() != 2 or adj.size(0) != adj.size(1):
             raise ValueError(f"adj must be a square [n, n] matrix, got {tuple(adj.shape)}")
-        if num_nodes is not None and adj.size(0) != num_nodes:
+        if num_nodes is not None and adj.size(0) != check_num_nodes(num_nodes):
             raise ValueError(f"adj is {tuple(adj.shape)} but num_nodes={num_nodes}")
         out = adj.to(dtype)
         return out if device is None else out.to(device)
@@ -78,6 +86,39 @@ def resolve_adjacency(
     check_edge_index(edge_index, num_nodes)
     out = normalized_adjacency(edge_index, int(num_nodes), self_loops=self_loops, dtype=dtype)
     return out if device is None else out.to(device)
+
+
+def _check_adj(adj: object) -> None:
+    """``adj`` must be Ā itself: a real floating torch tensor (dense, COO or CSR), finite."""
+    if not isinstance(adj, Tensor):
+        hint = (
+            "; convert a SciPy matrix with torch_geometric.utils.from_scipy_sparse_matrix and "
+            "pass edge_index"
+            if sp.issparse(adj)
+            else ""
+        )
+        raise TypeError(
+            f"adj must be the normalised adjacency Ā as a torch tensor (dense, COO or CSR), "
+            f"got {type(adj).__name__}{hint}; or pass edge_index (with num_nodes)"
+        )
+    if not adj.dtype.is_floating_point and adj.dim() == 2 and adj.size(0) == 2 != adj.size(1):
+        raise ValueError(
+            f"adj {tuple(adj.shape)} of dtype {adj.dtype} looks like an edge_index: pass it as "
+            "edge_index (with num_nodes); adj is the normalised adjacency Ā [n, n]"
+        )
+    if not adj.dtype.is_floating_point:
+        raise ValueError(
+            f"adj must be the normalised adjacency Ā (floating), got dtype {adj.dtype}: an "
+            "integer or boolean matrix looks like the raw adjacency A; pass edge_index (with "
+            "num_nodes), or normalized_adjacency(edge_index, n) for Ā"
+        )
+    values = adj
+    if adj.layout == torch.sparse_coo:
+        values = adj._values()
+    elif adj.layout != torch.strided:
+        values = adj.values()
+    if not bool(torch.isfinite(values.detach()).all()):
+        raise ValueError("adj has NaN or infinite entries; Ā and its energies are undefined")
 
 
 def adj_matmul(adj: Tensor, x: Tensor) -> Tensor:
@@ -147,7 +188,7 @@ def laplacian_spectrum(edge_index: Tensor, num_nodes: int, self_loops: bool = Fa
     Limited to n ≤ :data:`DENSE_SPECTRUM_MAX_NODES`; use :func:`spectral_radius` for ρ_Δ on
     larger graphs.
     """
-    if num_nodes > DENSE_SPECTRUM_MAX_NODES:
+    if check_num_nodes(num_nodes) > DENSE_SPECTRUM_MAX_NODES:
         raise ValueError(
             f"laplacian_spectrum diagonalises a dense [n, n] matrix and is limited to "
             f"n ≤ {DENSE_SPECTRUM_MAX_NODES}, got n={num_nodes}; use spectral_radius() for ρ_Δ"
@@ -169,6 +210,7 @@ def spectral_radius(
     Dense ``eigvalsh`` for n ≤ ``dense_max_nodes``, otherwise Lanczos
     (:func:`scipy.sparse.linalg.eigsh`, largest algebraic eigenvalue, tolerance ``tol``).
     """
+    num_nodes = check_num_nodes(num_nodes)
     if num_nodes <= dense_max_nodes:
         return float(laplacian_spectrum(edge_index, num_nodes, self_loops)[-1])
     lap = _scipy_laplacian(edge_index, num_nodes, self_loops)

@@ -154,12 +154,7 @@ def measured_regime(
     without residual). The decision uses the last value; ``trend`` and ``tail`` are evidence
     for the reader (a converged run has a small trend). Accepts an :class:`EnergyTrajectory`.
     """
-    if isinstance(trajectory_energies, EnergyTrajectory):
-        values = trajectory_energies.normalized
-    elif isinstance(trajectory_energies, Tensor):
-        values = [float(v) for v in trajectory_energies.detach().flatten()]
-    else:
-        values = [float(v) for v in np.asarray(trajectory_energies, dtype=float).ravel()]
+    values = _energy_values(trajectory_energies)
     if not values:
         raise ValueError("measured_regime needs at least one energy value")
     _check_rho(rho)
@@ -177,6 +172,28 @@ def measured_regime(
     elif d_hfd <= tol:
         regime = "HFD"
     return RegimeMeasurement(regime, last, rho / 2, d_lfd, d_hfd, trend, tail[-window:])
+
+
+def _energy_values(energies: object) -> list[float]:
+    """The energies of a trajectory as floats: an :class:`EnergyTrajectory`'s normalised ones,
+    or a 1-D sequence / tensor / array of real numbers."""
+    if isinstance(energies, EnergyTrajectory):
+        return list(energies.normalized)
+    if isinstance(energies, Tensor):
+        energies = energies.detach().cpu().numpy()
+    what = (
+        "measured_regime takes the normalised energies of a trajectory (a 1-D sequence of "
+        "numbers) or an EnergyTrajectory recorded as the model's callback"
+    )
+    try:
+        array = np.asarray(energies)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{what}; got {type(energies).__name__}") from err
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what}; got {type(energies).__name__} of dtype {array.dtype}")
+    if array.ndim > 1:
+        raise ValueError(f"{what}; got shape {array.shape}")
+    return [float(v) for v in array.reshape(-1)]
 
 
 @dataclass(eq=False)
