@@ -30,3 +30,28 @@ def test_disabled_progress_bar_draws_nothing() -> None:
         task = bar.add_task("depth", total=2, info="")
         bar.update(task, advance=2, info="done")
     assert buf.getvalue() == ""
+
+
+def _fail_inside(console: Console, advance: int) -> None:
+    try:
+        with progress_bar(True, console) as bar:
+            task = bar.add_task("tune gcn on texas", total=50, info="")
+            bar.advance(task, advance)
+            raise ValueError("search space file nope does not exist")
+    except ValueError:
+        pass
+
+
+def test_a_bar_that_fails_before_any_progress_leaves_no_trace() -> None:
+    """An argument error raised inside the bar's block printed an empty "0/50" bar (and a
+    blank line) before the one-line error; the bar of a run that got somewhere stays."""
+    buf = io.StringIO()
+    _fail_inside(Console(file=buf, width=120, force_terminal=False), advance=0)
+    assert buf.getvalue() == ""
+    buf = io.StringIO()
+    _fail_inside(Console(file=buf, width=120, force_terminal=False), advance=7)
+    assert "tune gcn on texas" in buf.getvalue() and "7/50" in buf.getvalue()
+    # on a terminal the drawn bar is erased: the last thing written clears its line
+    buf = io.StringIO()
+    _fail_inside(Console(file=buf, width=120, force_terminal=True), advance=0)
+    assert buf.getvalue().endswith("\x1b[2K")
