@@ -358,6 +358,29 @@ def test_datasets_json(
     assert by_name["minesweeper"]["metric"] == "roc_auc"
 
 
+def test_datasets_named_or_an_npz_file(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``graff datasets NAME ...`` lists only those (aliases resolved, in the order given),
+    ``npz:PATH`` measures the user's own graph, an unknown name is one error with the close
+    one (``graff datasets texas`` was "unrecognized argument")."""
+    args = ["datasets", "--no-stats", "--json", "--data-dir", str(tmp_path)]
+    assert main([*args, "Actor", "cora"]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == ["film", "cora"]
+    seen: list[str] = []
+    recs = graff.data.dataset_records(
+        names=["texas"], stats=False, on_record=lambda r: seen.append(r["name"])
+    )
+    assert seen == ["texas"] == [r["name"] for r in recs]
+    assert main(["datasets", "--json", f"npz:{npz_graph}"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["family"] == "npz" and rec["present"] is True
+    assert rec["nodes"] == int(np.load(npz_graph)["x"].shape[0]) and rec["num_splits"] >= 1
+    assert main([*args, "texsa"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown dataset 'texsa'" in err and "Did you mean 'texas'?" in err
+
+
 # -- reproduce (real data) -------------------------------------------------------------------------
 def _paper_texas_best_graff() -> tuple[float, float]:
     """Best GRAFF row for Texas in REFERENCE.md's Table 1, parsed from the file."""

@@ -314,9 +314,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from graff.data import dataset_records
+    from graff.data import dataset_records, list_datasets
 
-    records = dataset_records(args.data_dir, stats=not args.no_stats)
+    total = len(args.names) if args.names else len(list_datasets())
+    show = not (args.no_progress or args.no_stats or args.json)
+    with r.progress_bar(show) as bar:  # loading every graph for its statistics takes a while
+        task = bar.add_task("datasets", total=total, info="")
+        records = dataset_records(
+            args.data_dir,
+            stats=not args.no_stats,
+            names=args.names or None,
+            on_record=lambda rec: bar.update(task, advance=1, info=rec["name"]),
+        )
     if args.json:
         print(json.dumps(records, indent=2, default=str))
         return 0

@@ -166,8 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     run_options(tu)
 
     d = command("datasets", "list datasets, file presence and statistics")
+    d.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="only these datasets (registered names, or npz:PATH to check your own graph); "
+        "default: every registered one",
+    )
     d.add_argument("--data-dir")
     d.add_argument("--no-stats", action="store_true", help="skip loading graphs for statistics")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     a = command("analyze", "spectrum, LFD/HFD regime, energy and plots of a GRAFF run")
