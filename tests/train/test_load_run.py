@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 import graff
@@ -244,3 +245,32 @@ def test_a_registered_dataset_is_found_where_the_run_recorded_it(
     assert dataset_source("texas", {}, None)["path"] is None  # not in the user cache
     cfg = _cfg("texas")
     assert run_data(cfg, source).num_splits == 10
+
+
+def test_splits_are_integers_and_a_pyg_graph_is_prepared_as_the_run_prepared_its_own(
+    tmp_path: Path,
+) -> None:
+    """``evaluate("0")`` said "has no split 0"; a raw PyG graph given to ``evaluate`` was
+    scored without the run's feature normalisation (a silently different number); a graph
+    with fewer splits than k failed on an index."""
+    cfg = _cfg(**PARAMS)
+    cfg.data.normalize_features = True
+    cfg.optim.epochs = 60  # a model that has learnt something, for the scores to differ
+    out = tmp_path / "run"
+    summary = run(cfg, prepare_data(csbm(**PARAMS), normalize_features=True), out)
+    loaded = load_run(out)
+    for bad in ("0", 1.0, True, torch.tensor(1.0)):
+        with pytest.raises(TypeError, match=r"a split is an integer, one of \[0, 1, 2\]"):
+            loaded.evaluate(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="a split is an integer"):
+            loaded.history(bad)  # type: ignore[arg-type]
+    assert loaded.evaluate(np.int64(1)) == loaded.evaluate(1)  # type: ignore[arg-type]
+    raw = csbm(**PARAMS)
+    scores = loaded.evaluate(1, raw)
+    assert scores == loaded.evaluate(1) and scores["test"] == pytest.approx(summary.test[1])
+    assert loaded.evaluate(1, prepare_data(raw)) != scores  # normalisation changes the scores
+    one = raw.clone()
+    for m in ("train_mask", "val_mask", "test_mask"):
+        one[m] = raw[m][:, 0]
+    with pytest.raises(RunDirError, match="has 1 split"):
+        loaded.evaluate(2, one)

@@ -6,15 +6,17 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from torch_geometric.data import Data
 
 from graff._io import sha256_file
-from graff.data import PreparedData, user_npz_path
+from graff.data import PreparedData, prepare_data, user_npz_path
 from graff.errors import ConfigError, RunDirError
 from graff.train.config import RunConfig, config_from_dict
 from graff.train.fit import evaluate
@@ -163,11 +165,24 @@ class LoadedRun:
         data = self.data()  # a run from an older graff: the sizes come from the data
         return data.x.size(1), data.num_classes
 
+    def _split(self, k: object) -> int:
+        """``k`` as one of the run's splits (an ``int``; a NumPy or 0-d tensor integer too)."""
+        try:
+            if isinstance(k, bool):
+                raise TypeError
+            index = operator.index(k)  # type: ignore[arg-type]
+        except (TypeError, RuntimeError):
+            raise TypeError(
+                f"a split is an integer, one of {self.splits}; got {k!r:.40} ({type(k).__name__})"
+            ) from None
+        if index not in self.records:
+            raise RunDirError(f"{self.path} has no split {k}; its splits are {self.splits}")
+        return index
+
     def model(self, k: int) -> nn.Module:
         """Split ``k``'s best-validation model (:func:`~graff.train.models.build_model` with
         ``split_<k>.pt``'s state dict), on the CPU, in eval mode. Built once."""
-        if k not in self.records:
-            raise RunDirError(f"{self.path} has no split {k}; its splits are {self.splits}")
+        k = self._split(k)
         if k not in self._models:
             file = self.path / f"split_{k}.pt"
             try:
@@ -198,9 +213,8 @@ class LoadedRun:
 
     def history(self, k: int) -> History:
         """Split ``k``'s per-epoch curves (``history_<k>.csv``)."""
+        k = self._split(k)
         file = self.path / f"history_{k}.csv"
-        if k not in self.records:
-            raise RunDirError(f"{self.path} has no split {k}; its splits are {self.splits}")
         if "history_sha256" not in self.records[k] or not file.is_file():
             raise RunDirError(
                 f"{self.path} has no history of split {k} (the run was made by a graff that "
@@ -213,12 +227,23 @@ class LoadedRun:
         """Every split's history (:meth:`history`), by split."""
         return {k: self.history(k) for k in self.splits}
 
-    def evaluate(self, k: int, data: PreparedData | None = None) -> dict[str, float]:
+    def evaluate(self, k: int, data: PreparedData | Data | None = None) -> dict[str, float]:
         """Split ``k``'s model on split ``k`` of ``data`` (default :meth:`data`): the metric
         on its train, validation and test nodes, in percent, as :func:`graff.train.run`
-        scored them (same features, eval mode, the run's ``optim.precision``)."""
-        data = data if data is not None else self.data()
+        scored them (same features, eval mode, the run's ``optim.precision``). A graph given
+        as a PyG ``Data`` is first prepared as the run's config prepared its own
+        (:func:`~graff.data.prepare_data`: checks, ``data.normalize_features``)."""
         model = self.model(k)
+        k = self._split(k)
+        if data is None:
+            data = self.data()
+        elif not isinstance(data, PreparedData):
+            data = prepare_data(data, normalize_features=self.config.data.normalize_features)
+        if data.train_mask.size(1) <= k:
+            raise RunDirError(
+                f"the graph given has {data.train_mask.size(1)} split(s) (masks "
+                f"{tuple(data.train_mask.shape)}), so no split {k} to evaluate split {k}'s model on"
+            )
         masks = {m: getattr(data, f"{m}_mask")[:, k].cpu() for m in ("train", "val", "test")}
         x = model_features(model, data.x.cpu())
         ei, y, prec = data.edge_index.cpu(), data.y.cpu(), self.config.optim.precision
