@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from graff.data import csbm
+from graff.errors import ConfigError
 from graff.nn import GCN, GRAFF, MLPClassifier
 from graff.nn.models.residual import (
     ResidualGAT,
@@ -373,13 +374,35 @@ def test_every_model_trains_batched_or_says_why() -> None:
 
 
 def test_members_per_pass_is_bounded_by_cache_and_memory(data4: PreparedData, monkeypatch) -> None:
-    import graff.train.runner as runner
+    import graff.train.memory as memory
 
     cfg = _cfg(None)
     assert members_per_pass(cfg, data4, 10) == 10
-    monkeypatch.setattr(runner, "STACK_BYTES", 3 * 120 * 8 * 4)  # three members' features
+    monkeypatch.setattr(memory, "STACK_BYTES", 3 * 120 * 8 * 4)  # three members' features
     assert members_per_pass(cfg, data4, 10) == 3
     assert members_per_pass(cfg, data4, 10, cache_bound=False) == 10
     need = estimate_memory_bytes(cfg, data4, 5)
-    monkeypatch.setattr(runner, "_available_memory", lambda: 2 * need)
+    monkeypatch.setattr(memory, "_available_memory", lambda: 2 * need)
     assert members_per_pass(cfg, data4, 10, cache_bound=False) == 5
+
+
+def test_the_memory_check_counts_the_parameters(data4: PreparedData, monkeypatch) -> None:
+    """hidden 10⁶ on a 120-node graph: the activations (N × hidden × depth) looked small and
+    the run was left to the out-of-memory killer, while W alone is hidden² floats (4 TB);
+    now the estimate counts the parameters (×5: weights, gradients, two Adam moments, the
+    best state) and the run is refused before it starts, naming them."""
+    import graff.train.memory as memory
+
+    cfg = _cfg(None)
+    small = estimate_memory_bytes(cfg, data4)
+    assert memory.parameter_bytes(cfg, data4) == 5 * 4 * sum(
+        p.numel() for p in build_model(cfg.model, 10, 3).parameters()
+    )
+    assert estimate_memory_bytes(cfg, data4, 2) - estimate_memory_bytes(cfg, data4) >= (
+        memory.parameter_bytes(cfg, data4)
+    )
+    cfg.model.hidden = 10**6
+    assert estimate_memory_bytes(cfg, data4) > 10**12 * 4 > 1000 * small
+    monkeypatch.setattr(memory, "_available_memory", lambda: 16 * 2**30)
+    with pytest.raises(ConfigError, match=r"GiB of it for the parameters.*hidden 1000000"):
+        memory.check_memory(cfg, data4, torch.device("cpu"))

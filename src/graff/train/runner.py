@@ -13,7 +13,6 @@ import copy
 import os
 import statistics
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from graff.nn.sparse import to_csr
 from graff.train.batched import StackEpochHook, train_stack
 from graff.train.config import RunConfig, config_to_dict
 from graff.train.fit import SplitResult, build_model, seeded, train_split
+from graff.train.memory import STACK_BYTES, check_memory, estimate_memory_bytes, members_per_pass
 from graff.train.minibatch import Rows, fit_precomputed, world
 from graff.train.models import spec_for
 from graff.train.rundir import History, RunDir
@@ -124,87 +124,6 @@ def model_features(model: object, x: Tensor) -> Tensor:
     if getattr(model, "accepts_sparse_features", False) and density < SPARSE_DENSITY:
         return to_csr(x)
     return x
-
-
-def estimate_memory_bytes(cfg: RunConfig, data: PreparedData, members: int = 1) -> int:
-    """A rough upper estimate of a training step's memory: the features, the graph, and the
-    N × hidden tensors every layer or Euler step keeps for the backward pass (the model's
-    registry entry says how many: :meth:`~graff.train.models.ModelSpec.memory_depth`), for
-    ``members`` models trained side by side (each also keeps its dropped copy of the input
-    features' non-zeros, values and mask, for the backward pass)."""
-    m = cfg.model
-    n, e = data.x.size(0), data.edge_index.size(1)
-    if cfg.optim.mode == "precomputed":  # S in memory; a batch's rows are a small part of it
-        steps = spec_for(m).steps
-        s_rows = n * ((steps(m) if steps is not None else 0) + 1) * (data.x.size(1) + 1)
-        return int(data.x.numel() * 4 + e * 24 + s_rows * 4)
-    depth = spec_for(m).memory_depth(m)
-    per_layer = 4 * n * m.hidden * 4  # features, increment, dropout mask, gradient
-    nnz = int((data.x != 0).sum()) if members > 1 else 0
-    stacked_input = members * nnz * 5  # each member's dropped values (float32) and mask
-    return int(data.x.numel() * 4 * 3 + e * 24 + stacked_input + members * (depth + 2) * per_layer)
-
-
-#: Members side by side on the CPU while their features, K × N × hidden floats, stay within
-#: this many bytes (the L2 caches of this machine). Measured (``benchmarks/splits.py``, one
-#: thread): Texas (N·d = 47k floats) trains 10 splits 1.6× faster all side by side and 1.4×
-#: in two passes of 5; Chameleon (146k) gains nothing (1.04× all side by side); Pubmed (1.3M)
-#: and a 100k-node graph get slower (0.5×, 0.8× at K = 10): the elementwise passes over
-#: [N, K, d] leave the cache and become memory-bound, where one split's fit better.
-STACK_BYTES = 2 << 20
-
-
-def members_per_pass(
-    cfg: RunConfig, data: PreparedData, wanted: int, *, cache_bound: bool = True
-) -> int:
-    """How many splits to train side by side, at most ``wanted``: on the CPU, no more than
-    fit in :data:`STACK_BYTES` (unless ``cache_bound`` is False) and no more than the memory
-    estimate allows in half the memory available; at least one."""
-    if data.x.device.type != "cpu":
-        return max(1, wanted)
-    k = max(1, wanted)
-    if cache_bound:
-        block = data.x.size(0) * cfg.model.hidden * data.x.element_size()
-        k = max(1, min(k, STACK_BYTES // max(1, block)))
-    have = _available_memory()
-    while have is not None and k > 1 and estimate_memory_bytes(cfg, data, k) > have / 2:
-        k -= 1
-    return k
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _check_memory(
-    cfg: RunConfig, data: PreparedData, device: torch.device, members: int = 1
-) -> None:
-    if device.type != "cpu":
-        return
-    need, have = estimate_memory_bytes(cfg, data, members), _available_memory()
-    if have is None:
-        return
-    if need > have:
-        raise ConfigError(
-            f"this run needs about {need / 2**30:.1f} GiB ({data.x.size(0)} nodes × hidden "
-            f"{cfg.model.hidden} × its depth) but {have / 2**30:.1f} GiB of memory is "
-            "available; reduce model.hidden or the depth (model.T / model.step_size, "
-            "model.num_layers)"
-        )
-    if need > have / 2:
-        warnings.warn(
-            f"this run may need about {need / 2**30:.1f} GiB of the {have / 2**30:.1f} GiB "
-            "of memory available",
-            ResourceWarning,
-            stacklevel=3,
-        )
 
 
 EpochHook = Callable[[int, int, dict[str, float]], None]
@@ -488,7 +407,7 @@ def run(
             "drop the folder"
         )
     if cfg.optim.mode != "precomputed" or precomputed_dir is None:
-        _check_memory(cfg, data, data.x.device, max(len(c) for c in chunks))
+        check_memory(cfg, data, data.x.device, max(len(c) for c in chunks))
     rundir = RunDir(Path(out_dir)) if out_dir is not None and rank == 0 else None
     source: dict[str, Any] | None = None
     done: set[int] = set()
