@@ -512,3 +512,11 @@ def test_a_record_from_before_a_key_existed_is_the_same_config() -> None:
     old["model"]["hidden"] = 13
     assert config_identity(old) != config_identity(cfg)
     assert config_identity({"model": {"future_key": 1}}) == {"model": {"future_key": 1}}
+
+
+def test_a_width_past_any_memory_is_a_config_error_not_a_crash() -> None:
+    """hidden 10¹¹ with a full W: building the check model crashed with torch's "Storage
+    size calculation overflowed" trace; now one config error naming model.hidden."""
+    with pytest.raises(ConfigError, match=r"at hidden 100000000000 has tensors too large.*"):
+        _override("model.hidden=100000000000", "model.w_type=sum").validate()
+    _override("model.hidden=4096", "model.w_type=sum").validate()

@@ -528,6 +528,13 @@ def check_model_config(cfg: ModelSettings) -> None:
             spec.cls(2, cfg.hidden, 2, **kwargs)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"model {cfg.name!r}: {err}") from None
+    except RuntimeError as err:  # "Storage size calculation overflowed": past any memory
+        if "overflow" not in str(err):
+            raise
+        raise ConfigError(
+            f"model {cfg.name!r} at hidden {cfg.hidden} has tensors too large to address "
+            f"({err}); use a smaller model.hidden"
+        ) from None
 
 
 def build_model(cfg: ModelSettings, in_channels: int, num_classes: int) -> nn.Module:
