@@ -71,10 +71,7 @@ _OS_HINTS = {
     errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
     errno.EISDIR: "the path is a folder, not a file",
     errno.ENOENT: "check the path",
-    errno.EEXIST: (
-        "a file of that name is where graff needs a folder: move the file or choose "
-        "another path (--out)"
-    ),
+    errno.EEXIST: "a file of that name is where graff needs a folder: move it or use another path",
     errno.ENOTEMPTY: "the folder is not empty: choose another path or empty it",
 }
 
