@@ -80,7 +80,13 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
         return out
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key} = {value!r} is invalid: expected a string")
+            read_as = (
+                f" (YAML read it as a {'boolean' if isinstance(value, bool) else 'number'}: "
+                "quote it if it is a name)"
+                if isinstance(value, bool | int | float)
+                else ""
+            )
+            raise ConfigError(f"{key} = {value!r} is invalid: expected a string{read_as}")
         return value
     if origin is list or hint is list:
         if not isinstance(value, list | tuple):

@@ -520,3 +520,17 @@ def test_a_width_past_any_memory_is_a_config_error_not_a_crash() -> None:
     with pytest.raises(ConfigError, match=r"at hidden 100000000000 has tensors too large.*"):
         _override("model.hidden=100000000000", "model.w_type=sum").validate()
     _override("model.hidden=4096", "model.w_type=sum").validate()
+
+
+def test_a_name_yaml_read_as_a_number_says_to_quote_it(tmp_path: Path) -> None:
+    """``device: 0`` or ``data.dataset: 2024`` in a YAML file: YAML reads a number, and the
+    error now says so (it said only "expected a string")."""
+    file = tmp_path / "c.yaml"
+    file.write_text("device: 0\n")
+    with pytest.raises(ConfigError, match=r"YAML read it as a number: quote it"):
+        load_config(file)
+    file.write_text("data: {dataset: yes}\n")
+    with pytest.raises(ConfigError, match=r"YAML read it as a boolean: quote it"):
+        load_config(file)
+    with pytest.raises(ConfigError, match=r"expected a string$"):
+        _override("data.dataset=[1]")
