@@ -18,7 +18,7 @@ from typing import Any
 
 from graff._io import atomic_write
 from graff.configs import available_configs, configs_dir, shipped_config
-from graff.data import DATASET_SIZES, dataset_groups
+from graff.data import DATASET_SIZES, dataset_groups, user_npz_path
 from graff.errors import ConfigError, RunDirError
 from graff.paper import Cell, paper_cell, published_results, results_csv, results_markdown
 from graff.train import (
@@ -122,8 +122,13 @@ class ReproduceResult:
     notes: list[str] = field(default_factory=list)
 
 
+def _is_all(models: Sequence[str]) -> bool:
+    return [m.strip().lower() for m in models] == ["all"]
+
+
 def _check_models(models: Sequence[str]) -> list[str]:
-    names = list(MODELS) if list(models) == ["all"] else list(models)
+    """The models named (``all``: every registered one, any case), each once, in order."""
+    names = list(MODELS) if _is_all(models) else list(dict.fromkeys(models))
     if not names:
         raise ConfigError(f"no models named; give one or more of {', '.join(MODELS)}, or all")
     unknown = [m for m in names if m not in MODELS]
@@ -204,15 +209,22 @@ def plan(
         raise ConfigError(
             f"no datasets named in {datasets!r}; give dataset names or the groups paper, extra, all"
         )
+    files = [d for d in ds_list if user_npz_path(d) is not None]
+    if files:
+        raise ConfigError(
+            f"graff reproduce reruns graff's shipped configs, and {files[0]} is a graph of your "
+            f"own: train it with `graff train --dataset {files[0]} --model MODEL`, or search a "
+            f"config with `graff tune --dataset {files[0]} --model MODEL`"
+        )
     missing = [(m, d) for m in names for d in ds_list if shipped_config(m, d) is None]
     unconfigured = []
-    if missing and len(missing) == len(names) * len(ds_list) and list(models) == ["all"]:
+    if missing and len(missing) == len(names) * len(ds_list) and _is_all(models):
         raise ConfigError(
             f"no model has a shipped config for {', '.join(ds_list)}, so there is nothing to "
             "reproduce; `graff train --dataset NAME --model MODEL` trains one from the model's "
             "defaults, and `graff tune --dataset NAME --model MODEL` searches one"
         )
-    if missing and list(models) == ["all"]:
+    if missing and _is_all(models):
         # every model where it has a config: a row shipped for some graphs only (gat_sep
         # and gt_sep on Platonov et al.'s) leaves the others' cells empty
         unconfigured = [f"{m}/{d}" for m, d in missing]

@@ -468,6 +468,16 @@ def test_reproduce_unknown_dataset(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 2
     text = _output(capsys)
     assert "nosuch" in text and "texas" in text
+    # models named twice or ALL in capitals, a graph of one's own: one cell each, or a pointer
+    dry = ["reproduce", "--dry-run", "--out", str(tmp_path)]
+    assert main([*dry, "--models", "mlp,mlp", "--datasets", "Texas,texas", "--json"]) == 0
+    assert [(c["model"], c["dataset"]) for c in json.loads(capsys.readouterr().out)["cells"]] == [
+        ("mlp", "texas")
+    ]
+    assert main([*dry, "--models", "ALL", "--datasets", "texas", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["cells"]) > 10
+    assert main([*dry, "--models", "gcn", "--datasets", "npz:g.npz"]) == 2
+    assert "graph of your own: train it with `graff train --dataset npz:g.npz" in _output(capsys)
 
 
 def test_reproduce_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,7 @@ from graff.data import (
     EXTRA_DATASETS,
     PAPER_DATASETS,
     DatasetInfo,
+    GraphDataError,
     dataset_files_present,
     dataset_groups,
     list_datasets,
@@ -28,6 +29,16 @@ def test_groups() -> None:
     assert dataset_groups("texas, extra,texas,,cora") == ["texas", *EXTRA_DATASETS, "cora"]
     assert dataset_groups("syn-cora") == ["syn-cora"]
     assert len(PAPER_DATASETS) == 10 and "cornell_old" in PAPER_DATASETS
+
+
+def test_groups_take_any_case_and_names_become_canonical() -> None:
+    """``Texas`` or ``actor`` were kept as given, so ``graff reproduce --datasets Texas``
+    found no shipped config and ``texas,Texas`` ran the cell twice; ``PAPER`` was a name."""
+    assert dataset_groups("PAPER") == list(PAPER_DATASETS)
+    assert dataset_groups("Texas,actor,texas, Cornell-Old") == ["texas", "film", "cornell_old"]
+    assert dataset_groups("npz:my/Graph.npz,texas") == ["npz:my/Graph.npz", "texas"]
+    with pytest.raises(GraphDataError, match=r"unknown dataset 'texsa'\. Did you mean 'texas'"):
+        dataset_groups("texsa")
 
 
 def test_every_grouped_dataset_is_registered_with_a_size() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ._registry import DATASETS
+from ._registry import DATASETS, _resolve
 
 __all__ = [
     "DATASET_SIZES",
@@ -55,18 +55,27 @@ EXAMPLE_PARAMS: Mapping[str, dict[str, Any]] = MappingProxyType(
 def dataset_groups(spec: str | None) -> list[str]:
     """``paper``, ``extra``, ``all`` (default) or a comma-separated list of names and groups.
 
-    Groups expand to :data:`PAPER_DATASETS` / :data:`EXTRA_DATASETS` / both; other parts are
-    kept as given (checked when loaded); duplicates are dropped, first occurrence kept.
+    Groups (any case) expand to :data:`PAPER_DATASETS` / :data:`EXTRA_DATASETS` / both; a
+    registered name or alias becomes its canonical name (``Texas``, ``actor`` → ``texas``,
+    ``film``); ``npz:PATH`` files are kept as given; duplicates are dropped, first occurrence
+    kept.
+
+    Raises:
+        GraphDataError: a name that is neither a group, a registered dataset nor a file (with
+            the close names).
     """
     names: list[str] = []
     for part in (spec or "all").split(","):
         part = part.strip()
-        if part == "paper":
+        group = part.lower()
+        if group == "paper":
             names += PAPER_DATASETS
-        elif part == "extra":
+        elif group == "extra":
             names += EXTRA_DATASETS
-        elif part == "all":
+        elif group == "all":
             names += PAPER_DATASETS + EXTRA_DATASETS
-        elif part:
+        elif group.startswith("npz:") or group.endswith(".npz"):
             names.append(part)
+        elif part:
+            names.append(_resolve(part).name)
     return list(dict.fromkeys(names))
