@@ -38,3 +38,14 @@ def test_other_models_keep_the_schema_defaults() -> None:
 def test_overrides_and_seed_apply_on_top() -> None:
     cfg, _ = resolve_config("csbm", overrides=["model.hidden=16"], seed=5)
     assert cfg.model.hidden == 16 and cfg.seed == 5
+
+
+def test_a_dataset_named_in_another_case_or_by_alias_gets_its_shipped_config() -> None:
+    """``graff train --dataset Texas`` (or ``actor`` for film) trained the defaults for an
+    unknown graph, silently: the shipped config was looked up by the name as typed."""
+    for typed, name in (("Texas", "texas"), ("actor", "film"), ("Cornell-Old", "cornell_old")):
+        cfg, source = resolve_config(dataset=typed)
+        assert source == f"shipped config graff/{name}.yaml", typed
+        assert cfg.data.dataset == name
+        assert cfg == resolve_config(dataset=name)[0]
+    assert resolve_config(dataset="npz:My.npz")[0].data.dataset == "npz:My.npz"

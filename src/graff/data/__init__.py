@@ -39,7 +39,14 @@ from ._cache import notable_notes
 from ._catalog import dataset_records
 from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError, GraphDataWarning
 from ._fetch import cache_dir, fetch_file, resolve_data_dir
-from ._groups import DATASET_SIZES, EXAMPLE_PARAMS, EXTRA_DATASETS, PAPER_DATASETS, dataset_groups
+from ._groups import (
+    DATASET_SIZES,
+    EXAMPLE_PARAMS,
+    EXTRA_DATASETS,
+    PAPER_DATASETS,
+    canonical_dataset,
+    dataset_groups,
+)
 from ._prepare import PreparedData, as_prepared, load_prepared, prepare_data
 from ._registry import (
     DATASETS,
@@ -71,6 +78,7 @@ __all__ = [
     "absolute_dataset",
     "as_prepared",
     "cache_dir",
+    "canonical_dataset",
     "check_features",
     "check_task",
     "csbm",

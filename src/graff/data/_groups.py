@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from ._errors import GraphDataError
 from ._registry import DATASETS, _resolve
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "EXAMPLE_PARAMS",
     "EXTRA_DATASETS",
     "PAPER_DATASETS",
+    "canonical_dataset",
     "dataset_groups",
 ]
 
@@ -79,3 +81,16 @@ def dataset_groups(spec: str | None) -> list[str]:
         elif part:
             names.append(_resolve(part).name)
     return list(dict.fromkeys(names))
+
+
+def canonical_dataset(name: str) -> str:
+    """The registry's name of a registered dataset named any way :func:`load_dataset`
+    accepts (any case, ``_``/``-``, aliases: ``Texas``, ``actor`` → ``texas``, ``film``);
+    any other name (a file, an unknown name: checked when loaded) unchanged."""
+    key = name.strip().lower()
+    if key.startswith("npz:") or key.endswith(".npz"):
+        return name
+    try:
+        return _resolve(name).name
+    except GraphDataError:
+        return name

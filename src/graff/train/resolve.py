@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from graff.configs import default_config, shipped_config
+from graff.data import canonical_dataset
 from graff.device import resolve_device
 from graff.errors import ConfigError
 from graff.train.config import RunConfig, apply_overrides, load_config
@@ -32,6 +33,8 @@ def resolve_config(
     override that renames the dataset or the model named here is refused: the settings would
     belong to another one.
     """
+    if isinstance(dataset, str):  # Texas, actor: the shipped config of texas, film
+        dataset = canonical_dataset(dataset)
     cfg = RunConfig()
     source = "defaults"
     if config is not None:
