@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from torch_geometric.data import Data
 
 from graff.data import (
     GraphDataError,
@@ -316,3 +317,40 @@ def test_large_features_warn_naming_the_scale() -> None:
 def test_prepare_data_of_a_name_or_non_graph_says_to_load_it(bad: Any, match: str) -> None:
     with pytest.raises(TypeError, match=match):
         prepare_data(bad)
+
+
+def test_arrays_a_file_holds_but_graff_does_not_read_are_named(tmp_path: Path) -> None:
+    """An ``edge_weight`` (or a misspelt ``train_msk``) in a user file was dropped silently:
+    a note now names every array not read, and says that edge weights are not used. The
+    gnn-benchmark format's own arrays (its pickled name lists included) are not listed."""
+    data = load_dataset(_save(tmp_path, "w", edge_weight=np.ones(N), train_msk=np.ones(N)))
+    (note,) = [n for n in data.notes if n.startswith("arrays not read")]
+    assert note == (
+        "arrays not read: edge_weight, train_msk (edge_weight: graff's models use the graph "
+        "unweighted)"
+    )
+    assert not any("not read" in n for n in load_dataset(_save(tmp_path, "plain")).notes)
+    theirs = tmp_path / "amazon.npz"
+    _gnn_benchmark(theirs, class_names=np.array(["a", "b"], dtype=object), extra=np.ones(2))
+    assert [n for n in load_dataset(f"npz:{theirs}").notes if "not read" in n] == [
+        "arrays not read: extra"
+    ]
+
+
+def test_a_multi_label_target_is_named_as_such() -> None:
+    """A [N, C] multi-hot y was told to take the argmax of a one-hot matrix."""
+    base = _graph()
+    y = np.zeros((N, 3), dtype=np.int64)
+    y[:, 0] = 1
+    y[0, 1] = 1  # one node with two labels
+    for target, pattern in (
+        (y, "multi-label target"),
+        (np.eye(3)[base["y"]], "argmax of a one-hot"),
+    ):
+        g = Data(
+            x=torch.tensor(base["x"]),
+            edge_index=torch.tensor(base["edges"].T),
+            y=torch.tensor(target),
+        )
+        with pytest.raises(GraphDataError, match=pattern):
+            validate_graph(g)

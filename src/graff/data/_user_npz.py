@@ -276,6 +276,7 @@ def read_user_npz(path: Path) -> tuple[Data, bool]:
     z = _arrays(path)
     where = f"user graph {path}"
     notes: list[str] = []
+    read: set[str] = set()  # the arrays of another format, read under other names
     if {"node_features", "node_labels"} <= z.keys() and not z.keys() & {"x", "y", *MASK_KEYS}:
         # a file of Platonov et al.'s benchmark (their names for the same arrays)
         z = {_PLATONOV_NAMES.get(k, k): v for k, v in z.items()}
@@ -286,7 +287,11 @@ def read_user_npz(path: Path) -> tuple[Data, bool]:
         )
     if "x" not in z and set(_CSR_GRAPH) <= z.keys():
         masks = {k: z[k] for k in MASK_KEYS if k in z}
-        z = {**_from_csr_parts(z, where, notes), **masks}
+        parts = _from_csr_parts(z, where, notes)
+        read = {k for k in z if k.startswith(("adj_", "attr_")) or k == "labels"}
+        # the pickled name lists the format carries are left unread on purpose (said above)
+        read |= {k for k, v in z.items() if v is None}
+        z = {**z, **parts, **masks}
     if "x" not in z or "y" not in z:
         raise GraphDataError(
             f"{where} must contain arrays 'x' [N, F] and 'y' [N] (found {sorted(z)}); {_FORMAT}"
@@ -314,5 +319,16 @@ def read_user_npz(path: Path) -> tuple[Data, bool]:
         )
     for k in present:
         data[k] = _mask(_used(z, k, where), k, n, where)
+    unread = sorted(set(z) - read - {"x", "y", "edge_index", "edges", *MASK_KEYS})
+    if unread:
+        weights = [k for k in unread if k in _EDGE_WEIGHTS]
+        notes.append(
+            f"arrays not read: {', '.join(unread)}"
+            + (f" ({weights[0]}: graff's models use the graph unweighted)" if weights else "")
+        )
     data.notes = notes
     return data, bool(present)
+
+
+#: Array names a file may use for edge weights, which graff's models do not use (said once).
+_EDGE_WEIGHTS = ("edge_weight", "edge_weights", "edge_attr", "weight", "weights")

@@ -113,9 +113,20 @@ def _check_y(y: Any, n: int, notes: list[str]) -> tuple[Tensor, int]:
     if y.dim() == 2 and y.size(1) == 1:
         y = y.flatten()
     if y.dim() != 1 or y.numel() != n:
+        multi = (
+            y.dim() == 2
+            and y.size(0) == n
+            and not bool(((y != 0).sum(dim=1) == 1).all())  # rows that are not one-hot
+        )
+        fix = (
+            "rows with several (or no) non-zero entries make it a multi-label target, which "
+            "graff does not train (single-label node classification)"
+            if multi
+            else "use integer class ids (argmax of a one-hot matrix) for every node"
+        )
         raise GraphDataError(
-            f"data.y must have shape [N] = [{n}] (one label per row of x), got {tuple(y.shape)}; "
-            "use integer class ids (argmax of a one-hot matrix) for every node"
+            f"data.y must have shape [N] = [{n}] (one label per row of x), got "
+            f"{tuple(y.shape)}; {fix}"
         )
     if y.dtype == torch.bool:
         notes.append("cast bool labels to int64 classes 0/1")
