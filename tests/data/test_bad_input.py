@@ -86,6 +86,10 @@ def test_float_labels_equal_int_labels(tmp_path: Path) -> None:
         ({"x": np.full((N, 2), 1e300)}, r"\|x\| = 1e\+300"),
         ({"x": np.array([f"f{i}" for i in range(N)])}, r"'x' must be numeric"),
         ({"edges": np.array([[0.5, 1.0]])}, r"edge ids must be integers"),
+        (
+            {"edges": None, "adj": np.eye(N)},
+            r"'adj' looks like a dense adjacency \[N, N\].*np\.stack\(np\.nonzero\(adj\)\)",
+        ),
     ],
     ids=[
         "fractional-y",
@@ -98,6 +102,7 @@ def test_float_labels_equal_int_labels(tmp_path: Path) -> None:
         "beyond-float32-x",
         "string-x",
         "fractional-edges",
+        "dense-adjacency",
     ],
 )
 def test_bad_arrays_are_clear_errors(tmp_path: Path, over: dict[str, Any], pattern: str) -> None:

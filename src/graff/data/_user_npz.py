@@ -305,9 +305,17 @@ def read_user_npz(path: Path) -> tuple[Data, bool]:
             raise GraphDataError(f"{where}: 'edges' must have shape [E, 2], got {e.shape}")
         ei = e.T
     else:
+        n = len(x)
+        square = [k for k, v in z.items() if v is not None and v.ndim == 2 and v.shape == (n, n)]
+        hint = (
+            f"; {square[0]!r} looks like a dense adjacency [N, N]: save its edges as "
+            f"edge_index=np.stack(np.nonzero({square[0]}))"
+            if square
+            else ""
+        )
         raise GraphDataError(
             f"{where} has no 'edge_index' [2, E] or 'edges' [E, 2] array (found {sorted(z)}); "
-            "add one"
+            f"add one{hint}"
         )
     y = _labels(_used(z, "y", where), where, notes)
     data = Data(x=x, edge_index=_edges(ei, where, notes), y=y)
