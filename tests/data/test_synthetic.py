@@ -65,3 +65,26 @@ def test_random_splits_stratified_disjoint() -> None:
     assert not bool((tr3 | va3 | te3)[:10].any())
     with pytest.raises(GraphDataError):
         random_splits(y, train_frac=0.8, val_frac=0.3)
+
+
+def test_random_splits_of_a_graph_says_to_pass_its_labels_and_run_shows_the_call() -> None:
+    """``random_splits(data)`` (as the missing-masks error suggested) failed with "'GlobalStorage'
+    object has no attribute 'long'"; the error of a graph without masks now shows the call that
+    gives them, and that call works."""
+    from torch_geometric.data import Data
+
+    from graff.train import RunConfig, run
+
+    g = csbm(num_nodes=60, num_classes=2, num_features=4, num_splits=1, seed=0)
+    data = Data(x=g.x, edge_index=g.edge_index, y=g.y)
+    with pytest.raises(
+        TypeError, match=r"takes the labels y \[N\], got Data.*random_splits\(data\.y\)"
+    ):
+        random_splits(data)  # type: ignore[arg-type]
+    cfg = RunConfig()
+    cfg.optim.epochs = 2
+    with pytest.raises(GraphDataError, match=r"graff\.data\.random_splits\(data\.y\)") as err:
+        run(cfg, data)
+    call = str(err.value).split("draw stratified ones: ")[1].replace("graff.data.", "")
+    exec(call, {"data": data, "random_splits": random_splits})
+    assert run(cfg, data).splits == list(range(10))

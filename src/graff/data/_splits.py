@@ -39,6 +39,14 @@ def random_splits(
     Returns:
         ``(train_mask, val_mask, test_mask)``, each bool ``[N, S]`` and disjoint per split.
     """
+    if not isinstance(y, Tensor):
+        hint = (
+            ": pass the graph's labels, data.train_mask, data.val_mask, data.test_mask = "
+            "random_splits(data.y)"
+            if hasattr(y, "y")
+            else ""
+        )
+        raise TypeError(f"random_splits takes the labels y [N], got {type(y).__name__}{hint}")
     if num_splits < 1:
         raise GraphDataError(f"num_splits must be >= 1, got {num_splits}")
     if not (0 < train_frac < 1 and 0 <= val_frac < 1 and train_frac + val_frac <= 1):

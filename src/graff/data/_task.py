@@ -56,7 +56,8 @@ def _masks(data: Any, n: int, name: str) -> dict[str, Tensor]:
     if missing:
         raise GraphDataError(
             f"{name} has no {', '.join(missing)}; a run needs train/validation/test masks: give "
-            "them in the data (bool [N] or [N, S]) or draw them with graff.data.random_splits"
+            "them in the data (bool [N] or [N, S]) or draw stratified ones: "
+            "data.train_mask, data.val_mask, data.test_mask = graff.data.random_splits(data.y)"
         )
     out: dict[str, Tensor] = {}
     for k, m in got.items():
