@@ -16,9 +16,16 @@ from torch_geometric.data import Data
 from graff.data import (
     GraphDataError,
     GraphDataWarning,
+    absolute_dataset,
     check_features,
+    check_task,
+    dataset_files_present,
+    dataset_source,
+    graph_stats,
     load_dataset,
     prepare_data,
+    row_normalize,
+    user_npz_path,
     validate_graph,
 )
 
@@ -322,6 +329,24 @@ def test_large_features_warn_naming_the_scale() -> None:
 def test_prepare_data_of_a_name_or_non_graph_says_to_load_it(bad: Any, match: str) -> None:
     with pytest.raises(TypeError, match=match):
         prepare_data(bad)
+    # the other functions of graff.data that take a graph say the same, naming themselves
+    for fn in (validate_graph, graph_stats, check_task):
+        with pytest.raises(TypeError, match=rf"^{fn.__name__} takes a loaded graph.*" + match):
+            fn(bad)
+
+
+def test_a_graph_where_a_name_or_features_go_is_named() -> None:
+    """A loaded graph given to a function taking a dataset's name or the features crashed
+    on ``'GlobalStorage' object has no attribute 'strip'`` / ``'sum'``."""
+    g = load_dataset("csbm", num_nodes=60, num_classes=2, num_features=3)
+    for fn in (dataset_files_present, dataset_source, user_npz_path, absolute_dataset):
+        with pytest.raises(GraphDataError, match=r"dataset name must be a string, got Data.*not a"):
+            fn(g)  # type: ignore[arg-type]
+    with pytest.raises(GraphDataError, match=r"dataset name must be a string, got int 3"):
+        load_dataset(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"row_normalize takes node features .* got Data; pass"):
+        row_normalize(g)  # type: ignore[arg-type]
+    assert torch.allclose(row_normalize(g.x.abs()).sum(dim=1), torch.ones(60))
 
 
 def test_arrays_a_file_holds_but_graff_does_not_read_are_named(tmp_path: Path) -> None:

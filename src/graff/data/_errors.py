@@ -25,3 +25,17 @@ class DataFileCorruptError(GraphDataError):
 
 class GraphDataWarning(UserWarning):
     """Something about the data is suspicious or was repaired, but work can go on."""
+
+
+def check_dataset_name(name: object) -> None:
+    """Raise :class:`GraphDataError` unless ``name`` is a string (a dataset's name); a
+    loaded graph given instead is named as such."""
+    if not isinstance(name, str):
+        hint = (
+            "; this takes the name of a dataset (e.g. 'texas' or 'npz:PATH'), not a loaded graph"
+            if hasattr(name, "edge_index")
+            else ""
+        )
+        raise GraphDataError(
+            f"dataset name must be a string, got {type(name).__name__} {name!r:.60}{hint}"
+        )

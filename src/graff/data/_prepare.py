@@ -19,7 +19,7 @@ from torch_geometric.utils import is_undirected
 from ._errors import GraphDataWarning
 from ._registry import load_dataset
 from ._task import check_features, check_task
-from ._validate import check_edges, row_normalize
+from ._validate import check_edges, require_graph, row_normalize
 
 __all__ = ["PreparedData", "as_prepared", "load_prepared", "prepare_data"]
 
@@ -80,17 +80,11 @@ def prepare_data(data: Any, *, normalize_features: bool = False) -> PreparedData
     Raises:
         GraphDataError: the graph is not a usable classification task (message says why).
     """
-    if isinstance(data, (str, os.PathLike)):
-        raise TypeError(
-            f"prepare_data takes a loaded graph (a torch_geometric.data.Data), got "
-            f"{type(data).__name__} {str(data)!r:.60}; load it first: "
-            f"graff.data.load_dataset({str(data)!r:.40}), or graff.data.load_prepared for both"
-        )
-    if not all(hasattr(data, k) for k in ("x", "y", "edge_index")):
-        raise TypeError(
-            "prepare_data takes a loaded graph with x, y and edge_index (a "
-            f"torch_geometric.data.Data), got {type(data).__name__} {data!r:.60}"
-        )
+    try:
+        require_graph(data, "prepare_data")
+    except TypeError as err:
+        both = ", or graff.data.load_prepared for both" if isinstance(data, str) else ""
+        raise TypeError(f"{err}{both}") from None
     name = str(getattr(data, "name", "graph"))
     check_task(data)
     check_features(data.x, name=name, warn=not normalize_features)

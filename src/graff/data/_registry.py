@@ -17,7 +17,7 @@ from graff.registry import Registry
 
 from . import _readers as R
 from ._cache import entry_path, load_entry, save_entry
-from ._errors import GraphDataError
+from ._errors import GraphDataError, check_dataset_name
 from ._fetch import fetch_file, file_present, manifest, sha256_of
 from ._ogb import OGB_DATASETS, fetch_ogb, ogb_files_present, read_ogb
 from ._splits import check_split_params, random_splits
@@ -263,6 +263,7 @@ def list_datasets() -> list[DatasetInfo]:
 
 
 def _resolve(name: str) -> DatasetInfo:
+    check_dataset_name(name)
     canon = _LOOKUP.get(_key(name))
     if canon is None:
         valid = sorted(DATASETS)
@@ -557,8 +558,7 @@ def load_dataset(
             graph that fails :func:`validate_graph`.
         DataFileMissingError, DataFileCorruptError: see :func:`fetch_file`.
     """
-    if not isinstance(name, str):
-        raise GraphDataError(f"dataset name must be a string, got {type(name).__name__} {name!r}")
+    check_dataset_name(name)
     stripped = name.strip()
     if stripped.lower().startswith("npz:"):
         return _load_user_npz(stripped[4:], params)

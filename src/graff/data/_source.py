@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._errors import GraphDataError
+from ._errors import GraphDataError, check_dataset_name
 from ._fetch import resolve_data_dir, sha256_of
 from ._registry import _check_params, _files_for, _resolve
 
@@ -17,6 +17,7 @@ __all__ = ["absolute_dataset", "dataset_source", "user_npz_path"]
 def user_npz_path(name: str) -> str | None:
     """The path of a user graph (``npz:PATH`` or a name ending in ``.npz``) as written, or
     None for a registered dataset (the rule of :func:`~graff.data.load_dataset`)."""
+    check_dataset_name(name)
     stripped = name.strip()
     if stripped.lower().startswith("npz:"):
         return stripped[4:]

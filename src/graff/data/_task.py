@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ._errors import GraphDataError, GraphDataWarning
-from ._validate import MASK_KEYS, _checked_features
+from ._validate import MASK_KEYS, _checked_features, require_graph
 
 __all__ = ["FEATURE_WARN", "METRICS", "check_features", "check_task"]
 
@@ -112,6 +112,7 @@ def check_task(data: Any, splits: Sequence[int] | None = None) -> None:
         data: the graph.
         splits: the split indices to check (default: all); indices outside ``0..S-1`` raise.
     """
+    require_graph(data, "check_task")
     name = str(getattr(data, "name", None) or "graph")
     y = getattr(data, "y", None)
     if not isinstance(y, Tensor) or y.dim() != 1:

@@ -8,6 +8,7 @@ preprocessing (applied by the runner, never inside loaders).
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import torch
@@ -35,9 +36,30 @@ def row_normalize(x: Tensor) -> Tensor:
     Returns:
         A new tensor of the same shape and dtype.
     """
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"row_normalize takes node features x [N, F] as a torch.Tensor, got "
+            f"{type(x).__name__}" + ("; pass data.x" if hasattr(x, "x") else "")
+        )
     s = x.sum(dim=-1, keepdim=True)
     s = torch.where(s == 0, torch.ones_like(s), s)
     return x / s
+
+
+def require_graph(data: object, who: str) -> None:
+    """A ``TypeError`` unless ``data`` is a graph with ``x``, ``y`` and ``edge_index`` (a
+    PyG ``Data``): a dataset's name is told to be loaded first."""
+    if isinstance(data, str | os.PathLike):
+        raise TypeError(
+            f"{who} takes a loaded graph (a torch_geometric.data.Data), got "
+            f"{type(data).__name__} {str(data)!r:.60}; load it first: "
+            f"graff.data.load_dataset({str(data)!r:.40})"
+        )
+    if not all(hasattr(data, k) for k in ("x", "y", "edge_index")):
+        raise TypeError(
+            f"{who} takes a loaded graph with x, y and edge_index (a "
+            f"torch_geometric.data.Data), got {type(data).__name__} {data!r:.60}"
+        )
 
 
 def _notes(data: Data) -> list[str]:
@@ -328,6 +350,7 @@ def validate_graph(data: Data, *, repair: bool = True) -> Data:
         data: the graph; modified in place and returned.
         repair: apply the repairs above (default) or raise on them.
     """
+    require_graph(data, "validate_graph")
     notes = _notes(data)
     x = _check_x(data.x)
     n = x.size(0)
@@ -392,6 +415,7 @@ def graph_stats(data: Data) -> dict[str, Any]:
     nodes of the undirected graph), ``isolated_nodes``, ``num_splits``, ``split_sizes`` (list of
     ``(train, val, test)`` per split) and ``directed`` (whether ``edge_index`` lacks reverses).
     """
+    require_graph(data, "graph_stats")
     n = int(data.num_nodes)
     ei = data.edge_index
     ei_nl, _ = remove_self_loops(ei)
