@@ -261,6 +261,12 @@ def test_bad_arguments(tmp_path):
         _tune(tmp_path, splits=4)
     with pytest.raises(ConfigError, match="distinct split indices"):
         _tune(tmp_path, splits=[0, 0])
+    # the command line's text where Python values go: named (were a ValueError of int(',')
+    # and the overrides iterated character by character)
+    with pytest.raises(ConfigError, match=r"splits='0,1': give K .* such as \[0, 1\]"):
+        _tune(tmp_path, splits="0,1")
+    with pytest.raises(ConfigError, match=r"one string 'optim\.lr=0\.1': pass \['optim"):
+        tune("csbm", overrides="optim.lr=0.1", out_dir=tmp_path)
     # a space that can never run on the base config: refused before the data loads or a
     # study is made, not as 4 failed trials (the plain GAT's output_heads, the residual block)
     with pytest.raises(SpaceError, match="on top of the base config"):

@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import difflib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -489,17 +490,23 @@ def _is_run_record(raw: Any) -> bool:
     return not set(raw) & {*_SECTIONS, *_TOP} and isinstance(raw.get("versions"), dict)
 
 
-def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
-    """Apply ``key=value`` strings. Values are parsed as YAML (``0.5``, ``true``, ``[0, 1]``).
-
-    A key may omit its section when the name is unambiguous (``lr=0.01`` for ``optim.lr``).
-    """
+def override_list(overrides: Sequence[str]) -> list[str]:
+    """``overrides`` as a list of ``key=value`` strings; one string (iterated, it would be
+    its characters) is a :class:`ConfigError` saying to wrap it in a list."""
     if isinstance(overrides, str):
         raise ConfigError(
             f"overrides must be a list of 'key=value' strings, got one string {overrides!r}: "
             f"pass [{overrides!r}]"
         )
-    for item in overrides:
+    return list(overrides)
+
+
+def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply ``key=value`` strings. Values are parsed as YAML (``0.5``, ``true``, ``[0, 1]``).
+
+    A key may omit its section when the name is unambiguous (``lr=0.01`` for ``optim.lr``).
+    """
+    for item in override_list(overrides):
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:

@@ -9,7 +9,7 @@ from graff.configs import default_config, shipped_config
 from graff.data import canonical_dataset
 from graff.device import resolve_device
 from graff.errors import ConfigError
-from graff.train.config import RunConfig, apply_overrides, load_config
+from graff.train.config import RunConfig, apply_overrides, load_config, override_list
 
 __all__ = ["resolve_config"]
 
@@ -54,7 +54,7 @@ def resolve_config(
         cfg.data.dataset = dataset
     if model is not None:
         cfg.model.name = model
-    apply_overrides(cfg, list(overrides))
+    apply_overrides(cfg, override_list(overrides))
     for given, key, now in (
         (dataset, "dataset", cfg.data.dataset),
         (model, "model", cfg.model.name),

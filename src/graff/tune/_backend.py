@@ -39,6 +39,7 @@ from graff.train import (
     resolve_config,
     run,
 )
+from graff.train.config import override_list
 from graff.train.rundir import read_config_yaml
 from graff.train.runner import with_absolute_data
 
@@ -67,6 +68,7 @@ __all__ = [
     "load_config",
     "load_prepared",
     "notable_notes",
+    "override_list",
     "read_config_yaml",
     "read_summary",
     "resolve_config",

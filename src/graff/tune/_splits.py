@@ -54,6 +54,11 @@ def resolve_splits(splits: int | Sequence[int] | None, data: Any) -> list[int]:
     if splits is None:
         return default_splits(data)
     s = data.num_splits
+    if isinstance(splits, str):
+        raise backend.ConfigError(
+            f"splits={splits!r}: give K (the first K splits) or a list of indices such as "
+            f"[0, 1] (parse_splits reads the command line's text)"
+        )
     if isinstance(splits, int):
         if not 1 <= splits <= s:
             raise backend.ConfigError(

@@ -138,7 +138,7 @@ def _base_config(
     (:func:`graff.train.resolve.resolve_config`: ``base_config`` if a file is given, else the
     shipped config, else the model's defaults for a graph without one, else the schema's),
     with ``data_params`` in ``data.params``, then ``overrides`` and ``seed``."""
-    overrides = list(overrides)
+    overrides = backend.override_list(overrides)
     if base_config is None or isinstance(base_config, str | Path):
         cfg, source = backend.resolve_config(dataset, model, base_config, overrides, seed=seed)
     else:  # a RunConfig of the caller's
