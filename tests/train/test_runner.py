@@ -488,6 +488,12 @@ def test_run_of_something_else_than_a_config_says_what_it_takes() -> None:
         TypeError, match=r"run\(\) takes a RunConfig, got str 'texas'.*resolve_config"
     ):
         run("texas")  # type: ignore[arg-type]
+    # a graph where the dataset's name goes: said to be passed as data (the message was
+    # the loader's "dataset name must be a string")
+    cfg = RunConfig()
+    cfg.data.dataset = csbm(num_nodes=60, num_classes=2, num_features=3)  # type: ignore[assignment]
+    with pytest.raises(ConfigError, match=r"got Data; pass a graph in memory as run\(cfg, data\)"):
+        run(cfg)
 
 
 def test_run_takes_a_loaded_graph_and_prepares_it_as_the_config_says() -> None:

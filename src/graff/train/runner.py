@@ -387,6 +387,12 @@ def run(
             f"run() takes a RunConfig, got {type(cfg).__name__} {cfg!r:.60}; build one with "
             "graff.train.resolve_config(dataset, model)[0] or graff.train.load_config(path)"
         )
+    if not isinstance(cfg.data.dataset, str):
+        raise ConfigError(
+            f"data.dataset is a dataset's name (registered, or npz:PATH), got "
+            f"{type(cfg.data.dataset).__name__}"
+            + ("; pass a graph in memory as run(cfg, data)" if cfg.data.dataset is not None else "")
+        )
     data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is not None:
         _split_list(cfg, data)  # out-of-range indices: a ConfigError naming data.splits
