@@ -400,15 +400,10 @@ def tune(
         RunDirError: ``out_dir`` holds the files of another study (its ``study.json``).
         TuneError: no trial completed, or a worker process failed.
     """
-    if not isinstance(dataset, str):
+    if not isinstance(dataset, str):  # its workers load the graph by name
         raise backend.ConfigError(
             f"tune takes a dataset's name (registered, or npz:PATH), got {type(dataset).__name__}"
-            + (
-                "; its workers load the graph by name: save a graph in memory with np.savez "
-                "(x, y, edge_index; see the own-graph guide) and pass 'npz:PATH'"
-                if hasattr(dataset, "edge_index")
-                else ""
-            )
+            "; save a graph in memory with np.savez (x, y, edge_index) and pass 'npz:PATH'"
         )
     if model not in backend.MODELS:
         raise backend.ConfigError(
