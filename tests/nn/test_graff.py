@@ -262,6 +262,12 @@ def test_euler_steps_rejects_bad_arguments(T: float, tau: float, word: str) -> N
         ((True, 8, 3), {}, "in_channels must be a positive integer, got True (bool)"),
         ((4, 8, 3), {"T": "3"}, "integration time T must be a number, got '3' (str)"),
         ((4, 8, 3), {"dropout": None}, "dropout must be a number, got None (NoneType)"),
+        # a switch given a string counted as true ("no" meant nonlinear); 2 is no answer
+        ((4, 8, 3), {"nonlinear": "no"}, "nonlinear must be True or False, got 'no' (str)"),
+        ((4, 8, 3), {"time_dependent": 2}, "time_dependent must be True or False, got 2 (int)"),
+        ((4, 8, 3), {"self_loops": "yes"}, "self_loops must be True or False, got 'yes' (str)"),
+        ((4, 8, 3), {"beta": "a"}, "beta must be a number, got 'a' (str)"),
+        ((4, 8, 3), {"w_type": None}, "the W type must be a name, one of sum, prod"),
     ],
 )
 def test_arguments_of_the_wrong_type_are_named(
@@ -272,6 +278,16 @@ def test_arguments_of_the_wrong_type_are_named(
     with pytest.raises(TypeError) as err:
         GRAFF(*args, **kwargs)  # type: ignore[arg-type]
     assert says in str(err.value)
+
+
+def test_a_nan_beta_or_a_typo_sized_horizon_is_refused() -> None:
+    """beta = NaN gave NaN outputs silently; T = 1e9 built a list of 10⁹ steps (a hang)."""
+    with pytest.raises(ValueError, match="beta must be a finite number, got nan"):
+        GRAFF(4, 8, 3, beta=float("nan"))
+    with pytest.raises(ValueError, match=r"1000000000 Euler steps, more than 1000000"):
+        GRAFF(4, 8, 3, T=1e9)
+    np = pytest.importorskip("numpy")
+    assert GRAFF(4, 8, 3, nonlinear=np.bool_(True)).conv.nonlinear  # a NumPy bool is a bool
 
 
 def test_integer_like_sizes_are_accepted() -> None:

@@ -20,6 +20,8 @@ __all__ = [
     "NotScriptable",
     "TorchScriptError",
     "check_features",
+    "check_finite",
+    "check_flags",
     "check_positive",
     "check_probs",
     "check_sizes",
@@ -91,6 +93,23 @@ def check_positive(**values: float) -> None:
         _check_real(name, value)
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive number, got {value}")
+
+
+def check_finite(**values: float) -> None:
+    """Each value (a source strength β) must be a finite real number."""
+    for name, value in values.items():
+        _check_real(name, value)
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
+
+
+def check_flags(**flags: object) -> None:
+    """Each switch must be ``True`` or ``False`` (a NumPy bool too): a string such as
+    ``"no"`` would count as true, and ``2`` is no answer."""
+    for name, value in flags.items():
+        numpy_bool = type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+        if not (isinstance(value, bool) or numpy_bool):
+            raise TypeError(f"{name} must be True or False, got {_shown(value)}")
 
 
 def check_features(x: Tensor, weight: Tensor) -> None:

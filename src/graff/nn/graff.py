@@ -10,7 +10,14 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from graff.nn.checks import NotScriptable, check_features, check_positive, check_probs, check_sizes
+from graff.nn.checks import (
+    NotScriptable,
+    check_features,
+    check_flags,
+    check_positive,
+    check_probs,
+    check_sizes,
+)
 from graff.nn.functional import dropout, inverse_permutation, permute_rows
 from graff.nn.graff_conv import EdgeList, GRAFFConv
 from graff.nn.sparse import sparse_dropout_linear
@@ -19,6 +26,11 @@ __all__ = ["GRAFF", "GRAFFNoResidual", "StepCallback", "checkpointed_steps", "eu
 
 #: ``callback(k, t, F)`` of :meth:`GRAFF.evolve`: F after Euler step k (k = 0: F(0)) at time t.
 StepCallback = Callable[[int, float, Tensor], None]
+
+
+#: The most Euler steps :func:`euler_steps` lays out: far past any useful depth (the
+#: configs' ``model.max_steps`` default is 10 000), short of a typo's hang (``T=1e9``).
+MAX_STEPS = 1_000_000
 
 
 def euler_steps(T: float, step_size: float) -> list[float]:
@@ -33,6 +45,11 @@ def euler_steps(T: float, step_size: float) -> list[float]:
     """
     check_positive(**{"integration time T": T, "step size τ": step_size})
     full = math.floor(T / step_size + 1e-9)
+    if full > MAX_STEPS:
+        raise ValueError(
+            f"T = {T} in steps of τ = {step_size} is {full} Euler steps, more than {MAX_STEPS} "
+            "(each keeps an N × hidden tensor for the backward pass): check T and step_size"
+        )
     rest = T - full * step_size
     steps = [float(step_size)] * full
     if rest > 1e-9 * max(1.0, T) or not steps:
@@ -172,6 +189,12 @@ class GRAFF(NotScriptable, nn.Module):
             in_channels=in_channels, hidden_channels=hidden_channels, out_channels=out_channels
         )
         check_probs(input_dropout=input_dropout, dropout=dropout)
+        check_flags(
+            output_relu=output_relu,
+            time_dependent=time_dependent,
+            step_norm=step_norm,
+            checkpoint=checkpoint,
+        )
         if encoder_layers < 0:
             raise ValueError(f"encoder_layers must be ≥ 0, got {encoder_layers}")
         self.steps = euler_steps(T, step_size)

@@ -16,7 +16,13 @@ from graff.nn.adjacency import (
     normalized_edges,
     rcm_order,
 )
-from graff.nn.checks import NotScriptable, check_positive, check_sizes
+from graff.nn.checks import (
+    NotScriptable,
+    check_finite,
+    check_flags,
+    check_positive,
+    check_sizes,
+)
 from graff.nn.functional import inverse_permutation
 from graff.nn.parametrisations import ChannelMixing, make_omega, make_w
 from graff.nn.sparse import EdgeList, spmm_add
@@ -127,6 +133,17 @@ class GRAFFConv(NotScriptable, nn.Module):
         super().__init__()
         check_positive(step_size=step_size)
         check_sizes(num_w=num_w)
+        check_finite(beta=beta)
+        check_flags(
+            learn_beta=learn_beta,
+            nonlinear=nonlinear,
+            increment_norm=increment_norm,
+            residual=residual,
+            self_loops=self_loops,
+            cached=cached,
+        )
+        if reorder is not None:
+            check_flags(reorder=reorder)
         self.channels = channels
         self.w_type = w_type
         self.omega_type = omega_type

@@ -249,6 +249,11 @@ class SymOmega(SumW):
 
 
 def _make(kind: str, registry: Registry[type[ChannelMixing]], ch: int) -> ChannelMixing:
+    if not isinstance(kind, str):
+        raise TypeError(
+            f"the {registry.kind} must be a name, one of {', '.join(registry)}; got "
+            f"{kind!r:.40} ({type(kind).__name__})"
+        )
     key = kind.lower().replace("-", "_")
     if key not in registry:
         raise ValueError(registry.unknown_message(kind))

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torchdiffeq import odeint
 
 from graff.nn.adjacency import edge_structure, gcn_adjacency, graph_cached
-from graff.nn.checks import NotScriptable, check_positive, check_probs, check_sizes
+from graff.nn.checks import NotScriptable, check_flags, check_positive, check_probs, check_sizes
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear
 from graff.nn.sparse import (
@@ -187,10 +187,8 @@ class GRANDLinear(_ContinuousClassifier):
             input_dropout=input_dropout,
             dropout=dropout,
         )
-        if heads <= 0 or attention_dim <= 0:
-            raise ValueError(
-                f"heads and attention_dim must be positive integers, got {heads}, {attention_dim}"
-            )
+        check_sizes(heads=heads, attention_dim=attention_dim)
+        check_flags(attention=attention)
         self.attention, self.heads, self.attention_dim = attention, heads, attention_dim
         self.query = nn.Linear(hidden_channels, heads * attention_dim)
         self.key = nn.Linear(hidden_channels, heads * attention_dim)

@@ -11,7 +11,13 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCN2Conv, GCNConv
 
 from graff.nn.adjacency import as_edge_index, gcn_adjacency, normalized_edges
-from graff.nn.checks import NotScriptable, check_probs, check_sizes, check_unit_interval
+from graff.nn.checks import (
+    NotScriptable,
+    check_flags,
+    check_probs,
+    check_sizes,
+    check_unit_interval,
+)
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear, param_dtype
 from graff.nn.sparse import EdgeList, spmm
@@ -92,6 +98,7 @@ class GCN(NotScriptable, nn.Module):
             num_layers=num_layers,
         )
         check_probs(input_dropout=input_dropout, dropout=dropout)
+        check_flags(self_loops=self_loops)
         dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
         self.convs = nn.ModuleList(
             _CSRGCNConv(a, b, normalize=False) for a, b in itertools.pairwise(dims)
@@ -156,6 +163,7 @@ class GCNII(NotScriptable, nn.Module):
             num_layers=num_layers,
         )
         check_probs(input_dropout=input_dropout, dropout=dropout)
+        check_flags(self_loops=self_loops)
         check_unit_interval(alpha=alpha)
         if not (math.isfinite(theta) and theta > 0):
             raise ValueError(f"theta (λ) must be a positive number, got {theta}")

@@ -10,7 +10,13 @@ from torch import Tensor, nn
 from torch_geometric.nn import APPNP as PygAPPNP
 
 from graff.nn.adjacency import gcn_adjacency
-from graff.nn.checks import NotScriptable, check_probs, check_sizes, check_unit_interval
+from graff.nn.checks import (
+    NotScriptable,
+    check_flags,
+    check_probs,
+    check_sizes,
+    check_unit_interval,
+)
 from graff.nn.functional import dropout
 from graff.nn.linear import MLP, param_dtype
 from graff.nn.models.gcn import propagation_args
@@ -63,6 +69,7 @@ class APPNPNet(NotScriptable, nn.Module):
             in_channels=in_channels, hidden_channels=hidden_channels, out_channels=out_channels
         )
         check_probs(input_dropout=input_dropout, dropout=dropout)
+        check_flags(self_loops=self_loops)
         _check_propagation(K, alpha)
         self.mlp = MLP(
             in_channels, hidden_channels, out_channels, num_layers, input_dropout, dropout
@@ -125,6 +132,7 @@ class GPRGNN(NotScriptable, nn.Module):
             in_channels=in_channels, hidden_channels=hidden_channels, out_channels=out_channels
         )
         check_probs(input_dropout=input_dropout, dropout=dropout, dprate=dprate)
+        check_flags(self_loops=self_loops)
         _check_propagation(K, alpha)
         if init not in GPR_INITS:
             raise ValueError(f"init must be one of {', '.join(GPR_INITS)}, got {init!r}")

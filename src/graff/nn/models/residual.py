@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graff.nn.adjacency import edge_structure, gcn_adjacency, graph_cached, mean_adjacency
-from graff.nn.checks import NotScriptable, check_probs, check_sizes
+from graff.nn.checks import NotScriptable, check_flags, check_probs, check_sizes
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear, param_dtype
 from graff.nn.sparse import (
@@ -358,6 +358,7 @@ class ResidualGCN(ResidualGNN):
     without ``self_loops``)."""
 
     def __init__(self, *args: Any, self_loops: bool = True, **kwargs: Any) -> None:
+        check_flags(self_loops=self_loops)
         super().__init__(*args, **kwargs)
         self.self_loops = self_loops
 
@@ -412,6 +413,7 @@ class ResidualGAT(ResidualGNN):
     """
 
     def __init__(self, *args: Any, heads: int = 8, sep: bool = False, **kwargs: Any) -> None:
+        check_flags(sep=sep)
         self._heads, self._sep = heads, sep
         super().__init__(*args, **kwargs)
 
@@ -445,6 +447,7 @@ class ResidualGT(ResidualGNN):
     """
 
     def __init__(self, *args: Any, heads: int = 8, sep: bool = False, **kwargs: Any) -> None:
+        check_flags(sep=sep)
         self._heads, self._sep = heads, sep
         super().__init__(*args, **kwargs)
 
