@@ -8,7 +8,7 @@ import torch
 
 from graff.errors import ConfigError
 
-__all__ = ["available_devices", "resolve_device"]
+__all__ = ["available_devices", "available_memory", "resolve_device"]
 
 _SPEC = re.compile(r"^(cpu|mps|auto|cuda(:\d+)?)$")
 
@@ -55,3 +55,16 @@ def resolve_device(spec: str | torch.device | None) -> torch.device:
     if text == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("device 'mps': Apple's MPS backend is not available here; use cpu")
     return torch.device(text)
+
+
+def available_memory() -> int | None:
+    """The memory this machine can still give (Linux ``MemAvailable``, bytes), or None where
+    it cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

@@ -90,3 +90,18 @@ def test_bad_arguments() -> None:
         precompute_propagation(x, ei, 2, block_rows=0)
     with pytest.raises(ValueError, match="sparse CSR"):
         precompute_propagation(x, None, 2, adj=adj.to_dense())
+    # a graph, NaN features, an integer dtype, an S past the memory: named, not an
+    # AttributeError, a NaN S, a cast error or an allocator's trace
+    from torch_geometric.data import Data
+
+    with pytest.raises(TypeError, match=r"torch\.Tensor \[n, p\], got Data; pass data\.x"):
+        precompute_propagation(Data(x=x, edge_index=ei), ei, 2)  # type: ignore[arg-type]
+    nan = x.clone()
+    nan[1, 0] = float("nan")
+    for bad in (nan, nan.to_sparse_csr()):
+        with pytest.raises(ValueError, match="x has NaN or infinite entries"):
+            precompute_propagation(bad, ei, 2)
+    with pytest.raises(ValueError, match="floating dtype"):
+        precompute_propagation(x, ei, 2, dtype=torch.int64)
+    with pytest.raises(MemoryError, match=r"S \[5, 1000000001, 3\] needs .*precompute_on_disk"):
+        precompute_propagation(x, ei, 10**9)

@@ -232,6 +232,14 @@ def test_busy_folder_is_refused(tmp_path: Path) -> None:
         _on_disk(x, ei, tmp_path)
 
 
+def test_a_file_where_the_folder_goes_is_named(tmp_path: Path) -> None:
+    x, ei = _graph(6)
+    file = tmp_path / "s"
+    file.write_text("")
+    with pytest.raises(PrecomputedFolderError, match="is a file, not a folder"):
+        _on_disk(x, ei, file)  # was a bare FileExistsError from mkdir
+
+
 def test_bad_dtype() -> None:
     x, ei = _graph(0)
     for dtype in (torch.float16, torch.bfloat16):

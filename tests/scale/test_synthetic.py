@@ -64,6 +64,12 @@ def test_same_graph_is_reused_and_another_refused(graph, tmp_path: Path) -> None
         write_synthetic_graph(folder, 3000, 9000, num_features=6, seed=5, progress=False)
     with pytest.raises(ValueError, match="homophily"):
         write_synthetic_graph(tmp_path / "bad", 10, 10, homophily=1.5, progress=False)
+    # more edges than node pairs (was drawn as a multigraph), a size as text (a TypeError
+    # of '<' between str and int)
+    with pytest.raises(ValueError, match=r"1000 undirected edges is more than the 45 pairs"):
+        write_synthetic_graph(tmp_path / "bad", 10, 1000, progress=False)
+    with pytest.raises(TypeError, match=r"num_nodes must be a positive integer, got '10'"):
+        write_synthetic_graph(tmp_path / "bad", "10", 20, progress=False)  # type: ignore[arg-type]
 
 
 def test_a_killed_run_resumes_to_the_same_files(graph, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -382,7 +382,7 @@ def test_members_per_pass_is_bounded_by_cache_and_memory(data4: PreparedData, mo
     assert members_per_pass(cfg, data4, 10) == 3
     assert members_per_pass(cfg, data4, 10, cache_bound=False) == 10
     need = estimate_memory_bytes(cfg, data4, 5)
-    monkeypatch.setattr(memory, "_available_memory", lambda: 2 * need)
+    monkeypatch.setattr(memory, "available_memory", lambda: 2 * need)
     assert members_per_pass(cfg, data4, 10, cache_bound=False) == 5
 
 
@@ -403,6 +403,6 @@ def test_the_memory_check_counts_the_parameters(data4: PreparedData, monkeypatch
     )
     cfg.model.hidden = 10**6
     assert estimate_memory_bytes(cfg, data4) > 10**12 * 4 > 1000 * small
-    monkeypatch.setattr(memory, "_available_memory", lambda: 16 * 2**30)
+    monkeypatch.setattr(memory, "available_memory", lambda: 16 * 2**30)
     with pytest.raises(ConfigError, match=r"GiB of it for the parameters.*hidden 1000000"):
         memory.check_memory(cfg, data4, torch.device("cpu"))

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from graff.device import available_memory
 from graff.nn.adjacency import gcn_adjacency
 from graff.nn.sparse import csr
 
@@ -65,8 +66,16 @@ def propagation_operator(
     """Check the arguments of :func:`precompute_propagation` (shared with
     :func:`graff.scale.precompute_on_disk`) and return Ā (sparse CSR [n, n], detached) and
     the dtype of S."""
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"x must be the node features as a torch.Tensor [n, p], got {type(x).__name__}"
+            + ("; pass data.x" if hasattr(x, "edge_index") else "")
+        )
     if x.dim() != 2:
         raise ValueError(f"x must be a feature matrix [n, p], got shape {tuple(x.shape)}")
+    values = x.values() if x.layout == torch.sparse_csr else x
+    if values.is_floating_point() and not bool(torch.isfinite(values).all()):
+        raise ValueError("x has NaN or infinite entries: every S_k = Ā^k [X, 1] would carry them")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer (Euler steps), got {steps!r}")
     if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows <= 0:
@@ -74,6 +83,8 @@ def propagation_operator(
     n = x.size(0)
     if dtype is None:
         dtype = x.dtype if x.dtype.is_floating_point else torch.float32
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating dtype for S and Ā, got {dtype}")
     if adj is None:
         if edge_index is None:
             raise ValueError("precompute_propagation needs edge_index (or adj_t) or adj (Ā)")
@@ -127,6 +138,13 @@ def precompute_propagation(
         x, edge_index, steps, edge_weight, adj, self_loops, block_rows, dtype
     )
     n, p = x.shape
+    need, have = n * (steps + 1) * (p + 1) * dtype.itemsize, available_memory()
+    if x.device.type == "cpu" and have is not None and need > have:
+        raise MemoryError(
+            f"S [{n}, {steps + 1}, {p + 1}] needs {need / 2**30:.1f} GiB but "
+            f"{have / 2**30:.1f} GiB of memory is available: fewer steps, or "
+            "graff.scale.precompute_on_disk (memory-mapped, one block of rows at a time)"
+        )
     out = torch.empty(n, steps + 1, p + 1, dtype=dtype, device=x.device)
     for lo in range(0, n, block_rows):
         hi = min(n, lo + block_rows)

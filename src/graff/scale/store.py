@@ -308,6 +308,8 @@ def precompute_on_disk(
         x, edge_index, steps, edge_weight, adj, self_loops, block_rows, dtype
     )
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise PrecomputedFolderError(f"{folder} is a file, not a folder: choose another folder")
     folder.mkdir(parents=True, exist_ok=True)
     with _locked(folder):
         fp = _fingerprint(x, adj, steps, dtype)

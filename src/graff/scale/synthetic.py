@@ -29,6 +29,7 @@ from torch import Tensor
 
 from graff._io import atomic_write
 from graff._progress import progress_bar
+from graff.nn.checks import check_sizes
 from graff.nn.sparse import csr
 
 __all__ = ["SyntheticGraph", "synthetic_adjacency", "write_synthetic_graph"]
@@ -87,10 +88,13 @@ class SyntheticGraph:
 def _check(
     num_nodes: int, num_edges: int, num_features: int, num_classes: int, **kw: float
 ) -> None:
-    if num_nodes < 2 or num_edges < 1 or num_features < 1:
+    check_sizes(num_nodes=num_nodes, num_edges=num_edges, num_features=num_features)
+    if num_nodes < 2:
+        raise ValueError(f"a synthetic graph needs num_nodes ≥ 2, got {num_nodes}")
+    if num_edges > num_nodes * (num_nodes - 1) // 2:
         raise ValueError(
-            f"a synthetic graph needs num_nodes ≥ 2, num_edges ≥ 1 and num_features ≥ 1, got "
-            f"{num_nodes}, {num_edges}, {num_features}"
+            f"num_edges = {num_edges} undirected edges is more than the "
+            f"{num_nodes * (num_nodes - 1) // 2} pairs of {num_nodes} nodes"
         )
     if not 2 <= num_classes <= num_nodes:
         raise ValueError(f"num_classes must be in [2, num_nodes], got {num_classes}")

@@ -14,6 +14,7 @@ import warnings
 import torch
 
 from graff.data import PreparedData
+from graff.device import available_memory
 from graff.errors import ConfigError
 from graff.train.config import RunConfig
 from graff.train.models import build_model, spec_for
@@ -79,21 +80,10 @@ def members_per_pass(
     if cache_bound:
         block = data.x.size(0) * cfg.model.hidden * data.x.element_size()
         k = max(1, min(k, STACK_BYTES // max(1, block)))
-    have = _available_memory()
+    have = available_memory()
     while have is not None and k > 1 and estimate_memory_bytes(cfg, data, k) > have / 2:
         k -= 1
     return k
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def check_memory(
@@ -101,7 +91,7 @@ def check_memory(
 ) -> None:
     if device.type != "cpu":
         return
-    need, have = estimate_memory_bytes(cfg, data, members), _available_memory()
+    need, have = estimate_memory_bytes(cfg, data, members), available_memory()
     if have is None:
         return
     if need > have:
