@@ -274,3 +274,16 @@ def test_splits_are_integers_and_a_pyg_graph_is_prepared_as_the_run_prepared_its
         one[m] = raw[m][:, 0]
     with pytest.raises(RunDirError, match="has 1 split"):
         loaded.evaluate(2, one)
+
+
+def test_a_tune_study_folder_points_to_its_final_run(data: PreparedData, tmp_path: Path) -> None:
+    """load_run / graff analyze on a graff tune folder said only "no config.yaml"."""
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "study.json").write_text("{}")
+    with pytest.raises(RunDirError, match="graff tune study without a final run yet"):
+        load_run(study)
+    run(_cfg(**PARAMS), data, study / "final")
+    with pytest.raises(RunDirError, match=r"graff tune study, whose final run is .*final$"):
+        load_run(study)
+    assert load_run(study / "final").splits == [0, 1, 2]

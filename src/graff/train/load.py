@@ -45,7 +45,14 @@ def read_run_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
         raise RunDirError(f"{run_dir} is not a run directory ({what}){hint}")
     path = run_dir / "config.yaml"
     if not path.is_file():
-        raise RunDirError(f"{run_dir} is not a graff run directory (no config.yaml)")
+        hint = ""
+        if (run_dir / "study.json").is_file():  # a graff tune folder: its final run is inside
+            hint = (
+                f"; it is a graff tune study, whose final run is {run_dir / 'final'}"
+                if (run_dir / "final" / "config.yaml").is_file()
+                else "; it is a graff tune study without a final run yet (rerun graff tune)"
+            )
+        raise RunDirError(f"{run_dir} is not a graff run directory (no config.yaml){hint}")
     meta = read_config_yaml(path)
     if meta is None:
         raise RunDirError(
