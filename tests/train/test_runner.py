@@ -496,6 +496,26 @@ def test_run_of_something_else_than_a_config_says_what_it_takes() -> None:
         run(cfg)
 
 
+def test_fit_split_and_fit_splits_name_splits_and_configs_of_the_wrong_kind() -> None:
+    """A split as text compared '<=' with an int, a bare number where the list goes was
+    "'int' object is not iterable", a dict for the config an AttributeError."""
+    from graff.train import fit_split, fit_splits
+
+    graph = csbm(num_nodes=60, num_classes=2, num_features=3, num_splits=2, seed=1)
+    cfg = _cfg()
+    cfg.optim.epochs = 2
+    for bad in ("0", True, 1.0):
+        with pytest.raises(TypeError, match=r"split must be a split index \(an int\)"):
+            fit_split(cfg, graph, bad)  # type: ignore[arg-type]
+    for bad in (1, "01", [0.0], [True]):
+        with pytest.raises(TypeError, match=r"splits must be a list of split indices"):
+            fit_splits(cfg, graph, bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"fit_splits\(\) takes a RunConfig, got dict"):
+        fit_splits({"optim": {}}, graph, [0])  # type: ignore[arg-type]
+    assert [r.split for r in fit_splits(cfg, graph, range(2))] == [0, 1]  # type: ignore[arg-type]
+    assert fit_split(cfg, graph, torch.tensor(1)).split == 1  # type: ignore[arg-type]
+
+
 def test_run_takes_a_loaded_graph_and_prepares_it_as_the_config_says() -> None:
     """A PyG Data from graff.data (not prepared) trains as its prepared twin does, in run,
     fit_split and fit_splits, with cfg.data.normalize_features applied; anything else that is

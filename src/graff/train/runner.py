@@ -10,6 +10,7 @@ so the same config gives the same numbers on the same device and thread count.
 from __future__ import annotations
 
 import copy
+import operator
 import os
 import statistics
 import time
@@ -161,6 +162,30 @@ def _split_list(cfg: RunConfig, data: PreparedData) -> list[int]:
     return _check_splits("data.splits", splits, data)
 
 
+def _check_config(cfg: Any, who: str) -> None:
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(
+            f"{who}() takes a RunConfig, got {type(cfg).__name__} {cfg!r:.60}; build one with "
+            "graff.train.resolve_config(dataset, model)[0] or graff.train.load_config(path)"
+        )
+
+
+def _split_indices(what: str, value: Any) -> list[int]:
+    """The split indices ``value`` names: one integer for ``what == "split"``, a sequence of
+    integers otherwise; a TypeError naming ``what`` for text, floats, bools or a bare number
+    where a list goes."""
+    many = what != "split"
+    kind = "a list of split indices, e.g. [0, 1]" if many else "a split index (an int)"
+    iterable = hasattr(value, "__iter__") and not isinstance(value, str | bytes)
+    items = (list(value) if iterable else None) if many else [value]
+    try:
+        if items is None or any(isinstance(k, bool) for k in items):
+            raise TypeError
+        return [operator.index(k) for k in items]
+    except TypeError:
+        raise TypeError(f"{what} must be {kind}, got {value!r:.40}") from None
+
+
 def _check_splits(what: str, splits: list[int], data: PreparedData) -> list[int]:
     """``splits`` if each is a split of ``data``; else a ConfigError naming ``what``."""
     bad = [k for k in splits if not 0 <= k < data.num_splits]
@@ -270,6 +295,8 @@ def fit_split(
     ``on_epoch(epoch, scores)`` is called after every epoch with ``loss``, ``train``, ``val``
     and ``test`` (fractions); raising from it stops the split (e.g. a pruned search trial).
     """
+    _check_config(cfg, "fit_split")
+    (split,) = _split_indices("split", split)
     data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is not None:
         _check_splits("split", [split], data)
@@ -293,9 +320,11 @@ def fit_splits(
     ``on_epoch(epoch, scores)`` is called after every epoch of every pass with the scores of
     the splits still training, by split; raising from it stops the training (e.g. a pruned
     search trial)."""
+    _check_config(cfg, "fit_splits")
+    splits = _split_indices("splits", splits)
     data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is not None:
-        _check_splits("splits", list(splits), data)
+        _check_splits("splits", splits, data)
     data = _prepared(cfg, data, data_dir, list(splits))
     results: dict[int, SplitResult] = {}
     _train_passes(cfg, data, list(splits), batch, on_epoch, lambda r: results.update({r.split: r}))
@@ -382,11 +411,7 @@ def run(
     each process trains on its share of every node mini-batch
     (:mod:`graff.train.minibatch`), and rank 0 alone writes ``out_dir``.
     """
-    if not isinstance(cfg, RunConfig):
-        raise TypeError(
-            f"run() takes a RunConfig, got {type(cfg).__name__} {cfg!r:.60}; build one with "
-            "graff.train.resolve_config(dataset, model)[0] or graff.train.load_config(path)"
-        )
+    _check_config(cfg, "run")
     if not isinstance(cfg.data.dataset, str):
         raise ConfigError(
             f"data.dataset is a dataset's name (registered, or npz:PATH), got "
