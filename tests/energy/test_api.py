@@ -359,3 +359,29 @@ def test_beta_w_and_trajectories_of_the_wrong_kind_are_named() -> None:
     with pytest.raises(TypeError, match="of dtype complex"):
         measured_regime(torch.ones(3, dtype=torch.complex64), 1.5)
     assert measured_regime(np.array([0.5, 1e-5]), 1.5).regime == "LFD"
+
+
+def test_theory_tools_name_arguments_of_the_wrong_kind() -> None:
+    """Each was a raw Python error or a silent answer: steps as a number ("'int' object is not
+    iterable") or text, graph frequencies outside Δ's spectrum [0, 2] (answered), text for
+    lambdas, num_points, tau or window, a negative atol or tol (answered)."""
+    W, omega = torch.eye(3, dtype=DT), torch.zeros(3, 3, dtype=DT)
+    for steps in (3, "abc"):
+        with pytest.raises(TypeError, match=r"steps must be a list of Euler step sizes"):
+            energy.frequency_response(W, omega, steps)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"lie in \[0, 2\]; got values from 0 to 3"):
+        energy.frequency_response(W, omega, [1.0], lambdas=[0.0, 3.0])
+    with pytest.raises(TypeError, match="lambdas must be graph frequencies"):
+        energy.frequency_response(W, omega, [1.0], lambdas="a")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="num_points must be a positive integer"):
+        energy.frequency_response(W, omega, [1.0], num_points="5")  # type: ignore[arg-type]
+    spectrum = laplacian_spectrum(TRIANGLE_TAIL, 4).float()  # float32: its top may pass 2
+    assert energy.frequency_response(W, omega, [1.0], lambdas=spectrum).lambdas.numel() == 4
+    with pytest.raises(ValueError, match="atol must be a number ≥ 0"):
+        energy.attraction_repulsion(W, atol=-1.0)
+    with pytest.raises(ValueError, match="the step τ must be a positive number, got 1"):
+        predicted_regime(W, 1.5, tau="1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tol must be a number ≥ 0"):
+        measured_regime([0.1, 0.0], 1.5, tol=-1.0)
+    with pytest.raises(TypeError, match="window must be a positive integer"):
+        measured_regime([0.1, 0.0], 1.5, window="3")  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from graff.energy._dirichlet import check_channel_matrix
+from graff.nn.checks import is_real
 
 __all__ = ["WSpectrum", "attraction_repulsion", "w_spectrum"]
 
@@ -63,6 +64,8 @@ def attraction_repulsion(W: Tensor, atol: float = 0.0) -> tuple[Tensor, Tensor]:
     W's dtype (computed in float64).
     """
     W = check_symmetric(W)
+    if not (is_real(atol) and atol >= 0):
+        raise ValueError(f"atol must be a number ≥ 0, got {atol!r}")
     lam, U = torch.linalg.eigh(W.detach().to(torch.float64))
     pos, neg = lam > atol, lam < -atol
     theta_plus = lam[pos].sqrt().unsqueeze(1) * U[:, pos].t()

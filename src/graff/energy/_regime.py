@@ -24,7 +24,7 @@ from torch import Tensor
 from graff.energy._channel import w_spectrum
 from graff.energy._dirichlet import as_features, dirichlet_energy
 from graff.energy._graph import resolve_adjacency
-from graff.nn.checks import is_real
+from graff.nn.checks import check_sizes, is_real
 
 __all__ = [
     "EnergyTrajectory",
@@ -91,7 +91,7 @@ def predicted_regime(
     W = 0 (every rate equal) is undetermined. λ₊, |λ₋| follow :func:`w_spectrum`.
     """
     _check_rho(rho)
-    if tau is not None and not (math.isfinite(tau) and tau > 0):
+    if tau is not None and not (is_real(tau) and math.isfinite(tau) and tau > 0):
         raise ValueError(f"the step τ must be a positive number, got {tau}")
     if not residual and tau is None:
         raise ValueError("residual=False describes the discrete map F ← τĀFW: pass τ")
@@ -158,8 +158,9 @@ def measured_regime(
     if not values:
         raise ValueError("measured_regime needs at least one energy value")
     _check_rho(rho)
-    if window < 1:
-        raise ValueError(f"window must be ≥ 1, got {window}")
+    check_sizes(window=window)
+    if not (is_real(tol) and tol >= 0):
+        raise ValueError(f"tol must be a number ≥ 0, got {tol!r}")
     last = values[-1]
     if not math.isfinite(last):
         raise ValueError(f"the last energy is {last}: the trajectory over/underflowed")

@@ -43,6 +43,7 @@ import torch
 from torch import Tensor
 
 from graff.energy._channel import check_symmetric
+from graff.nn.checks import check_sizes
 
 if TYPE_CHECKING:
     from graff.nn import GRAFF
@@ -86,7 +87,16 @@ class FrequencyResponse:
 
 
 def _as_steps(steps: Sequence[float]) -> list[float]:
-    out = [float(s) for s in steps]
+    what = (
+        "steps must be a list of Euler step sizes, e.g. graff.nn.euler_steps(T, τ); got "
+        f"{steps!r:.40}"
+    )
+    if isinstance(steps, str | bytes) or not hasattr(steps, "__iter__"):
+        raise TypeError(what)
+    try:
+        out = [float(s) for s in steps]
+    except (TypeError, ValueError):
+        raise TypeError(what) from None
     if not out:
         raise ValueError("steps must be a non-empty list of step sizes (graff.nn.euler_steps)")
     bad = [s for s in out if not (math.isfinite(s) and s > 0)]
@@ -97,14 +107,25 @@ def _as_steps(steps: Sequence[float]) -> list[float]:
 
 def _as_lambdas(lambdas: Tensor | Sequence[float] | None, num_points: int) -> Tensor:
     if lambdas is None:
+        check_sizes(num_points=num_points)
         if num_points < 2:
             raise ValueError(f"num_points must be ≥ 2, got {num_points}")
         return torch.linspace(0.0, 2.0, num_points, dtype=DT)
-    lam = torch.as_tensor(lambdas).detach().to(device="cpu", dtype=DT).reshape(-1)
+    try:
+        lam = torch.as_tensor(lambdas).detach().to(device="cpu", dtype=DT).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"lambdas must be graph frequencies (numbers in [0, 2]), got {lambdas!r:.40}"
+        ) from None
     if lam.numel() == 0:
         raise ValueError("lambdas must not be empty")
     if not bool(torch.isfinite(lam).all()):
         raise ValueError("lambdas must be finite")
+    if bool(((lam < -1e-6) | (lam > 2 + 1e-6)).any()):  # float32 spectra: 2.0000002
+        raise ValueError(
+            "lambdas are graph frequencies, eigenvalues of Δ = I − Ā, which lie in [0, 2]; got "
+            f"values from {float(lam.min()):.4g} to {float(lam.max()):.4g}"
+        )
     return lam
 
 
