@@ -534,3 +534,12 @@ def test_a_name_yaml_read_as_a_number_says_to_quote_it(tmp_path: Path) -> None:
         load_config(file)
     with pytest.raises(ConfigError, match=r"expected a string$"):
         _override("data.dataset=[1]")
+
+
+def test_a_mapping_where_a_file_or_a_section_goes_points_to_config_from_dict() -> None:
+    """load_config(dict) failed inside pathlib; RunConfig(data={...}) said only "got dict"."""
+    with pytest.raises(TypeError, match=r"load_config reads a YAML file.*config_from_dict"):
+        load_config({"model": {}})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"must be a DataConfig, got dict; .*config_from_dict"):
+        RunConfig(data={"dataset": "texas"}).validate()  # type: ignore[arg-type]
+    assert config_from_dict({"data": {"dataset": "texas"}}).data.dataset == "texas"

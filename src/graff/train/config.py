@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import difflib
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,6 +287,11 @@ class RunConfig:
             if not isinstance(obj, cls):
                 raise ConfigError(
                     f"config section {section!r} must be a {cls.__name__}, got {type(obj).__name__}"
+                    + (
+                        "; build a config from a mapping with config_from_dict"
+                        if isinstance(obj, dict)
+                        else ""
+                    )
                 )
             hints = get_type_hints(cls)
             for f in dataclasses.fields(cls):
@@ -448,6 +454,11 @@ def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     ``graff tune`` output's ``best.yaml`` or a run directory's ``config.yaml`` or
     ``summary.json`` (the config that run used). A key given twice in one mapping is an
     error, not a silent overwrite."""
+    if not isinstance(path, str | os.PathLike):
+        hint = "; for a mapping of sections use config_from_dict" if isinstance(path, dict) else ""
+        raise TypeError(
+            f"load_config reads a YAML file: give its path, got {type(path).__name__}{hint}"
+        )
     path = Path(path)
     if path.is_dir():
         hint = ""
