@@ -9,6 +9,7 @@ from typing import Any
 from ._errors import GraphDataError
 from ._ogb import OGB_DATASETS
 from ._registry import DatasetInfo, _resolve, dataset_files_present, list_datasets, load_dataset
+from ._source import user_npz_path
 from ._validate import graph_stats
 
 __all__ = ["dataset_records"]
@@ -36,7 +37,7 @@ def dataset_records(
     if names is None:
         infos: list[DatasetInfo | str] = list(list_datasets())
     else:
-        infos = [name if _is_file(name) else _resolve(name) for name in names]
+        infos = [name if user_npz_path(name) is not None else _resolve(name) for name in names]
     records = []
     for info in infos:
         rec = _file_record(info, stats) if isinstance(info, str) else _record(info, data_dir, stats)
@@ -44,11 +45,6 @@ def dataset_records(
             on_record(rec)
         records.append(rec)
     return records
-
-
-def _is_file(name: str) -> bool:
-    key = name.strip().lower()
-    return key.startswith("npz:") or key.endswith(".npz")
 
 
 def _record(info: DatasetInfo, data_dir: str | os.PathLike[str] | None, stats: bool) -> dict:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ._errors import GraphDataError
 from ._registry import DATASETS, _resolve
+from ._source import user_npz_path
 
 __all__ = [
     "DATASET_SIZES",
@@ -76,7 +77,7 @@ def dataset_groups(spec: str | None) -> list[str]:
             names += EXTRA_DATASETS
         elif group == "all":
             names += PAPER_DATASETS + EXTRA_DATASETS
-        elif group.startswith("npz:") or group.endswith(".npz"):
+        elif user_npz_path(part) is not None:
             names.append(part)
         elif part:
             names.append(_resolve(part).name)
@@ -87,8 +88,7 @@ def canonical_dataset(name: str) -> str:
     """The registry's name of a registered dataset named any way :func:`load_dataset`
     accepts (any case, ``_``/``-``, aliases: ``Texas``, ``actor`` → ``texas``, ``film``);
     any other name (a file, an unknown name: checked when loaded) unchanged."""
-    key = name.strip().lower()
-    if key.startswith("npz:") or key.endswith(".npz"):
+    if user_npz_path(name) is not None:
         return name
     try:
         return _resolve(name).name
