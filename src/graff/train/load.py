@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
-import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from graff.train.config import RunConfig, config_from_dict
 from graff.train.fit import evaluate
 from graff.train.models import build_model
 from graff.train.rundir import History, read_config_yaml, read_split, read_summary
-from graff.train.runner import load_prepared, model_features
+from graff.train.runner import load_prepared, model_features, split_indices
 
 __all__ = ["LoadedRun", "load_run", "read_run_config", "run_data"]
 
@@ -175,10 +174,8 @@ class LoadedRun:
     def _split(self, k: object) -> int:
         """``k`` as one of the run's splits (an ``int``; a NumPy or 0-d tensor integer too)."""
         try:
-            if isinstance(k, bool):
-                raise TypeError
-            index = operator.index(k)  # type: ignore[arg-type]
-        except (TypeError, RuntimeError):
+            (index,) = split_indices("split", k)
+        except TypeError:
             raise TypeError(
                 f"a split is an integer, one of {self.splits}; got {k!r:.40} ({type(k).__name__})"
             ) from None

@@ -170,7 +170,7 @@ def _check_config(cfg: Any, who: str) -> None:
         )
 
 
-def _split_indices(what: str, value: Any) -> list[int]:
+def split_indices(what: str, value: Any) -> list[int]:
     """The split indices ``value`` names: one integer for ``what == "split"``, a sequence of
     integers otherwise; a TypeError naming ``what`` for text, floats, bools or a bare number
     where a list goes."""
@@ -296,7 +296,7 @@ def fit_split(
     and ``test`` (fractions); raising from it stops the split (e.g. a pruned search trial).
     """
     _check_config(cfg, "fit_split")
-    (split,) = _split_indices("split", split)
+    (split,) = split_indices("split", split)
     data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is not None:
         _check_splits("split", [split], data)
@@ -321,7 +321,7 @@ def fit_splits(
     the splits still training, by split; raising from it stops the training (e.g. a pruned
     search trial)."""
     _check_config(cfg, "fit_splits")
-    splits = _split_indices("splits", splits)
+    splits = split_indices("splits", splits)
     data = as_prepared(data, normalize_features=cfg.data.normalize_features)
     if data is not None:
         _check_splits("splits", splits, data)
