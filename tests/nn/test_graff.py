@@ -551,3 +551,15 @@ def test_checkpointed_evolution_matches_and_saves_less() -> None:
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
     assert big_a >= 16  # at least one n×d tensor per Euler step without checkpointing
     assert big_b <= big_a // 2
+
+
+def test_a_callback_that_is_not_callable_and_nan_edge_weights_are_named() -> None:
+    """callback=3 failed with "'int' object is not callable" after the encoder ran; NaN edge
+    weights gave NaN outputs (checked once per graph, where Ā is built)."""
+    model = GRAFF(4, 8, 3)
+    x, ei = torch.randn(5, 4), torch.tensor([[0, 1, 2], [1, 2, 3]])
+    with pytest.raises(TypeError, match=r"callback must be callable as callback\(step, t, F\)"):
+        model(x, ei, callback=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="edge_weight has 1 NaN or infinite entries"):
+        model(x, ei, torch.tensor([1.0, float("nan"), 1.0]))
+    assert torch.isfinite(model(x, ei, torch.tensor([1.0, 2.0, 1.0]))).all()

@@ -152,6 +152,9 @@ def as_edge_index(
                 f"edge_weight must have one entry per edge, shape [{graph.size(1)}], "
                 f"got {tuple(edge_weight.shape)}"
             )
+        if edge_weight is not None and not bool(torch.isfinite(edge_weight.detach()).all()):
+            bad = int((~torch.isfinite(edge_weight.detach())).sum())
+            raise ValueError(f"edge_weight has {bad} NaN or infinite entries; Ā would carry them")
         if graph.dtype not in (torch.int64, torch.int32):  # uint8, int16, ...: PyG's scatter
             graph = graph.long()  # and index_select take int32/int64 indices only
         return graph, edge_weight

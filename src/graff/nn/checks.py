@@ -3,8 +3,9 @@
 Constructors validate their scalars once, here, with messages that name the argument, say
 what it must be and show what was given (torchdiffeq's ``_check_inputs`` pattern). Forward
 passes check what costs nothing — the features' shape and dtype (:func:`check_features`) —
-and, once per graph where its operator is built, the node ids of ``edge_index``
-(:mod:`graff.nn.adjacency`); the values themselves are trusted.
+and, once per graph where its operator is built, the node ids of ``edge_index`` and the
+finiteness of its edge weights (:mod:`graff.nn.adjacency`); the feature values themselves
+are trusted.
 """
 
 from __future__ import annotations

@@ -284,6 +284,11 @@ class GRAFF(NotScriptable, nn.Module):
         The graph is ``edge_index`` (or ``adj_t``, with ``edge_weight``) or a precomputed Ā
         (``adj``, e.g. ``model.conv.adjacency(edge_index, n)``).
         """
+        if callback is not None and not callable(callback):
+            raise TypeError(
+                f"callback must be callable as callback(step, t, F), e.g. a "
+                f"graff.energy.EnergyTrajectory; got {type(callback).__name__}"
+            )
         order: Tensor | None = None
         if adj is None:
             if edge_index is None:
