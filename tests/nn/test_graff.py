@@ -563,3 +563,12 @@ def test_a_callback_that_is_not_callable_and_nan_edge_weights_are_named() -> Non
     with pytest.raises(ValueError, match="edge_weight has 1 NaN or infinite entries"):
         model(x, ei, torch.tensor([1.0, float("nan"), 1.0]))
     assert torch.isfinite(model(x, ei, torch.tensor([1.0, 2.0, 1.0]))).all()
+
+
+@pytest.mark.parametrize(
+    ("T", "tau"), [(2.5, 1.0), (3.0, 1.0), (0.3, 1.0), (4.8, 0.25), (1.0, 0.1)]
+)
+def test_euler_step_count_is_the_length_of_euler_steps(T: float, tau: float) -> None:
+    from graff.nn import euler_step_count
+
+    assert euler_step_count(T, tau) == len(euler_steps(T, tau))

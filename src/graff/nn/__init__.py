@@ -29,7 +29,7 @@ from graff.nn.adjacency import (
     normalized_adjacency,
     two_hop_adjacency,
 )
-from graff.nn.graff import GRAFF, GRAFFNoResidual, StepCallback, euler_steps
+from graff.nn.graff import GRAFF, GRAFFNoResidual, StepCallback, euler_step_count, euler_steps
 from graff.nn.graff_conv import GRAFFConv
 from graff.nn.linear import MLP, InputDropoutLinear
 from graff.nn.models import (
@@ -93,6 +93,7 @@ __all__ = [
     "ResidualSAGE",
     "StepCallback",
     "as_edge_index",
+    "euler_step_count",
     "euler_steps",
     "gcn_adjacency",
     "make_omega",

@@ -22,7 +22,14 @@ from graff.nn.functional import dropout, inverse_permutation, permute_rows
 from graff.nn.graff_conv import EdgeList, GRAFFConv
 from graff.nn.sparse import sparse_dropout_linear
 
-__all__ = ["GRAFF", "GRAFFNoResidual", "StepCallback", "checkpointed_steps", "euler_steps"]
+__all__ = [
+    "GRAFF",
+    "GRAFFNoResidual",
+    "StepCallback",
+    "checkpointed_steps",
+    "euler_step_count",
+    "euler_steps",
+]
 
 #: ``callback(k, t, F)`` of :meth:`GRAFF.evolve`: F after Euler step k (k = 0: F(0)) at time t.
 StepCallback = Callable[[int, float, Tensor], None]
@@ -33,27 +40,39 @@ StepCallback = Callable[[int, float, Tensor], None]
 MAX_STEPS = 1_000_000
 
 
+def _full_steps(T: float, step_size: float) -> tuple[int, bool]:
+    """The full steps of τ in [0, T] and whether a shorter last step follows."""
+    check_positive(**{"integration time T": T, "step size τ": step_size})
+    full = math.floor(T / step_size + 1e-9)
+    return full, T - full * step_size > 1e-9 * max(1.0, T) or full == 0
+
+
+def euler_step_count(T: float, step_size: float) -> int:
+    """``len(euler_steps(T, step_size))``, counted without laying the steps out (any T)."""
+    full, short = _full_steps(T, step_size)
+    return full + int(short)
+
+
 def euler_steps(T: float, step_size: float) -> list[float]:
     """Step sizes of an explicit Euler integration of [0, T] with step τ.
 
-    A non-integer T/τ ends with one shorter step, as the public GRAFF code does.
+    A non-integer T/τ ends with one shorter step, as the public GRAFF code does. At most
+    :data:`MAX_STEPS` steps.
 
     Example:
         >>> from graff.nn import euler_steps
         >>> euler_steps(2.5, 1.0)
         [1.0, 1.0, 0.5]
     """
-    check_positive(**{"integration time T": T, "step size τ": step_size})
-    full = math.floor(T / step_size + 1e-9)
+    full, short = _full_steps(T, step_size)
     if full > MAX_STEPS:
         raise ValueError(
             f"T = {T} in steps of τ = {step_size} is {full} Euler steps, more than {MAX_STEPS} "
             "(each keeps an N × hidden tensor for the backward pass): check T and step_size"
         )
-    rest = T - full * step_size
     steps = [float(step_size)] * full
-    if rest > 1e-9 * max(1.0, T) or not steps:
-        steps.append(rest if steps else float(T))
+    if short:
+        steps.append(T - full * step_size if steps else float(T))
     return steps
 
 

@@ -61,8 +61,8 @@ from graff.nn import (
     ResidualGTSep,
     ResidualMLP,
     ResidualSAGE,
-    euler_steps,
 )
+from graff.nn import euler_step_count as nn_euler_step_count
 from graff.nn.stacked import GCNStack, GRAFFStack, MLPStack, ModelStack, ResidualStack
 from graff.registry import Registry
 from graff.scale.precomputed import PrecomputedGRAFF
@@ -113,7 +113,7 @@ _ODE = ("T", "step_size", *_DROPOUTS)
 
 def euler_step_count(cfg: Any) -> int:
     """⌈T/τ⌉: the Euler steps of a step model's config (:func:`graff.nn.euler_steps`)."""
-    return len(euler_steps(cfg.T, cfg.step_size))
+    return nn_euler_step_count(cfg.T, cfg.step_size)
 
 
 def layer_count(cfg: Any) -> int:
