@@ -548,3 +548,19 @@ def test_run_takes_a_loaded_graph_and_prepares_it_as_the_config_says() -> None:
         TypeError, match=r"a PyG dataset of 1 graph: pass one graph, e\.g\. dataset\[0\]"
     ):
         run(cfg, _One())  # type: ignore[arg-type]
+
+
+def test_run_names_a_batch_overwrite_or_out_dir_of_the_wrong_kind(tmp_path: Path) -> None:
+    """batch="2" compared '<' with an int; overwrite="no" counted as true and replaced the
+    run; out_dir=3 failed inside pathlib."""
+    graph = csbm(num_nodes=60, num_classes=2, num_features=3, num_splits=2, seed=1)
+    cfg = _cfg()
+    cfg.optim.epochs = 2
+    for bad in ("2", 2.0, 0):
+        with pytest.raises((TypeError, ValueError), match=r"batch must be a positive integer"):
+            run(cfg, graph, batch=bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"overwrite must be True or False, got 'no'"):
+        run(cfg, graph, tmp_path / "run", overwrite="no")  # type: ignore[arg-type]
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(TypeError, match="out_dir must be a folder's path, got int"):
+        run(cfg, graph, 3)  # type: ignore[arg-type]

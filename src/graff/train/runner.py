@@ -27,6 +27,7 @@ from graff.data import PreparedData, absolute_dataset, as_prepared, check_task, 
 from graff.data import load_prepared as _load_prepared
 from graff.device import resolve_device
 from graff.errors import ConfigError
+from graff.nn.checks import check_flags, check_sizes
 from graff.nn.sparse import to_csr
 from graff.train.batched import StackEpochHook, train_stack
 from graff.train.config import RunConfig, config_to_dict
@@ -253,8 +254,8 @@ def split_chunks(
     registry entry) or ``batch == 1``; else chunks of up to ``batch`` splits, fewer where the
     memory estimate says so; ``batch=None`` lets :func:`members_per_pass` choose, which on the
     CPU stacks only what stays in the cache (:data:`STACK_BYTES`)."""
-    if batch is not None and batch < 1:
-        raise ConfigError(f"batch must be a positive number of splits, got {batch}")
+    if batch is not None:
+        check_sizes(batch=batch)  # a positive integer: splits side by side
     single = spec_for(cfg.model).stack is None or cfg.optim.mode == "precomputed"
     if single or batch == 1 or len(splits) <= 1:
         return [[k] for k in splits]
@@ -412,6 +413,9 @@ def run(
     (:mod:`graff.train.minibatch`), and rank 0 alone writes ``out_dir``.
     """
     _check_config(cfg, "run")
+    check_flags(overwrite=overwrite)  # "no" would count as true and replace the run
+    if out_dir is not None and not isinstance(out_dir, str | os.PathLike):
+        raise TypeError(f"out_dir must be a folder's path, got {type(out_dir).__name__}")
     if not isinstance(cfg.data.dataset, str):
         raise ConfigError(
             f"data.dataset is a dataset's name (registered, or npz:PATH), got "
