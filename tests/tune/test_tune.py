@@ -268,6 +268,8 @@ def test_bad_arguments(tmp_path):
         _tune(tmp_path, splits="0,1")
     with pytest.raises(ConfigError, match=r"one string 'optim\.lr=0\.1': pass \['optim"):
         tune("csbm", overrides="optim.lr=0.1", out_dir=tmp_path)
+    with pytest.raises(TypeError, match=r"final must be True or False, got 'no'"):
+        tune("csbm", final="no", out_dir=tmp_path)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"got Data; save a graph in memory with np\.savez"):
         tune(csbm(**DATA), out_dir=tmp_path)  # type: ignore[arg-type]
     # a space that can never run on the base config: refused before the data loads or a

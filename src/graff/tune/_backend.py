@@ -13,6 +13,7 @@ from __future__ import annotations
 from graff._io import FolderLock, atomic_write
 from graff.data import notable_notes
 from graff.errors import RunDirBusyError
+from graff.nn.checks import check_flags
 from graff.perf import tune_allocator
 from graff.train import (
     MODELS,
@@ -59,6 +60,7 @@ __all__ = [
     "Summary",
     "apply_overrides",
     "atomic_write",
+    "check_flags",
     "config_for_file",
     "config_from_dict",
     "config_identity",

@@ -414,6 +414,7 @@ def tune(
             raise backend.ConfigError(f"{name}={value!r}: expected a positive integer")
     if isinstance(sampler_seed, bool) or not isinstance(sampler_seed, int) or sampler_seed < 0:
         raise backend.ConfigError(f"sampler_seed={sampler_seed!r}: expected an integer >= 0")
+    backend.check_flags(final=final, base_trial=base_trial, plots=plots)  # "no" is true
     if timeout is not None and not timeout > 0:
         raise backend.ConfigError(f"timeout={timeout!r}: expected a positive number of seconds")
     make_pruner(pruner, 1)  # a bad pruner name fails here, not in a worker
