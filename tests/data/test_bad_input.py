@@ -347,6 +347,8 @@ def test_a_graph_where_a_name_or_features_go_is_named() -> None:
     with pytest.raises(TypeError, match=r"row_normalize takes node features .* got Data; pass"):
         row_normalize(g)  # type: ignore[arg-type]
     assert torch.allclose(row_normalize(g.x.abs()).sum(dim=1), torch.ones(60))
+    with pytest.raises(TypeError, match=r"normalize_features must be True or False, got 'no'"):
+        prepare_data(g, normalize_features="no")  # type: ignore[arg-type]
 
 
 def test_arrays_a_file_holds_but_graff_does_not_read_are_named(tmp_path: Path) -> None:

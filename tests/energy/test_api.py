@@ -385,3 +385,16 @@ def test_theory_tools_name_arguments_of_the_wrong_kind() -> None:
         measured_regime([0.1, 0.0], 1.5, tol=-1.0)
     with pytest.raises(TypeError, match="window must be a positive integer"):
         measured_regime([0.1, 0.0], 1.5, window="3")  # type: ignore[arg-type]
+
+
+def test_switches_given_as_text_are_refused_not_read_as_true() -> None:
+    """self_loops="no" counted as true: the energy of the graph with self-loops, silently."""
+    f = torch.randn(4, 2, dtype=DT)
+    for call in (
+        lambda: dirichlet_energy(f, TRIANGLE_TAIL, self_loops="no"),  # type: ignore[arg-type]
+        lambda: dirichlet_energy(f, adj=torch.eye(4, dtype=DT), self_loops="no"),  # type: ignore[arg-type]
+        lambda: spectral_radius(TRIANGLE_TAIL, 4, self_loops="no"),  # type: ignore[arg-type]
+        lambda: predicted_regime(torch.eye(2), 1.5, residual="no"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match=r"must be True or False, got 'no'"):
+            call()

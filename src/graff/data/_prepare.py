@@ -16,6 +16,8 @@ from torch import Tensor
 from torch_geometric.data import Data, Dataset
 from torch_geometric.utils import is_undirected
 
+from graff.nn.checks import check_flags
+
 from ._errors import GraphDataWarning
 from ._registry import load_dataset
 from ._task import check_features, check_task
@@ -85,6 +87,7 @@ def prepare_data(data: Any, *, normalize_features: bool = False) -> PreparedData
     except TypeError as err:
         both = ", or graff.data.load_prepared for both" if isinstance(data, str) else ""
         raise TypeError(f"{err}{both}") from None
+    check_flags(normalize_features=normalize_features)
     name = str(getattr(data, "name", "graph"))
     check_task(data)
     check_features(data.x, name=name, warn=not normalize_features)

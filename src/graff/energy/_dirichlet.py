@@ -20,7 +20,7 @@ from graff.energy._graph import (
     check_num_nodes,
     resolve_adjacency,
 )
-from graff.nn.checks import is_real
+from graff.nn.checks import check_flags, is_real
 
 __all__ = [
     "TotalEnergy",
@@ -152,6 +152,7 @@ def dirichlet_energy(
         tensor(2.9142, dtype=torch.float64)
     """
     F = as_features(F)
+    check_flags(self_loops=self_loops)
     if adj is None and edge_index is not None:
         check_edge_index(edge_index, _rows(F, num_nodes))
         return _edge_dirichlet(F, edge_index.to(F.device), self_loops)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from graff.nn.adjacency import check_node_ids, normalized_adjacency
-from graff.nn.checks import check_sizes
+from graff.nn.checks import check_flags, check_sizes
 
 __all__ = [
     "DENSE_SPECTRUM_MAX_NODES",
@@ -69,6 +69,7 @@ def resolve_adjacency(
     ``adj`` may be dense [n, n], sparse COO or sparse CSR; it is cast to ``dtype``. The
     returned Ā keeps its layout (CSR when built here).
     """
+    check_flags(self_loops=self_loops)
     if adj is not None:
         if edge_index is not None:
             raise ValueError("pass either edge_index (with num_nodes) or adj, not both")

@@ -24,7 +24,7 @@ from torch import Tensor
 from graff.energy._channel import w_spectrum
 from graff.energy._dirichlet import as_features, dirichlet_energy
 from graff.energy._graph import resolve_adjacency
-from graff.nn.checks import check_sizes, is_real
+from graff.nn.checks import check_flags, check_sizes, is_real
 
 __all__ = [
     "EnergyTrajectory",
@@ -93,6 +93,7 @@ def predicted_regime(
     _check_rho(rho)
     if tau is not None and not (is_real(tau) and math.isfinite(tau) and tau > 0):
         raise ValueError(f"the step τ must be a positive number, got {tau}")
+    check_flags(residual=residual)
     if not residual and tau is None:
         raise ValueError("residual=False describes the discrete map F ← τĀFW: pass τ")
     spec = w_spectrum(W)

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from graff.device import available_memory
 from graff.nn.adjacency import gcn_adjacency
+from graff.nn.checks import check_flags
 from graff.nn.sparse import csr
 
 __all__ = ["DEFAULT_BLOCK_ROWS", "csr_row_block", "precompute_propagation"]
@@ -78,6 +79,7 @@ def propagation_operator(
         raise ValueError("x has NaN or infinite entries: every S_k = Ā^k [X, 1] would carry them")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer (Euler steps), got {steps!r}")
+    check_flags(self_loops=self_loops)
     if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows <= 0:
         raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
     n = x.size(0)
