@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 
+import numpy as np
 import optuna
 import pytest
 
@@ -21,6 +22,7 @@ from graff.train import DivergenceError, SplitResult, load_config, read_summary,
 from graff.train.config import ConfigError, config_to_dict
 from graff.tune import TRIALS_COLUMNS, SpaceError, TrialEvent, TuneError, default_splits, tune
 from graff.tune import _backend as backend
+from graff.tune import _study as _study_module
 
 DATA = {"num_nodes": 120, "num_splits": 3, "num_features": 16, "seed": 3}
 FAST = ["optim.epochs=12"]
@@ -701,3 +703,42 @@ def test_a_final_run_another_process_holds_is_waited_for(tmp_path, caplog):
     assert "being trained by another process: waiting" in caplog.text
     assert time.perf_counter() - start >= 1.0
     assert summary["n_splits"] == 3 and read_summary(out)["mean"] == summary["mean"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timeout": "10"}, r"timeout='10': expected a positive number of seconds"),
+        ({"timeout": True}, r"timeout=True: expected a positive number"),
+        ({"timeout": float("nan")}, r"timeout=nan: expected a positive number"),
+        ({"jobs": 1.5}, r"jobs=1\.5: expected a positive integer"),
+        ({"threads": "2"}, r"threads='2': expected a positive integer"),
+        ({"sampler_seed": -1}, r"sampler_seed=-1: expected an integer >= 0"),
+        ({"sampler_seed": True}, r"sampler_seed=True: expected an integer >= 0"),
+        ({"model": ["gcn"]}, r"model \['gcn'\] is not registered"),
+    ],
+)
+def test_bad_arguments_named_before_any_file(tmp_path, kwargs, message):
+    # (a timeout given as text ended in a comparison's TypeError trace; NumPy integers,
+    # as a loop over np.arange gives them, were refused as "not a positive integer")
+    out = tmp_path / "out"
+    args = {"model": "gcn", **kwargs}
+    with pytest.raises(ConfigError, match=message):
+        tune("csbm", out_dir=out, **args)
+    assert not out.exists()
+
+
+def test_numpy_integers_are_counts(tmp_path, monkeypatch):
+    # a NumPy integer is a count like any other; the call gets past the checks to the search
+    reached = []
+    monkeypatch.setattr(_study_module, "_base_config", lambda *a: reached.append(a) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        tune(
+            "csbm",
+            trials=np.int64(3),
+            jobs=np.int32(1),
+            sampler_seed=np.int64(0),
+            out_dir=tmp_path / "out",
+            final=np.bool_(False),
+        )
+    assert reached

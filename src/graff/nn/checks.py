@@ -27,6 +27,7 @@ __all__ = [
     "check_probs",
     "check_sizes",
     "check_unit_interval",
+    "is_int",
     "is_real",
     "reject_edge_weight",
 ]
@@ -35,13 +36,13 @@ __all__ = [
 def check_sizes(**sizes: int) -> None:
     """Each size (channels, layers, heads, ...) must be a positive integer."""
     for name, value in sizes.items():
-        if not _is_int(value):
+        if not is_int(value):
             raise TypeError(f"{name} must be a positive integer, got {_shown(value)}")
         if value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value}")
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
     """An integer, not a bool (``True`` is not a size), a NumPy or 0-d tensor integer
     included (``int(v) == v`` for those)."""
     if isinstance(value, bool | float | str | bytes):

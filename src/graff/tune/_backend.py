@@ -13,7 +13,7 @@ from __future__ import annotations
 from graff._io import FolderLock, atomic_write
 from graff.data import notable_notes
 from graff.errors import RunDirBusyError
-from graff.nn.checks import check_flags
+from graff.nn.checks import check_flags, is_int, is_real
 from graff.perf import tune_allocator
 from graff.train import (
     MODELS,
@@ -67,6 +67,8 @@ __all__ = [
     "config_to_dict",
     "fit_split",
     "fit_splits",
+    "is_int",
+    "is_real",
     "load_config",
     "load_prepared",
     "notable_notes",

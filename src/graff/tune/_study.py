@@ -23,9 +23,10 @@ from graff._io import file_slug
 from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _journal, _outputs, _storage
+from graff.tune._args import check_tune_arguments
 from graff.tune._space import SearchSpace, default_space, load_space, parse_space
 from graff.tune._splits import resolve_splits
-from graff.tune._worker import Job, TrialEvent, best_of, event, make_pruner, run_worker, worker_main
+from graff.tune._worker import Job, TrialEvent, best_of, event, run_worker, worker_main
 
 __all__ = [
     "DEFAULT_TRIALS",
@@ -400,24 +401,15 @@ def tune(
         RunDirError: ``out_dir`` holds the files of another study (its ``study.json``).
         TuneError: no trial completed, or a worker process failed.
     """
-    if not isinstance(dataset, str):  # its workers load the graph by name
-        raise backend.ConfigError(
-            f"tune takes a dataset's name (registered, or npz:PATH), got {type(dataset).__name__}"
-            "; save a graph in memory with np.savez (x, y, edge_index) and pass 'npz:PATH'"
-        )
-    if model not in backend.MODELS:
-        raise backend.ConfigError(
-            f"model {model!r} is not registered; choose one of {', '.join(backend.MODELS)}"
-        )
-    for name, value in (("trials", trials), ("jobs", jobs), ("threads", threads)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise backend.ConfigError(f"{name}={value!r}: expected a positive integer")
-    if isinstance(sampler_seed, bool) or not isinstance(sampler_seed, int) or sampler_seed < 0:
-        raise backend.ConfigError(f"sampler_seed={sampler_seed!r}: expected an integer >= 0")
-    backend.check_flags(final=final, base_trial=base_trial, plots=plots)  # "no" is true
-    if timeout is not None and not timeout > 0:
-        raise backend.ConfigError(f"timeout={timeout!r}: expected a positive number of seconds")
-    make_pruner(pruner, 1)  # a bad pruner name fails here, not in a worker
+    check_tune_arguments(
+        dataset,
+        model,
+        counts={"trials": trials, "jobs": jobs, "threads": threads},
+        sampler_seed=sampler_seed,
+        timeout=timeout,
+        pruner=pruner,
+        flags={"final": final, "base_trial": base_trial, "plots": plots},
+    )
     base, base_source = _base_config(dataset, model, base_config, overrides, data_params, seed)
     space_ = _resolve_space(space, model, base.model.block)
     space_.check_base(base, base_source)
