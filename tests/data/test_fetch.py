@@ -163,6 +163,23 @@ def test_download_false_never_downloads(monkeypatch: pytest.MonkeyPatch, offline
         fetch_file(SMALL, offline, download=False)
 
 
+@pytest.mark.parametrize("value", ["no", 0, 1, "False"])
+def test_download_takes_a_bool_or_none(
+    monkeypatch: pytest.MonkeyPatch, offline: Path, value: object
+) -> None:
+    """Text or a number for ``download`` is named: ``"no"`` would have counted as true and
+    gone to the network."""
+
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("must not download")
+
+    monkeypatch.setattr(fetch_mod.urllib.request, "urlopen", boom)
+    with pytest.raises(TypeError, match=r"must be True, False or None \(.*reachable\), got "):
+        fetch_file(SMALL, offline, download=value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"download must be True, False or None"):
+        load_dataset("cora", offline, download=value)  # type: ignore[arg-type]
+
+
 @pytest.mark.shared_data
 def test_download_lands_in_user_cache(
     shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch, offline: Path, tmp_path: Path

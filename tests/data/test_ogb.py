@@ -269,6 +269,18 @@ def test_downloads_by_default_when_the_server_answers(
     assert (_user_data(offline) / "ogb/products/raw/node-feat.csv.gz").is_file()
 
 
+def test_download_given_as_text_is_named(offline: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``download="no"`` counted as true and went to snap.stanford.edu."""
+    monkeypatch.setattr(ogb, "server_reachable", lambda timeout=2.0: True)
+
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("must not download")
+
+    monkeypatch.setattr(ogb.urllib.request, "urlopen", boom)
+    with pytest.raises(TypeError, match=r"download must be True, False or None \(.*\), got 'no'"):
+        load_dataset("products", offline, download="no")  # type: ignore[arg-type]
+
+
 def test_download_failure_names_url_and_layout(
     offline: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

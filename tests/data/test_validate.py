@@ -48,6 +48,16 @@ def test_directed_edges_symmetrised() -> None:
         validate_graph(d2, repair=False)
 
 
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_repair_takes_a_bool(value: object) -> None:
+    """``repair="no"`` counted as true: the graph was repaired where an error was asked for."""
+    d = _path_graph()
+    d.edge_index = torch.cat([d.edge_index, torch.tensor([[2], [2]])], dim=1)
+    with pytest.raises(TypeError, match=r"repair must be True or False, got"):
+        validate_graph(d, repair=value)  # type: ignore[arg-type]
+    assert d.edge_index.size(1) == 7  # untouched
+
+
 def test_self_loops_and_duplicates_removed() -> None:
     d = _path_graph()
     d.edge_index = torch.cat([d.edge_index, torch.tensor([[0, 2, 0], [1, 2, 1]])], dim=1)

@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from graff._io import sha256_file
+from graff.nn.checks import check_flags
 
 from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError
 
@@ -268,6 +269,16 @@ def file_present(relpath: str, data_dir: str | os.PathLike[str] | None = None) -
     return None
 
 
+def check_download(download: object) -> None:
+    """``download`` is True, False or None: text such as ``"no"`` would count as true."""
+    if download is not None:
+        try:
+            check_flags(download=download)
+        except TypeError as err:
+            also = "True, False or None (download when the server is reachable)"
+            raise TypeError(str(err).replace("True or False", also, 1)) from None
+
+
 def fetch_file(
     relpath: str,
     data_dir: str | os.PathLike[str] | None = None,
@@ -290,6 +301,7 @@ def fetch_file(
     Files not listed in the manifest are returned unchecked. Verification is memoised per
     ``(path, size, mtime)`` within the process.
     """
+    check_download(download)
     rel = relpath.replace("\\", "/").lstrip("/")
     if ".." in Path(rel).parts:
         raise GraphDataError(f"data path {relpath!r} must stay inside the data directory")

@@ -399,6 +399,7 @@ def fetch_ogb(
             the layout of a data directory).
         DataFileCorruptError: a file or zip differs from its record, or the zip lacks files.
     """
+    _fetch.check_download(download)
     rec = _read_record(spec)
     folder = _folder_with_all(spec, data_dir)
     if folder is None:

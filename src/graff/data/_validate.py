@@ -16,6 +16,8 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, homophily, remove_self_loops, to_undirected
 
+from graff.nn.checks import check_flags
+
 from ._errors import GraphDataError
 
 __all__ = ["graph_stats", "row_normalize", "validate_graph"]
@@ -351,6 +353,7 @@ def validate_graph(data: Data, *, repair: bool = True) -> Data:
         repair: apply the repairs above (default) or raise on them.
     """
     require_graph(data, "validate_graph")
+    check_flags(repair=repair)  # "no" would count as true: repairs instead of the error asked for
     notes = _notes(data)
     x = _check_x(data.x)
     n = x.size(0)
