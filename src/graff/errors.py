@@ -15,6 +15,7 @@ __all__ = [
     "DivergenceError",
     "GraffError",
     "MissingExtraError",
+    "NotEnoughMemoryError",
     "RunDirBusyError",
     "RunDirError",
     "StorageError",
@@ -41,6 +42,11 @@ class RunDirBusyError(RunDirError):
 
 class DivergenceError(GraffError, RuntimeError):
     """Training produced non-finite values; the message names the most likely cause."""
+
+
+class NotEnoughMemoryError(GraffError, MemoryError):
+    """A computation refused before it starts: it would need more memory than is available;
+    the message says how much, and what to reduce or use instead."""
 
 
 class StorageError(GraffError, RuntimeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from graff.errors import GraffError, NotEnoughMemoryError
 from graff.nn import GRAFF, gcn_adjacency
 from graff.nn.sparse import to_csr
 from graff.scale import csr_row_block, precompute_propagation
@@ -103,5 +104,7 @@ def test_bad_arguments() -> None:
             precompute_propagation(bad, ei, 2)
     with pytest.raises(ValueError, match="floating dtype"):
         precompute_propagation(x, ei, 2, dtype=torch.int64)
-    with pytest.raises(MemoryError, match=r"S \[5, 1000000001, 3\] needs .*precompute_on_disk"):
+    # a graff error (one line from the command line, its advice kept) that is a MemoryError
+    with pytest.raises(NotEnoughMemoryError, match=r"S \[5, 1000000001, 3\] needs .*on_disk") as e:
         precompute_propagation(x, ei, 10**9)
+    assert isinstance(e.value, MemoryError) and isinstance(e.value, GraffError)

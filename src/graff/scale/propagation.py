@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from graff.device import available_memory
+from graff.errors import NotEnoughMemoryError
 from graff.nn.adjacency import gcn_adjacency
 from graff.nn.checks import check_flags
 from graff.nn.sparse import csr
@@ -142,7 +143,7 @@ def precompute_propagation(
     n, p = x.shape
     need, have = n * (steps + 1) * (p + 1) * dtype.itemsize, available_memory()
     if x.device.type == "cpu" and have is not None and need > have:
-        raise MemoryError(
+        raise NotEnoughMemoryError(
             f"S [{n}, {steps + 1}, {p + 1}] needs {need / 2**30:.1f} GiB but "
             f"{have / 2**30:.1f} GiB of memory is available: fewer steps, or "
             "graff.scale.precompute_on_disk (memory-mapped, one block of rows at a time)"
