@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from graff.analyze import analyze_run
+from graff.analyze import analyze_run, text_report
 from graff.cli import main
 from graff.data import load_dataset
 from graff.train import RunConfig, RunDirError, prepare_data, run
@@ -48,6 +48,27 @@ def test_report_matches_the_run(tmp_path: Path) -> None:
     assert report["frequency_response"]["low_pass"] == list(response.kind).count("low-pass")
     for v in report["energy"]["normalized_dirichlet"]:
         assert 0.0 <= v <= report["rho_delta"] / 2 + 1e-9
+
+
+def test_text_says_whether_the_condition_holds(tmp_path: Path) -> None:
+    """The predicted regime is printed with the theorem's HFD condition, whether it holds and
+    its terms (an "LFD" beside the bare HFD condition read as if the condition justified it);
+    a time-dependent W says which W's spectrum is shown."""
+    report, _, _ = analyze_run(_train(tmp_path), split=0)
+    report.update(lambda_plus=1.1877, lambda_minus=1.0914, rho_delta=1.3866, step_size=0.5)
+    report.update(predicted_regime="LFD", predicted_condition_holds=False)
+    text = text_report(report)
+    assert "predicted regime: LFD (residual F ← F + τĀFW, eq. 1:" in text
+    assert "— does not hold: 3.0722 < 1.0914 < 6.5210)" in text  # 1.1877/0.3866, 2/(0.5·0.6134)
+    report.update(lambda_minus=4.0, predicted_regime="HFD", predicted_condition_holds=True)
+    assert "— holds: 3.0722 < 4.0000 < 6.5210)" in text_report(report)
+    report.update(rho_delta=0.9, predicted_regime="LFD", predicted_condition_holds=False)
+    assert "— does not hold: ρ_Δ = 0.9000 ≤ 1)" in text_report(report)
+    assert "spectrum of W:" in text_report(report)
+    report["time_dependent_w"] = True
+    assert "spectrum of W at the first step (W varies with t):" in text_report(report)
+    del report["predicted_condition_holds"]  # an analysis.json of an older graff
+    assert text_report(report).count("eq. 1: λ₊(ρ_Δ−1)^{-1} < |λ₋| < 2(τ(2−ρ_Δ))^{-1})") == 1
 
 
 def test_cli_writes_report_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

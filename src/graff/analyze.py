@@ -128,6 +128,7 @@ def analyze_run(
         "omega_diagonal": torch.diagonal(model.Omega).tolist(),
         "predicted_regime": prediction.regime,
         "predicted_condition": prediction.condition,
+        "predicted_condition_holds": prediction.condition_holds,
         "measured_regime": measured.regime,
         "measured": {
             "last_normalized_energy": measured.last,
@@ -161,17 +162,39 @@ def analyze_run(
     return report, model, response
 
 
+def _condition_text(report: dict[str, Any]) -> str:
+    """The theorem the prediction applied, whether its (HFD) hypothesis holds, and its terms:
+    "LFD (… eq. 1: λ₊(ρ_Δ−1)^{-1} < |λ₋| < 2(τ(2−ρ_Δ))^{-1} — does not hold: 3.07 < 1.09 <
+    5.31)", so an LFD shown beside the HFD condition is not read as its justification."""
+    holds = report.get("predicted_condition_holds")
+    text = str(report["predicted_condition"])
+    if holds is None:  # an analysis.json written before the field existed
+        return text
+    text += " — holds" if holds else " — does not hold"
+    rho, tau, lp, lm = (
+        report[k] for k in ("rho_delta", "step_size", "lambda_plus", "lambda_minus")
+    )
+    if "eq. 1" in text:  # the residual Euler step's condition, with its terms
+        if rho <= 1:
+            return f"{text}: ρ_Δ = {rho:.4f} ≤ 1"
+        upper = "∞" if rho >= 2 else f"{2 / (tau * (2 - rho)):.4f}"
+        return f"{text}: {lp / (rho - 1):.4f} < {lm:.4f} < {upper}"
+    return text
+
+
 def text_report(report: dict[str, Any]) -> str:
     """A short human-readable summary of :func:`analyze_run`'s report."""
     h = report["homophily"]
     m = report["measured"]
+    first = " at the first step (W varies with t)" if report.get("time_dependent_w") else ""
     lines = [
         f"GRAFF run {report['run_dir']} (split {report['split']}), dataset {report['dataset']}",
         f"  W: {report['w_type']}, Ω: {report['omega_type']}, T = {report['T']}, "
         f"τ = {report['step_size']}, β = {report['beta']:.4f}",
-        f"  spectrum of W: λ₊ = {report['lambda_plus']:.4f}, |λ₋| = {report['lambda_minus']:.4f}; "
+        f"  spectrum of W{first}: λ₊ = {report['lambda_plus']:.4f}, "
+        f"|λ₋| = {report['lambda_minus']:.4f}; "
         f"ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
-        f"  predicted regime: {report['predicted_regime']} ({report['predicted_condition']})",
+        f"  predicted regime: {report['predicted_regime']} ({_condition_text(report)})",
         f"  measured regime after T: {report['measured_regime']} (normalised Dirichlet energy "
         f"{m['last_normalized_energy']:.4f}; LFD limit 0, HFD limit {m['hfd_limit']:.4f}; "
         f"last trend {m['trend']:+.4f} per step)",
