@@ -49,3 +49,21 @@ def test_a_dataset_named_in_another_case_or_by_alias_gets_its_shipped_config() -
         assert cfg.data.dataset == name
         assert cfg == resolve_config(dataset=name)[0]
     assert resolve_config(dataset="npz:My.npz")[0].data.dataset == "npz:My.npz"
+
+
+def test_a_config_run_on_another_graph_or_model_says_so() -> None:
+    """``--config texas.yaml --dataset cornell`` runs texas's settings on cornell, as asked;
+    the source (printed as ``config: …``) now says whose settings they are."""
+    path = shipped_config("graff", "texas")
+    assert path is not None
+    cfg, source = resolve_config("cornell", config=path)
+    assert cfg.data.dataset == "cornell"
+    assert source == f"{path} (its data.dataset 'texas' replaced by --dataset cornell)"
+    _, source = resolve_config("cornell", "graff_nores", config=path)
+    assert source.endswith(
+        "(its data.dataset 'texas' replaced by --dataset cornell; "
+        "its model.name 'graff' replaced by --model graff_nores)"
+    )
+    # the same graph named another way, or no --dataset at all: nothing to say
+    for dataset in ("Texas", None):
+        assert resolve_config(dataset, config=path)[1] == str(path)

@@ -50,6 +50,16 @@ def resolve_config(
             path = default_config(model or "graff")
             cfg = load_config(path)  # type: ignore[arg-type]
             source = f"defaults for a graph without a shipped config ({path})"
+    if config is not None:  # say whose settings run on another graph or model
+        replaced = [
+            f"its {key} {old!r} replaced by --{flag} {new}"
+            for key, flag, old, new in (
+                ("data.dataset", "dataset", cfg.data.dataset, dataset),
+                ("model.name", "model", cfg.model.name, model),
+            )
+            if new is not None and isinstance(old, str) and _differs(old, new)
+        ]
+        source += f" ({'; '.join(replaced)})" if replaced else ""
     if dataset is not None:
         cfg.data.dataset = dataset
     if model is not None:
@@ -71,3 +81,9 @@ def resolve_config(
     cfg.validate()
     resolve_device(cfg.device)  # a device that is not there: an error now, not after loading
     return cfg, source
+
+
+def _differs(old: str, new: str) -> bool:
+    """Whether the config's dataset or model is another one than the one named (``Texas``
+    is texas; any other name is compared as written)."""
+    return canonical_dataset(old.strip()) != canonical_dataset(new.strip())
