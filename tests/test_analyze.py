@@ -56,8 +56,9 @@ def test_text_says_whether_the_condition_holds(tmp_path: Path) -> None:
     a time-dependent W says which W's spectrum is shown."""
     report, _, _ = analyze_run(_train(tmp_path), split=0)
     report.update(lambda_plus=1.1877, lambda_minus=1.0914, rho_delta=1.3866, step_size=0.5)
-    report.update(predicted_regime="LFD", predicted_condition_holds=False)
+    report.update(predicted_regime="LFD", predicted_condition_holds=False, T=1.5695027742681342)
     text = text_report(report)
+    assert "T = 1.5695, τ = 0.5, β" in text  # a searched T, not its 16 digits
     assert "predicted regime: LFD (residual F ← F + τĀFW, eq. 1:" in text
     assert "— does not hold: 3.0722 < 1.0914 < 6.5210)" in text  # 1.1877/0.3866, 2/(0.5·0.6134)
     report.update(lambda_minus=4.0, predicted_regime="HFD", predicted_condition_holds=True)

@@ -189,8 +189,8 @@ def text_report(report: dict[str, Any]) -> str:
     first = " at the first step (W varies with t)" if report.get("time_dependent_w") else ""
     lines = [
         f"GRAFF run {report['run_dir']} (split {report['split']}), dataset {report['dataset']}",
-        f"  W: {report['w_type']}, Ω: {report['omega_type']}, T = {report['T']}, "
-        f"τ = {report['step_size']}, β = {report['beta']:.4f}",
+        f"  W: {report['w_type']}, Ω: {report['omega_type']}, T = {round(report['T'], 4)}, "
+        f"τ = {round(report['step_size'], 4)}, β = {report['beta']:.4f}",
         f"  spectrum of W{first}: λ₊ = {report['lambda_plus']:.4f}, "
         f"|λ₋| = {report['lambda_minus']:.4f}; "
         f"ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
