@@ -37,6 +37,8 @@ def test_report_matches_the_run(tmp_path: Path) -> None:
     report, model, response = analyze_run(out, split=0)
     summary = json.loads((out / "summary.json").read_text())
     assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][0], abs=1e-4)
+    assert report["metric"] == "accuracy" and report["test_score"] == report["test_accuracy"]
+    assert not report["nonlinear"] and not report["step_norm"]
     eig = torch.linalg.eigvalsh(model.W.double())
     assert report["w_eigenvalues"][0] == pytest.approx(eig.tolist(), abs=1e-9)
     assert report["lambda_plus"] == pytest.approx(max(float(eig.max()), 0.0), abs=1e-9)
@@ -149,3 +151,34 @@ def test_an_npz_run_is_analysed_from_another_folder(
     assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][1], abs=1e-4)
     assert main(["analyze", str(work / "out"), "--data-dir", str(elsewhere / "g.npz"),
                  "--no-plots", "--out", str(tmp_path / "a")]) == 0  # fmt: skip
+
+
+def test_a_roc_auc_run_of_a_nonlinear_graff_is_reported_in_its_terms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A binary graph scored by ROC-AUC: the report's test score is the run's metric (it printed
+    the accuracy, a number the run's summary does not hold), and the prediction of a step with
+    a ReLU and per-channel standardisation says it is the linear flow's."""
+    import numpy as np
+
+    d = prepare_data(load_dataset("csbm", **{**PARAMS, "num_classes": 2}))
+    arrays = {k: getattr(d, k).numpy() for k in ("x", "y", "edge_index")}
+    masks = {k: getattr(d, k).numpy() for k in ("train_mask", "val_mask", "test_mask")}
+    np.savez(tmp_path / "g.npz", **arrays, **masks)
+    monkeypatch.chdir(tmp_path)
+    cfg = RunConfig()
+    cfg.data.dataset, cfg.data.params = "npz:g.npz", {"metric": "roc_auc"}
+    cfg.model.hidden, cfg.model.T, cfg.model.step_size, cfg.optim.epochs = 6, 2.0, 0.5, 10
+    cfg.model.nonlinear = cfg.model.step_norm = True
+    run(cfg, None, "out")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["metric"] == "roc_auc"
+    report, _, _ = analyze_run(tmp_path / "out", split=0)
+    assert report["metric"] == "roc_auc"
+    assert 100 * report["test_score"] == pytest.approx(summary["test"][0], abs=1e-4)
+    text = text_report(report)
+    assert f"test ROC-AUC of this split: {100 * report['test_score']:.2f} % (accuracy " in text
+    assert (
+        "predicted regime (of the linear flow; this run's step adds a ReLU on each increment "
+        "(GRAFF-NL) and each increment standardised per channel (step_norm)): "
+    ) in text

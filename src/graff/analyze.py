@@ -32,6 +32,7 @@ from graff.energy import (
 from graff.errors import RunDirError
 from graff.nn import GRAFF
 from graff.train import build_model
+from graff.train.fit import score
 from graff.train.load import read_run_config, run_data
 from graff.train.models import model_kwargs
 
@@ -117,6 +118,8 @@ def analyze_run(
         "dataset": prepared.name,
         "w_type": cfg.model.w_type,
         "omega_type": cfg.model.omega_type,
+        "nonlinear": bool(model.conv.nonlinear),
+        "step_norm": bool(model.conv.increment_norm),
         "T": cfg.model.T,
         "step_size": cfg.model.step_size,
         "self_loops": self_loops,
@@ -148,6 +151,8 @@ def analyze_run(
             "predictions_edge": prediction_homophily(pred, ei),
         },
         "test_accuracy": float((pred[test] == prepared.y[test]).float().mean()),
+        "metric": prepared.metric,  # the run's: its summary's test scores are this metric's
+        "test_score": score(prepared.metric, logits[test], prepared.y[test]),
     }
     response = None
     if len(mats) == 1:
@@ -182,11 +187,37 @@ def _condition_text(report: dict[str, Any]) -> str:
     return text
 
 
+def _beyond_linear(report: dict[str, Any]) -> str:
+    """What of the run's step the prediction (a statement about the linear flow) leaves out."""
+    extra = [
+        what
+        for key, what in (
+            ("nonlinear", "a ReLU on each increment (GRAFF-NL)"),
+            ("step_norm", "each increment standardised per channel (step_norm)"),
+        )
+        if report.get(key)
+    ]
+    return f" (of the linear flow; this run's step adds {' and '.join(extra)})" if extra else ""
+
+
+def _score_line(report: dict[str, Any]) -> str:
+    """The split's test score in the run's metric (the one its summary holds), with the
+    accuracy beside a ROC-AUC."""
+    accuracy = f"{100 * report['test_accuracy']:.2f} %"
+    if report.get("metric", "accuracy") == "accuracy":
+        return f"  test accuracy of this split: {accuracy}"
+    return (
+        f"  test {report['metric'].replace('roc_auc', 'ROC-AUC')} of this split: "
+        f"{100 * report['test_score']:.2f} % (accuracy {accuracy})"
+    )
+
+
 def text_report(report: dict[str, Any]) -> str:
     """A short human-readable summary of :func:`analyze_run`'s report."""
     h = report["homophily"]
     m = report["measured"]
     first = " at the first step (W varies with t)" if report.get("time_dependent_w") else ""
+    linear = _beyond_linear(report)
     lines = [
         f"GRAFF run {report['run_dir']} (split {report['split']}), dataset {report['dataset']}",
         f"  W: {report['w_type']}, Ω: {report['omega_type']}, T = {round(report['T'], 4)}, "
@@ -194,7 +225,7 @@ def text_report(report: dict[str, Any]) -> str:
         f"  spectrum of W{first}: λ₊ = {report['lambda_plus']:.4f}, "
         f"|λ₋| = {report['lambda_minus']:.4f}; "
         f"ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
-        f"  predicted regime: {report['predicted_regime']} ({_condition_text(report)})",
+        f"  predicted regime{linear}: {report['predicted_regime']} ({_condition_text(report)})",
         f"  measured regime after T: {report['measured_regime']} (normalised Dirichlet energy "
         f"{m['last_normalized_energy']:.4f}; LFD limit 0, HFD limit {m['hfd_limit']:.4f}; "
         f"last trend {m['trend']:+.4f} per step)",
@@ -202,7 +233,7 @@ def text_report(report: dict[str, Any]) -> str:
         + ", ".join(f"{v:.3f}" for v in report["energy"]["normalized_dirichlet"]),
         f"  homophily: graph edge {h['graph_edge']:.3f}, node {h['graph_node']:.3f}; "
         f"predictions edge {h['predictions_edge']:.3f}",
-        f"  test accuracy of this split: {100 * report['test_accuracy']:.2f} %",
+        _score_line(report),
     ]
     if "frequency_response" in report:
         fr = report["frequency_response"]
