@@ -87,35 +87,72 @@ def test_cli_writes_report_and_plots(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "predicted regime" in capsys.readouterr().out
 
 
-def test_refuses_non_graff_and_missing_split(tmp_path: Path) -> None:
-    """An MLP run or a split without a model is a clear RunDirError (exit 2 in the CLI)."""
-    mlp = _train(tmp_path, "mlp")
-    with pytest.raises(RunDirError, match="needs a GRAFF run"):
-        analyze_run(mlp)
+def test_refuses_a_model_without_layers_and_a_missing_split(tmp_path: Path) -> None:
+    """A model whose layers cannot be found (APPNP: one propagation, no list of layers) or a
+    split without a model is a clear RunDirError (exit 2 in the CLI)."""
+    appnp = _train(tmp_path, "appnp")
+    with pytest.raises(RunDirError, match=r"'appnp' run, whose layers .*layer_energies"):
+        analyze_run(appnp)
+    assert main(["analyze", str(appnp), "--no-plots", "--out", str(tmp_path / "a")]) == 2
     graff_run = _train(tmp_path)
     with pytest.raises(RunDirError, match="available splits: 0, 1"):
         analyze_run(graff_run, split=7)
     assert main(["analyze", str(tmp_path / "nowhere")]) == 2
 
 
-def test_what_analyze_accepts_is_decided_by_the_model_not_its_name() -> None:
-    """GRAFF (residual step) is analysed; the no-residual ablation and an MLP are not, and a
-    GRAFF registered under another name is."""
-    from graff.analyze import _is_residual_graff
+def test_any_other_model_is_measured_layer_by_layer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A GCN run (graff analyze refused every model but GRAFF): the energy of X and after each
+    of its two layers, the last being the logits the run scored, on the graph with the
+    self-loops the GCN applies; its score is the run's; an energy plot and no W plots."""
+    from graff.energy import normalized_dirichlet_energy
+
+    out = _train(tmp_path, "gcn")
+    report, model, response = analyze_run(out, split=1)
+    assert response is None and "w_eigenvalues" not in report
+    assert report["model"] == "gcn" and report["layers"] == ["convs.0", "convs.1"]
+    assert report["energy"]["steps"] == [0, 1, 2]
+    d = prepare_data(load_dataset("csbm", **PARAMS))
+    with torch.no_grad():
+        logits = model(d.x, d.edge_index)
+    for step, features in ((0, d.x), (2, logits)):
+        direct = normalized_dirichlet_energy(features.double(), d.edge_index, self_loops=True)
+        assert report["energy"]["normalized_dirichlet"][step] == pytest.approx(float(direct))
+    assert (
+        report["measured"]["last_normalized_energy"] == report["energy"]["normalized_dirichlet"][-1]
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert 100 * report["test_score"] == pytest.approx(summary["test"][1], abs=1e-4)
+    dest = tmp_path / "analysis"
+    assert main(["analyze", str(out), "--out", str(dest), "--split", "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"gcn run {out} (split 1), dataset csbm\n  not a GRAFF")
+    assert "after each of its 2 layers (convs.0, convs.1)" in text
+    assert "measured regime after the last layer:" in text and "per layer)" in text
+    assert sorted(p.name for p in dest.iterdir()) == ["analysis.json", "energy.png", "report.txt"]
+
+
+def test_what_analyze_does_is_decided_by_the_model_not_its_name(tmp_path: Path) -> None:
+    """A GRAFF registered under another name gets GRAFF's report; the no-residual ablation
+    gets the prediction of the non-residual map (and no frequency response, which describes
+    the residual step)."""
     from graff.nn import GRAFF
     from graff.nn.stacked import GRAFFStack
-    from graff.train import MODELS, RunConfig, register_model
+    from graff.train import MODELS, register_model
 
-    cfg = RunConfig()
-    verdict = {}
     register_model("flow_net", GRAFF, MODELS["graff"].fields, "test entry", stack=GRAFFStack)
     try:
-        for name in ("graff", "graff_nores", "mlp", "flow_net"):
-            cfg.model.name = name
-            verdict[name] = _is_residual_graff(cfg)
+        flow, _, response = analyze_run(_train(tmp_path, "flow_net"))
     finally:
         MODELS._entries.pop("flow_net")
-    assert verdict == {"graff": True, "graff_nores": False, "mlp": False, "flow_net": True}
+    assert flow["residual"] and "w_eigenvalues" in flow and response is not None
+    nores, _, response = analyze_run(_train(tmp_path, "graff_nores"))
+    assert not nores["residual"] and response is None and "frequency_response" not in nores
+    assert nores["predicted_condition"] == "non-residual F ← τĀFW: LFD iff ρ_Δ < 2"
+    assert "predicted regime: LFD (non-residual F ← τĀFW: LFD iff ρ_Δ < 2 — holds)" in (
+        text_report(nores)
+    )
 
 
 def test_an_npz_run_is_analysed_from_another_folder(

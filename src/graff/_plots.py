@@ -69,17 +69,21 @@ def energy_figure(report: dict[str, Any]) -> Any:
     plt = _pyplot()
     e = report["energy"]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
-    ax.plot(e["times"], e["normalized_dirichlet"], marker="o", label="E^Dir(F(t)/‖F(t)‖)")
+    layers = "layers" in report  # a model other than GRAFF: energy after each layer
+    label = "E^Dir(H⁽ˡ⁾/‖H⁽ˡ⁾‖)" if layers else "E^Dir(F(t)/‖F(t)‖)"
+    ax.plot(e["times"], e["normalized_dirichlet"], marker="o", label=label)
     ax.axhline(0.0, color="tab:blue", ls=":", label="LFD limit 0")
     ax.axhline(report["rho_delta"] / 2, color="tab:red", ls=":", label="HFD limit ρ_Δ/2")
-    ax.set_xlabel("time t")
+    ax.set_xlabel("layer l (0: the first layer's input)" if layers else "time t")
     ax.set_ylabel("normalised Dirichlet energy")
     ax.legend(loc="best", fontsize=8)
-    fit_title(
-        fig,
-        f"{report['dataset']} split {report['split']}: predicted regime "
-        f"{report['predicted_regime']}, measured {report['measured_regime']}",
-    )
+    measured = report["measured_regime"]
+    if layers:
+        what = f"{report['model']}, measured after its last layer {measured}"
+    else:
+        what = f"predicted regime {report['predicted_regime']}, measured {measured}"
+    title = f"{report['dataset']} split {report['split']}: {what}"
+    fit_title(fig, title)
     return fig
 
 

@@ -1,9 +1,14 @@
-"""Analyse a trained GRAFF run: spectrum of W, predicted vs measured regime, energy, homophily.
+"""Analyse a trained run: its energy along the way, and for GRAFF the regime its W predicts.
 
 :func:`analyze_run` reads a run directory written by ``graff train`` (``config.yaml`` and the
 best-validation model ``split_<k>.pt``), loads the data where the run recorded it (or from
-``data_dir``: :func:`graff.train.load.run_data`), rebuilds the model, replays F(0) → F(T) on the
-whole graph in eval mode and returns a JSON-ready report. Plotting lives in
+``data_dir``: :func:`graff.train.load.run_data`), rebuilds the model and runs it once on the
+whole graph in eval mode. For a GRAFF (:class:`graff.nn.GRAFF`, with or without the
+residual step) it replays F(0) → F(T) and reports the spectrum of W, the predicted and
+measured regime and the per-channel frequency response; for any other model it measures the
+normalised Dirichlet energy of the first layer's input and of each layer's output
+(:func:`graff.energy.layer_energies`), the paper's measure of smoothing pointed at a
+baseline. Both report homophily and the split's test score. Plotting lives in
 :mod:`graff._plots` (matplotlib is imported only there).
 """
 
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from graff._io import atomic_write
 from graff.data import PreparedData
@@ -21,8 +27,10 @@ from graff.energy import (
     EnergyTrajectory,
     FrequencyResponse,
     edge_homophily,
+    layer_energies,
     measured_regime,
     model_frequency_response,
+    model_layers,
     node_homophily,
     predicted_regime,
     prediction_homophily,
@@ -34,7 +42,6 @@ from graff.nn import GRAFF
 from graff.train import build_model
 from graff.train.fit import score
 from graff.train.load import read_run_config, run_data
-from graff.train.models import model_kwargs
 
 __all__ = ["analyze_run", "text_report", "write_analysis"]
 
@@ -46,12 +53,6 @@ def _load_run(
     (found as :func:`graff.train.load.run_data` finds it: ``data_dir``, else where the run
     recorded it; a user graph by its absolute path and sha256)."""
     cfg, meta = read_run_config(run_dir)
-    if not _is_residual_graff(cfg):
-        raise RunDirError(
-            f"{run_dir} holds a {cfg.model.name!r} run; graff analyze needs a GRAFF run (a "
-            "model built as graff.nn.GRAFF with its residual Euler step, whose W spectrum "
-            "predicts the regime)"
-        )
     weights = run_dir / f"split_{split}.pt"
     if not weights.is_file():
         done = sorted(p.stem.split("_")[1] for p in run_dir.glob("split_*.pt"))
@@ -62,28 +63,9 @@ def _load_run(
     return cfg, weights, run_data(cfg, meta.get("data_source"), data_dir, run_dir)
 
 
-def _is_residual_graff(cfg: Any) -> bool:
-    """Whether the run's model is a GRAFF with the residual step (built on the meta device
-    from its registry entry: what the model is, not what it is called)."""
-    spec, kwargs = model_kwargs(cfg.model)
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
-        model = spec.cls(2, cfg.model.hidden, 2, **kwargs)
-    return isinstance(model, GRAFF) and bool(model.conv.residual)
-
-
-def analyze_run(
-    run_dir: str | Path, *, split: int = 0, data_dir: str | None = None
-) -> tuple[dict[str, Any], GRAFF, FrequencyResponse | None]:
-    """Report on split ``split`` of a GRAFF run (see module docstring), the model, and its
-    per-channel frequency response (``None`` for a time-dependent W).
-
-    The energies use the model's own Ā (with self-loops when the model has them), so ρ_Δ and
-    the LFD/HFD limits refer to the operator the model actually applied.
-    """
-    run_dir = Path(run_dir)
-    cfg, weights, prepared = _load_run(run_dir, split, data_dir)
+def _load_model(cfg: Any, weights: Path, prepared: PreparedData) -> nn.Module:
+    """The run's model with split's best-validation weights, in eval mode."""
     model = build_model(cfg.model, prepared.x.size(1), prepared.num_classes)
-    assert isinstance(model, GRAFF)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -93,18 +75,94 @@ def analyze_run(
             f"({type(err).__name__}); train the split again (graff train --overwrite "
             "--out RUN_DIR with the run's options)"
         ) from None
-    model.eval()
-    ei, n = prepared.edge_index, prepared.x.size(0)
-    self_loops = cfg.model.self_loops
+    return model.eval()
 
-    trajectory = EnergyTrajectory(ei, n, self_loops=self_loops)
-    with torch.no_grad():
-        logits = model(prepared.x, ei, callback=trajectory)
-    rho = spectral_radius(ei, n, self_loops=self_loops)
+
+def _graff_terms(
+    model: GRAFF, cfg: Any, rho: float
+) -> tuple[dict[str, Any], FrequencyResponse | None]:
+    """A GRAFF's own part of the report: W's spectrum, the predicted regime (of the linear
+    flow, residual or not) and, for a shared W and the residual step, the frequency response."""
     W = model.W.double()
     mats = [W] if W.dim() == 2 else list(W)
     spectra = [w_spectrum(m) for m in mats]
-    prediction = predicted_regime(mats[0], rho, tau=cfg.model.step_size)
+    residual = bool(model.conv.residual)
+    prediction = predicted_regime(mats[0], rho, tau=cfg.model.step_size, residual=residual)
+    terms: dict[str, Any] = {
+        "w_type": cfg.model.w_type,
+        "omega_type": cfg.model.omega_type,
+        "residual": residual,
+        "nonlinear": bool(model.conv.nonlinear),
+        "step_norm": bool(model.conv.increment_norm),
+        "T": cfg.model.T,
+        "step_size": cfg.model.step_size,
+        "w_eigenvalues": [s.eigenvalues.tolist() for s in spectra],
+        "lambda_plus": spectra[0].lambda_plus,
+        "lambda_minus": spectra[0].lambda_minus,
+        "beta": float(model.beta),
+        "omega_diagonal": torch.diagonal(model.Omega).tolist(),
+        "predicted_regime": prediction.regime,
+        "predicted_condition": prediction.condition,
+        "predicted_condition_holds": prediction.condition_holds,
+        "time_dependent_w": len(mats) > 1,
+    }
+    response = None
+    if len(mats) == 1 and residual:  # the response is that of the residual Euler step
+        response = model_frequency_response(model)
+        kinds = list(response.kind)
+        terms["frequency_response"] = {
+            "commutes": bool(response.commutes),
+            "low_pass": kinds.count("low-pass"),
+            "high_pass": kinds.count("high-pass"),
+            "flat": kinds.count("flat"),
+        }
+    return terms, response
+
+
+def _layer_trajectory(
+    model: nn.Module, cfg: Any, prepared: PreparedData, self_loops: bool, run_dir: Path
+) -> tuple[EnergyTrajectory, list[str]]:
+    """The energy of any other model after each of its layers (:func:`layer_energies`)."""
+    try:
+        names = [name for name, _ in model_layers(model)]
+    except ValueError:
+        raise RunDirError(
+            f"{run_dir} holds a {cfg.model.name!r} run, whose layers graff analyze cannot find "
+            "(it measures the outputs of the modules of a model's first nn.ModuleList); "
+            "measure the modules you choose with graff.energy.layer_energies(model, x, "
+            "edge_index, layers=[...]) on graff.load_run(RUN_DIR).model(0)"
+        ) from None
+    trajectory = layer_energies(model, prepared.x, prepared.edge_index, self_loops=self_loops)
+    return trajectory, names
+
+
+def analyze_run(
+    run_dir: str | Path, *, split: int = 0, data_dir: str | None = None
+) -> tuple[dict[str, Any], nn.Module, FrequencyResponse | None]:
+    """Report on split ``split`` of a run (see module docstring), the model, and, for a GRAFF
+    with the residual step and one W, its per-channel frequency response (else ``None``).
+
+    The energies use the model's own Ā (with self-loops when the model has them), so ρ_Δ and
+    the LFD/HFD limits refer to the operator the model actually applied.
+    """
+    run_dir = Path(run_dir)
+    cfg, weights, prepared = _load_run(run_dir, split, data_dir)
+    model = _load_model(cfg, weights, prepared)
+    ei, n = prepared.edge_index, prepared.x.size(0)
+    self_loops = bool(cfg.model.self_loops)
+    rho = spectral_radius(ei, n, self_loops=self_loops)
+    terms: dict[str, Any]
+    response = None
+    if isinstance(model, GRAFF):
+        trajectory = EnergyTrajectory(ei, n, self_loops=self_loops)
+        with torch.no_grad():
+            logits = model(prepared.x, ei, callback=trajectory)
+        terms, response = _graff_terms(model, cfg, rho)
+    else:
+        trajectory, names = _layer_trajectory(model, cfg, prepared, self_loops, run_dir)
+        with torch.no_grad():
+            logits = model(prepared.x, ei)
+        terms = {"layers": names}
     measured = measured_regime(trajectory, rho)
     pred = logits.argmax(dim=-1)
     labelled = prepared.y >= 0
@@ -116,29 +174,16 @@ def analyze_run(
         "run_dir": str(run_dir),
         "split": split,
         "dataset": prepared.name,
-        "w_type": cfg.model.w_type,
-        "omega_type": cfg.model.omega_type,
-        "nonlinear": bool(model.conv.nonlinear),
-        "step_norm": bool(model.conv.increment_norm),
-        "T": cfg.model.T,
-        "step_size": cfg.model.step_size,
+        "model": cfg.model.name,
+        **terms,
         "self_loops": self_loops,
         "rho_delta": rho,
-        "w_eigenvalues": [s.eigenvalues.tolist() for s in spectra],
-        "lambda_plus": spectra[0].lambda_plus,
-        "lambda_minus": spectra[0].lambda_minus,
-        "beta": float(model.beta),
-        "omega_diagonal": torch.diagonal(model.Omega).tolist(),
-        "predicted_regime": prediction.regime,
-        "predicted_condition": prediction.condition,
-        "predicted_condition_holds": prediction.condition_holds,
         "measured_regime": measured.regime,
         "measured": {
             "last_normalized_energy": measured.last,
             "hfd_limit": measured.hfd_limit,
             "trend": measured.trend,
         },
-        "time_dependent_w": len(mats) > 1,
         "energy": {
             "steps": trajectory.steps,
             "times": trajectory.times,
@@ -154,16 +199,6 @@ def analyze_run(
         "metric": prepared.metric,  # the run's: its summary's test scores are this metric's
         "test_score": score(prepared.metric, logits[test], prepared.y[test]),
     }
-    response = None
-    if len(mats) == 1:
-        response = model_frequency_response(model)
-        kinds = list(response.kind)
-        report["frequency_response"] = {
-            "commutes": bool(response.commutes),
-            "low_pass": kinds.count("low-pass"),
-            "high_pass": kinds.count("high-pass"),
-            "flat": kinds.count("flat"),
-        }
     return report, model, response
 
 
@@ -212,10 +247,40 @@ def _score_line(report: dict[str, Any]) -> str:
     )
 
 
+def _common_lines(report: dict[str, Any], after: str, per: str) -> list[str]:
+    """The measured regime, the energies, homophily and the score: every report's lines."""
+    h, m = report["homophily"], report["measured"]
+    return [
+        f"  measured regime {after}: {report['measured_regime']} (normalised Dirichlet "
+        f"energy {m['last_normalized_energy']:.4f}; LFD limit 0, HFD limit "
+        f"{m['hfd_limit']:.4f}; last trend {m['trend']:+.4f} per {per})",
+        f"  normalised energy along the {per}s: "
+        + ", ".join(f"{v:.3f}" for v in report["energy"]["normalized_dirichlet"]),
+        f"  homophily: graph edge {h['graph_edge']:.3f}, node {h['graph_node']:.3f}; "
+        f"predictions edge {h['predictions_edge']:.3f}",
+        _score_line(report),
+    ]
+
+
+def _layers_report(report: dict[str, Any]) -> str:
+    """The text of a model other than GRAFF: its energy layer by layer."""
+    layers = report["layers"]
+    shown = ", ".join(layers) if len(layers) <= 4 else f"{layers[0]} … {layers[-1]}"
+    lines = [
+        f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
+        f"{report['dataset']}",
+        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy of the first "
+        f"layer's input (layer 0) and after each of its {len(layers)} layers ({shown})",
+        f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
+        *_common_lines(report, "after the last layer", "layer"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def text_report(report: dict[str, Any]) -> str:
     """A short human-readable summary of :func:`analyze_run`'s report."""
-    h = report["homophily"]
-    m = report["measured"]
+    if "layers" in report:
+        return _layers_report(report)
     first = " at the first step (W varies with t)" if report.get("time_dependent_w") else ""
     linear = _beyond_linear(report)
     lines = [
@@ -226,14 +291,7 @@ def text_report(report: dict[str, Any]) -> str:
         f"|λ₋| = {report['lambda_minus']:.4f}; "
         f"ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
         f"  predicted regime{linear}: {report['predicted_regime']} ({_condition_text(report)})",
-        f"  measured regime after T: {report['measured_regime']} (normalised Dirichlet energy "
-        f"{m['last_normalized_energy']:.4f}; LFD limit 0, HFD limit {m['hfd_limit']:.4f}; "
-        f"last trend {m['trend']:+.4f} per step)",
-        "  normalised energy along the steps: "
-        + ", ".join(f"{v:.3f}" for v in report["energy"]["normalized_dirichlet"]),
-        f"  homophily: graph edge {h['graph_edge']:.3f}, node {h['graph_node']:.3f}; "
-        f"predictions edge {h['predictions_edge']:.3f}",
-        _score_line(report),
+        *_common_lines(report, "after T", "step"),
     ]
     if "frequency_response" in report:
         fr = report["frequency_response"]
@@ -260,7 +318,8 @@ def write_analysis(
     data_dir: str | None = None,
 ) -> tuple[str, list[Path]]:
     """:func:`analyze_run`, written to ``out`` (default ``RUN_DIR/analysis``): analysis.json,
-    report.txt and (``plots``, needs matplotlib) energy, W-spectrum and frequency plots.
+    report.txt and (``plots``, needs matplotlib) the energy plot, and for a GRAFF the
+    W-spectrum and (residual step, one W) frequency plots.
     Returns the text report and the files written."""
     from graff import _plots
 
@@ -272,10 +331,9 @@ def write_analysis(
         atomic_write(folder / "report.txt", text),
     ]
     if plots:
-        files += [
-            _plots.plot_energy(report, folder / "energy.png"),
-            _plots.plot_w_spectrum(report, folder / "w_spectrum.png"),
-        ]
+        files.append(_plots.plot_energy(report, folder / "energy.png"))
+        if "w_eigenvalues" in report:
+            files.append(_plots.plot_w_spectrum(report, folder / "w_spectrum.png"))
         if response is not None:
             files.append(_plots.plot_frequency_response(report, response, folder / "frequency.png"))
     return text, files

@@ -178,7 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    a = command("analyze", "spectrum, LFD/HFD regime, energy and plots of a GRAFF run")
+    a = command(
+        "analyze",
+        "energy along a run's steps or layers; for GRAFF also the W spectrum and LFD/HFD regime",
+    )
     a.add_argument("run_dir", help="a run directory written by graff train / reproduce")
     a.add_argument("--split", type=int, default=0, help="which split's model (default 0)")
     a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")

@@ -8,7 +8,9 @@ both directions) with ``num_nodes``, or a precomputed Ā:
 * spectra: Δ = I − Ā, ρ_Δ, bipartiteness; W = Θ₊ᵀΘ₊ − Θ₋ᵀΘ₋, λ₊, |λ₋|;
 * LFD/HFD: predicted from the spectra, measured along a trajectory (:class:`EnergyTrajectory`
   is a ``GRAFF.forward`` callback);
-* homophily measures of labels and predictions.
+* homophily measures of labels and predictions;
+* any model's energy layer by layer (:func:`layer_energies`), the same record for a GCN or
+  a GAT as for GRAFF's steps.
 """
 
 from graff.energy._channel import WSpectrum, attraction_repulsion, w_spectrum
@@ -33,6 +35,7 @@ from graff.energy._homophily import (
     node_homophily,
     prediction_homophily,
 )
+from graff.energy._layers import layer_energies, model_layers
 from graff.energy._regime import (
     EnergyTrajectory,
     RegimeMeasurement,
@@ -63,8 +66,10 @@ __all__ = [
     "frequency_response",
     "is_bipartite",
     "laplacian_spectrum",
+    "layer_energies",
     "measured_regime",
     "model_frequency_response",
+    "model_layers",
     "node_homophily",
     "normalized_dirichlet_energy",
     "normalized_laplacian",

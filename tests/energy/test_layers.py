@@ -1,0 +1,92 @@
+"""graff.energy.layer_energies: any model's energy after each of its layers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from graff.energy import layer_energies, model_layers, normalized_dirichlet_energy
+from graff.nn.models import GCN
+from graff.nn.models.residual import ResidualGCN
+
+# a 6-cycle
+EDGES = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 0], [1, 0, 2, 1, 3, 2, 4, 3, 5, 4, 0, 5]])
+
+
+def _energy(f: torch.Tensor, self_loops: bool = True) -> float:
+    return float(normalized_dirichlet_energy(f.double(), EDGES, 6, self_loops=self_loops))
+
+
+def test_each_layer_is_measured_on_what_it_gives() -> None:
+    """Step 0 is the first layer's input, step l layer l's output, each the energy of exactly
+    those features (recomputed here by running the layers by hand); the model's training flag
+    and its hooks are as they were."""
+    torch.manual_seed(0)
+    model = ResidualGCN(3, 8, 2, num_layers=3, dropout=0.5).train()
+    x = torch.randn(6, 3)
+    record = layer_energies(model, x, EDGES)
+    assert model.training  # run in eval mode (no dropout), then put back
+    assert all(not b._forward_hooks and not b._forward_pre_hooks for b in model.blocks)
+    assert record.steps == [0, 1, 2, 3] and record.times == [0.0, 1.0, 2.0, 3.0]
+    model.eval()
+    with torch.no_grad():
+        graph = model.graph(EDGES, 6, None)
+        h = model.embed(x)
+        expected = [_energy(h)]
+        for block in model.blocks:
+            h = block(h, graph)
+            expected.append(_energy(h))
+    assert record.normalized == pytest.approx(expected, rel=1e-9)
+
+
+def test_layers_and_the_laplacian_can_be_chosen() -> None:
+    torch.manual_seed(1)
+    model = GCN(3, 8, 2, num_layers=2)
+    x = torch.randn(6, 3)
+    assert [n for n, _ in model_layers(model)] == ["convs.0", "convs.1"]
+    only_last = layer_energies(model, x, EDGES, layers=[model.convs[1]], self_loops=False)
+    with torch.no_grad():
+        logits = model.eval()(x, EDGES)
+    assert len(only_last) == 2  # the last layer's input, then its output: the logits
+    assert only_last.normalized[1] == pytest.approx(_energy(logits, self_loops=False))
+    # sparse CSR features (as graff feeds bag-of-words graphs) are measured as their values
+    sparse = layer_energies(model, x.to_sparse_csr(), EDGES)
+    assert sparse.normalized == pytest.approx(layer_energies(model, x, EDGES).normalized)
+
+
+def test_bad_models_and_layers_are_named() -> None:
+    class NoList(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(3, 2)
+
+        def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+            return self.lin(x)
+
+    x = torch.randn(6, 3)
+    with pytest.raises(ValueError, match=r"NoList has no torch\.nn\.ModuleList .* pass layers="):
+        layer_energies(NoList(), x, EDGES)
+    with pytest.raises(ValueError, match="none of the layers ran"):
+        layer_energies(NoList(), x, EDGES, layers=[nn.Linear(3, 2)])
+    with pytest.raises(ValueError, match=r"non-empty sequence of torch\.nn\.Module"):
+        layer_energies(NoList(), x, EDGES, layers=[])
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module, got str"):
+        model_layers("gcn")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="self_loops must be True or False"):
+        layer_energies(NoList(), x, EDGES, layers=[NoList().lin], self_loops="no")  # type: ignore[arg-type]
+
+    class Scalar(nn.Module):
+        def forward(self, h: torch.Tensor) -> torch.Tensor:
+            return h.sum()
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList([Scalar()])
+
+        def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+            return self.layers[0](x)
+
+    with pytest.raises(ValueError, match=r"output of layer 1 is not a node-feature matrix .*\(\)"):
+        layer_energies(Net(), x, EDGES)
