@@ -90,3 +90,31 @@ def test_bad_models_and_layers_are_named() -> None:
 
     with pytest.raises(ValueError, match=r"output of layer 1 is not a node-feature matrix .*\(\)"):
         layer_energies(Net(), x, EDGES)
+
+
+def _registered_builds() -> list[tuple[str, str]]:
+    from graff.train import MODELS
+
+    return [(name, block) for name in MODELS for block in ("plain", *MODELS[name].blocks)]
+
+
+@pytest.mark.parametrize(("name", "block"), _registered_builds())
+def test_every_listed_layer_of_a_registered_model_is_measured_once(name: str, block: str) -> None:
+    """Each layer model_layers lists runs as a module call, once: plain GAT and SAGE computed
+    their layers without calling their conv modules, so no hook saw them."""
+    from graff.train.config import ModelConfig
+    from graff.train.models import model_kwargs
+
+    cfg = ModelConfig()
+    cfg.name, cfg.hidden = name, 8
+    if block != "plain":
+        cfg.block = block
+    spec, kwargs = model_kwargs(cfg)
+    torch.manual_seed(0)
+    model = spec.cls(3, 8, 2, **kwargs)
+    try:
+        layers = model_layers(model)
+    except ValueError:
+        return  # no list of layers: graff analyze says so (tests/test_analyze.py)
+    record = layer_energies(model, torch.randn(6, 3), EDGES)
+    assert len(record) == len(layers) + 1

@@ -18,6 +18,17 @@ from graff.nn.sparse import EdgeStructure, edge_softmax, edge_values_mm
 __all__ = ["GAT", "gat_conv_csr"]
 
 
+class _CSRGATConv(GATConv):
+    """PyG's ``GATConv`` (same parameters, state-dict keys and initialisation) called on a
+    CSR pattern: ``conv(x, structure)`` is :func:`gat_conv_csr`, a module call, so forward
+    hooks see each layer (``graff.energy.layer_energies``); any other graph goes to PyG."""
+
+    def forward(self, x: Any, edge_index: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(edge_index, EdgeStructure):
+            return gat_conv_csr(self, x, edge_index)
+        return super().forward(x, edge_index, *args, **kwargs)
+
+
 class GAT(NotScriptable, nn.Module):
     r"""GAT of `Veličković et al. (2018) <https://arxiv.org/abs/1710.10903>`_.
 
@@ -78,7 +89,7 @@ class GAT(NotScriptable, nn.Module):
         width = in_channels
         for i in range(num_layers):
             last = i == num_layers - 1
-            conv = GATConv(
+            conv = _CSRGATConv(
                 width,
                 out_channels if last else hidden_channels,
                 heads=output_heads if last else heads,
@@ -107,7 +118,7 @@ class GAT(NotScriptable, nn.Module):
         for i, conv in enumerate(self.convs):
             if i > 0:
                 h = dropout(F.elu(h), self.dropout, self.training)
-            h = gat_conv_csr(conv, h, s)
+            h = conv(h, s)
         return h
 
 

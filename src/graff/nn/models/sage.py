@@ -17,6 +17,30 @@ from graff.nn.sparse import spmm
 __all__ = ["GraphSAGE"]
 
 
+class _MeanSAGEConv(SAGEConv):
+    """PyG's ``SAGEConv`` (same parameters and state-dict keys) that, given ``mean_adj`` (the
+    cached D⁻¹A), computes its layer as :class:`GraphSAGE` does — one fused product of the
+    dropped-out input with both weights, the mean taken after the linear map — as a module
+    call, so forward hooks see each layer (``graff.energy.layer_energies``); without
+    ``mean_adj`` it is PyG's layer."""
+
+    def forward(
+        self,
+        x: Any,
+        edge_index: Any = None,
+        *args: Any,
+        mean_adj: Tensor | None = None,
+        p: float = 0.0,
+        **kwargs: Any,
+    ) -> Any:
+        if mean_adj is None:
+            return super().forward(x, edge_index, *args, **kwargs)
+        out = self.lin_l.weight.size(0)
+        both = torch.cat([self.lin_l.weight, self.lin_r.weight])
+        z = dropout_linear(x, both, None, p, self.training)
+        return spmm(mean_adj, z[:, :out]) + self.lin_l.bias + z[:, out:]
+
+
 class GraphSAGE(NotScriptable, nn.Module):
     r"""GraphSAGE-mean of `Hamilton et al. (2017) <https://arxiv.org/abs/1706.02216>`_.
 
@@ -54,7 +78,9 @@ class GraphSAGE(NotScriptable, nn.Module):
         )
         check_probs(input_dropout=input_dropout, dropout=dropout)
         dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
-        self.convs = nn.ModuleList(SAGEConv(a, b, aggr="mean") for a, b in itertools.pairwise(dims))
+        self.convs = nn.ModuleList(
+            _MeanSAGEConv(a, b, aggr="mean") for a, b in itertools.pairwise(dims)
+        )
         self.input_dropout = input_dropout
         self.dropout = dropout
 
@@ -76,11 +102,5 @@ class GraphSAGE(NotScriptable, nn.Module):
         for i, conv in enumerate(self.convs):
             if i > 0:
                 h = torch.relu(h)
-            p = self.input_dropout if i == 0 else self.dropout
-            sage: Any = conv
-            lin_l, lin_r = sage.lin_l, sage.lin_r
-            out = lin_l.weight.size(0)
-            both = torch.cat([lin_l.weight, lin_r.weight])
-            z = dropout_linear(h, both, None, p, self.training)
-            h = spmm(adj, z[:, :out]) + lin_l.bias + z[:, out:]
+            h = conv(h, mean_adj=adj, p=self.input_dropout if i == 0 else self.dropout)
         return h
