@@ -11,6 +11,7 @@ import torch
 from graff.analyze import analyze_run, text_report
 from graff.cli import main
 from graff.data import load_dataset
+from graff.energy import adjusted_homophily
 from graff.train import RunConfig, RunDirError, prepare_data, run
 
 PARAMS = {"num_nodes": 150, "num_features": 8, "num_classes": 3, "num_splits": 2, "seed": 1}
@@ -39,6 +40,10 @@ def test_report_matches_the_run(tmp_path: Path) -> None:
     assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][0], abs=1e-4)
     assert report["metric"] == "accuracy" and report["test_score"] == report["test_accuracy"]
     assert not report["nonlinear"] and not report["step_norm"]
+    d = prepare_data(load_dataset("csbm", **PARAMS))
+    assert report["homophily"]["graph_adjusted"] == pytest.approx(
+        adjusted_homophily(d.y, d.edge_index)  # csbm: every node labelled
+    )
     eig = torch.linalg.eigvalsh(model.W.double())
     assert report["w_eigenvalues"][0] == pytest.approx(eig.tolist(), abs=1e-9)
     assert report["lambda_plus"] == pytest.approx(max(float(eig.max()), 0.0), abs=1e-9)
@@ -70,6 +75,10 @@ def test_text_says_whether_the_condition_holds(tmp_path: Path) -> None:
     assert "spectrum of W:" in text_report(report)
     report["time_dependent_w"] = True
     assert "spectrum of W at the first step (W varies with t):" in text_report(report)
+    report["homophily"]["graph_adjusted"] = -0.0002  # just below chance: not "-0.000"
+    assert ", adjusted 0.000; predictions edge" in text_report(report)
+    report["homophily"]["graph_adjusted"] = None  # undefined (one class on every edge end)
+    assert "node " in text_report(report) and "adjusted" not in text_report(report)
     del report["predicted_condition_holds"]  # an analysis.json of an older graff
     assert text_report(report).count("eq. 1: λ₊(ρ_Δ−1)^{-1} < |λ₋| < 2(τ(2−ρ_Δ))^{-1})") == 1
 

@@ -26,6 +26,7 @@ from graff.data import PreparedData
 from graff.energy import (
     EnergyTrajectory,
     FrequencyResponse,
+    adjusted_homophily,
     edge_homophily,
     layer_energies,
     measured_regime,
@@ -61,6 +62,16 @@ def _load_run(
             + (", ".join(done) if done else "none (the run has not finished a split)")
         )
     return cfg, weights, run_data(cfg, meta.get("data_source"), data_dir, run_dir)
+
+
+def _adjusted_homophily(y: torch.Tensor, edge_index: torch.Tensor) -> float | None:
+    """Platonov et al.'s adjusted homophily (edge homophily corrected for the class sizes:
+    minesweeper's 0.68 edge homophily is 0.01 adjusted); None where it is undefined (every
+    labelled edge end in one class)."""
+    try:
+        return adjusted_homophily(y, edge_index)
+    except ValueError:
+        return None
 
 
 def _load_model(cfg: Any, weights: Path, prepared: PreparedData) -> nn.Module:
@@ -193,6 +204,7 @@ def analyze_run(
         "homophily": {
             "graph_edge": edge_homophily(y_known, ei_known),
             "graph_node": node_homophily(y_known, ei_known),
+            "graph_adjusted": _adjusted_homophily(y_known, ei_known),
             "predictions_edge": prediction_homophily(pred, ei),
         },
         "test_accuracy": float((pred[test] == prepared.y[test]).float().mean()),
@@ -250,13 +262,15 @@ def _score_line(report: dict[str, Any]) -> str:
 def _common_lines(report: dict[str, Any], after: str, per: str) -> list[str]:
     """The measured regime, the energies, homophily and the score: every report's lines."""
     h, m = report["homophily"], report["measured"]
+    adj = h.get("graph_adjusted")  # chance level is 0: no "-0.000" for a value just below
+    adjusted = "" if adj is None else f", adjusted {adj:.3f}".replace("-0.000", "0.000")
     return [
         f"  measured regime {after}: {report['measured_regime']} (normalised Dirichlet "
         f"energy {m['last_normalized_energy']:.4f}; LFD limit 0, HFD limit "
         f"{m['hfd_limit']:.4f}; last trend {m['trend']:+.4f} per {per})",
         f"  normalised energy along the {per}s: "
         + ", ".join(f"{v:.3f}" for v in report["energy"]["normalized_dirichlet"]),
-        f"  homophily: graph edge {h['graph_edge']:.3f}, node {h['graph_node']:.3f}; "
+        f"  homophily: graph edge {h['graph_edge']:.3f}, node {h['graph_node']:.3f}{adjusted}; "
         f"predictions edge {h['predictions_edge']:.3f}",
         _score_line(report),
     ]
