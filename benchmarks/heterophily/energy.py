@@ -1,0 +1,155 @@
+"""What the heterophily table's models do to the features' energy, from ``graff analyze``.
+
+    python benchmarks/heterophily/energy.py [--runs runs/heterophily-energy] [--out energy.md]
+
+Reads ``<runs>/<dataset>-<model>/analysis/analysis.json`` as ``energy.sh`` leaves them (split 0
+of each shipped config, analysed by ``graff analyze``) and writes a Markdown table, its JSON
+and a figure beside this script: per (graph, model) the normalised Dirichlet energy
+E^Dir(F/‖F‖) of the features entering the first step or layer and leaving the last one, its
+range along the way, the HFD limit ρ_Δ/2 (the LFD limit is 0), and for GRAFF the spectrum of
+W and the regime it predicts for the linear flow. All energies of a graph use the same Δ
+(Ā with self-loops), so the rows of one graph compare. The figure draws each trajectory
+against the fraction of the way through the model (GRAFF's steps and a baseline's layers
+differ in number). Nothing here trains or chooses: it tabulates the analyses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATASETS = ("minesweeper", "tolokers", "chameleon-filtered", "squirrel-filtered")
+MODELS = ("graff", "gcn", "sage", "gat", "gat_sep", "mlp")
+NAMES = {"graff": "GRAFF", "gcn": "GCN", "sage": "SAGE", "gat": "GAT", "gat_sep": "GAT-sep"}
+
+
+def read(runs: Path) -> list[dict[str, Any]]:
+    """One row per ``<dataset>-<model>/analysis/analysis.json`` under ``runs``, in the table's
+    order (graph, then model)."""
+    rows = []
+    for dataset in DATASETS:
+        for model in MODELS:
+            path = runs / f"{dataset}-{model}" / "analysis" / "analysis.json"
+            if path.is_file():
+                rows.append(row(json.loads(path.read_text()), dataset, model))
+    return rows
+
+
+def row(report: dict[str, Any], dataset: str, model: str) -> dict[str, Any]:
+    """The numbers the table shows, from one ``graff analyze`` report."""
+    energy = report["energy"]["normalized_dirichlet"]
+    out: dict[str, Any] = {
+        "dataset": dataset,
+        "model": model,
+        "edge_homophily": report["homophily"]["graph_edge"],
+        "adjusted_homophily": report["homophily"].get("graph_adjusted"),
+        "metric": report.get("metric", "accuracy"),
+        "test_split0": 100 * report.get("test_score", report["test_accuracy"]),
+        "energy": energy,
+        "first": energy[0],
+        "last": energy[-1],
+        "low": min(energy),
+        "high": max(energy),
+        "hfd_limit": report["measured"]["hfd_limit"],
+        "depth": f"{len(energy) - 1} layers" if "layers" in report else f"{len(energy) - 1} steps",
+    }
+    if "w_eigenvalues" in report:
+        kinds = report.get("frequency_response")
+        out |= {
+            "w_type": report["w_type"],
+            "lambda_plus": report["lambda_plus"],
+            "lambda_minus": report["lambda_minus"],
+            "predicted": report["predicted_regime"],
+            "time_dependent_w": report.get("time_dependent_w", False),
+            "channels": None if kinds is None else (kinds["low_pass"], kinds["high_pass"]),
+        }
+    return out
+
+
+def _h(r: dict[str, Any]) -> str:
+    """The graph's adjusted homophily (its edge homophily where the analysis has none)."""
+    if r.get("adjusted_homophily") is None:
+        return f"edge {r['edge_homophily']:.2f}"
+    return f"{r['adjusted_homophily']:.2f}".replace("-0.00", "0.00")
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| graph (adjusted homophily) | model | test, split 0 | depth | E(F/‖F‖) in → out "
+        "| range along the way | HFD limit ρ_Δ/2 | GRAFF: W, λ₊ / \\|λ₋\\| "
+        "| predicted (linear flow) | channels falling / rising with frequency |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        metric = "ROC-AUC" if r["metric"] == "roc_auc" else "accuracy"
+        graff = ("—", "—", "—")
+        if "w_type" in r:
+            w = r["w_type"] + (", one per step (first shown)" if r["time_dependent_w"] else "")
+            ch = "—" if r["channels"] is None else f"{r['channels'][0]} / {r['channels'][1]}"
+            graff = (
+                f"{w}, {r['lambda_plus']:.2f} / {r['lambda_minus']:.2f}",
+                r["predicted"],
+                ch,
+            )
+        lines.append(
+            f"| {r['dataset']} ({_h(r)}) | {NAMES.get(r['model'], r['model'])} "
+            f"| {r['test_split0']:.2f} {metric} | {r['depth']} "
+            f"| {r['first']:.3f} → {r['last']:.3f} | {r['low']:.3f}–{r['high']:.3f} "
+            f"| {r['hfd_limit']:.3f} | {graff[0]} | {graff[1]} | {graff[2]} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
+    """One panel per graph: each model's normalised energy against the fraction of the way
+    through it, with the graph's HFD limit."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    graphs = [d for d in DATASETS if any(r["dataset"] == d for r in rows)]
+    if not graphs:
+        return None
+    fig, axes = plt.subplots(
+        1, len(graphs), figsize=(3.4 * len(graphs), 3.4), layout="constrained", squeeze=False
+    )
+    for ax, dataset in zip(axes[0], graphs, strict=True):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        for r in mine:
+            n = len(r["energy"]) - 1
+            xs = [k / n for k in range(n + 1)] if n else [0.0]
+            style = {"lw": 2.4, "color": "black"} if r["model"] == "graff" else {"lw": 1.2}
+            ax.plot(xs, r["energy"], marker=".", label=NAMES.get(r["model"], r["model"]), **style)
+        ax.axhline(mine[0]["hfd_limit"], color="tab:red", ls=":", lw=1, label="HFD limit")
+        ax.axhline(0.0, color="tab:blue", ls=":", lw=1, label="LFD limit")
+        ax.set_title(f"{dataset} (adjusted h = {_h(mine[0])})", fontsize=10)
+        ax.set_xlabel("fraction of the steps / layers")
+    axes[0][0].set_ylabel("normalised Dirichlet energy")
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=Path, default=Path("runs/heterophily-energy"))
+    ap.add_argument("--out", type=Path, default=HERE / "energy.md")
+    args = ap.parse_args()
+    rows = read(args.runs)
+    if not rows:
+        raise SystemExit(f"no {args.runs}/<dataset>-<model>/analysis/analysis.json: run energy.sh")
+    args.out.write_text(markdown(rows))
+    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    figure = plot(rows, args.out.with_suffix(".png"))
+    print(f"wrote {args.out}, {args.out.with_suffix('.json')}" + (f", {figure}" if figure else ""))
+
+
+if __name__ == "__main__":
+    main()

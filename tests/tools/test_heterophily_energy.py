@@ -1,0 +1,69 @@
+"""benchmarks/heterophily/energy.py: graff analyze's reports tabulated beside each other."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from graff.analyze import write_analysis
+from graff.data import load_dataset
+from graff.train import RunConfig, prepare_data, run
+from tests.tools import load_script
+
+PARAMS = {"num_nodes": 120, "num_features": 6, "num_classes": 3, "num_splits": 1, "seed": 2}
+
+
+def _tool():  # type: ignore[no-untyped-def]
+    return load_script("benchmarks/heterophily/energy.py", "heterophily_energy")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """energy.sh's layout, <runs>/<dataset>-<model>/analysis/, from two tiny csbm runs filed
+    under the names of a benchmark graph."""
+    root = tmp_path_factory.mktemp("energy")
+    data = prepare_data(load_dataset("csbm", **PARAMS))
+    for model in ("graff", "gcn"):
+        cfg = RunConfig()
+        cfg.data.dataset, cfg.data.params = "csbm", dict(PARAMS)
+        cfg.model.name, cfg.model.hidden, cfg.optim.epochs = model, 6, 5
+        out = root / f"tolokers-{model}"
+        run(cfg, data, out)
+        write_analysis(out, out=out / "analysis", plots=False)
+    return root
+
+
+def test_rows_are_the_reports_numbers(runs: Path) -> None:
+    table = _tool()
+    rows = table.read(runs)
+    assert [(r["dataset"], r["model"]) for r in rows] == [
+        ("tolokers", "graff"),
+        ("tolokers", "gcn"),
+    ]
+    for r in rows:
+        report = json.loads((runs / f"tolokers-{r['model']}/analysis/analysis.json").read_text())
+        energy = report["energy"]["normalized_dirichlet"]
+        assert r["energy"] == energy and (r["first"], r["last"]) == (energy[0], energy[-1])
+        assert r["low"] == min(energy) and r["high"] == max(energy)
+        assert r["test_split0"] == pytest.approx(100 * report["test_score"])
+        assert r["adjusted_homophily"] == report["homophily"]["graph_adjusted"]
+    graff, gcn = rows
+    assert graff["predicted"] in {"LFD", "HFD", "undetermined"} and "predicted" not in gcn
+    assert gcn["depth"] == "2 layers" and graff["depth"].endswith(" steps")
+    md = table.markdown(rows).splitlines()
+    assert len(md) == 4 and md[2].startswith("| tolokers (") and "| GRAFF |" in md[2]
+    assert "| GCN |" in md[3] and md[3].endswith("| — | — | — |")
+
+
+def test_main_writes_the_table_json_and_figure(runs: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "energy.md"
+    monkeypatch.setattr("sys.argv", ["energy.py", "--runs", str(runs), "--out", str(out)])
+    _tool().main()
+    assert out.read_text().count("\n") == 4
+    assert len(json.loads(out.with_suffix(".json").read_text())) == 2
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.setattr("sys.argv", ["energy.py", "--runs", str(tmp_path / "none")])
+    with pytest.raises(SystemExit, match=r"run energy\.sh"):
+        _tool().main()
