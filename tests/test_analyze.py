@@ -96,6 +96,19 @@ def test_cli_writes_report_and_plots(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "predicted regime" in capsys.readouterr().out
 
 
+def test_cli_takes_threads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--threads N` as every other command takes it ("unrecognized arguments" before)."""
+    out = _train(tmp_path)
+    before = torch.get_num_threads()
+    try:
+        assert main(["analyze", str(out), "--threads", "1", "--no-plots"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert main(["analyze", str(out), "--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err
+
+
 def test_refuses_a_model_without_layers_and_a_missing_split(tmp_path: Path) -> None:
     """A model whose layers cannot be found (APPNP: one propagation, no list of layers) or a
     split without a model is a clear RunDirError (exit 2 in the CLI)."""

@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--split", type=int, default=0, help="which split's model (default 0)")
     a.add_argument("--out", help="output folder (default RUN_DIR/analysis)")
     a.add_argument("--no-plots", action="store_true", help="write JSON and text only")
+    a.add_argument("--threads", type=worker_count, help="torch CPU threads (default: torch's)")
     a.add_argument(
         "--data-dir",
         help="raw-data folder; for a run on your own .npz, the file or its folder if it has moved",
