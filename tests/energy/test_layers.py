@@ -67,6 +67,10 @@ def test_bad_models_and_layers_are_named() -> None:
     x = torch.randn(6, 3)
     with pytest.raises(ValueError, match=r"NoList has no torch\.nn\.ModuleList .* pass layers="):
         layer_energies(NoList(), x, EDGES)
+    from graff.nn import GRAFF
+
+    with pytest.raises(ValueError, match=r"GRAFF has no .*EnergyTrajectory\(edge_index, num"):
+        layer_energies(GRAFF(3, 4, 2), x, EDGES)  # its steps are recorded by a callback
     with pytest.raises(ValueError, match="none of the layers ran"):
         layer_energies(NoList(), x, EDGES, layers=[nn.Linear(3, 2)])
     with pytest.raises(ValueError, match=r"non-empty sequence of torch\.nn\.Module"):

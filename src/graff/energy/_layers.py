@@ -10,6 +10,7 @@ with the layer index where GRAFF has its time.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,9 +37,15 @@ def model_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     for name, child in model.named_children():
         if isinstance(child, nn.ModuleList) and len(child) > 0:
             return [(f"{name}.{i}", layer) for i, layer in enumerate(child)]
+    hint = (
+        "; its forward takes a callback: pass graff.energy.EnergyTrajectory(edge_index, "
+        "num_nodes) as callback= to record every step"
+        if "callback" in inspect.signature(model.forward).parameters
+        else ""
+    )
     raise ValueError(
         f"{type(model).__name__} has no torch.nn.ModuleList of layers at its top level; pass "
-        "layers=[...] (the modules whose outputs to measure, in the order they run)"
+        f"layers=[...] (the modules whose outputs to measure, in the order they run){hint}"
     )
 
 
