@@ -7,8 +7,9 @@ of each shipped config, analysed by ``graff analyze``) and writes a Markdown tab
 and a figure beside this script: per (graph, model) the normalised Dirichlet energy
 E^Dir(F/‖F‖) of the features entering the first step or layer and leaving the last one, its
 range along the way, the HFD limit ρ_Δ/2 (the LFD limit is 0), and for GRAFF the spectrum of
-W and the regime it predicts for the linear flow. All energies of a graph use the same Δ
-(Ā with self-loops), so the rows of one graph compare. The figure draws each trajectory
+W and the regime it predicts for the linear flow. Each energy uses the Δ = I − Ā of the Ā
+its model applies (with or without self-loops, as its config says: the HFD limit column
+differs where they differ), so the figure divides each by its HFD limit and draws it
 against the fraction of the way through the model (GRAFF's steps and a baseline's layers
 differ in number). Nothing here trains or chooses: it tabulates the analyses.
 """
@@ -103,9 +104,20 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+COLORS = {
+    "graff": "black",
+    "gcn": "tab:blue",
+    "sage": "tab:orange",
+    "gat": "tab:green",
+    "gat_sep": "tab:red",
+    "mlp": "tab:gray",
+}
+
+
 def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """One panel per graph: each model's normalised energy against the fraction of the way
-    through it, with the graph's HFD limit."""
+    """One panel per graph: each model's normalised energy as a fraction of its HFD limit
+    (0: the LFD limit, 1: the HFD limit ρ_Δ/2 of the Ā it applies, so that models with and
+    without self-loops compare) against the fraction of the way through it."""
     try:
         import matplotlib
 
@@ -117,21 +129,38 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     if not graphs:
         return None
     fig, axes = plt.subplots(
-        1, len(graphs), figsize=(3.4 * len(graphs), 3.4), layout="constrained", squeeze=False
+        1,
+        len(graphs),
+        figsize=(3.3 * len(graphs), 3.6),
+        layout="constrained",
+        squeeze=False,
+        sharey=True,
     )
     for ax, dataset in zip(axes[0], graphs, strict=True):
         mine = [r for r in rows if r["dataset"] == dataset]
         for r in mine:
             n = len(r["energy"]) - 1
             xs = [k / n for k in range(n + 1)] if n else [0.0]
-            style = {"lw": 2.4, "color": "black"} if r["model"] == "graff" else {"lw": 1.2}
-            ax.plot(xs, r["energy"], marker=".", label=NAMES.get(r["model"], r["model"]), **style)
-        ax.axhline(mine[0]["hfd_limit"], color="tab:red", ls=":", lw=1, label="HFD limit")
-        ax.axhline(0.0, color="tab:blue", ls=":", lw=1, label="LFD limit")
+            ys = [v / r["hfd_limit"] for v in r["energy"]]
+            ax.plot(
+                xs,
+                ys,
+                marker=".",
+                lw=2.4 if r["model"] == "graff" else 1.2,
+                color=COLORS.get(r["model"]),
+                label=NAMES.get(r["model"], r["model"]),
+            )
+        ax.axhline(1.0, color="tab:red", ls=":", lw=1)
+        ax.axhline(0.0, color="tab:blue", ls=":", lw=1)
+        ax.set_ylim(-0.05, 1.05)
         ax.set_title(f"{dataset} (adjusted h = {_h(mine[0])})", fontsize=10)
         ax.set_xlabel("fraction of the steps / layers")
-    axes[0][0].set_ylabel("normalised Dirichlet energy")
-    axes[0][-1].legend(fontsize=7, loc="best")
+    axes[0][0].set_ylabel("E(F/‖F‖) ÷ ρ_Δ/2  (0: LFD limit, 1: HFD limit)")
+    handles = {}
+    for ax in axes[0]:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="outside right center", fontsize=8)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

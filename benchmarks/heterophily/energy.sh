@@ -17,6 +17,6 @@ for pair in $pairs; do
     graff train --dataset "$ds" --model "$model" --set 'data.splits=[0]' --threads 1 \
       --no-progress --overwrite --out "$out"
   fi
-  graff analyze "$out" --no-plots --out "$out/analysis" > /dev/null
+  graff analyze "$out" --no-plots --threads 1 --out "$out/analysis" > /dev/null
   echo "== $model on $ds: $out/analysis/analysis.json"
 done
