@@ -410,6 +410,9 @@ def tune(
         pruner=pruner,
         flags={"final": final, "base_trial": base_trial, "plots": plots},
     )
+    # NumPy integers pass the checks; the study's record and best.yaml take Python ints
+    trials, jobs, threads, sampler_seed = int(trials), int(jobs), int(threads), int(sampler_seed)
+    final, base_trial, plots = bool(final), bool(base_trial), bool(plots)
     base, base_source = _base_config(dataset, model, base_config, overrides, data_params, seed)
     space_ = _resolve_space(space, model, base.model.block)
     space_.check_base(base, base_source)
