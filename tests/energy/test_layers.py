@@ -49,6 +49,9 @@ def test_layers_and_the_laplacian_can_be_chosen() -> None:
     with torch.no_grad():
         logits = model.eval()(x, EDGES)
     assert len(only_last) == 2  # the last layer's input, then its output: the logits
+    one = layer_energies(model, x, EDGES, layers=model.convs[1], self_loops=False)
+    assert one.normalized == only_last.normalized  # one module is the one layer
+    assert len(layer_energies(model, x, EDGES, layers=model.convs)) == 3  # a ModuleList
     assert only_last.normalized[1] == pytest.approx(_energy(logits, self_loops=False))
     # sparse CSR features (as graff feeds bag-of-words graphs) are measured as their values
     sparse = layer_energies(model, x.to_sparse_csr(), EDGES)
@@ -71,6 +74,11 @@ def test_bad_models_and_layers_are_named() -> None:
 
     with pytest.raises(ValueError, match=r"GRAFF has no .*EnergyTrajectory\(edge_index, num"):
         layer_energies(GRAFF(3, 4, 2), x, EDGES)  # its steps are recorded by a callback
+    nan = x.clone()
+    nan[2, 1] = float("nan")
+    for bad in (nan, nan.to_sparse_csr()):  # every energy would be NaN, silently
+        with pytest.raises(ValueError, match=r"x has NaN or infinite entries.*nan_to_num"):
+            layer_energies(GCN(3, 4, 2), bad, EDGES)
     with pytest.raises(ValueError, match="none of the layers ran"):
         layer_energies(NoList(), x, EDGES, layers=[nn.Linear(3, 2)])
     with pytest.raises(ValueError, match=r"non-empty sequence of torch\.nn\.Module"):

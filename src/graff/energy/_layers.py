@@ -68,7 +68,7 @@ def layer_energies(
     edge_index: Any,
     *,
     edge_weight: Tensor | None = None,
-    layers: Sequence[nn.Module] | None = None,
+    layers: Sequence[nn.Module] | nn.Module | None = None,
     self_loops: bool = True,
 ) -> EnergyTrajectory:
     """The Dirichlet energy E^Dir(F) and its normalised form E^Dir(F/‖F‖) of the features
@@ -78,8 +78,9 @@ def layer_energies(
         model: called as ``model(x, edge_index[, edge_weight])``; run once in eval mode
             without gradients (its training flag is restored).
         x, edge_index, edge_weight: the graph, as the model takes it.
-        layers: the modules to measure, in the order they run (default :func:`model_layers`).
-            A module called more than once is recorded at each call.
+        layers: the modules to measure, in the order they run (default :func:`model_layers`),
+            an ``nn.ModuleList``, or one module. A module called more than once is recorded
+            at each call.
         self_loops: Δ = I − Ā with Ā's self-loops (default True, the operator a GCN applies)
             or without (the paper's Δ).
 
@@ -87,11 +88,22 @@ def layer_energies(
         An :class:`~graff.energy.EnergyTrajectory` whose steps and times are the layer indices.
     """
     check_flags(self_loops=self_loops)
-    chosen = [m for _, m in model_layers(model)] if layers is None else list(layers)
+    if layers is None:
+        chosen = [m for _, m in model_layers(model)]
+    elif isinstance(layers, nn.Module) and not isinstance(layers, nn.ModuleList):
+        chosen = [layers]  # one module: the one layer measured
+    else:
+        chosen = list(layers)
     if not chosen or not all(isinstance(m, nn.Module) for m in chosen):
         raise ValueError("layers must be a non-empty sequence of torch.nn.Module")
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor of node features, got {type(x).__name__}")
+    values = x.values() if x.layout == torch.sparse_csr else x
+    if values.is_floating_point() and not bool(torch.isfinite(values).all()):
+        raise ValueError(
+            "x has NaN or infinite entries: every layer's energy would be NaN; clean the "
+            "features first (e.g. torch.nan_to_num(x))"
+        )
     record = EnergyTrajectory(edge_index, x.size(0), self_loops=self_loops)
 
     def before(module: nn.Module, args: tuple[Any, ...]) -> None:
