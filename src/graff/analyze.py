@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from graff._io import atomic_write
 from graff.data import PreparedData
@@ -132,8 +132,9 @@ def _graff_terms(
 
 def _layer_trajectory(
     model: nn.Module, cfg: Any, prepared: PreparedData, self_loops: bool, run_dir: Path
-) -> tuple[EnergyTrajectory, list[str]]:
-    """The energy of any other model after each of its layers (:func:`layer_energies`)."""
+) -> tuple[EnergyTrajectory, list[str], Tensor]:
+    """The energy of any other model after each of its layers (:func:`layer_energies`), the
+    layers' names and the logits of that same forward pass (one pass, not two)."""
     try:
         names = [name for name, _ in model_layers(model)]
     except ValueError:
@@ -143,8 +144,13 @@ def _layer_trajectory(
             "measure the modules you choose with graff.energy.layer_energies(model, x, "
             "edge_index, layers=[...]) on graff.load_run(RUN_DIR).model(0)"
         ) from None
-    trajectory = layer_energies(model, prepared.x, prepared.edge_index, self_loops=self_loops)
-    return trajectory, names
+    outputs: list[Tensor] = []
+    handle = model.register_forward_hook(lambda module, args, out: outputs.append(out))
+    try:
+        trajectory = layer_energies(model, prepared.x, prepared.edge_index, self_loops=self_loops)
+    finally:
+        handle.remove()
+    return trajectory, names, outputs[-1]
 
 
 def analyze_run(
@@ -170,9 +176,7 @@ def analyze_run(
             logits = model(prepared.x, ei, callback=trajectory)
         terms, response = _graff_terms(model, cfg, rho)
     else:
-        trajectory, names = _layer_trajectory(model, cfg, prepared, self_loops, run_dir)
-        with torch.no_grad():
-            logits = model(prepared.x, ei)
+        trajectory, names, logits = _layer_trajectory(model, cfg, prepared, self_loops, run_dir)
         terms = {"layers": names}
     measured = measured_regime(trajectory, rho)
     pred = logits.argmax(dim=-1)
