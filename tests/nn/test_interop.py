@@ -160,7 +160,11 @@ def test_onnx_export(tmp_path: object) -> None:
     """ONNX export of GRAFF (needs the optional onnx package; skipped without it)."""
     pytest.importorskip("onnx")
     model = GRAFF(P, 4, K).eval()
-    torch.onnx.export(model, (_x().float(), EI), str(tmp_path) + "/graff.onnx")  # type: ignore[operator]
+    path = str(tmp_path) + "/graff.onnx"
+    torch.onnx.export(model, (_x().float(), EI), path)  # type: ignore[operator]
+    import onnx
+
+    onnx.checker.check_model(onnx.load(path))  # a well-formed graph, not only a file
 
 
 DEVICES = ["cpu"] + (["cuda:0"] if torch.cuda.is_available() else [])

@@ -337,7 +337,8 @@ def test_out_of_range(item: str, key: str) -> None:
 
 def test_dropout_just_below_one_is_valid() -> None:
     """Dropout 0.99 is a valid probability (the bound is exclusive only at 1)."""
-    _override("model.dropout=0.99", "model.input_dropout=0").validate()
+    cfg = _override("model.dropout=0.99", "model.input_dropout=0").validate()
+    assert (cfg.model.dropout, cfg.model.input_dropout) == (0.99, 0.0)
 
 
 def test_unknown_w_type_lists_valid_ones() -> None:
