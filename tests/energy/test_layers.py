@@ -27,6 +27,10 @@ def test_each_layer_is_measured_on_what_it_gives() -> None:
     x = torch.randn(6, 3)
     record = layer_energies(model, x, EDGES)
     assert model.training  # run in eval mode (no dropout), then put back
+    model.blocks[1].eval()  # a part frozen in eval mode stays so
+    layer_energies(model, x, EDGES)
+    assert model.training and not model.blocks[1].training and model.blocks[0].training
+    model.train()
     assert all(not b._forward_hooks and not b._forward_pre_hooks for b in model.blocks)
     assert record.steps == [0, 1, 2, 3] and record.times == [0.0, 1.0, 2.0, 3.0]
     model.eval()
@@ -85,6 +89,8 @@ def test_bad_models_and_layers_are_named() -> None:
         layer_energies(NoList(), x, EDGES, layers=[])
     with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module, got str"):
         model_layers("gcn")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module, got str"):
+        layer_energies("gcn", x, EDGES, layers=[NoList().lin])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="self_loops must be True or False"):
         layer_energies(NoList(), x, EDGES, layers=[NoList().lin], self_loops="no")  # type: ignore[arg-type]
 

@@ -76,7 +76,7 @@ def layer_energies(
 
     Args:
         model: called as ``model(x, edge_index[, edge_weight])``; run once in eval mode
-            without gradients (its training flag is restored).
+            without gradients (each submodule's training flag is restored).
         x, edge_index, edge_weight: the graph, as the model takes it.
         layers: the modules to measure, in the order they run (default :func:`model_layers`),
             an ``nn.ModuleList``, or one module. A module called more than once is recorded
@@ -88,6 +88,8 @@ def layer_energies(
         An :class:`~graff.energy.EnergyTrajectory` whose steps and times are the layer indices.
     """
     check_flags(self_loops=self_loops)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if layers is None:
         chosen = [m for _, m in model_layers(model)]
     elif isinstance(layers, nn.Module) and not isinstance(layers, nn.ModuleList):
@@ -116,7 +118,7 @@ def layer_energies(
 
     handles = [chosen[0].register_forward_pre_hook(before)]
     handles += [m.register_forward_hook(after) for m in chosen]
-    training = model.training
+    modes = [(module, module.training) for module in model.modules()]
     try:
         model.eval()
         with torch.no_grad():
@@ -124,7 +126,8 @@ def layer_energies(
     finally:
         for handle in handles:
             handle.remove()
-        model.train(training)
+        for module, training in modes:  # each as it was (a frozen part stays in eval)
+            module.training = training
     if len(record) == 0:
         raise ValueError(
             "none of the layers ran in the model's forward pass; pass layers=[...] that it calls"
