@@ -14,6 +14,7 @@ from graff.data import (
     GraphDataError,
     graph_stats,
     load_dataset,
+    prepare_data,
     row_normalize,
     validate_graph,
 )
@@ -185,6 +186,25 @@ def test_row_normalize() -> None:
     out = row_normalize(x)
     assert out.tolist() == [[0.25, 0.75], [0.0, 0.0], [0.5, 0.5]]
     assert torch.equal(x, torch.tensor([[1.0, 3.0], [0.0, 0.0], [2.0, 2.0]]))
+
+
+def test_row_normalize_refuses_signed_features_and_non_matrices() -> None:
+    """Signed rows were divided by sums near zero (a row [1, -1.001] became [-1000, 1001])
+    and a vector was divided by its total: both refused, naming what to do."""
+    signed = torch.tensor([[1.0, -1.001], [2.0, 2.0], [0.5, 0.5]])
+    with pytest.raises(GraphDataError, match=r"negative entries in 1 of 3 rows \(min -1\.001\)"):
+        row_normalize(signed)
+    with pytest.raises(GraphDataError, match=r"data\.normalize_features=false"):
+        row_normalize(signed)
+    with pytest.raises(GraphDataError, match=r"x \[N, F\] \(one row per node\), got shape \(5,\)"):
+        row_normalize(torch.ones(5))
+    graph = _path_graph(6)
+    graph.x = torch.randn(6, 3)
+    graph.x[0, 0] = -1.0  # at least one negative entry
+    part = torch.arange(6) // 2  # two nodes each (both classes) for train, validation, test
+    graph.train_mask, graph.val_mask, graph.test_mask = part == 0, part == 1, part == 2
+    with pytest.raises(GraphDataError, match="needs non-negative features"):
+        prepare_data(graph, normalize_features=True)
 
 
 def test_user_npz_edges_and_random_splits(tmp_path: Path) -> None:

@@ -253,11 +253,14 @@ def test_splits_are_integers_and_a_pyg_graph_is_prepared_as_the_run_prepared_its
     """``evaluate("0")`` said "has no split 0"; a raw PyG graph given to ``evaluate`` was
     scored without the run's feature normalisation (a silently different number); a graph
     with fewer splits than k failed on an index."""
-    cfg = _cfg(**PARAMS)
+    raw = csbm(**PARAMS)
+    raw.x = raw.x.abs()  # row normalisation takes non-negative features
+    _npz(tmp_path / "g.npz", prepare_data(raw))
+    cfg = _cfg(f"npz:{tmp_path / 'g.npz'}")
     cfg.data.normalize_features = True
     cfg.optim.epochs = 60  # a model that has learnt something, for the scores to differ
     out = tmp_path / "run"
-    summary = run(cfg, prepare_data(csbm(**PARAMS), normalize_features=True), out)
+    summary = run(cfg, prepare_data(raw, normalize_features=True), out)
     loaded = load_run(out)
     for bad in ("0", 1.0, True, torch.tensor(1.0)):
         with pytest.raises(TypeError, match=r"a split is an integer, one of \[0, 1, 2\]"):
@@ -265,7 +268,6 @@ def test_splits_are_integers_and_a_pyg_graph_is_prepared_as_the_run_prepared_its
         with pytest.raises(TypeError, match="a split is an integer"):
             loaded.history(bad)  # type: ignore[arg-type]
     assert loaded.evaluate(np.int64(1)) == loaded.evaluate(1)  # type: ignore[arg-type]
-    raw = csbm(**PARAMS)
     scores = loaded.evaluate(1, raw)
     assert scores == loaded.evaluate(1) and scores["test"] == pytest.approx(summary.test[1])
     assert loaded.evaluate(1, prepare_data(raw)) != scores  # normalisation changes the scores

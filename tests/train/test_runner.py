@@ -523,6 +523,7 @@ def test_run_takes_a_loaded_graph_and_prepares_it_as_the_config_says() -> None:
     from graff.train import fit_split, fit_splits
 
     graph = csbm(num_nodes=90, num_classes=3, num_features=6, num_splits=2, seed=7)
+    graph.x = graph.x.abs()  # row normalisation takes non-negative features
     cfg = _cfg()
     cfg.data.normalize_features = True
     prepared = prepare_data(graph, normalize_features=True)

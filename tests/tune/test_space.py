@@ -212,3 +212,22 @@ def test_a_space_that_cannot_run_on_the_base_config_is_refused():
     base.model.block = "residual"
     with pytest.raises(SpaceError, match=r"model\.params\.attention_dropout"):
         plain.check_base(base, "mine")
+
+
+def test_row_normalisation_leaves_the_space_of_a_graph_with_signed_features():
+    """Row normalisation refuses negative features: a search drawing it on such a graph
+    failed in half its trials (each counted). The space drops it there, and only there."""
+    import torch
+
+    space = default_space("graff")
+    assert "data.normalize_features" in space.keys
+    kept, note = space.for_features(torch.rand(5, 3))  # non-negative: searched as before
+    assert kept is space and note is None
+    signed = torch.rand(5, 3)
+    signed[2, 1] = -0.5
+    dropped, note = space.for_features(signed)
+    assert note is not None and "negative entries" in note
+    assert dropped.keys == [k for k in space.keys if k != "data.normalize_features"]
+    assert dropped.source == space.source and dropped.model == space.model
+    only_false = parse_space({"data.normalize_features": [False], "model.hidden": [8]})
+    assert only_false.for_features(signed) == (only_false, None)  # nothing to drop

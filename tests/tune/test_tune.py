@@ -550,6 +550,10 @@ def test_the_base_config_is_the_one_graff_train_runs(tmp_path, fake_fit, npz_gra
     (first,) = study.trials  # trial 0: the base config at the space's keys
     assert first.user_attrs.get("base_config") is True
     point = default_space(model).point_of(want)
+    # the graph's features are signed: row normalisation is not searched (for_features)
+    assert point.pop("data.normalize_features") is False
+    assert "data.normalize_features" not in first.params
+    assert any("normalize_features is not searched" in n for n in res.notes)
     assert point and {k: first.params[k] for k in point} == point
     chosen = json.loads(json.dumps(config_to_dict(res.best_config)))  # the base itself
     assert {k: v for k, v in chosen.items() if k != "provenance"} == expected

@@ -33,15 +33,33 @@ def row_normalize(x: Tensor) -> Tensor:
     """Scale each row of ``x`` to sum to one; all-zero rows stay zero.
 
     Args:
-        x: features ``[N, F]`` (non-negative in the usual bag-of-words case).
+        x: non-negative features ``[N, F]`` (counts, bag-of-words, one-hot).
 
     Returns:
         A new tensor of the same shape and dtype.
+
+    Raises:
+        GraphDataError: ``x`` is no matrix, or has negative entries: a row of signed numbers
+            can sum to (nearly) zero, and dividing by that sum flips or explodes the row.
     """
     if not isinstance(x, Tensor):
         raise TypeError(
             f"row_normalize takes node features x [N, F] as a torch.Tensor, got "
             f"{type(x).__name__}" + ("; pass data.x" if hasattr(x, "x") else "")
+        )
+    if x.dim() != 2:
+        raise GraphDataError(
+            f"row_normalize takes node features x [N, F] (one row per node), got shape "
+            f"{tuple(x.shape)}"
+        )
+    negative = x < 0
+    if bool(negative.any()):
+        rows = int(negative.any(dim=1).sum())
+        raise GraphDataError(
+            f"row normalisation divides each feature row by its sum, which needs non-negative "
+            f"features (counts, bag-of-words, one-hot); x has negative entries in {rows} of "
+            f"{x.size(0)} rows (min {float(x.min()):.4g}): keep the features as they are "
+            "(data.normalize_features=false), or shift them to be non-negative first"
         )
     s = x.sum(dim=-1, keepdim=True)
     s = torch.where(s == 0, torch.ones_like(s), s)

@@ -77,7 +77,7 @@ class DataConfig:
     #: keyword parameters of the dataset (e.g. ``{homophily: 0.3}`` for csbm / syn-cora).
     params: dict[str, Any] = field(default_factory=dict)
     #: divide each feature row by its sum (the paper's stated protocol; the public code's
-    #: loaders skip it, so the shipped configs say which they use).
+    #: loaders skip it, so the shipped configs say which they use); non-negative features only.
     normalize_features: bool = False
     #: run only these split indices (default: all splits of the dataset).
     splits: list[int] | None = None

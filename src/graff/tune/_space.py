@@ -188,6 +188,21 @@ class SearchSpace:
         for p in self.params:
             _check_values(p, model, self.source, fixed, base=base, base_source=base_source)
 
+    def for_features(self, x: Any) -> tuple[SearchSpace, str | None]:
+        """This space for a graph with node features ``x``, and a note where it changed:
+        ``data.normalize_features`` leaves the search where ``x`` has negative entries (row
+        normalisation refuses them, so each trial drawing it would fail and still count)."""
+        drawn = [p for p in self.params if p.key == "data.normalize_features"]
+        if not drawn or True not in drawn[0].candidates() or not bool((x < 0).any()):
+            return self, None
+        note = (
+            "data.normalize_features is not searched: the features have negative entries, "
+            "and row normalisation needs non-negative ones (each trial keeps the base config's "
+            "false)"
+        )
+        kept = tuple(p for p in self.params if p.key != "data.normalize_features")
+        return dataclasses.replace(self, params=kept), note
+
     def sample(self, trial: Any) -> dict[str, Any]:
         """One value per key, drawn from an Optuna trial."""
         return {p.key: p.suggest(trial) for p in self.params}

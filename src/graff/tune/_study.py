@@ -447,6 +447,10 @@ def tune(
     for note in backend.notable_notes(data.notes):  # what the loader repaired or noticed
         log.warning("data: %s", note)
     split_list = resolve_splits(splits, data)
+    space_, note = space_.for_features(data.x)
+    if note is not None:
+        log.warning("space: %s", note)
+        notes.append(note)
     out.mkdir(parents=True, exist_ok=True)
     epochs = [base.optim.epochs]
     for p in space_.params:
