@@ -122,6 +122,20 @@ def test_refuses_a_model_without_layers_and_a_missing_split(tmp_path: Path) -> N
     assert main(["analyze", str(tmp_path / "nowhere")]) == 2
 
 
+def test_refuses_a_checkpoint_that_is_not_the_splits_own(tmp_path: Path) -> None:
+    """Split 1's checkpoint copied over split 0's fits the config, and was analysed as split
+    0's; the split's record and checksum are now checked, as load_run checks them."""
+    run_dir = _train(tmp_path)
+    analyze_run(run_dir, split=0)  # intact: reported
+    (run_dir / "split_0.pt").write_bytes((run_dir / "split_1.pt").read_bytes())
+    with pytest.raises(RunDirError, match=r"split_0\.pt is damaged \(its sha256 differs"):
+        analyze_run(run_dir, split=0)
+    assert analyze_run(run_dir, split=1)[0]["split"] == 1  # the other split is intact
+    (run_dir / "split_1.json").unlink()
+    with pytest.raises(RunDirError, match=r"split_1\.json is missing or damaged; train the run"):
+        analyze_run(run_dir, split=1)
+
+
 def test_any_other_model_is_measured_layer_by_layer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -43,6 +43,7 @@ from graff.nn import GRAFF
 from graff.train import build_model
 from graff.train.fit import score
 from graff.train.load import read_run_config, run_data
+from graff.train.rundir import read_split
 
 __all__ = ["analyze_run", "text_report", "write_analysis"]
 
@@ -52,7 +53,9 @@ def _load_run(
 ) -> tuple[Any, Path, PreparedData]:
     """The run's config, split ``split``'s checkpoint and the data the run was trained on
     (found as :func:`graff.train.load.run_data` finds it: ``data_dir``, else where the run
-    recorded it; a user graph by its absolute path and sha256)."""
+    recorded it; a user graph by its absolute path and sha256). The split's record and
+    checkpoint must be intact (:func:`graff.train.rundir.read_split`); the run need not have
+    finished its other splits."""
     cfg, meta = read_run_config(run_dir)
     weights = run_dir / f"split_{split}.pt"
     if not weights.is_file():
@@ -61,6 +64,9 @@ def _load_run(
             f"{run_dir} has no trained model for split {split}; available splits: "
             + (", ".join(done) if done else "none (the run has not finished a split)")
         )
+    # The split's record and the checksum of its checkpoint, as load_run checks them: a
+    # checkpoint copied from another split or edited would otherwise be analysed silently.
+    read_split(run_dir, split)
     return cfg, weights, run_data(cfg, meta.get("data_source"), data_dir, run_dir)
 
 

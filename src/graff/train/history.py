@@ -9,7 +9,7 @@ from graff.errors import RunDirError
 __all__ = ["OVERWRITE", "History"]
 
 #: the fix for a damaged run file, in every message about one
-OVERWRITE = "pass --overwrite to train the run again"
+OVERWRITE = "train the run again (graff train --overwrite, or graff.train.run(..., overwrite=True))"
 _PARTS = ("train", "val", "test")
 
 

@@ -19,6 +19,7 @@ from graff.data import PreparedData, prepare_data, user_npz_path
 from graff.errors import ConfigError, RunDirError
 from graff.train.config import RunConfig, config_from_dict
 from graff.train.fit import evaluate
+from graff.train.history import OVERWRITE
 from graff.train.models import build_model
 from graff.train.rundir import History, read_config_yaml, read_split, read_summary
 from graff.train.runner import load_prepared, model_features, split_indices
@@ -204,8 +205,7 @@ class LoadedRun:
                 model.load_state_dict(state)
             except Exception as err:  # not this config's checkpoint
                 raise RunDirError(
-                    f"{file} does not fit the run's config ({type(err).__name__}); "
-                    "rerun with --overwrite to train the run again"
+                    f"{file} does not fit the run's config ({type(err).__name__}); {OVERWRITE}"
                 ) from None
             self._models[k] = model.eval()
         return self._models[k]

@@ -219,7 +219,7 @@ def read_summary(run_dir: str | Path, *, verify: bool = True) -> dict[str, Any]:
         )
     rec, damage = _damage(run_dir)
     if rec is None or (verify and damage is not None):
-        raise RunDirError(f"{run_dir}: {damage}; rerun with --overwrite to train the run again")
+        raise RunDirError(f"{run_dir}: {damage}; {_OVERWRITE}")
     return dict(rec)
 
 
