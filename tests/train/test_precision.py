@@ -172,6 +172,27 @@ def test_every_model_trains_in_bf16(name: str, block: str, data: PreparedData) -
     assert res.val > 0.5
 
 
+@pytest.mark.parametrize(("name", "block"), _cases(), ids=lambda v: str(v))
+def test_a_model_cast_to_bf16_on_the_cpu_runs_or_names_autocast(
+    name: str, block: str, data: PreparedData
+) -> None:
+    """model.to(torch.bfloat16) outside autocast reached PyTorch's CPU sparse kernels, which
+    have no bfloat16 version (a NotImplementedError or RuntimeError naming an MKL routine):
+    each model now runs (no sparse product: MLPs) or says to use autocast instead."""
+    cfg = ModelConfig(name=name, hidden=16)
+    if block == "residual":
+        cfg.block = "residual"
+    model = build_model(cfg, data.x.size(1), 3).to(torch.bfloat16).eval()
+    x = data.x.to(torch.bfloat16)
+    try:
+        out = model(x, data.edge_index)
+    except TypeError as err:
+        assert "no kernel for them: keep the model in float32" in str(err)
+        assert "optim.precision=bf16" in str(err)
+    else:
+        assert out.dtype == torch.bfloat16 and out.shape == (x.size(0), 3)
+
+
 def _run_cfg(*overrides: str) -> RunConfig:
     cfg = RunConfig()
     cfg.model.hidden, cfg.model.T = 16, 2.0

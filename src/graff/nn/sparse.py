@@ -211,6 +211,18 @@ def edge_list(m: Tensor) -> EdgeList:
 
 
 # -- products -----------------------------------------------------------------------------------
+def _check_cpu_kernel(t: Tensor) -> None:
+    """A TypeError naming the fix where ``t`` (a sparse operator's values) is bfloat16 or
+    float16 on the CPU: PyTorch's sparse CSR products have no such kernel there (outside
+    autocast, whose products :func:`_in_float32` widens; a model cast with ``.to()``)."""
+    if t.dtype in _LOW_PRECISION and t.device.type == "cpu":
+        raise TypeError(
+            f"graff's sparse graph products got {t.dtype} on the CPU, where PyTorch has no "
+            "kernel for them: keep the model in float32 and train under torch.autocast "
+            "(graff: optim.precision=bf16, which runs these products in float32), or run on a GPU"
+        )
+
+
 def _spmm_add_forward(
     adj: Tensor, x: Tensor, base: Tensor | None, alpha: float, inplace: bool
 ) -> Tensor:
@@ -268,6 +280,7 @@ def spmm_add(
     """
     if isinstance(adj, EdgeList):
         return adj.mm_add(x, base, alpha)
+    _check_cpu_kernel(adj)
     if adj.requires_grad:
         out = torch.sparse.mm(adj, x)
         return out * alpha if base is None else base + alpha * out
@@ -430,6 +443,7 @@ def edge_values_mm(values: Tensor, x: Tensor, structure: EdgeStructure) -> Tenso
             f"values must have one entry per stored edge ({structure.col.numel()}), "
             f"got shape {tuple(values.shape)}"
         )
+    _check_cpu_kernel(values)
     return _EdgeValuesMM.apply(values, x, structure)
 
 
@@ -460,6 +474,7 @@ def edge_dot(u: Tensor, v: Tensor, structure: EdgeStructure) -> Tensor:
 
     A sampled dense–dense product: no [E, d] gather is materialised, forward or backward.
     """
+    _check_cpu_kernel(u)
     return _EdgeDot.apply(u.contiguous(), v.contiguous(), structure)
 
 
