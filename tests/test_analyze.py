@@ -136,6 +136,77 @@ def test_refuses_a_checkpoint_that_is_not_the_splits_own(tmp_path: Path) -> None
         analyze_run(run_dir, split=1)
 
 
+@pytest.mark.parametrize("name", ["grand", "cgnn", "pde_gcn"])
+def test_a_continuous_model_is_measured_along_its_ode(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GRAND, CGNN and PDE-GCN_D runs were refused (no list of layers): their energy is now
+    recorded at t = 0, τ, …, T along the solve, with the paper's "never HFD" proposition and,
+    for CGNN and PDE-GCN_D, what their explicit Euler step does at graph frequency ρ_Δ."""
+    from graff.energy import normalized_dirichlet_energy, spectral_radius
+
+    out = _train(tmp_path, name)
+    report, model, response = analyze_run(out, split=0)
+    assert response is None and "layers" not in report and "w_eigenvalues" not in report
+    assert report["ode"] == {"method": "euler", "T": 2.5, "step_size": 0.5}
+    assert report["energy"]["times"] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    assert report["predicted_regime"] == "never HFD"
+    d = prepare_data(load_dataset("csbm", **PARAMS))
+    with torch.no_grad():
+        f0 = model.encoder(d.x)
+        direct = normalized_dirichlet_energy(f0.double(), d.edge_index, self_loops=True)
+    assert report["energy"]["normalized_dirichlet"][0] == pytest.approx(float(direct))
+    summary = json.loads((out / "summary.json").read_text())
+    assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][0])
+    rho = spectral_radius(d.edge_index, d.x.size(0), self_loops=True)
+    assert report["rho_delta"] == pytest.approx(rho)
+    step = report.get("euler_step")
+    if name == "grand":
+        assert step is None
+    else:
+        with torch.no_grad():
+            if name == "pde_gcn":
+                eig = torch.linalg.eigvalsh((model.k.t() @ model.k).double())
+                at_rho = (1 - 0.5 * rho * eig).abs().max()
+            else:
+                eig = torch.linalg.eigvalsh(model.omega().double())
+                at_rho = (1 + 0.5 * (eig - rho)).abs().max()
+        assert step["largest_at_rho"] == pytest.approx(float(at_rho))
+        hfd = step["largest_at_rho"] > step["largest_at_zero"]
+        assert step["regime"] == ("HFD" if hfd else "LFD")
+    assert main(["analyze", str(out), "--no-plots", "--out", str(tmp_path / "a")]) == 0
+    text = capsys.readouterr().out
+    assert "along its ODE at t = 0, τ, …, T (T = 2.5, τ = 0.5, solver euler)" in text
+    assert "predicted regime: never HFD (the paper's proposition" in text
+    assert ("explicit Euler step" in text) == (name != "grand")
+
+
+def test_an_euler_step_past_its_stability_limit_is_hfd_directed() -> None:
+    """The proposition is about the ODE: an explicit Euler step of PDE-GCN_D with
+    τρ_Δμ_max > 2 multiplies the top graph frequency by |1 − τρ_Δμ| > 1 and the energy
+    climbs towards the HFD limit; within the limit the step smooths, as the ODE does."""
+    from graff.analyze import _euler_step
+    from graff.energy import EnergyTrajectory, measured_regime, spectral_radius
+    from graff.nn import PDEGCND
+
+    data = prepare_data(load_dataset("csbm", **PARAMS))
+    n, ei = data.x.size(0), data.edge_index
+    rho = spectral_radius(ei, n, self_loops=True)
+    for mu, regime in ((1 / rho, "LFD"), (3 / rho, "HFD")):  # KᵀK = μI: τρ_Δμ = 1, then 3
+        torch.manual_seed(0)
+        model = PDEGCND(8, 6, 3, T=30.0, step_size=1.0).eval()
+        with torch.no_grad():
+            model.k.copy_(mu**0.5 * torch.eye(6))
+        step = _euler_step(model, rho)
+        assert step is not None and step["regime"] == regime
+        assert step["largest_at_rho"] == pytest.approx(abs(1 - rho * mu), abs=1e-6)
+        record = EnergyTrajectory(ei, n, self_loops=True)
+        with torch.no_grad():
+            model(data.x, ei, callback=record)
+        # the HFD limit is approached slowly (the top graph frequencies lie close together)
+        assert measured_regime(record, rho, tol=0.01).regime == regime
+
+
 def test_any_other_model_is_measured_layer_by_layer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,15 +5,17 @@ best-validation model ``split_<k>.pt``), loads the data where the run recorded i
 ``data_dir``: :func:`graff.train.load.run_data`), rebuilds the model and runs it once on the
 whole graph in eval mode. For a GRAFF (:class:`graff.nn.GRAFF`, with or without the
 residual step) it replays F(0) → F(T) and reports the spectrum of W, the predicted and
-measured regime and the per-channel frequency response; for any other model it measures the
-normalised Dirichlet energy of the first layer's input and of each layer's output
-(:func:`graff.energy.layer_energies`), the paper's measure of smoothing pointed at a
-baseline. Both report homophily and the split's test score. Plotting lives in
-:mod:`graff._plots` (matplotlib is imported only there).
+measured regime and the per-channel frequency response; for a continuous model (linear GRAND,
+CGNN, linear PDE-GCN_D: a forward that takes ``callback``) it records F(t) at t = 0, τ, …, T
+along its ODE; for any other model it measures the normalised Dirichlet energy of the first
+layer's input and of each layer's output (:func:`graff.energy.layer_energies`), the paper's
+measure of smoothing pointed at a baseline. All report homophily and the split's test score.
+Plotting lives in :mod:`graff._plots` (matplotlib is imported only there).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from graff.energy import (
     w_spectrum,
 )
 from graff.errors import RunDirError
-from graff.nn import GRAFF
+from graff.nn import CGNN, GRAFF, PDEGCND, GRANDLinear
 from graff.train import build_model
 from graff.train.fit import score
 from graff.train.load import read_run_config, run_data
@@ -136,6 +138,50 @@ def _graff_terms(
     return terms, response
 
 
+def _ode_terms(model: nn.Module, rho: float) -> dict[str, Any]:
+    """A continuous model's part of the report: its solver and grid, and the paper's
+    proposition where it applies (the three continuous models it studies are never HFD)."""
+    terms: dict[str, Any] = {
+        "ode": {k: getattr(model, k, None) for k in ("method", "T", "step_size")},
+        "predicted_regime": "not predicted",
+    }
+    if isinstance(model, GRANDLinear | CGNN | PDEGCND):
+        terms["predicted_regime"] = "never HFD"
+        terms["predicted_condition"] = (
+            "the paper's proposition (Section 4): linear GRAND, CGNN and linear PDE-GCN_D are "
+            "never HFD"
+        )
+    step = _euler_step(model, rho)
+    if step is not None:
+        terms["euler_step"] = step
+    return terms
+
+
+def _euler_step(model: nn.Module, rho: float) -> dict[str, Any] | None:
+    """What an explicit Euler step does to the linear part of CGNN's or PDE-GCN_D's ODE: a
+    graph frequency λ (eigenvalue of Δ, in [0, ρ_Δ]) and a channel eigenvalue are multiplied
+    by 1 + τ(ω − λ) (CGNN, ω of Ω̃) or 1 − τλμ (PDE-GCN_D, μ of KᵀK). Affine in λ, the
+    largest |multiplier| lies at λ = 0 or λ = ρ_Δ: at ρ_Δ, repeated steps amplify the
+    highest frequencies (HFD), whatever the ODE does (the proposition is about the ODE)."""
+    if not isinstance(model, CGNN | PDEGCND) or model.method != "euler":
+        return None
+    tau = model.step_size
+    with torch.no_grad():
+        if isinstance(model, CGNN):
+            w = torch.linalg.eigvalsh(model.omega().double())
+            low, high, formula = 1 + tau * w, 1 + tau * (w - rho), "1 + τ(ω − λ), ω of Ω̃"
+        else:
+            mu = torch.linalg.eigvalsh((model.k.t() @ model.k).double())
+            low, high, formula = torch.ones_like(mu), 1 - tau * rho * mu, "1 − τλμ, μ of KᵀK"
+    lo, hi = float(low.abs().max()), float(high.abs().max())
+    return {
+        "formula": formula,
+        "largest_at_zero": lo,
+        "largest_at_rho": hi,
+        "regime": "HFD" if hi > lo else "LFD",
+    }
+
+
 def _layer_trajectory(
     model: nn.Module, cfg: Any, prepared: PreparedData, self_loops: bool, run_dir: Path
 ) -> tuple[EnergyTrajectory, list[str], Tensor]:
@@ -181,6 +227,11 @@ def analyze_run(
         with torch.no_grad():
             logits = model(prepared.x, ei, callback=trajectory)
         terms, response = _graff_terms(model, cfg, rho)
+    elif "callback" in inspect.signature(model.forward).parameters:
+        trajectory = EnergyTrajectory(ei, n, self_loops=self_loops)
+        with torch.no_grad():
+            logits = model(prepared.x, ei, callback=trajectory)
+        terms = _ode_terms(model, rho)
     else:
         trajectory, names, logits = _layer_trajectory(model, cfg, prepared, self_loops, run_dir)
         terms = {"layers": names}
@@ -301,10 +352,39 @@ def _layers_report(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ode_report(report: dict[str, Any]) -> str:
+    """The text of a continuous model: its energy along the ODE."""
+    ode = report["ode"]
+    prediction = report["predicted_regime"]
+    if "predicted_condition" in report:
+        prediction += f" ({report['predicted_condition']})"
+    lines = [
+        f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
+        f"{report['dataset']}",
+        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy of F(t) along its "
+        f"ODE at t = 0, τ, …, T (T = {ode['T']:.4g}, τ = {ode['step_size']:.4g}, solver "
+        f"{ode['method']})",
+        f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
+        f"  predicted regime: {prediction}",
+    ]
+    step = report.get("euler_step")
+    if step is not None:
+        held = "" if step["regime"] == "LFD" else " (the proposition is the ODE's, not this step's)"
+        lines.append(
+            f"  its explicit Euler step (τ = {ode['step_size']:.4g}) is {step['regime']}-directed"
+            f"{held}: largest |multiplier| {step['largest_at_rho']:.4f} at graph frequency ρ_Δ "
+            f"against {step['largest_at_zero']:.4f} at 0 ({step['formula']})"
+        )
+    lines += _common_lines(report, "at T", "step")
+    return "\n".join(lines) + "\n"
+
+
 def text_report(report: dict[str, Any]) -> str:
     """A short human-readable summary of :func:`analyze_run`'s report."""
     if "layers" in report:
         return _layers_report(report)
+    if "ode" in report:
+        return _ode_report(report)
     first = " at the first step (W varies with t)" if report.get("time_dependent_w") else ""
     linear = _beyond_linear(report)
     lines = [

@@ -147,6 +147,15 @@ def check_features(x: Tensor, weight: Tensor) -> None:
         raise TypeError(f"x is {x.dtype} but the model's parameters are {weight.dtype}: {fix}")
 
 
+def check_callback(callback: object) -> None:
+    """A TypeError unless ``callback`` is None or callable as ``callback(step, t, F)``."""
+    if callback is not None and not callable(callback):
+        raise TypeError(
+            f"callback must be callable as callback(step, t, F), e.g. a "
+            f"graff.energy.EnergyTrajectory; got {type(callback).__name__}"
+        )
+
+
 def reject_edge_weight(model: str, edge_weight: Tensor | None) -> None:
     """Refuse edge weights in a model that has no use for them (instead of ignoring them)."""
     if edge_weight is not None:

@@ -12,6 +12,7 @@ from torch.utils.checkpoint import checkpoint
 
 from graff.nn.checks import (
     NotScriptable,
+    check_callback,
     check_features,
     check_flags,
     check_positive,
@@ -303,11 +304,7 @@ class GRAFF(NotScriptable, nn.Module):
         The graph is ``edge_index`` (or ``adj_t``, with ``edge_weight``) or a precomputed Ā
         (``adj``, e.g. ``model.conv.adjacency(edge_index, n)``).
         """
-        if callback is not None and not callable(callback):
-            raise TypeError(
-                f"callback must be callable as callback(step, t, F), e.g. a "
-                f"graff.energy.EnergyTrajectory; got {type(callback).__name__}"
-            )
+        check_callback(callback)
         order: Tensor | None = None
         if adj is None:
             if edge_index is None:

@@ -115,6 +115,38 @@ def test_torchdiffeq_euler_equals_hand_written_euler(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_callback_sees_each_euler_state_and_leaves_the_output_alone(kind: str) -> None:
+    """callback(k, t, F) of the continuous models (as GRAFF's): F after each step of τ, the
+    short last step included, equal to the hand-written Euler states; the logits are the
+    same with or without it (one solve); a non-callable is refused."""
+    model = _model(kind, T=1.3, step_size=0.5).eval()
+    seen: list[tuple[int, float, Tensor]] = []
+    logits = model(X, EI, callback=lambda k, t, f: seen.append((k, t, f.clone())))
+    torch.testing.assert_close(logits, model(X, EI), rtol=0, atol=0)
+    assert [k for k, _, _ in seen] == [0, 1, 2, 3]
+    assert [t for _, t, _ in seen] == pytest.approx([0.0, 0.5, 1.0, 1.3])
+    f0 = model.encoder(X)
+    field, steps = _fields(model, f0), [0.5, 0.5, 0.3]
+    for k, _, f in seen:
+        torch.testing.assert_close(f, _euler(field, f0, steps[:k]))
+    with pytest.raises(TypeError, match=r"callback must be callable as callback\(step, t, F\)"):
+        model(X, EI, callback="energy")
+
+
+def test_an_adaptive_solver_reports_the_exact_states_on_the_way() -> None:
+    """dopri5's states at t = kτ (dense output of the same solve) are expm((Ā − I)t) F(0)."""
+    model = _model("grand_fixed", T=2.5, step_size=1.0, method="dopri5", rtol=1e-9, atol=1e-11)
+    seen: list[tuple[float, Tensor]] = []
+    model(X, EI, callback=lambda k, t, f: seen.append((t, f.clone())))
+    f0 = model.encoder(X)
+    assert [t for t, _ in seen] == pytest.approx([0.0, 1.0, 2.0, 2.5])
+    gen = (_a_bar() - torch.eye(N, dtype=DT)).numpy()
+    for t, f in seen:
+        exact = torch.from_numpy(expm(gen * t)) @ f0
+        torch.testing.assert_close(f, exact, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_vector_field_equals_paper_formula(kind: str) -> None:
     model = _model(kind)
     f0 = model.encoder(X)

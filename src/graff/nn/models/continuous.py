@@ -28,8 +28,16 @@ from torch import Tensor, nn
 from torchdiffeq import odeint
 
 from graff.nn.adjacency import edge_structure, gcn_adjacency, graph_cached
-from graff.nn.checks import NotScriptable, check_flags, check_positive, check_probs, check_sizes
+from graff.nn.checks import (
+    NotScriptable,
+    check_callback,
+    check_flags,
+    check_positive,
+    check_probs,
+    check_sizes,
+)
 from graff.nn.functional import dropout
+from graff.nn.graff import StepCallback, euler_steps
 from graff.nn.linear import InputDropoutLinear
 from graff.nn.sparse import (
     EdgeStructure,
@@ -112,9 +120,20 @@ class _ContinuousClassifier(NotScriptable, nn.Module):
         """The right-hand side ``(t, F) ↦ Ḟ`` for this F(0) and graph."""
         raise NotImplementedError
 
-    def integrate(self, func: VectorField, f0: Tensor) -> Tensor:
-        """F(T) from F(0) with the configured solver."""
-        t = torch.tensor([0.0, self.T], dtype=f0.dtype, device=f0.device)
+    def integrate(
+        self, func: VectorField, f0: Tensor, callback: StepCallback | None = None
+    ) -> Tensor:
+        """F(T) from F(0) with the configured solver. ``callback(k, t, F)``, as GRAFF's,
+        sees F at t = kτ (k = 0: F(0); a shorter last step ends at T), read from the same
+        solve: a fixed-grid solver's own grid points, an adaptive one's dense output (its
+        steps do not depend on the times asked for), so F(T) is the same with or without."""
+        check_callback(callback)
+        if callback is None:
+            t = torch.tensor([0.0, self.T], dtype=f0.dtype, device=f0.device)
+        else:  # the grid torchdiffeq lays out for a fixed step: kτ, the last point T
+            n = len(euler_steps(self.T, self.step_size))
+            t = torch.arange(n + 1, dtype=f0.dtype, device=f0.device) * self.step_size
+            t[-1] = self.T
         options: dict[str, Any]
         if self.method in FIXED_GRID_METHODS:
             options = {"step_size": self.step_size}
@@ -123,11 +142,23 @@ class _ContinuousClassifier(NotScriptable, nn.Module):
         out = odeint(
             func, f0, t, method=self.method, rtol=self.rtol, atol=self.atol, options=options
         )
+        if callback is not None:
+            for k, (time, f) in enumerate(zip(t.tolist(), out, strict=True)):
+                callback(k, time, f)
         return out[-1]
 
-    def forward(self, x: Tensor, edge_index: Any, edge_weight: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Any,
+        edge_weight: Tensor | None = None,
+        *,
+        callback: StepCallback | None = None,
+    ) -> Tensor:
+        """Class logits [n, k]; ``callback(k, t, F)`` sees F(kτ) (:meth:`integrate`), e.g. a
+        :class:`graff.energy.EnergyTrajectory`."""
         f0 = self.encoder(x)
-        f = self.integrate(self.vector_field(f0, edge_index, edge_weight), f0)
+        f = self.integrate(self.vector_field(f0, edge_index, edge_weight), f0, callback)
         return self.decoder(dropout(torch.relu(f), self.dropout, self.training))
 
     def extra_repr(self) -> str:
