@@ -149,7 +149,7 @@ def test_every_listed_layer_of_a_registered_model_is_measured_once(name: str, bl
     spec, kwargs = model_kwargs(cfg)
     torch.manual_seed(0)
     model = spec.cls(3, 8, 2, **kwargs)
-    if (name, block) in WITHOUT_LAYER_LIST:  # graff analyze says so (tests/test_analyze.py)
+    if (name, block) in WITHOUT_LAYER_LIST:  # analyze uses the callback or says so
         with pytest.raises(ValueError, match=f"{type(model).__name__} has no torch.nn.ModuleList"):
             model_layers(model)
         return
