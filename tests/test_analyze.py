@@ -110,12 +110,13 @@ def test_cli_takes_threads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_refuses_a_model_without_layers_and_a_missing_split(tmp_path: Path) -> None:
-    """A model whose layers cannot be found (APPNP: one propagation, no list of layers) or a
-    split without a model is a clear RunDirError (exit 2 in the CLI)."""
-    appnp = _train(tmp_path, "appnp")
-    with pytest.raises(RunDirError, match=r"'appnp' run, whose layers .*layer_energies"):
-        analyze_run(appnp)
-    assert main(["analyze", str(appnp), "--no-plots", "--out", str(tmp_path / "a")]) == 2
+    """A model whose layers cannot be found (H2GCN: its rounds in one module, no list of
+    layers, no callback) or a split without a model is a clear RunDirError (exit 2 in the
+    CLI)."""
+    h2gcn = _train(tmp_path, "h2gcn")
+    with pytest.raises(RunDirError, match=r"'h2gcn' run, whose layers .*layer_energies"):
+        analyze_run(h2gcn)
+    assert main(["analyze", str(h2gcn), "--no-plots", "--out", str(tmp_path / "a")]) == 2
     graff_run = _train(tmp_path)
     with pytest.raises(RunDirError, match="available splits: 0, 1"):
         analyze_run(graff_run, split=7)
@@ -179,6 +180,40 @@ def test_a_continuous_model_is_measured_along_its_ode(
     assert "along its ODE at t = 0, τ, …, T (T = 2.5, τ = 0.5, solver euler)" in text
     assert "predicted regime: never HFD (the paper's proposition" in text
     assert ("explicit Euler step" in text) == (name != "grand")
+
+
+@pytest.mark.parametrize("name", ["appnp", "gprgnn"])
+def test_a_polynomial_filter_is_measured_along_its_propagation(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """APPNP and GPR-GNN runs were refused (their propagation is one module): the energy is
+    recorded after each of their K steps/hops, and their filter Σ c_j Āʲ is evaluated over
+    the graph frequencies, its gain at 0 and ρ_Δ checked against a dense Ā here."""
+    from graff.nn import gcn_adjacency
+
+    out = _train(tmp_path, name)
+    report, model, _ = analyze_run(out, split=0)
+    p = report["propagation"]
+    assert report["energy"]["steps"] == list(range(11)) and p["K"] == 10
+    d = prepare_data(load_dataset("csbm", **PARAMS))
+    a = gcn_adjacency(d.edge_index, d.x.size(0)).to_dense().double()
+    lam = torch.linalg.eigvalsh(torch.eye(a.size(0), dtype=torch.float64) - a)
+    filt = sum(c * torch.linalg.matrix_power(a, j) for j, c in enumerate(p["coefficients"]))
+    # Ā's eigenvectors diagonalise the filter: its gains at the extreme frequencies
+    vecs = torch.linalg.eigh(torch.eye(a.size(0), dtype=torch.float64) - a).eigenvectors
+    gains = torch.diagonal(vecs.t() @ filt @ vecs)
+    assert report["rho_delta"] == pytest.approx(float(lam[-1]), abs=1e-6)
+    assert p["gain_at_zero"] == pytest.approx(float(gains[0]), abs=1e-6)
+    assert p["gain_at_rho"] == pytest.approx(float(gains[-1]), abs=1e-6)
+    if name == "appnp":  # personalised PageRank: gain 1 at frequency 0, low-pass
+        assert p["gain_at_zero"] == pytest.approx(1.0) and report["predicted_regime"] == "low-pass"
+    else:
+        assert p["coefficients"] == pytest.approx(model.gamma.detach().double().tolist())
+    summary = json.loads((out / "summary.json").read_text())
+    assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][0])
+    assert main(["analyze", str(out), "--no-plots", "--out", str(tmp_path / "a")]) == 0
+    text = capsys.readouterr().out
+    assert "after each of its K = 10 " in text and f": {report['predicted_regime']}\n" in text
 
 
 def test_an_euler_step_past_its_stability_limit_is_hfd_directed() -> None:

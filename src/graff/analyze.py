@@ -7,10 +7,12 @@ whole graph in eval mode. For a GRAFF (:class:`graff.nn.GRAFF`, with or without 
 residual step) it replays F(0) → F(T) and reports the spectrum of W, the predicted and
 measured regime and the per-channel frequency response; for a continuous model (linear GRAND,
 CGNN, linear PDE-GCN_D: a forward that takes ``callback``) it records F(t) at t = 0, τ, …, T
-along its ODE; for any other model it measures the normalised Dirichlet energy of the first
-layer's input and of each layer's output (:func:`graff.energy.layer_energies`), the paper's
-measure of smoothing pointed at a baseline. All report homophily and the split's test score.
-Plotting lives in :mod:`graff._plots` (matplotlib is imported only there).
+along its ODE; for APPNP and GPR-GNN the features after each propagation step, with their
+polynomial filter's gain over the graph frequencies; for any other model it measures the
+normalised Dirichlet energy of the first layer's input and of each layer's output
+(:func:`graff.energy.layer_energies`), the paper's measure of smoothing pointed at a baseline.
+All report homophily and the split's test score. Plotting lives in :mod:`graff._plots`
+(matplotlib is imported only there).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from graff.energy import (
     w_spectrum,
 )
 from graff.errors import RunDirError
-from graff.nn import CGNN, GRAFF, PDEGCND, GRANDLinear
+from graff.nn import CGNN, GPRGNN, GRAFF, PDEGCND, APPNPNet, GRANDLinear
 from graff.train import build_model
 from graff.train.fit import score
 from graff.train.load import read_run_config, run_data
@@ -138,6 +140,34 @@ def _graff_terms(
     return terms, response
 
 
+def _filter_terms(model: APPNPNet | GPRGNN, rho: float) -> dict[str, Any]:
+    """APPNP's K steps and GPR-GNN's K hops are one polynomial filter of Ā, Σ_j c_j Āʲ: a
+    graph frequency λ (eigenvalue of Δ, Ā's is 1 − λ) is scaled by g(λ) = Σ_j c_j (1 − λ)ʲ.
+    Its gain at 0 and ρ_Δ, and where on [0, ρ_Δ] it is largest, say which frequencies the
+    propagation keeps (APPNP: c_j = α(1 − α)ʲ, c_K = (1 − α)ᴷ; GPR-GNN: its learned γ)."""
+    if isinstance(model, APPNPNet):
+        K, alpha = model.prop.K, model.prop.alpha
+        coef = [alpha * (1 - alpha) ** j for j in range(K)] + [(1 - alpha) ** K]
+    else:
+        coef = model.gamma.detach().double().tolist()
+    lam = torch.linspace(0.0, rho, 201, dtype=torch.float64)
+    gain = sum(c * (1 - lam) ** j for j, c in enumerate(coef))
+    assert isinstance(gain, Tensor)
+    peak = float(lam[int(gain.abs().argmax())])
+    kind = "low-pass" if peak == 0.0 else "high-pass" if peak == float(lam[-1]) else "band-pass"
+    return {
+        "propagation": {
+            "model": type(model).__name__,
+            "K": len(coef) - 1,
+            "coefficients": coef,
+            "gain_at_zero": float(gain[0]),
+            "gain_at_rho": float(gain[-1]),
+            "peak_at": peak,
+        },
+        "predicted_regime": kind,
+    }
+
+
 def _ode_terms(model: nn.Module, rho: float) -> dict[str, Any]:
     """A continuous model's part of the report: its solver and grid, and the paper's
     proposition where it applies (the three continuous models it studies are never HFD)."""
@@ -231,7 +261,11 @@ def analyze_run(
         trajectory = EnergyTrajectory(ei, n, self_loops=self_loops)
         with torch.no_grad():
             logits = model(prepared.x, ei, callback=trajectory)
-        terms = _ode_terms(model, rho)
+        terms = (
+            _filter_terms(model, rho)
+            if isinstance(model, APPNPNet | GPRGNN)
+            else _ode_terms(model, rho)
+        )
     else:
         trajectory, names, logits = _layer_trajectory(model, cfg, prepared, self_loops, run_dir)
         terms = {"layers": names}
@@ -352,6 +386,29 @@ def _layers_report(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _propagation_report(report: dict[str, Any]) -> str:
+    """The text of APPNP or GPR-GNN: energy along the propagation, and its filter's gain."""
+    p = report["propagation"]
+    what = (
+        "after each of its K = {K} propagation steps Z ← (1 − α)ĀZ + αH (k = 0: H, the MLP's "
+        "output)"
+        if p["model"] == "APPNPNet"
+        else "of the partial sums Σ_{{j ≤ k}} γ_j Āʲ H after each of its K = {K} hops (k = K: "
+        "the logits)"
+    ).format(K=p["K"])
+    lines = [
+        f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
+        f"{report['dataset']}",
+        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy {what}",
+        f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
+        f"  its filter g(λ) = Σ c_j (1 − λ)ʲ over graph frequency λ ∈ [0, ρ_Δ]: gain "
+        f"{p['gain_at_zero']:.4f} at 0, {p['gain_at_rho']:.4f} at ρ_Δ, largest in size at "
+        f"λ = {p['peak_at']:.4f}: {report['predicted_regime']}",
+        *_common_lines(report, "after the last step", "step"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _ode_report(report: dict[str, Any]) -> str:
     """The text of a continuous model: its energy along the ODE."""
     ode = report["ode"]
@@ -383,6 +440,8 @@ def text_report(report: dict[str, Any]) -> str:
     """A short human-readable summary of :func:`analyze_run`'s report."""
     if "layers" in report:
         return _layers_report(report)
+    if "propagation" in report:
+        return _propagation_report(report)
     if "ode" in report:
         return _ode_report(report)
     first = " at the first step (W varies with t)" if report.get("time_dependent_w") else ""

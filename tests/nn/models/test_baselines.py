@@ -193,6 +193,33 @@ def test_appnp_equals_personalised_pagerank() -> None:
     torch.testing.assert_close(model(X, EI), z)
 
 
+def test_appnp_and_gprgnn_callbacks_see_each_step() -> None:
+    """callback(k, t, Z), as GRAFF's: APPNP's Z⁽ᵏ⁾ (from Z⁽⁰⁾ = H) and GPR-GNN's partial sums
+    Σ_{j≤k} γ_j Âʲ H, written out densely here; the logits are the same with or without it
+    (APPNP's own loop against PyG's layer), and a non-callable is refused."""
+    torch.manual_seed(0)
+    a = _gcn_norm(EI, N)
+    appnp = APPNPNet(P, 6, K, K=3, alpha=0.3).double().eval()
+    gpr = GPRGNN(P, 6, K, K=3, gamma=[0.5, -0.2, 0.4, 0.1]).double().eval()
+    h = appnp.mlp(X)
+    want_appnp = [h]
+    for _ in range(3):
+        want_appnp.append(0.7 * a @ want_appnp[-1] + 0.3 * h)
+    g = gpr.mlp(X)
+    want_gpr = [0.5 * g]
+    for k, c in enumerate([-0.2, 0.4, 0.1], start=1):
+        want_gpr.append(want_gpr[-1] + c * torch.linalg.matrix_power(a, k) @ g)
+    for model, want in ((appnp, want_appnp), (gpr, want_gpr)):
+        seen: list[tuple[int, float, Tensor]] = []
+        out = model(X, EI, callback=lambda k, t, z, seen=seen: seen.append((k, t, z)))
+        torch.testing.assert_close(out, model(X, EI), rtol=1e-12, atol=1e-12)
+        assert [(k, t) for k, t, _ in seen] == [(k, float(k)) for k in range(4)]
+        for (_, _, z), ref in zip(seen, want, strict=True):
+            torch.testing.assert_close(z, ref)
+        with pytest.raises(TypeError, match="callback must be callable"):
+            model(X, EI, callback=1)
+
+
 @pytest.mark.parametrize("k", [0, 1, 3])
 def test_gprgnn_delta_gamma_is_power_of_a(k: int) -> None:
     """GPRGNN with γ = e_k (one-hot at k) outputs Â^k MLP(X)."""

@@ -12,12 +12,14 @@ from torch_geometric.nn import APPNP as PygAPPNP
 from graff.nn.adjacency import gcn_adjacency
 from graff.nn.checks import (
     NotScriptable,
+    check_callback,
     check_flags,
     check_probs,
     check_sizes,
     check_unit_interval,
 )
 from graff.nn.functional import dropout
+from graff.nn.graff import StepCallback
 from graff.nn.linear import MLP, param_dtype
 from graff.nn.models.gcn import propagation_args
 from graff.nn.sparse import spmm
@@ -80,9 +82,31 @@ class APPNPNet(NotScriptable, nn.Module):
     def reset_parameters(self) -> None:
         self.mlp.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Any, edge_weight: Tensor | None = None) -> Tensor:
-        graph = propagation_args(self, edge_index, x.size(0), edge_weight, self.self_loops)
-        return self.prop(self.mlp(x), *graph)
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Any,
+        edge_weight: Tensor | None = None,
+        *,
+        callback: StepCallback | None = None,
+    ) -> Tensor:
+        """Class logits [n, k]. ``callback(k, t, Z)`` (as GRAFF's, t = k) sees Z⁽ᵏ⁾ after each
+        propagation step, k = 0 being H = f(X): e.g. a :class:`graff.energy.EnergyTrajectory`.
+        """
+        if callback is None:
+            graph = propagation_args(self, edge_index, x.size(0), edge_weight, self.self_loops)
+            return self.prop(self.mlp(x), *graph)
+        check_callback(callback)  # the same steps as PyG's APPNP, written out to be seen
+        adj = gcn_adjacency(
+            edge_index, x.size(0), edge_weight, self_loops=self.self_loops, dtype=param_dtype(self)
+        )
+        h = z = self.mlp(x)
+        callback(0, 0.0, z)
+        alpha = self.prop.alpha
+        for k in range(1, self.prop.K + 1):
+            z = spmm(adj, z) * (1 - alpha) + alpha * h
+            callback(k, float(k), z)
+        return z
 
 
 GPR_INITS = ("ppr", "delta", "uniform")
@@ -166,15 +190,29 @@ class GPRGNN(NotScriptable, nn.Module):
         self.mlp.reset_parameters()
         self._reset_gamma()
 
-    def forward(self, x: Tensor, edge_index: Any, edge_weight: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Any,
+        edge_weight: Tensor | None = None,
+        *,
+        callback: StepCallback | None = None,
+    ) -> Tensor:
+        """Class logits [n, k]. ``callback(k, t, Z)`` (as GRAFF's, t = k) sees the partial sum
+        Σ_{j ≤ k} γ_j Āʲ H after each hop (k = K: the logits)."""
+        check_callback(callback)
         adj = gcn_adjacency(
             edge_index, x.size(0), edge_weight, self_loops=self.self_loops, dtype=param_dtype(self)
         )
         h = dropout(self.mlp(x), self.dprate, self.training)
         out = h * self.gamma[0]
+        if callback is not None:
+            callback(0, 0.0, out)
         for k in range(1, self.K + 1):
             h = spmm(adj, h)
             out = out + self.gamma[k] * h
+            if callback is not None:
+                callback(k, float(k), out)
         return out
 
     def extra_repr(self) -> str:
