@@ -211,7 +211,8 @@ def test_a_polynomial_filter_is_measured_along_its_propagation(
         assert p["coefficients"] == pytest.approx(model.gamma.detach().double().tolist())
     summary = json.loads((out / "summary.json").read_text())
     assert 100 * report["test_accuracy"] == pytest.approx(summary["test"][0])
-    assert main(["analyze", str(out), "--no-plots", "--out", str(tmp_path / "a")]) == 0
+    assert main(["analyze", str(out), "--out", str(tmp_path / "a")]) == 0
+    assert {f.name for f in (tmp_path / "a").glob("*.png")} == {"energy.png", "filter.png"}
     text = capsys.readouterr().out
     assert "after each of its K = 10 " in text and f": {report['predicted_regime']}\n" in text
 

@@ -70,16 +70,31 @@ def energy_figure(report: dict[str, Any]) -> Any:
     e = report["energy"]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
     layers = "layers" in report  # a model other than GRAFF: energy after each layer
-    label = "E^Dir(H⁽ˡ⁾/‖H⁽ˡ⁾‖)" if layers else "E^Dir(F(t)/‖F(t)‖)"
+    label = (
+        "E^Dir(H⁽ˡ⁾/‖H⁽ˡ⁾‖)"
+        if layers
+        else "E^Dir(Z⁽ᵏ⁾/‖Z⁽ᵏ⁾‖)"
+        if "propagation" in report
+        else "E^Dir(F(t)/‖F(t)‖)"
+    )
     ax.plot(e["times"], e["normalized_dirichlet"], marker="o", label=label)
     ax.axhline(0.0, color="tab:blue", ls=":", label="LFD limit 0")
     ax.axhline(report["rho_delta"] / 2, color="tab:red", ls=":", label="HFD limit ρ_Δ/2")
-    ax.set_xlabel("layer l (0: the first layer's input)" if layers else "time t")
+    steps = "propagation" in report  # APPNP / GPR-GNN: after each propagation step
+    ax.set_xlabel(
+        "layer l (0: the first layer's input)"
+        if layers
+        else "propagation step k (0: before the first)"
+        if steps
+        else "time t"
+    )
     ax.set_ylabel("normalised Dirichlet energy")
     ax.legend(loc="best", fontsize=8)
     measured = report["measured_regime"]
     if layers:
         what = f"{report['model']}, measured after its last layer {measured}"
+    elif steps:
+        what = f"{report['model']}, a {report['predicted_regime']} filter, measured {measured}"
     else:
         what = f"predicted regime {report['predicted_regime']}, measured {measured}"
     title = f"{report['dataset']} split {report['split']}: {what}"
@@ -207,3 +222,31 @@ def frequency_figure(report: dict[str, Any], response: Any) -> Any:
 def plot_frequency_response(report: dict[str, Any], response: Any, path: Path) -> Path:
     """:func:`frequency_figure` written to ``path`` (PNG)."""
     return _save(frequency_figure(report, response), path)
+
+
+def filter_gain_figure(report: dict[str, Any]) -> Any:
+    """APPNP's or GPR-GNN's filter Σ c_j Āʲ as a gain g(λ) = Σ c_j (1 − λ)ʲ over the graph
+    frequencies λ ∈ [0, ρ_Δ] (eigenvalues of Δ = I − Ā): low-pass falls, high-pass rises."""
+    import numpy as np
+
+    plt = _pyplot()
+    p = report["propagation"]
+    lam = np.linspace(0.0, report["rho_delta"], 201)
+    gain = sum(c * (1 - lam) ** j for j, c in enumerate(p["coefficients"]))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+    ax.plot(lam, gain, label="g(λ)")
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_xlabel("graph frequency λ (eigenvalue of Δ = I − Ā)")
+    ax.set_ylabel("gain of the K-step filter")
+    ax.legend(loc="best", fontsize=8)
+    fit_title(
+        fig,
+        f"{report['dataset']} split {report['split']}: {report['model']}'s filter "
+        f"(K = {p['K']}), {report['predicted_regime']}",
+    )
+    return fig
+
+
+def plot_filter_gain(report: dict[str, Any], path: Path) -> Path:
+    """:func:`filter_gain_figure` written to ``path`` (PNG)."""
+    return _save(filter_gain_figure(report), path)

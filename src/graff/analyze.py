@@ -481,8 +481,8 @@ def write_analysis(
     data_dir: str | None = None,
 ) -> tuple[str, list[Path]]:
     """:func:`analyze_run`, written to ``out`` (default ``RUN_DIR/analysis``): analysis.json,
-    report.txt and (``plots``, needs matplotlib) the energy plot, and for a GRAFF the
-    W-spectrum and (residual step, one W) frequency plots.
+    report.txt and (``plots``, needs matplotlib) the energy plot, for a GRAFF the W-spectrum
+    and (residual step, one W) frequency plots, for APPNP / GPR-GNN the filter's gain.
     Returns the text report and the files written."""
     from graff import _plots
 
@@ -495,6 +495,8 @@ def write_analysis(
     ]
     if plots:
         files.append(_plots.plot_energy(report, folder / "energy.png"))
+        if "propagation" in report:
+            files.append(_plots.plot_filter_gain(report, folder / "filter.png"))
         if "w_eigenvalues" in report:
             files.append(_plots.plot_w_spectrum(report, folder / "w_spectrum.png"))
         if response is not None:
