@@ -44,6 +44,32 @@ def test_each_layer_is_measured_on_what_it_gives() -> None:
     assert record.normalized == pytest.approx(expected, rel=1e-9)
 
 
+def test_a_model_can_name_its_layers() -> None:
+    """The plain MLP holds its first layer apart from its list (no top-level list at all):
+    it names its layers (energy_layers), each measured on what it gives; a model naming them
+    wrongly is told the form expected."""
+    from graff.nn import MLPClassifier
+
+    torch.manual_seed(0)
+    model = MLPClassifier(3, 8, 2, num_layers=3).eval()
+    assert [n for n, _ in model_layers(model)] == ["mlp.input", "mlp.lins.0", "mlp.lins.1"]
+    x = torch.randn(6, 3)
+    record = layer_energies(model, x, EDGES)
+    with torch.no_grad():
+        h1 = model.mlp.input(x)
+        h2 = model.mlp.lins[0](torch.relu(h1))
+        h3 = model.mlp.lins[1](torch.relu(h2))
+    expected = [_energy(x), _energy(h1), _energy(h2), _energy(h3)]
+    assert record.normalized == pytest.approx(expected, rel=1e-9)
+
+    class Odd(nn.Module):
+        def energy_layers(self) -> list[object]:
+            return [("a", "not a module")]
+
+    with pytest.raises(TypeError, match=r"Odd\.energy_layers\(\) must return a non-empty list"):
+        model_layers(Odd())
+
+
 def test_layers_and_the_laplacian_can_be_chosen() -> None:
     torch.manual_seed(1)
     model = GCN(3, 8, 2, num_layers=2)
@@ -111,14 +137,13 @@ def test_bad_models_and_layers_are_named() -> None:
 
 
 #: the builds with no top-level list of layers: GRAFF's steps go to a callback, the others
-#: propagate in one module (APPNP, GPR-GNN, H2GCN), an ODE solver (GRAND, CGNN, PDE-GCN) or
-#: a nested MLP
+#: propagate in one module (APPNP, GPR-GNN, H2GCN) or an ODE solver (GRAND, CGNN, PDE-GCN);
+#: the plain MLP names its layers itself (energy_layers)
 WITHOUT_LAYER_LIST = {
     (name, "plain")
     for name in (
         "graff",
         "graff_nores",
-        "mlp",
         "appnp",
         "gprgnn",
         "h2gcn",

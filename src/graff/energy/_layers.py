@@ -24,9 +24,11 @@ __all__ = ["layer_energies", "model_layers"]
 
 
 def model_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The layers whose outputs :func:`layer_energies` measures by default: the modules of the
-    model's first non-empty top-level :class:`~torch.nn.ModuleList` (``convs``, ``blocks``,
-    ``lins``), named as in ``model.named_modules()`` (``"blocks.0"``).
+    """The layers whose outputs :func:`layer_energies` measures by default: those the model
+    names itself (a method ``energy_layers()`` returning ``[(name, module), ...]`` in the order
+    they run, as graff's MLP does), else the modules of its first non-empty top-level
+    :class:`~torch.nn.ModuleList` (``convs``, ``blocks``, ``lins``), named as in
+    ``model.named_modules()`` (``"blocks.0"``).
 
     Raises:
         ValueError: the model has no such list (an ODE model, one layer held alone): pass
@@ -34,6 +36,15 @@ def model_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    own = getattr(model, "energy_layers", None)
+    if callable(own):
+        named = list(own())
+        if not named or not all(isinstance(n, str) and isinstance(m, nn.Module) for n, m in named):
+            raise TypeError(
+                f"{type(model).__name__}.energy_layers() must return a non-empty list of "
+                f"(name, nn.Module) pairs, got {named!r:.120}"
+            )
+        return named
     for name, child in model.named_children():
         if isinstance(child, nn.ModuleList) and len(child) > 0:
             return [(f"{name}.{i}", layer) for i, layer in enumerate(child)]

@@ -50,6 +50,12 @@ class MLPClassifier(NotScriptable, nn.Module):
     def reset_parameters(self) -> None:
         self.mlp.reset_parameters()
 
+    def energy_layers(self) -> list[tuple[str, nn.Module]]:
+        """Its linear layers in the order they run, for :func:`graff.energy.model_layers`
+        (the first is held apart from the list of the others)."""
+        lins = [(f"mlp.lins.{i}", lin) for i, lin in enumerate(self.mlp.lins)]
+        return [("mlp.input", self.mlp.input), *lins]
+
     def forward(
         self, x: Tensor, edge_index: Any = None, edge_weight: Tensor | None = None
     ) -> Tensor:
