@@ -217,6 +217,16 @@ def test_a_polynomial_filter_is_measured_along_its_propagation(
     assert "after each of its K = 10 " in text and f": {report['predicted_regime']}\n" in text
 
 
+def test_a_callback_model_without_an_ode_grid_is_described_as_such(tmp_path: Path) -> None:
+    """A model registered by a user whose forward takes a callback but has no T/τ (not an
+    ODE of graff's) gets a report saying what was recorded, not a format error on None."""
+    report, _, _ = analyze_run(_train(tmp_path, "grand"), split=0)
+    report["ode"] = {"method": None, "T": None, "step_size": None}
+    text = text_report(report)
+    assert "the energy of the features its forward hands to callback(k, t, F)" in text
+    assert "along its ODE" not in text
+
+
 def test_an_euler_step_past_its_stability_limit_is_hfd_directed() -> None:
     """The proposition is about the ODE: an explicit Euler step of PDE-GCN_D with
     τρ_Δμ_max > 2 multiplies the top graph frequency by |1 − τρ_Δμ| > 1 and the energy

@@ -409,6 +409,18 @@ def _propagation_report(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _grid_text(ode: dict[str, Any]) -> str:
+    """Where the energy was recorded: an ODE's grid t = kτ, or (a model of another kind whose
+    forward takes a callback) whatever it hands to the callback."""
+    T, tau = ode.get("T"), ode.get("step_size")
+    if isinstance(T, int | float) and isinstance(tau, int | float):
+        return (
+            f"the energy of F(t) along its ODE at t = 0, τ, …, T (T = {T:.4g}, τ = {tau:.4g}, "
+            f"solver {ode.get('method')})"
+        )
+    return "the energy of the features its forward hands to callback(k, t, F) at each step"
+
+
 def _ode_report(report: dict[str, Any]) -> str:
     """The text of a continuous model: its energy along the ODE."""
     ode = report["ode"]
@@ -418,9 +430,7 @@ def _ode_report(report: dict[str, Any]) -> str:
     lines = [
         f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
         f"{report['dataset']}",
-        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy of F(t) along its "
-        f"ODE at t = 0, τ, …, T (T = {ode['T']:.4g}, τ = {ode['step_size']:.4g}, solver "
-        f"{ode['method']})",
+        f"  not a GRAFF (no W whose spectrum predicts a regime): {_grid_text(ode)}",
         f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
         f"  predicted regime: {prediction}",
     ]
