@@ -109,18 +109,73 @@ def test_cli_takes_threads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "--threads" in capsys.readouterr().err
 
 
+class _OneLayer(torch.nn.Module):
+    """A model a user registered: one linear map, no list of layers, no callback."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(in_channels, out_channels)
+
+    def forward(
+        self, x: torch.Tensor, edge_index: object, edge_weight: object = None
+    ) -> torch.Tensor:
+        return self.lin(x)
+
+
+class _Steps(_OneLayer):
+    """The same map, and a forward that hands its input and output to a callback."""
+
+    def forward(
+        self, x: torch.Tensor, edge_index: object, edge_weight: object = None, *, callback=None
+    ) -> torch.Tensor:
+        out = self.lin(x)
+        if callback is not None:
+            callback(0, 0.0, x)
+            callback(1, 1.0, out)
+        return out
+
+
 def test_refuses_a_model_without_layers_and_a_missing_split(tmp_path: Path) -> None:
-    """A model whose layers cannot be found (H2GCN: its rounds in one module, no list of
-    layers, no callback) or a split without a model is a clear RunDirError (exit 2 in the
-    CLI)."""
-    h2gcn = _train(tmp_path, "h2gcn")
-    with pytest.raises(RunDirError, match=r"'h2gcn' run, whose layers .*layer_energies"):
-        analyze_run(h2gcn)
-    assert main(["analyze", str(h2gcn), "--no-plots", "--out", str(tmp_path / "a")]) == 2
+    """A model whose layers cannot be found (no list of layers, no callback: every shipped
+    model has one or the other now) or a split without a model is a clear RunDirError
+    (exit 2 in the CLI)."""
+    from graff.train import MODELS, register_model
+
+    register_model("one_layer", _OneLayer, (), "test entry", unbatched="a test model")
+    try:
+        one = _train(tmp_path, "one_layer")
+        with pytest.raises(RunDirError, match=r"'one_layer' run, whose layers .*layer_energies"):
+            analyze_run(one)
+        assert main(["analyze", str(one), "--no-plots", "--out", str(tmp_path / "a")]) == 2
+    finally:
+        MODELS._entries.pop("one_layer")
     graff_run = _train(tmp_path)
     with pytest.raises(RunDirError, match="available splits: 0, 1"):
         analyze_run(graff_run, split=7)
     assert main(["analyze", str(tmp_path / "nowhere")]) == 2
+
+
+def test_h2gcn_and_any_callback_model_are_measured_at_their_steps(tmp_path: Path) -> None:
+    """H2GCN (its rounds in one module) reports the energy of its ego embedding and of each
+    round, named; a user's model whose forward takes a callback, what it handed over."""
+    report, model, _ = analyze_run(_train(tmp_path, "h2gcn"), split=0)
+    assert report["recorded"].startswith("the ego embedding R⁽⁰⁾")
+    assert report["energy"]["steps"] == list(range(model.rounds + 1))
+    text = text_report(report)
+    assert "the energy of the ego embedding R⁽⁰⁾ (k = 0) and each round's" in text
+    from graff.analyze import write_analysis
+
+    _, files = write_analysis(tmp_path / "run-h2gcn", out=tmp_path / "h2")
+    assert sorted(f.name for f in files) == ["analysis.json", "energy.png", "report.txt"]
+    from graff.train import MODELS, register_model
+
+    register_model("steps", _Steps, (), "test entry", unbatched="a test model")
+    try:
+        steps, _, _ = analyze_run(_train(tmp_path, "steps"), split=0)
+    finally:
+        MODELS._entries.pop("steps")
+    assert steps["energy"]["steps"] == [0, 1] and steps["predicted_regime"] == "not predicted"
+    assert "the features its forward hands to callback(k, t, F) at each step" in text_report(steps)
 
 
 def test_refuses_a_checkpoint_that_is_not_the_splits_own(tmp_path: Path) -> None:
@@ -215,16 +270,6 @@ def test_a_polynomial_filter_is_measured_along_its_propagation(
     assert {f.name for f in (tmp_path / "a").glob("*.png")} == {"energy.png", "filter.png"}
     text = capsys.readouterr().out
     assert "after each of its K = 10 " in text and f": {report['predicted_regime']}\n" in text
-
-
-def test_a_callback_model_without_an_ode_grid_is_described_as_such(tmp_path: Path) -> None:
-    """A model registered by a user whose forward takes a callback but has no T/τ (not an
-    ODE of graff's) gets a report saying what was recorded, not a format error on None."""
-    report, _, _ = analyze_run(_train(tmp_path, "grand"), split=0)
-    report["ode"] = {"method": None, "T": None, "step_size": None}
-    text = text_report(report)
-    assert "the energy of the features its forward hands to callback(k, t, F)" in text
-    assert "along its ODE" not in text
 
 
 def test_an_euler_step_past_its_stability_limit_is_hfd_directed() -> None:

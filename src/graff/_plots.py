@@ -70,21 +70,18 @@ def energy_figure(report: dict[str, Any]) -> Any:
     e = report["energy"]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
     layers = "layers" in report  # a model other than GRAFF: energy after each layer
+    # APPNP / GPR-GNN after each propagation step; H2GCN (or a user's model) at its steps
+    steps = "propagation" in report or "recorded" in report
     label = (
-        "E^Dir(H⁽ˡ⁾/‖H⁽ˡ⁾‖)"
-        if layers
-        else "E^Dir(Z⁽ᵏ⁾/‖Z⁽ᵏ⁾‖)"
-        if "propagation" in report
-        else "E^Dir(F(t)/‖F(t)‖)"
+        "E^Dir(H⁽ˡ⁾/‖H⁽ˡ⁾‖)" if layers else "E^Dir(Z⁽ᵏ⁾/‖Z⁽ᵏ⁾‖)" if steps else "E^Dir(F(t)/‖F(t)‖)"
     )
     ax.plot(e["times"], e["normalized_dirichlet"], marker="o", label=label)
     ax.axhline(0.0, color="tab:blue", ls=":", label="LFD limit 0")
     ax.axhline(report["rho_delta"] / 2, color="tab:red", ls=":", label="HFD limit ρ_Δ/2")
-    steps = "propagation" in report  # APPNP / GPR-GNN: after each propagation step
     ax.set_xlabel(
         "layer l (0: the first layer's input)"
         if layers
-        else "propagation step k (0: before the first)"
+        else "step k (0: before the first)"
         if steps
         else "time t"
     )
@@ -93,8 +90,10 @@ def energy_figure(report: dict[str, Any]) -> Any:
     measured = report["measured_regime"]
     if layers:
         what = f"{report['model']}, measured after its last layer {measured}"
-    elif steps:
+    elif "propagation" in report:
         what = f"{report['model']}, a {report['predicted_regime']} filter, measured {measured}"
+    elif steps:
+        what = f"{report['model']}, measured after its last step {measured}"
     else:
         what = f"predicted regime {report['predicted_regime']}, measured {measured}"
     title = f"{report['dataset']} split {report['split']}: {what}"

@@ -261,11 +261,16 @@ def analyze_run(
         trajectory = EnergyTrajectory(ei, n, self_loops=self_loops)
         with torch.no_grad():
             logits = model(prepared.x, ei, callback=trajectory)
-        terms = (
-            _filter_terms(model, rho)
-            if isinstance(model, APPNPNet | GPRGNN)
-            else _ode_terms(model, rho)
-        )
+        if isinstance(model, APPNPNet | GPRGNN):
+            terms = _filter_terms(model, rho)
+        elif all(isinstance(getattr(model, k, None), int | float) for k in ("T", "step_size")):
+            terms = _ode_terms(model, rho)
+        else:  # H2GCN's rounds, or a registered model of a user's that takes a callback
+            default = "the features its forward hands to callback(k, t, F) at each step"
+            terms = {
+                "recorded": str(getattr(model, "callback_steps", default)),
+                "predicted_regime": "not predicted",
+            }
     else:
         trajectory, names, logits = _layer_trajectory(model, cfg, prepared, self_loops, run_dir)
         terms = {"layers": names}
@@ -409,16 +414,17 @@ def _propagation_report(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _grid_text(ode: dict[str, Any]) -> str:
-    """Where the energy was recorded: an ODE's grid t = kτ, or (a model of another kind whose
-    forward takes a callback) whatever it hands to the callback."""
-    T, tau = ode.get("T"), ode.get("step_size")
-    if isinstance(T, int | float) and isinstance(tau, int | float):
-        return (
-            f"the energy of F(t) along its ODE at t = 0, τ, …, T (T = {T:.4g}, τ = {tau:.4g}, "
-            f"solver {ode.get('method')})"
-        )
-    return "the energy of the features its forward hands to callback(k, t, F) at each step"
+def _recorded_report(report: dict[str, Any]) -> str:
+    """The text of another model whose forward takes a callback (H2GCN: its rounds)."""
+    lines = [
+        f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
+        f"{report['dataset']}",
+        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy of "
+        f"{report['recorded']}",
+        f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
+        *_common_lines(report, "after the last step", "step"),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _ode_report(report: dict[str, Any]) -> str:
@@ -430,7 +436,9 @@ def _ode_report(report: dict[str, Any]) -> str:
     lines = [
         f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
         f"{report['dataset']}",
-        f"  not a GRAFF (no W whose spectrum predicts a regime): {_grid_text(ode)}",
+        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy of F(t) along its "
+        f"ODE at t = 0, τ, …, T (T = {ode['T']:.4g}, τ = {ode['step_size']:.4g}, solver "
+        f"{ode['method']})",
         f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
         f"  predicted regime: {prediction}",
     ]
@@ -452,6 +460,8 @@ def text_report(report: dict[str, Any]) -> str:
         return _layers_report(report)
     if "propagation" in report:
         return _propagation_report(report)
+    if "recorded" in report:
+        return _recorded_report(report)
     if "ode" in report:
         return _ode_report(report)
     first = " at the first step (W varies with t)" if report.get("time_dependent_w") else ""

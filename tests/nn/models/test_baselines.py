@@ -307,6 +307,12 @@ def test_h2gcn_equals_dense_formula() -> None:
     ref = model.classify(torch.cat([r0, r1, r2], -1))
     torch.testing.assert_close(model(X, EI), ref)
     assert model.classify.in_features == 4 * 7
+    seen: list[tuple[int, float, Tensor]] = []
+    out = model(X, EI, callback=lambda k, t, r: seen.append((k, t, r)))
+    torch.testing.assert_close(out, ref)  # the same logits with a callback
+    assert [(k, t) for k, t, _ in seen] == [(0, 0.0), (1, 1.0), (2, 2.0)]
+    for (_, _, r), want in zip(seen, (r0, r1, r2), strict=True):
+        torch.testing.assert_close(r, want)  # each round's representation
 
 
 # -- GRAFF without residual ----------------------------------------------------------------------

@@ -8,8 +8,15 @@ import torch
 from torch import Tensor, nn
 
 from graff.nn.adjacency import gcn_adjacency, graph_cached, two_hop_adjacency
-from graff.nn.checks import NotScriptable, check_probs, check_sizes, reject_edge_weight
+from graff.nn.checks import (
+    NotScriptable,
+    check_callback,
+    check_probs,
+    check_sizes,
+    reject_edge_weight,
+)
 from graff.nn.functional import dropout
+from graff.nn.graff import StepCallback
 from graff.nn.linear import InputDropoutLinear, param_dtype
 from graff.nn.sparse import spmm
 
@@ -81,13 +88,30 @@ class H2GCN(NotScriptable, nn.Module):
         )
         return a1, a2
 
-    def forward(self, x: Tensor, edge_index: Any, edge_weight: Tensor | None = None) -> Tensor:
+    #: what :meth:`forward` hands to its callback (``graff analyze`` names it)
+    callback_steps = "the ego embedding R⁽⁰⁾ (k = 0) and each round's [Ā₁R ‖ Ā₂R] (k = 1 … K)"
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Any,
+        edge_weight: Tensor | None = None,
+        *,
+        callback: StepCallback | None = None,
+    ) -> Tensor:
+        """Class logits [n, k]; ``callback(k, t, R)`` (as GRAFF's, t = k) sees R⁽ᵏ⁾, the ego
+        embedding (k = 0) and each round's representation."""
         reject_edge_weight("H2GCN", edge_weight)
+        check_callback(callback)
         a1, a2 = self.adjacencies(edge_index, x.size(0))
         r = torch.relu(self.embed(x))
         reps = [r]
-        for _ in range(self.rounds):
+        if callback is not None:
+            callback(0, 0.0, r)
+        for k in range(1, self.rounds + 1):
             r = torch.cat([spmm(a1, r), spmm(a2, r)], dim=-1)
             reps.append(r)
+            if callback is not None:
+                callback(k, float(k), r)
         h = dropout(torch.cat(reps, dim=-1), self.dropout, self.training)
         return self.classify(h)
