@@ -296,6 +296,32 @@ def test_an_euler_step_past_its_stability_limit_is_hfd_directed() -> None:
             model(data.x, ei, callback=record)
         # the HFD limit is approached slowly (the top graph frequencies lie close together)
         assert measured_regime(record, rho, tol=0.01).regime == regime
+    # T < τ: the one step taken is of T (τρμ = 3 with τ = 1, but 0.3 with the step of 0.1)
+    short = PDEGCND(8, 6, 3, T=0.1, step_size=1.0)
+    with torch.no_grad():
+        short.k.copy_((3 / rho) ** 0.5 * torch.eye(6))
+    step = _euler_step(short, rho)
+    assert step is not None and step["step"] == 0.1 and step["regime"] == "LFD"
+
+
+def test_a_filter_that_keeps_every_frequency_is_called_flat() -> None:
+    """K = 0 (no propagation): the gain is the same at every frequency, not "low-pass"."""
+    from graff.analyze import _filter_terms
+    from graff.nn import GPRGNN, APPNPNet
+
+    for model in (APPNPNet(4, 8, 2, K=0), GPRGNN(4, 8, 2, K=0)):
+        assert _filter_terms(model, 1.5)["predicted_regime"] == "flat (all-pass)"
+    assert _filter_terms(APPNPNet(4, 8, 2, K=3), 1.5)["predicted_regime"] == "low-pass"
+    gpr = GPRGNN(4, 8, 2, K=1, gamma=[0.0, 1.0])  # g(λ) = 1 − λ: largest in size at 0
+    assert _filter_terms(gpr, 1.5)["predicted_regime"] == "low-pass"
+    gpr = GPRGNN(4, 8, 2, K=1, gamma=[0.0, -1.0])  # |g| the same; g(λ) = λ − 1 at 1.9: 0.9
+    assert _filter_terms(gpr, 1.9)["predicted_regime"] == "low-pass"
+    gpr = GPRGNN(4, 8, 2, K=1, gamma=[1.0, -1.0])  # g(λ) = λ: high-pass
+    assert _filter_terms(gpr, 1.5)["predicted_regime"] == "high-pass"
+    gpr = GPRGNN(4, 8, 2, K=2, gamma=[0.0, 0.0, -1.0])  # g = −(1 − λ)²: peak 1 at 0, 0.25 at 1.5
+    assert _filter_terms(gpr, 1.5)["predicted_regime"] == "low-pass"
+    gpr = GPRGNN(4, 8, 2, K=2, gamma=[0.0, 1.0, -1.0])  # g = (1−λ)λ: zero at both ends
+    assert _filter_terms(gpr, 1.0)["predicted_regime"] == "band-pass"
 
 
 def test_any_other_model_is_measured_layer_by_layer(

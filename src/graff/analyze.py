@@ -153,8 +153,14 @@ def _filter_terms(model: APPNPNet | GPRGNN, rho: float) -> dict[str, Any]:
     lam = torch.linspace(0.0, rho, 201, dtype=torch.float64)
     gain = sum(c * (1 - lam) ** j for j, c in enumerate(coef))
     assert isinstance(gain, Tensor)
-    peak = float(lam[int(gain.abs().argmax())])
-    kind = "low-pass" if peak == 0.0 else "high-pass" if peak == float(lam[-1]) else "band-pass"
+    size = gain.abs()
+    peak = float(lam[int(size.argmax())])
+    if float(size.max() - size.min()) <= 1e-9 * max(float(size.max()), 1e-300):
+        kind = "flat (all-pass)"  # K = 0, or coefficients whose powers cancel
+    elif peak == 0.0:
+        kind = "low-pass"
+    else:
+        kind = "high-pass" if peak == float(lam[-1]) else "band-pass"
     return {
         "propagation": {
             "model": type(model).__name__,
@@ -195,7 +201,7 @@ def _euler_step(model: nn.Module, rho: float) -> dict[str, Any] | None:
     highest frequencies (HFD), whatever the ODE does (the proposition is about the ODE)."""
     if not isinstance(model, CGNN | PDEGCND) or model.method != "euler":
         return None
-    tau = model.step_size
+    tau = min(model.step_size, model.T)  # T < τ: one step, of T
     with torch.no_grad():
         if isinstance(model, CGNN):
             w = torch.linalg.eigvalsh(model.omega().double())
@@ -206,6 +212,7 @@ def _euler_step(model: nn.Module, rho: float) -> dict[str, Any] | None:
     lo, hi = float(low.abs().max()), float(high.abs().max())
     return {
         "formula": formula,
+        "step": tau,
         "largest_at_zero": lo,
         "largest_at_rho": hi,
         "regime": "HFD" if hi > lo else "LFD",
@@ -446,7 +453,8 @@ def _ode_report(report: dict[str, Any]) -> str:
     if step is not None:
         held = "" if step["regime"] == "LFD" else " (the proposition is the ODE's, not this step's)"
         lines.append(
-            f"  its explicit Euler step (τ = {ode['step_size']:.4g}) is {step['regime']}-directed"
+            f"  its explicit Euler step (τ = {step.get('step', ode['step_size']):.4g}) is "
+            f"{step['regime']}-directed"
             f"{held}: largest |multiplier| {step['largest_at_rho']:.4f} at graph frequency ρ_Δ "
             f"against {step['largest_at_zero']:.4f} at 0 ({step['formula']})"
         )
