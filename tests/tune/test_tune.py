@@ -559,6 +559,31 @@ def test_the_base_config_is_the_one_graff_train_runs(tmp_path, fake_fit, npz_gra
     assert {k: v for k, v in chosen.items() if k != "provenance"} == expected
 
 
+def test_a_study_that_searched_row_normalisation_on_signed_features_resumes(
+    tmp_path, fake_fit, npz_graph
+):
+    """A study made before signed features took data.normalize_features out of the space
+    recorded it in its space: resuming said "a search with another space". The same space
+    without that key resumes; a space that differs otherwise is still refused."""
+    from graff.tune._space import space_differs
+
+    kw = {"splits": 1, "final": False, "plots": False, "pruner": "none"}
+    out = tmp_path / "out"
+    first = tune(f"npz:{npz_graph}", "graff", trials=1, out_dir=out, **kw)
+    study = _study(first)
+    record = study.user_attrs["graff"]
+    assert "data.normalize_features" not in record["space"]
+    record["space"]["data.normalize_features"] = {"type": "categorical", "choices": [False, True]}
+    study.set_user_attr("graff", record)  # as the older graff recorded it
+    again = tune(f"npz:{npz_graph}", "graff", trials=2, out_dir=out, **kw)
+    assert len(_study(again).trials) == 2
+    assert "data.normalize_features" not in _study(again).user_attrs["graff"]["space"]
+    space = record["space"]
+    assert space_differs(space, {k: v for k, v in space.items() if k != "model.hidden"})
+    assert space_differs({"model.hidden": [8]}, {"model.hidden": [16]})
+    assert not space_differs(space, dict(space))
+
+
 def test_a_study_owns_its_output_directory(tmp_path, fake_fit, npz_graph):
     first = _tune(tmp_path, trials=2, final=False, pruner="none")
     out = first.out_dir

@@ -230,6 +230,17 @@ class SearchSpace:
         return out
 
 
+def space_differs(old: Any, new: Any) -> bool:
+    """Whether a study's recorded space (:meth:`SearchSpace.to_dict`) and this call's differ.
+    A study made before :meth:`SearchSpace.for_features` drew ``data.normalize_features`` on
+    a graph with signed features; the same space without that key is no difference (the
+    resumed search goes on without it)."""
+    key = "data.normalize_features"
+    if isinstance(old, Mapping) and isinstance(new, Mapping) and key in old and key not in new:
+        old = {k: v for k, v in old.items() if k != key}
+    return bool(old != new)
+
+
 def _get_key(cfg: Any, key: str) -> Any:
     if key.startswith("model.params."):
         return cfg.model.params.get(key.split(".", 2)[2])

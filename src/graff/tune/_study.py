@@ -24,7 +24,7 @@ from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _journal, _outputs, _storage
 from graff.tune._args import check_tune_arguments
-from graff.tune._space import SearchSpace, default_space, load_space, parse_space
+from graff.tune._space import SearchSpace, default_space, load_space, parse_space, space_differs
 from graff.tune._splits import resolve_splits
 from graff.tune._worker import Job, TrialEvent, best_of, event, run_worker, worker_main
 
@@ -185,7 +185,7 @@ def _study_record(job: Job, dataset: str) -> dict[str, Any]:
 def _differs(key: str, old: Any, new: Any) -> bool:
     if key == "base" and isinstance(old, Mapping) and isinstance(new, Mapping):
         return bool(backend.config_identity(dict(old)) != backend.config_identity(dict(new)))
-    return bool(old != new)
+    return space_differs(old, new) if key == "space" else bool(old != new)
 
 
 def _pruner_name(pruner: Any) -> str:
