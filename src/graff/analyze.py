@@ -383,16 +383,24 @@ def _common_lines(report: dict[str, Any], after: str, per: str) -> list[str]:
     ]
 
 
+def _head(report: dict[str, Any], what: str) -> list[str]:
+    """The first lines of a report on a model other than GRAFF: the run, what was measured
+    (``what``, after "the energy "), ρ_Δ."""
+    return [
+        f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
+        f"{report['dataset']}",
+        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy {what}",
+        f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
+    ]
+
+
 def _layers_report(report: dict[str, Any]) -> str:
     """The text of a model other than GRAFF: its energy layer by layer."""
     layers = report["layers"]
     shown = ", ".join(layers) if len(layers) <= 4 else f"{layers[0]} … {layers[-1]}"
+    what = f"of the first layer's input (layer 0) and after each of its {len(layers)} layers"
     lines = [
-        f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
-        f"{report['dataset']}",
-        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy of the first "
-        f"layer's input (layer 0) and after each of its {len(layers)} layers ({shown})",
-        f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
+        *_head(report, f"{what} ({shown})"),
         *_common_lines(report, "after the last layer", "layer"),
     ]
     return "\n".join(lines) + "\n"
@@ -409,10 +417,7 @@ def _propagation_report(report: dict[str, Any]) -> str:
         "the logits)"
     ).format(K=p["K"])
     lines = [
-        f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
-        f"{report['dataset']}",
-        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy {what}",
-        f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
+        *_head(report, what),
         f"  its filter g(λ) = Σ c_j (1 − λ)ʲ over graph frequency λ ∈ [0, ρ_Δ]: gain "
         f"{p['gain_at_zero']:.4f} at 0, {p['gain_at_rho']:.4f} at ρ_Δ, largest in size at "
         f"λ = {p['peak_at']:.4f}: {report['predicted_regime']}",
@@ -424,11 +429,7 @@ def _propagation_report(report: dict[str, Any]) -> str:
 def _recorded_report(report: dict[str, Any]) -> str:
     """The text of another model whose forward takes a callback (H2GCN: its rounds)."""
     lines = [
-        f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
-        f"{report['dataset']}",
-        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy of "
-        f"{report['recorded']}",
-        f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
+        *_head(report, f"of {report['recorded']}"),
         *_common_lines(report, "after the last step", "step"),
     ]
     return "\n".join(lines) + "\n"
@@ -440,13 +441,9 @@ def _ode_report(report: dict[str, Any]) -> str:
     prediction = report["predicted_regime"]
     if "predicted_condition" in report:
         prediction += f" ({report['predicted_condition']})"
+    grid = f"T = {ode['T']:.4g}, τ = {ode['step_size']:.4g}, solver {ode['method']}"
     lines = [
-        f"{report['model']} run {report['run_dir']} (split {report['split']}), dataset "
-        f"{report['dataset']}",
-        f"  not a GRAFF (no W whose spectrum predicts a regime): the energy of F(t) along its "
-        f"ODE at t = 0, τ, …, T (T = {ode['T']:.4g}, τ = {ode['step_size']:.4g}, solver "
-        f"{ode['method']})",
-        f"  ρ_Δ = {report['rho_delta']:.4f} (self-loops: {report['self_loops']})",
+        *_head(report, f"of F(t) along its ODE at t = 0, τ, …, T ({grid})"),
         f"  predicted regime: {prediction}",
     ]
     step = report.get("euler_step")
