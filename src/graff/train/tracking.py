@@ -23,6 +23,7 @@ environment variable opts in, and the SQLite store needs the full ``mlflow`` pac
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -98,6 +99,18 @@ def _summary_writer() -> Any:
     return SummaryWriter
 
 
+def _after_newest_event_file(folder: Path) -> None:
+    """Wait (under a second) until the clock has left the second in which ``folder``'s newest
+    event file was opened. TensorBoard names a file by that second and then an unpadded
+    counter, so a file opened in the same second can sort before an older one ("…10" before
+    "…9"); reading files in name order, TensorBoard would take its steps for a restart and
+    hide them."""
+    stamps = [f.name.split(".") for f in folder.glob("events.out.tfevents.*")]
+    latest = max((int(p[3]) for p in stamps if len(p) > 3 and p[3].isdigit()), default=None)
+    while latest is not None and int(time.time()) == latest:
+        time.sleep(0.01)
+
+
 class TensorBoardLogger:
     """Per-epoch curves of every split and the run's config, as TensorBoard event files.
 
@@ -154,8 +167,10 @@ class TensorBoardLogger:
             # (an interrupted or overwritten run's); a reopened one keeps this run's points.
             purge = None if k in self._started else 1
             self._started.add(k)
+            folder = self.log_dir / f"split_{k}"
+            _after_newest_event_file(folder)  # reopened or rerun: its file must sort last
             w = self._writer_cls(
-                log_dir=str(self.log_dir / f"split_{k}"),
+                log_dir=str(folder),
                 flush_secs=self.flush_secs,
                 purge_step=purge,
             )
