@@ -259,16 +259,13 @@ def analyze_run(
     rho = spectral_radius(ei, n, self_loops=self_loops)
     terms: dict[str, Any]
     response = None
-    if isinstance(model, GRAFF):
+    if "callback" in inspect.signature(model.forward).parameters:  # GRAFF's steps and the like
         trajectory = EnergyTrajectory(ei, n, self_loops=self_loops)
         with torch.no_grad():
             logits = model(prepared.x, ei, callback=trajectory)
-        terms, response = _graff_terms(model, cfg, rho)
-    elif "callback" in inspect.signature(model.forward).parameters:
-        trajectory = EnergyTrajectory(ei, n, self_loops=self_loops)
-        with torch.no_grad():
-            logits = model(prepared.x, ei, callback=trajectory)
-        if isinstance(model, APPNPNet | GPRGNN):
+        if isinstance(model, GRAFF):
+            terms, response = _graff_terms(model, cfg, rho)
+        elif isinstance(model, APPNPNet | GPRGNN):
             terms = _filter_terms(model, rho)
         elif all(isinstance(getattr(model, k, None), int | float) for k in ("T", "step_size")):
             terms = _ode_terms(model, rho)
