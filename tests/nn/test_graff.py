@@ -565,6 +565,30 @@ def test_a_callback_that_is_not_callable_and_nan_edge_weights_are_named() -> Non
     assert torch.isfinite(model(x, ei, torch.tensor([1.0, 2.0, 1.0]))).all()
 
 
+def test_signed_edge_weights_are_refused_only_where_a_degree_turns_negative() -> None:
+    """A negative weighted degree made D̃^{-1/2} NaN and every logit with it; signed weights
+    that leave each degree ≥ 0 still give Ā (checked against the dense formula)."""
+    from graff.nn import normalized_adjacency
+
+    model = GRAFF(4, 8, 3)
+    x, ei = torch.randn(4, 4), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
+    with pytest.raises(ValueError, match=r"leaves 1 node\(s\) a negative weighted degree \(node 2"):
+        model(x, ei, torch.tensor([1.0, -3.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"node 2: -2, self-loop included"):
+        normalized_adjacency(ei, 4, torch.tensor([1.0, -3.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"negative weighted degree"):  # adj_t carries them too
+        signed = torch.tensor([1.0, -3.0, 1.0, 1.0])
+        model(x, torch.sparse_coo_tensor(ei.flip(0), signed, (4, 4), check_invariants=True))
+    w = torch.tensor([1.0, -0.5, 1.0, 1.0])
+    assert torch.isfinite(model(x, ei, w)).all()
+    a = torch.zeros(4, 4)
+    a[ei[1], ei[0]] = w
+    a += torch.eye(4)
+    d = a.sum(1).rsqrt()
+    expected = d[:, None] * a * d[None, :]
+    torch.testing.assert_close(normalized_adjacency(ei, 4, w).to_dense(), expected)
+
+
 @pytest.mark.parametrize(
     ("T", "tau"), [(2.5, 1.0), (3.0, 1.0), (0.3, 1.0), (4.8, 0.25), (1.0, 0.1)]
 )

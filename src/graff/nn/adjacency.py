@@ -196,6 +196,34 @@ def check_node_ids(edge_index: Tensor, num_nodes: int) -> None:
         )
 
 
+def check_degrees(
+    edge_index: Tensor, edge_weight: Tensor, num_nodes: int, *, self_loops: bool
+) -> None:
+    """Signed edge weights must leave every node a non-negative weighted degree: D̃^{-1/2} of a
+    negative degree is NaN, which PyG's ``gcn_norm`` would pass on to every feature it
+    touches. Non-negative weights (the usual case) cost one comparison; not checked while
+    tracing or compiling."""
+    if torch.jit.is_tracing() or torch.compiler.is_compiling() or edge_weight.numel() == 0:
+        return
+    w = edge_weight.detach()
+    if not bool((w < 0).any()):
+        return
+    deg = torch.zeros(num_nodes, dtype=w.dtype, device=w.device)
+    deg.index_add_(0, edge_index[1], w)
+    if self_loops:
+        deg += 1.0
+    negative = deg < 0
+    if bool(negative.any()):
+        node = int(negative.nonzero()[0, 0])
+        raise ValueError(
+            f"edge_weight has {int((w < 0).sum())} negative entries and leaves "
+            f"{int(negative.sum())} node(s) a negative weighted degree (node {node}: "
+            f"{float(deg[node]):.4g}{', self-loop included' if self_loops else ''}): "
+            "Ā = D^{-1/2} A D^{-1/2} is undefined there (NaN); use non-negative weights "
+            "(e.g. edge_weight.abs(), or drop the negative edges)"
+        )
+
+
 def normalized_edges(
     edge_index: Tensor,
     num_nodes: int,
@@ -208,6 +236,7 @@ def normalized_edges(
     :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, differentiable in ``edge_weight``."""
     if edge_weight is not None:
         edge_weight = edge_weight.to(dtype)
+        check_degrees(edge_index, edge_weight, num_nodes, self_loops=self_loops)
     index, value = gcn_norm(
         edge_index, edge_weight, num_nodes, add_self_loops=self_loops, dtype=dtype
     )

@@ -116,8 +116,8 @@ def check_flags(**flags: object) -> None:
 
 def check_features(x: Tensor, weight: Tensor) -> None:
     """Node features ``x`` [n, p] (dense or sparse CSR) fit the first linear map ``weight``
-    [d, p]: a matrix, p columns, the parameters' floating dtype. Shape and dtype only (no
-    pass over the data), so it costs nothing per call."""
+    [d, p]: a matrix, p columns, the parameters' device and floating dtype. Shape, device and
+    dtype only (no pass over the data), so it costs nothing per call."""
     p = weight.size(-1)
     if not isinstance(x, Tensor):
         fix = (
@@ -137,6 +137,11 @@ def check_features(x: Tensor, weight: Tensor) -> None:
         raise ValueError(
             f"x has {x.size(1)} features per node, but this model was built for "
             f"in_channels={p}; build it with in_channels={x.size(1)} (data.num_features)"
+        )
+    if x.device != weight.device:
+        raise RuntimeError(
+            f"x is on {x.device} but the model's parameters are on {weight.device}: move them "
+            f"to one device, e.g. model.to(x.device), with the graph (edge_index.to(x.device))"
         )
     if x.dtype != weight.dtype:
         fix = (

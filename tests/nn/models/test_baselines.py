@@ -554,6 +554,8 @@ def test_inputs_that_do_not_fit_the_model_are_named(name: str) -> None:
         model(torch.ones(5, 3, dtype=torch.long), ei)
     with pytest.raises(TypeError, match=r"model.to\(torch.float64\)"):
         model(x.double(), ei)
+    with pytest.raises(RuntimeError, match=r"x is on meta but the model's parameters are on cpu"):
+        model(x.to("meta"), ei)  # as a CUDA x would be beside a CPU model
     if name == "mlp":
         return  # no graph
     for bad, node in (
