@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 from typing import NoReturn
 
+import torch
 from torch import Tensor
 
 from graff.errors import TorchScriptError
+from graff.nn import cache
 
 __all__ = [
     "NotScriptable",
@@ -116,8 +118,9 @@ def check_flags(**flags: object) -> None:
 
 def check_features(x: Tensor, weight: Tensor) -> None:
     """Node features ``x`` [n, p] (dense or sparse CSR) fit the first linear map ``weight``
-    [d, p]: a matrix, p columns, the parameters' device and floating dtype. Shape, device and
-    dtype only (no pass over the data), so it costs nothing per call."""
+    [d, p]: a matrix, p columns, the parameters' device and floating dtype, finite values.
+    Shape, device and dtype cost nothing per call; finiteness is one pass over x made once
+    per feature tensor (:func:`graff.nn.cache.cached`), not while tracing or compiling."""
     p = weight.size(-1)
     if not isinstance(x, Tensor):
         fix = (
@@ -150,6 +153,29 @@ def check_features(x: Tensor, weight: Tensor) -> None:
             else f"pass x.to({weight.dtype}) (features are real numbers)"
         )
         raise TypeError(f"x is {x.dtype} but the model's parameters are {weight.dtype}: {fix}")
+    if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+        cache.cached([x], (), "finite", lambda: _check_finite_features(x))
+
+
+def _check_finite_features(x: Tensor) -> bool:
+    """NaN or ±inf in x would turn every logit it reaches into NaN, silently: one pass over
+    x, made once per feature tensor (cached while it lives unchanged, like a graph's
+    operators), so repeated forwards on the same x cost nothing."""
+    values = x.values() if x.layout == torch.sparse_csr else x
+    finite = torch.isfinite(values.detach())
+    if bool(finite.all()):
+        return True
+    if x.layout == torch.sparse_csr:
+        rows = torch.repeat_interleave(torch.diff(x.crow_indices()))
+        bad_rows = rows[~finite].unique()
+    else:
+        bad_rows = (~finite).any(dim=1).nonzero().flatten()
+    raise ValueError(
+        f"x has {int((~finite).sum())} NaN or infinite entries in {bad_rows.numel()} rows "
+        f"(first: row {int(bad_rows[0])}): every logit they reach would be NaN; clean the "
+        "features first, e.g. torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) or by "
+        "imputing the missing values"
+    )
 
 
 def check_callback(callback: object) -> None:

@@ -556,6 +556,13 @@ def test_inputs_that_do_not_fit_the_model_are_named(name: str) -> None:
         model(x.double(), ei)
     with pytest.raises(RuntimeError, match=r"x is on meta but the model's parameters are on cpu"):
         model(x.to("meta"), ei)  # as a CUDA x would be beside a CPU model
+    bad_x = x.clone()
+    bad_x[3, 1] = float("inf")
+    for features in (bad_x, bad_x.to_sparse_csr()):  # NaN logits before, silently
+        with pytest.raises(ValueError, match=r"1 NaN or infinite entries in 1 rows \(first: row 3"):
+            model(features, ei)
+    bad_x[3, 1] = 0.0  # mended in place: the cached check sees the new version
+    assert torch.isfinite(model(bad_x, ei)).all()
     if name == "mlp":
         return  # no graph
     for bad, node in (
