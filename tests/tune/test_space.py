@@ -113,6 +113,9 @@ BAD = [
     ({"model.hidden": {"type": "int", "low": 8.5, "high": 64}}, "integer", "model.hidden"),
     ({"model.hidden": ["a", "b"]}, "choice", "model.hidden"),
     ({"optim.lr": 0.01}, "expected a mapping", "optim.lr"),
+    ({"optim.lr": {"low": 0.001, "high": 0.1}}, "{type: float, low: 0.001, high: 0.1}", "optim.lr"),
+    ({"model.hidden": {"low": 8, "high": 64}}, "{type: int, low: 8, high: 64}", "model.hidden"),
+    ({"model.hidden": {"choices": [8, 16]}}, "{type: categorical, choices: [8, 16]}", "hidden"),
 ]
 
 

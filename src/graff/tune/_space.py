@@ -346,6 +346,17 @@ def _parse_param(key: str, spec: Any, model: str | None, source: str) -> SpacePa
             f"or a list of choices, got {spec!r}"
         )
     kind = spec.get("type")
+    if kind is None:
+        bounds = [spec.get("low"), spec.get("high")]
+        whole = all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
+        guess = "categorical" if "choices" in spec else "int" if whole else "float"
+        order = ("choices", "low", "high", "log", "step")
+        keys = sorted(spec, key=lambda k: order.index(k) if k in order else len(order))
+        fields = ", ".join(f"{k}: {spec[k]}" for k in keys)
+        raise err(
+            f"no type: name its distribution ({', '.join(SPACE_TYPES)}), e.g. "
+            f"{{type: {guess}, {fields}}}"
+        )
     if kind not in SPACE_TYPES:
         raise err(f"type must be one of {', '.join(SPACE_TYPES)}, got {kind!r}")
     extra = sorted(set(spec) - set(_FIELDS[kind]))
