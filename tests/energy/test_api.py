@@ -3,6 +3,8 @@ EnergyTrajectory as GRAFF's step callback."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -289,6 +291,22 @@ def test_homophily_arguments_swapped_or_nan_logits_are_named() -> None:
         energy.prediction_homophily(logits, TRIANGLE_TAIL)
 
 
+def test_a_trajectory_recorder_checks_its_graph_where_it_is_made() -> None:
+    """EnergyTrajectory kept a wrong graph and failed at the model's first step, far from the
+    line that made it; a graph of the right form is still accepted without num_nodes."""
+    with pytest.raises(ValueError, match=r"edge_index must be a torch\.Tensor, got str"):
+        EnergyTrajectory("edges")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"must have shape \[2, E\]"):
+        EnergyTrajectory(TRIANGLE_TAIL.t())
+    with pytest.raises(ValueError, match="refers to node 3, but the graph has 3 nodes"):
+        EnergyTrajectory(TRIANGLE_TAIL, 3)
+    with pytest.raises(TypeError, match="store_features must be True or False"):
+        EnergyTrajectory(TRIANGLE_TAIL, 4, store_features="yes")  # type: ignore[arg-type]
+    rec = EnergyTrajectory(TRIANGLE_TAIL)
+    rec(0, 0.0, torch.randn(4, 2, dtype=DT))
+    assert len(rec) == 1 and math.isfinite(rec.normalized[0])
+
+
 @pytest.mark.parametrize("n", [torch.tensor([4, 4]), torch.tensor([]), 4.0, True, "4"])
 def test_num_nodes_that_is_not_a_positive_integer_is_named(n: object) -> None:
     """A tensor of several values as num_nodes crashed with "Boolean value of Tensor with
@@ -300,6 +318,7 @@ def test_num_nodes_that_is_not_a_positive_integer_is_named(n: object) -> None:
         lambda: laplacian_spectrum(TRIANGLE_TAIL, n),  # type: ignore[arg-type]
         lambda: spectral_radius(TRIANGLE_TAIL, n),  # type: ignore[arg-type]
         lambda: energy.is_bipartite(TRIANGLE_TAIL, n),  # type: ignore[arg-type]
+        lambda: EnergyTrajectory(TRIANGLE_TAIL, n),  # type: ignore[arg-type]
     ):
         with pytest.raises(TypeError, match="num_nodes must be a positive integer"):
             call()

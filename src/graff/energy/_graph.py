@@ -35,6 +35,13 @@ DENSE_SPECTRUM_MAX_NODES = 2000
 
 def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
     """Raise ``ValueError`` unless ``edge_index`` is an integer [2, E] tensor with ids < n."""
+    check_edge_list(edge_index)
+    check_node_ids(edge_index, check_num_nodes(num_nodes))
+
+
+def check_edge_list(edge_index: Tensor) -> None:
+    """Raise ``ValueError`` unless ``edge_index`` is an integer [2, E] tensor (its ids are
+    checked against the graph's size by :func:`check_edge_index`)."""
     if not isinstance(edge_index, Tensor):
         raise ValueError(f"edge_index must be a torch.Tensor, got {type(edge_index).__name__}")
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
@@ -44,7 +51,6 @@ def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
         )
     if edge_index.dtype.is_floating_point or edge_index.dtype == torch.bool:
         raise ValueError(f"edge_index must hold integer node ids, got dtype {edge_index.dtype}")
-    check_node_ids(edge_index, check_num_nodes(num_nodes))
 
 
 def check_num_nodes(num_nodes: int) -> int:

@@ -23,7 +23,12 @@ from torch import Tensor
 
 from graff.energy._channel import w_spectrum
 from graff.energy._dirichlet import as_features, dirichlet_energy
-from graff.energy._graph import resolve_adjacency
+from graff.energy._graph import (
+    check_edge_index,
+    check_edge_list,
+    check_num_nodes,
+    resolve_adjacency,
+)
 from graff.nn.checks import check_flags, check_sizes, is_real
 
 __all__ = [
@@ -224,6 +229,14 @@ class EnergyTrajectory:
     def __post_init__(self) -> None:
         if self.edge_index is None and self.adj is None:
             raise ValueError("EnergyTrajectory needs the graph: edge_index or adj")
+        # checked here, where the recorder is made, not at the model's first step
+        check_flags(self_loops=self.self_loops, store_features=self.store_features)
+        if self.num_nodes is not None:
+            check_num_nodes(self.num_nodes)
+        if self.edge_index is not None and self.num_nodes is not None:
+            check_edge_index(self.edge_index, self.num_nodes)
+        elif self.edge_index is not None:  # ids checked once F gives the node count
+            check_edge_list(self.edge_index)
         self._adj64: Tensor | None = None
 
     def _adjacency(self, n: int, device: torch.device) -> Tensor:
