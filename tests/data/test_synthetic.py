@@ -67,6 +67,30 @@ def test_random_splits_stratified_disjoint() -> None:
         random_splits(y, train_frac=0.8, val_frac=0.3)
 
 
+def test_random_splits_refuse_labels_and_arguments_they_would_misread() -> None:
+    """A one-hot y was flattened into N·C "nodes", fractional labels truncated to classes,
+    and a seed given as text ended in int()'s message."""
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    with pytest.raises(GraphDataError, match=r"vector y \[N\].*shape \(8, 3\).*y.argmax\(dim=1\)"):
+        random_splits(torch.nn.functional.one_hot(y))
+    with pytest.raises(GraphDataError, match="non-integer values"):
+        random_splits(y.float() + 0.5)
+    with pytest.raises(TypeError, match=r"seed must be an integer in \[0, 2\*\*63\), got 'a'"):
+        random_splits(y, seed="a")  # type: ignore[arg-type]
+    with pytest.raises(GraphDataError, match="seed must be an integer"):
+        random_splits(y, seed=-1)
+    with pytest.raises(TypeError, match=r"num_splits must be a positive integer, got 2\.5"):
+        random_splits(y, num_splits=2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="train_frac must be a number"):
+        random_splits(y, train_frac="0.5")  # type: ignore[arg-type]
+    # the same labels as a column or as integral floats give the same splits
+    for same in (y.view(-1, 1), y.double()):
+        for a, b in zip(
+            random_splits(same, num_splits=2), random_splits(y, num_splits=2), strict=True
+        ):
+            assert torch.equal(a, b)
+
+
 def test_random_splits_of_a_graph_says_to_pass_its_labels_and_run_shows_the_call() -> None:
     """``random_splits(data)`` (as the missing-masks error suggested) failed with "'GlobalStorage'
     object has no attribute 'long'"; the error of a graph without masks now shows the call that

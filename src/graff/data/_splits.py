@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from graff.nn.checks import check_sizes, is_int, is_real
+
 from ._errors import GraphDataError
 
 __all__ = ["MAX_SPLITS", "check_split_params", "random_splits"]
@@ -47,14 +49,22 @@ def random_splits(
             else ""
         )
         raise TypeError(f"random_splits takes the labels y [N], got {type(y).__name__}{hint}")
-    if num_splits < 1:
+    if is_int(num_splits) and num_splits < 1:
         raise GraphDataError(f"num_splits must be >= 1, got {num_splits}")
+    check_sizes(num_splits=num_splits)
+    if not is_int(seed):
+        raise TypeError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    if not 0 <= int(seed) < 2**63:
+        raise GraphDataError(f"seed must be an integer in [0, 2**63), got {seed}")
+    for name, frac in (("train_frac", train_frac), ("val_frac", val_frac)):
+        if not is_real(frac):
+            raise TypeError(f"{name} must be a number, got {frac!r}")
     if not (0 < train_frac < 1 and 0 <= val_frac < 1 and train_frac + val_frac <= 1):
         raise GraphDataError(
             f"need 0 < train_frac < 1, 0 <= val_frac < 1 and train_frac + val_frac <= 1, got "
             f"train_frac={train_frac}, val_frac={val_frac}"
         )
-    y = y.long().flatten()
+    y = _labels(y)
     n = y.numel()
     ok = y >= 0
     if labeled is not None:
@@ -75,6 +85,24 @@ def random_splits(
             masks[1][perm[n_tr : n_tr + n_va], s] = True
             masks[2][perm[n_tr + n_va :], s] = True
     return masks[0], masks[1], masks[2]
+
+
+def _labels(y: Tensor) -> Tensor:
+    """``y`` as int64 class ids [N]: a vector (or a column [N, 1]) of integer values; a
+    one-hot matrix or non-integer labels are refused, not flattened or truncated."""
+    if y.dim() == 2 and y.size(1) == 1:
+        y = y.flatten()
+    if y.dim() != 1:
+        raise GraphDataError(
+            f"random_splits takes the labels as a vector y [N] of class ids, got shape "
+            f"{tuple(y.shape)}; for one-hot labels pass y.argmax(dim=1)"
+        )
+    if y.is_floating_point() and not bool((y == y.round()).all()):
+        raise GraphDataError(
+            f"random_splits takes integer class ids (-1 = unlabelled), got {y.dtype} labels "
+            "with non-integer values"
+        )
+    return y.long()
 
 
 #: Most random splits a dataset parameter may ask for (each is a mask column per node).
