@@ -565,6 +565,24 @@ def test_a_callback_that_is_not_callable_and_nan_edge_weights_are_named() -> Non
     assert torch.isfinite(model(x, ei, torch.tensor([1.0, 2.0, 1.0]))).all()
 
 
+def test_a_node_count_or_dtype_of_the_wrong_kind_is_named_by_the_adjacency_builders() -> None:
+    """normalized_adjacency(ei, "3") failed inside a comparison ("'>=' not supported"), a
+    negative count was reported as a graph of -1 nodes, and an integer dtype ended in
+    PyTorch's cast error; an empty graph of 0 nodes still runs."""
+    from graff.nn import normalized_adjacency
+
+    ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    with pytest.raises(TypeError, match=r"num_nodes must be an integer, got '3' \(str\)"):
+        normalized_adjacency(ei, "3")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_nodes must be ≥ 0, got -1"):
+        normalized_adjacency(ei, -1)
+    with pytest.raises(TypeError, match="dtype must be a floating dtype"):
+        normalized_adjacency(ei, 3, dtype=torch.long)
+    assert normalized_adjacency(ei, torch.tensor(3)).shape == (3, 3)  # type: ignore[arg-type]
+    empty = torch.empty(2, 0, dtype=torch.long)
+    assert GRAFF(4, 8, 3)(torch.randn(0, 4), empty).shape == (0, 3)
+
+
 def test_signed_edge_weights_are_refused_only_where_a_degree_turns_negative() -> None:
     """A negative weighted degree made D̃^{-1/2} NaN and every logit with it; signed weights
     that leave each degree ≥ 0 still give Ā (checked against the dense formula)."""

@@ -27,6 +27,7 @@ from torch import Tensor
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from graff.nn import cache
+from graff.nn.checks import is_int
 from graff.nn.sparse import (
     EdgeStructure,
     csr_from_coo,
@@ -138,6 +139,12 @@ def as_edge_index(
         num_nodes: n.
         edge_weight: optional weights [E] of ``edge_index`` (an ``adj_t`` carries its own).
     """
+    if not is_int(num_nodes):
+        raise TypeError(
+            f"num_nodes must be an integer, got {num_nodes!r} ({type(num_nodes).__name__})"
+        )
+    if num_nodes < 0:
+        raise ValueError(f"num_nodes must be ≥ 0, got {num_nodes}")
     if isinstance(graph, Tensor) and graph.layout == torch.strided:
         if graph.dim() != 2 or graph.size(0) != 2:
             raise ValueError(
@@ -234,6 +241,8 @@ def normalized_edges(
 ) -> tuple[Tensor, Tensor]:
     """Ā as an edge list: (index [2, E'] of edges j → i, weight Ā_ij [E']) — PyG's
     :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, differentiable in ``edge_weight``."""
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating dtype (Ā's values), got {dtype}")
     if edge_weight is not None:
         edge_weight = edge_weight.to(dtype)
         check_degrees(edge_index, edge_weight, num_nodes, self_loops=self_loops)
