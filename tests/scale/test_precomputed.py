@@ -187,6 +187,10 @@ def test_wrong_s_shape_says_how_to_build_it() -> None:
     twin = PrecomputedGRAFF(P, D, C, T=2.0).double()
     with pytest.raises(ValueError, match=r"\[b, 3, 6\].*model.precompute"):
         twin(torch.zeros(4, 4, 6, dtype=DT))
+    # called as a graph model, it failed with "takes 2 positional arguments but 3 were given"
+    x, ei = torch.randn(4, P, dtype=DT), torch.tensor([[0, 1], [1, 0]])
+    with pytest.raises(TypeError, match=r"not the features and graph.*model.precompute\(x, edge"):
+        twin(x, ei)
 
 
 def test_sparse_features_and_float32() -> None:

@@ -313,8 +313,14 @@ class PrecomputedGRAFF(nn.Module):
         f = dropout(f, self.dropout, self.training)
         return self.decoder(f)
 
-    def forward(self, s: Tensor) -> Tensor:
+    def forward(self, s: Tensor, *graph: Any) -> Tensor:
         """Class logits [b, k] of the nodes whose rows of S [b, n + 1, p + 1] are given."""
+        if graph or not isinstance(s, Tensor):
+            raise TypeError(
+                "PrecomputedGRAFF takes only rows of the precomputed S = [Ā^k [X, 1]]_k, not "
+                "the features and graph: build S once with model.precompute(x, edge_index), "
+                "then call model(S[rows])"
+            )
         return self.decode(self.evolve(s))
 
     def extra_repr(self) -> str:
