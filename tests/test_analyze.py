@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import graff
 from graff.analyze import analyze_run, text_report
 from graff.cli import main
 from graff.data import load_dataset
@@ -153,6 +154,18 @@ def test_refuses_a_model_without_layers_and_a_missing_split(tmp_path: Path) -> N
     with pytest.raises(RunDirError, match="available splits: 0, 1"):
         analyze_run(graff_run, split=7)
     assert main(["analyze", str(tmp_path / "nowhere")]) == 2
+    # split "1" read split_1.json and then called the intact record damaged
+    with pytest.raises(TypeError, match=r"split must be an integer .*got '1'"):
+        analyze_run(graff_run, split="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="run_dir must be the path of a run directory"):
+        analyze_run(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="run_dir must be the path of a run directory"):
+        graff.load_run(3)  # type: ignore[arg-type]
+    # the available splits in numeric order ("10" sorted before "2" as text)
+    for k in (10, 2):
+        (graff_run / f"split_{k}.pt").write_bytes(b"")
+    with pytest.raises(RunDirError, match=r"available splits: 0, 1, 2, 10$"):
+        analyze_run(graff_run, split=7)
 
 
 def test_h2gcn_and_any_callback_model_are_measured_at_their_steps(tmp_path: Path) -> None:

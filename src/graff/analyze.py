@@ -44,9 +44,10 @@ from graff.energy import (
 )
 from graff.errors import RunDirError
 from graff.nn import CGNN, GPRGNN, GRAFF, PDEGCND, APPNPNet, GRANDLinear
+from graff.nn.checks import is_int
 from graff.train import build_model
 from graff.train.fit import score
-from graff.train.load import read_run_config, run_data
+from graff.train.load import read_run_config, run_data, run_path
 from graff.train.rundir import read_split
 
 __all__ = ["analyze_run", "text_report", "write_analysis"]
@@ -63,10 +64,10 @@ def _load_run(
     cfg, meta = read_run_config(run_dir)
     weights = run_dir / f"split_{split}.pt"
     if not weights.is_file():
-        done = sorted(p.stem.split("_")[1] for p in run_dir.glob("split_*.pt"))
+        done = sorted(int(k) for p in run_dir.glob("split_*.pt") if (k := p.stem[6:]).isdigit())
         raise RunDirError(
             f"{run_dir} has no trained model for split {split}; available splits: "
-            + (", ".join(done) if done else "none (the run has not finished a split)")
+            + (", ".join(map(str, done)) if done else "none (the run has not finished a split)")
         )
     # The split's record and the checksum of its checkpoint, as load_run checks them: a
     # checkpoint copied from another split or edited would otherwise be analysed silently.
@@ -251,8 +252,10 @@ def analyze_run(
     The energies use the model's own Ā (with self-loops when the model has them), so ρ_Δ and
     the LFD/HFD limits refer to the operator the model actually applied.
     """
-    run_dir = Path(run_dir)
-    cfg, weights, prepared = _load_run(run_dir, split, data_dir)
+    run_dir = run_path(run_dir)
+    if not is_int(split):  # "0" read split_0.json, then called it damaged
+        raise TypeError(f"split must be an integer (a split of the run), got {split!r:.40}")
+    cfg, weights, prepared = _load_run(run_dir, int(split), data_dir)
     model = _load_model(cfg, weights, prepared)
     ei, n = prepared.edge_index, prepared.x.size(0)
     self_loops = bool(cfg.model.self_loops)

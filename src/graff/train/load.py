@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,18 @@ from graff.train.models import build_model
 from graff.train.rundir import History, read_config_yaml, read_split, read_summary
 from graff.train.runner import load_prepared, model_features, split_indices
 
-__all__ = ["LoadedRun", "load_run", "read_run_config", "run_data"]
+__all__ = ["LoadedRun", "load_run", "read_run_config", "run_data", "run_path"]
+
+
+def run_path(run_dir: object) -> Path:
+    """``run_dir`` as a :class:`~pathlib.Path`; a ``TypeError`` naming what was given when it
+    is no path (an int, None, a loaded run)."""
+    if not isinstance(run_dir, str | os.PathLike):
+        raise TypeError(
+            "run_dir must be the path of a run directory (str or pathlib.Path), got "
+            f"{type(run_dir).__name__} {run_dir!r:.60}"
+        )
+    return Path(run_dir)
 
 
 def read_run_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
@@ -285,7 +297,7 @@ def load_run(run_dir: str | Path, *, data_dir: str | None = None) -> LoadedRun:
         RunDirError: ``run_dir`` holds no complete run, or a file of it is damaged or was
             edited; the message names the file and says what to do.
     """
-    path = Path(run_dir)
+    path = run_path(run_dir)
     cfg, meta = read_run_config(path)
     summary = read_summary(path)
     records = {int(k): read_split(path, int(k)) for k in summary["splits"]}
