@@ -157,9 +157,9 @@ def test_refuses_a_model_without_layers_and_a_missing_split(tmp_path: Path) -> N
     # split "1" read split_1.json and then called the intact record damaged
     with pytest.raises(TypeError, match=r"split must be an integer .*got '1'"):
         analyze_run(graff_run, split="1")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="run_dir must be the path of a run directory"):
+    with pytest.raises(TypeError, match=r"run_dir .*must be a path \(str or pathlib.Path\), got"):
         analyze_run(None)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="run_dir must be the path of a run directory"):
+    with pytest.raises(TypeError, match=r"run_dir .*must be a path \(str or pathlib.Path\), got"):
         graff.load_run(3)  # type: ignore[arg-type]
     # the available splits in numeric order ("10" sorted before "2" as text)
     for k in (10, 2):

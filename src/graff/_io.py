@@ -15,12 +15,24 @@ from pathlib import Path
 
 __all__ = [
     "FolderLock",
+    "as_path",
     "atomic_write",
     "check_writable",
     "current_umask",
     "file_slug",
     "sha256_file",
 ]
+
+
+def as_path(value: object, what: str) -> Path:
+    """``value`` (str or path-like) as a :class:`~pathlib.Path`, else a ``TypeError`` that
+    names the argument ``what`` and what was given (``Path(3)`` says only "expected str,
+    bytes or os.PathLike object, not int")."""
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(
+            f"{what} must be a path (str or pathlib.Path), got {type(value).__name__} {value!r:.60}"
+        )
+    return Path(value)
 
 
 def file_slug(text: str, empty: str = "run") -> str:

@@ -393,3 +393,28 @@ def test_one_writer_at_a_time_and_a_failed_run_lets_go(data3: PreparedData, tmp_
     with pytest.raises(RunDirError, match="being written by another graff process"):
         run(_cfg(), data3, out, overwrite=True)
     rd.release()
+
+
+def _path_calls() -> list[tuple[str, Any]]:
+    import graff
+    from graff.data import load_dataset
+    from graff.scale import open_precomputed, write_synthetic_graph
+    from graff.tune import tune
+
+    return [
+        ("run_dir", lambda: graff.load_run(3)),
+        ("data_dir", lambda: load_dataset("texas", 3)),
+        ("folder", lambda: open_precomputed(3)),
+        ("folder", lambda: write_synthetic_graph(3, 10, 10)),
+        ("out_dir", lambda: tune("csbm", "graff", trials=1, out_dir=3)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_a_path_argument_of_the_wrong_kind_is_named(index: int) -> None:
+    """Path(3) inside these said only "expected str, bytes or os.PathLike object, not int"."""
+    name, call = _path_calls()[index]
+    with pytest.raises(
+        TypeError, match=rf"{name}.* must be a path \(str or pathlib.Path\), got int 3"
+    ):
+        call()

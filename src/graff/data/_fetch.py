@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from graff._io import sha256_file
+from graff._io import as_path, sha256_file
 from graff.nn.checks import check_flags
 
 from ._errors import DataFileCorruptError, DataFileMissingError, GraphDataError
@@ -143,7 +143,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> list[Pat
     """
     cands: list[Path] = []
     if data_dir is not None:
-        given = _folder(Path(data_dir).expanduser(), "--data-dir (data_dir)")
+        given = _folder(as_path(data_dir, "data_dir").expanduser(), "--data-dir (data_dir)")
         if not given.exists():
             raise GraphDataError(
                 f"--data-dir (data_dir) is {str(given)!r}, which does not exist; point it at the "

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from graff._io import atomic_write
+from graff._io import as_path, atomic_write
 from graff._progress import progress_bar
 from graff.errors import RunDirError
 from graff.nn.sparse import csr
@@ -307,7 +307,7 @@ def precompute_on_disk(
     adj, dtype = propagation_operator(
         x, edge_index, steps, edge_weight, adj, self_loops, block_rows, dtype
     )
-    folder = Path(folder)
+    folder = as_path(folder, "folder")
     if folder.exists() and not folder.is_dir():
         raise PrecomputedFolderError(f"{folder} is a file, not a folder: choose another folder")
     folder.mkdir(parents=True, exist_ok=True)
@@ -347,7 +347,7 @@ def open_precomputed(folder: str | os.PathLike[str]) -> StoredPropagation:
         PrecomputedFolderError: no manifest, an unfinished precomputation, or a data file
             that does not match its manifest.
     """
-    folder = Path(folder)
+    folder = as_path(folder, "folder")
     manifest = _read_manifest(folder) if folder.is_dir() else None
     if manifest is None:
         raise PrecomputedFolderError(

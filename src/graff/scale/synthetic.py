@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from graff._io import atomic_write
+from graff._io import as_path, atomic_write
 from graff._progress import progress_bar
 from graff.nn.checks import check_sizes
 from graff.nn.sparse import csr
@@ -148,7 +148,7 @@ def write_synthetic_graph(
         val=val,
         test=test,
     )
-    out = Path(folder)
+    out = as_path(folder, "folder")
     out.mkdir(parents=True, exist_ok=True)
     graph = SyntheticGraph(
         str(out.resolve()),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from graff._io import sha256_file
+from graff._io import as_path, sha256_file
 from graff.data import PreparedData, prepare_data, user_npz_path
 from graff.errors import ConfigError, RunDirError
 from graff.train.config import RunConfig, config_from_dict
@@ -29,14 +28,8 @@ __all__ = ["LoadedRun", "load_run", "read_run_config", "run_data", "run_path"]
 
 
 def run_path(run_dir: object) -> Path:
-    """``run_dir`` as a :class:`~pathlib.Path`; a ``TypeError`` naming what was given when it
-    is no path (an int, None, a loaded run)."""
-    if not isinstance(run_dir, str | os.PathLike):
-        raise TypeError(
-            "run_dir must be the path of a run directory (str or pathlib.Path), got "
-            f"{type(run_dir).__name__} {run_dir!r:.60}"
-        )
-    return Path(run_dir)
+    """``run_dir`` as a :class:`~pathlib.Path` (a ``TypeError`` naming what was given)."""
+    return as_path(run_dir, "run_dir (the path of a run directory)")
 
 
 def read_run_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:

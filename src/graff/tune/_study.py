@@ -19,7 +19,7 @@ from typing import Any
 import optuna
 import torch
 
-from graff._io import file_slug
+from graff._io import as_path, file_slug
 from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _journal, _outputs, _storage
@@ -421,7 +421,7 @@ def tune(
         _storage.open_storage(storage)
         _storage.close_storage(storage)
     out = (
-        Path(out_dir)
+        as_path(out_dir, "out_dir")
         if out_dir is not None
         else Path("runs") / "tune" / _slug(f"{dataset}-{model}")
     )
