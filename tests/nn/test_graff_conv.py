@@ -249,3 +249,6 @@ def test_features_of_another_width_are_named() -> None:
         conv(torch.randn(3, 6), torch.randn(3, 6), ei)
     with pytest.raises(ValueError, match=r"x0 \(2, 4\)"):
         conv(torch.randn(3, 4), torch.randn(2, 4), ei)
+    # conv(x, edge_index), as a PyG layer is called, read edge_index as F(0)
+    with pytest.raises(TypeError, match=r"conv\(x, x0, edge_index\).*integer tensor \(2, 2\)"):
+        conv(torch.randn(3, 4), ei)

@@ -256,6 +256,12 @@ class GRAFFConv(NotScriptable, nn.Module):
         (:meth:`source`); the linear step then makes one pass over the features less.
         """
         c = self.channels
+        if isinstance(x0, Tensor) and not x0.is_floating_point() and edge_index is None:
+            raise TypeError(
+                f"GRAFFConv({c}) is called as conv(x, x0, edge_index): F(t), F(0) (e.g. the "
+                "encoder's output, the same for every step) and the graph; the second argument "
+                f"here is an integer tensor {tuple(x0.shape)}, an edge_index in F(0)'s place"
+            )
         if x.dim() != 2 or x.size(1) != c or x0.shape != x.shape:
             raise ValueError(
                 f"GRAFFConv({c}) takes x and x0 of shape [num_nodes, {c}] (F(t) and F(0)), got "
