@@ -161,17 +161,21 @@ def _check_finite_features(x: Tensor) -> bool:
     """NaN or ±inf in x would turn every logit it reaches into NaN, silently: one pass over
     x, made once per feature tensor (cached while it lives unchanged, like a graph's
     operators), so repeated forwards on the same x cost nothing."""
-    values = x.values() if x.layout == torch.sparse_csr else x
-    finite = torch.isfinite(values.detach())
+    x = x.detach()
+    if x.layout == torch.sparse_csr:  # the stored values, and the row of each
+        values, rows = x.values(), torch.repeat_interleave(torch.diff(x.crow_indices()))
+    elif x.layout == torch.sparse_coo:
+        values, rows = x._values(), x._indices()[0]
+    else:
+        values = x.to_dense() if x.layout != torch.strided else x
+        rows = None
+    finite = torch.isfinite(values)
     if bool(finite.all()):
         return True
-    if x.layout == torch.sparse_csr:
-        rows = torch.repeat_interleave(torch.diff(x.crow_indices()))
-        bad_rows = rows[~finite].unique()
-    else:
-        bad_rows = (~finite).any(dim=1).nonzero().flatten()
+    bad = ~finite
+    bad_rows = bad.any(dim=1).nonzero().flatten() if rows is None else rows[bad].unique()
     raise ValueError(
-        f"x has {int((~finite).sum())} NaN or infinite entries in {bad_rows.numel()} rows "
+        f"x has {int(bad.sum())} NaN or infinite entries in {bad_rows.numel()} rows "
         f"(first: row {int(bad_rows[0])}): every logit they reach would be NaN; clean the "
         "features first, e.g. torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) or by "
         "imputing the missing values"

@@ -558,7 +558,8 @@ def test_inputs_that_do_not_fit_the_model_are_named(name: str) -> None:
         model(x.to("meta"), ei)  # as a CUDA x would be beside a CPU model
     bad_x = x.clone()
     bad_x[3, 1] = float("inf")
-    for features in (bad_x, bad_x.to_sparse_csr()):  # NaN logits before, silently
+    assert model(x.to_sparse(), ei).shape == (5, 2)  # COO features run as before
+    for features in (bad_x, bad_x.to_sparse_csr(), bad_x.to_sparse()):  # NaN logits, silently
         with pytest.raises(ValueError, match=r"1 NaN or infinite entries in 1 rows \(first: row 3"):
             model(features, ei)
     bad_x[3, 1] = 0.0  # mended in place: the cached check sees the new version
