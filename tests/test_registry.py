@@ -36,3 +36,14 @@ def test_unknown_name_lists_choices_and_suggests() -> None:
     msg = str(info.value)
     assert "unknown solver 'eulr'" in msg and "Did you mean euler?" in msg
     assert "euler, rk4" in msg
+
+
+def test_a_name_in_another_case_or_with_dashes_means_the_registered_one() -> None:
+    reg: Registry[int] = Registry("model")
+    for name in ("graff", "gat_sep", "MyGNN"):
+        reg.register(name, 1)
+    assert reg.canonical("GRAFF") == "graff" and reg.canonical("GAT-sep") == "gat_sep"
+    assert reg.canonical("mygnn") == "MyGNN" and reg.canonical("MyGNN") == "MyGNN"
+    assert reg.canonical("gcn") == "gcn" and reg.canonical(3) == 3  # left for the check
+    reg.register("Graff", 2)  # two registered names that differ only in case: ambiguous
+    assert reg.canonical("GRAFF") == "GRAFF"

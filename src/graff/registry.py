@@ -81,6 +81,22 @@ class Registry(Mapping[str, T], Generic[T]):
         except (KeyError, TypeError):
             raise UnknownNameError(self.unknown_message(name)) from None
 
+    @overload
+    def canonical(self, name: str) -> str: ...
+
+    @overload
+    def canonical(self, name: object) -> object: ...
+
+    def canonical(self, name: object) -> object:
+        """The registered name ``name`` stands for: itself if registered, else the one it
+        equals ignoring case and ``-``/``_`` (``GRAFF``, ``GAT-sep`` → ``graff``,
+        ``gat_sep``); anything else unchanged, for the caller's check to refuse."""
+        if not isinstance(name, str) or name in self._entries:
+            return name
+        key = name.strip().lower().replace("-", "_")
+        matches = [n for n in self._entries if n.lower().replace("-", "_") == key]
+        return matches[0] if len(matches) == 1 else name
+
     def unknown_message(self, name: object) -> str:
         close = difflib.get_close_matches(str(name), list(self._entries), n=2)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""

@@ -128,7 +128,7 @@ def _is_all(models: Sequence[str]) -> bool:
 
 def _check_models(models: Sequence[str]) -> list[str]:
     """The models named (``all``: every registered one, any case), each once, in order."""
-    names = list(MODELS) if _is_all(models) else list(dict.fromkeys(models))
+    names = list(MODELS) if _is_all(models) else list(dict.fromkeys(map(MODELS.canonical, models)))
     if not names:
         raise ConfigError(f"no models named; give one or more of {', '.join(MODELS)}, or all")
     unknown = [m for m in names if m not in MODELS]

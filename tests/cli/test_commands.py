@@ -598,6 +598,8 @@ def test_reproduce_dry_run_says_what_each_cell_would_do_and_trains_nothing(
     _output(capsys)
     assert main(["reproduce", "--models", "mlp", "--dry-run", *common]) == 0  # a table
     assert "texas-mlp" in _output(capsys)
+    assert main(["reproduce", "--models", "MLP,GCN", "--dry-run", *common]) == 0  # any case
+    assert "texas-gcn" in _output(capsys)
 
 
 def test_train_divergence_exits_1(

@@ -51,6 +51,21 @@ def test_a_dataset_named_in_another_case_or_by_alias_gets_its_shipped_config() -
     assert resolve_config(dataset="npz:My.npz")[0].data.dataset == "npz:My.npz"
 
 
+def test_a_model_named_in_another_case_gets_its_shipped_config() -> None:
+    """``--model GRAFF`` was refused as unknown, and ``--set model.name=GRAFF`` beside
+    ``--model graff`` was called a disagreement whose advice (``--model GRAFF``) failed too;
+    datasets were already read in any case."""
+    cfg, source = resolve_config("texas", "GRAFF")
+    assert source == "shipped config graff/texas.yaml" and cfg.model.name == "graff"
+    assert resolve_config("minesweeper", "GAT-Sep")[0].model.name == "gat_sep"
+    cfg, _ = resolve_config("texas", "graff", overrides=["model.name=GRAFF"])
+    assert cfg == resolve_config("texas", "graff")[0]
+    from graff.tune._args import check_tune_arguments
+
+    args = {"counts": {}, "sampler_seed": 0, "timeout": None, "pruner": "median", "flags": {}}
+    assert check_tune_arguments("csbm", "GRAFF", **args) == "graff"
+
+
 def test_a_config_run_on_another_graph_or_model_says_so() -> None:
     """``--config texas.yaml --dataset cornell`` runs texas's settings on cornell, as asked;
     the source (printed as ``config: …``) now says whose settings they are."""

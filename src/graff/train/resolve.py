@@ -10,6 +10,7 @@ from graff.data import canonical_dataset
 from graff.device import resolve_device
 from graff.errors import ConfigError
 from graff.train.config import RunConfig, apply_overrides, load_config, override_list
+from graff.train.models import MODELS
 
 __all__ = ["resolve_config"]
 
@@ -35,6 +36,8 @@ def resolve_config(
     """
     if isinstance(dataset, str):  # Texas, actor: the shipped config of texas, film
         dataset = canonical_dataset(dataset)
+    if model is not None:  # GRAFF, GAT-sep: graff, gat_sep
+        model = MODELS.canonical(model)
     cfg = RunConfig()
     source = "defaults"
     if config is not None:
@@ -65,6 +68,7 @@ def resolve_config(
     if model is not None:
         cfg.model.name = model
     apply_overrides(cfg, override_list(overrides))
+    cfg.model.name = MODELS.canonical(cfg.model.name)
     for given, key, now in (
         (dataset, "dataset", cfg.data.dataset),
         (model, "model", cfg.model.name),

@@ -25,8 +25,9 @@ def check_tune_arguments(
     timeout: Any,
     pruner: Any,
     flags: dict[str, Any],
-) -> None:
-    """Refuse a bad argument of ``tune`` (ConfigError; TypeError for a switch not a bool).
+) -> str:
+    """Refuse a bad argument of ``tune`` (ConfigError; TypeError for a switch not a bool);
+    return the model's registered name (``GRAFF`` is graff).
 
     ``counts`` are positive integers (trials, jobs, threads), ``sampler_seed`` an integer
     >= 0, ``timeout`` None or a positive number of seconds, ``flags`` True or False."""
@@ -35,6 +36,7 @@ def check_tune_arguments(
             f"tune takes a dataset's name (registered, or npz:PATH), got {type(dataset).__name__}"
             "; save a graph in memory with np.savez (x, y, edge_index) and pass 'npz:PATH'"
         )
+    model = backend.MODELS.canonical(model)
     if not isinstance(model, str) or model not in backend.MODELS:
         raise backend.ConfigError(
             f"model {model!r} is not registered; choose one of {', '.join(backend.MODELS)}"
@@ -50,3 +52,4 @@ def check_tune_arguments(
             f"timeout={timeout!r}: expected a positive number of seconds (None: no limit)"
         )
     make_pruner(pruner, 1)  # a bad pruner name fails here, not in a worker
+    return model

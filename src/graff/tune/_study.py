@@ -401,7 +401,7 @@ def tune(
         RunDirError: ``out_dir`` holds the files of another study (its ``study.json``).
         TuneError: no trial completed, or a worker process failed.
     """
-    check_tune_arguments(
+    model = check_tune_arguments(
         dataset,
         model,
         counts={"trials": trials, "jobs": jobs, "threads": threads},
