@@ -242,7 +242,7 @@ def plan(
                 continue
             file = shipped_config(model, ds)
             assert file is not None  # checked above
-            cfg, _ = resolve_config(config=file, overrides=overrides, device=device)
+            cfg, _ = resolve_config(config=file, overrides=overrides, device=device, strict=False)
             cells.append(PlannedCell(model, ds, cfg, Path(file), Path(out_root) / f"{ds}-{model}"))
     return cells, unconfigured
 

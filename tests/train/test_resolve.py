@@ -66,6 +66,24 @@ def test_a_model_named_in_another_case_gets_its_shipped_config() -> None:
     assert check_tune_arguments("csbm", "GRAFF", **args) == "graff"
 
 
+def test_an_override_of_a_key_the_model_does_not_read_is_refused() -> None:
+    """``--set model.num_layers=8`` on GRAFF (whose depth is T / step_size) trained the
+    unchanged model without a word; reproduce, which sets keys for every model, still may."""
+    import pytest
+
+    from graff.train import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model.num_layers is not read by model 'graff'"):
+        resolve_config("texas", overrides=["model.num_layers=8"])
+    with pytest.raises(ConfigError, match=r"model.w_type is not read by model 'gcn'"):
+        resolve_config("texas", "gcn", overrides=["w_type=sum"])  # the section omitted
+    strict_free, _ = resolve_config("texas", overrides=["model.num_layers=8"], strict=False)
+    assert strict_free.model.num_layers == 8
+    cfg, _ = resolve_config("texas", "gcn", overrides=["model.block=residual", "model.norm=layer"])
+    assert cfg.model.norm == "layer"  # read by the residual build the overrides chose
+    assert resolve_config("texas", overrides=["model.T=2.0"])[0].model.T == 2.0
+
+
 def test_a_config_run_on_another_graph_or_model_says_so() -> None:
     """``--config texas.yaml --dataset cornell`` runs texas's settings on cornell, as asked;
     the source (printed as ``config: …``) now says whose settings they are."""

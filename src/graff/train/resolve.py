@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from graff.configs import default_config, shipped_config
 from graff.data import canonical_dataset
 from graff.device import resolve_device
 from graff.errors import ConfigError
 from graff.train.config import RunConfig, apply_overrides, load_config, override_list
-from graff.train.models import MODELS
+from graff.train.models import MODELS, spec_for
 
 __all__ = ["resolve_config"]
 
@@ -23,6 +25,7 @@ def resolve_config(
     *,
     seed: int | None = None,
     device: str | None = None,
+    strict: bool = True,
 ) -> tuple[RunConfig, str]:
     """The validated config of a run and where its settings came from.
 
@@ -32,7 +35,9 @@ def resolve_config(
     ``dataset`` and ``model`` then name the data and the model, ``overrides``
     (``key=value``) set single keys, and ``seed`` / ``device`` the top-level keys. An
     override that renames the dataset or the model named here is refused: the settings would
-    belong to another one.
+    belong to another one. With ``strict``, an override that changes a model key the model
+    does not read (``model.num_layers`` of GRAFF, whose depth is T / step_size) is refused,
+    not ignored; ``graff reproduce`` applies its overrides to every model, unstrictly.
     """
     if isinstance(dataset, str):  # Texas, actor: the shipped config of texas, film
         dataset = canonical_dataset(dataset)
@@ -67,8 +72,11 @@ def resolve_config(
         cfg.data.dataset = dataset
     if model is not None:
         cfg.model.name = model
+    before = dataclasses.replace(cfg.model)
     apply_overrides(cfg, override_list(overrides))
     cfg.model.name = MODELS.canonical(cfg.model.name)
+    if strict:
+        _refuse_unread_overrides(cfg, before)
     for given, key, now in (
         (dataset, "dataset", cfg.data.dataset),
         (model, "model", cfg.model.name),
@@ -85,6 +93,23 @@ def resolve_config(
     cfg.validate()
     resolve_device(cfg.device)  # a device that is not there: an error now, not after loading
     return cfg, source
+
+
+def _refuse_unread_overrides(cfg: RunConfig, before: Any) -> None:
+    """A ConfigError for a model key the overrides changed but the model does not read."""
+    spec = spec_for(cfg.model)  # its own ConfigError for a recipe key of another block
+    reads = {"name", "hidden", "block", "params", *spec.arguments}
+    unread = [
+        f.name
+        for f in dataclasses.fields(cfg.model)
+        if f.name not in reads and getattr(cfg.model, f.name) != getattr(before, f.name)
+    ]
+    if unread:
+        uses = ", ".join(f"model.{k}" for k in ("hidden", *spec.arguments))
+        raise ConfigError(
+            f"model.{unread[0]} is not read by model {cfg.model.name!r} (it reads {uses}): "
+            "the override would change nothing; drop it, or name the model it is for"
+        )
 
 
 def _differs(old: str, new: str) -> bool:
