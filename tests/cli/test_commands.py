@@ -694,3 +694,15 @@ def test_dataset_sizes_match_the_loaded_graphs(shared_data_dir: Path) -> None:
     for name, size in DATASET_SIZES.items():
         g = graff.data.load_dataset(name, shared_data_dir)
         assert (g.num_nodes, g.edge_index.size(1), g.x.size(1)) == size, name
+
+
+def test_a_batch_the_model_cannot_stack_is_said_not_ignored(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--batch 2 for a model without a stacked version (its registry entry's ``unbatched``
+    reason) trained one split at a time without a word; a model that stacks says nothing."""
+    assert main([*_train_args(npz_graph, tmp_path / "a", "--batch", "2"), "--model", "gcnii"]) == 0
+    text = _output(capsys)
+    assert "note: --batch 2: gcnii on " in text and "its layers are PyG modules" in text
+    assert main([*_train_args(npz_graph, tmp_path / "b", "--batch", "2"), "--model", "gcn"]) == 0
+    assert "note: --batch" not in _output(capsys)

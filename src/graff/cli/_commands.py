@@ -94,6 +94,7 @@ def _train(args: argparse.Namespace, cfg: Any, source: str, rank: int) -> int:
     r.say(f"config: {source}; run directory: {out}", stderr=args.json)
     data = load_prepared(cfg, args.data_dir)
     _say_notes(data.notes)
+    label = f"{cfg.model.name} on {data.name}"
     if cfg.optim.mode == "precomputed" and cfg.model.input_dropout > 0:
         r.say(
             f"note: model.input_dropout = {cfg.model.input_dropout:g} drops entries of the "
@@ -101,13 +102,23 @@ def _train(args: argparse.Namespace, cfg: Any, source: str, rank: int) -> int:
             "approximation of GRAFF's; evaluation is exact)",
             stderr=True,
         )
+    if args.batch is not None and args.batch > 1:  # said, not silently ignored
+        from graff.train.models import spec_for
+
+        why = (
+            "optim.mode=precomputed trains on node mini-batches"
+            if cfg.optim.mode == "precomputed"
+            else spec_for(cfg.model).unbatched
+        )
+        if why:
+            note = f"note: --batch {args.batch}: {label} trains one split at a time ({why})"
+            r.say(note, stderr=True)
     if cfg.optim.mode == "precomputed" and args.precomputed_dir is not None:
         from graff.train.minibatch import precompute_for
 
         # S first, with its own progress bar; run() then reuses the finished folder
         precompute_for(cfg, data, args.precomputed_dir, progress=not args.no_progress)
     n = len(cfg.data.splits) if cfg.data.splits is not None else data.num_splits
-    label = f"{cfg.model.name} on {data.name}"
     bar = r.RunProgress(label, cfg.optim.epochs, n, enabled=not args.no_progress)
     log_dir = Path(args.log_dir) if args.log_dir else out / "tb"
     trackers = [TRACKERS[name](log_dir, cfg, metric=data.metric) for name in trackers_named]
