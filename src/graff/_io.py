@@ -24,14 +24,12 @@ __all__ = [
 ]
 
 
-def as_path(value: object, what: str) -> Path:
+def as_path(value: object, what: str, kind: str = "a path (str or pathlib.Path)") -> Path:
     """``value`` (str or path-like) as a :class:`~pathlib.Path`, else a ``TypeError`` that
-    names the argument ``what`` and what was given (``Path(3)`` says only "expected str,
-    bytes or os.PathLike object, not int")."""
+    names the argument ``what``, the ``kind`` of path it must be and what was given
+    (``Path(3)`` says only "expected str, bytes or os.PathLike object, not int")."""
     if not isinstance(value, str | os.PathLike):
-        raise TypeError(
-            f"{what} must be a path (str or pathlib.Path), got {type(value).__name__} {value!r:.60}"
-        )
+        raise TypeError(f"{what} must be {kind}, got {type(value).__name__} {value!r:.60}")
     return Path(value)
 
 

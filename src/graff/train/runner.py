@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from graff._io import as_path
 from graff.data import PreparedData, absolute_dataset, as_prepared, check_task, dataset_source
 from graff.data import load_prepared as _load_prepared
 from graff.device import resolve_device
@@ -414,8 +415,8 @@ def run(
     """
     _check_config(cfg, "run")
     check_flags(overwrite=overwrite)  # "no" would count as true and replace the run
-    if out_dir is not None and not isinstance(out_dir, str | os.PathLike):
-        raise TypeError(f"out_dir must be a folder's path, got {type(out_dir).__name__}")
+    if out_dir is not None:
+        out_dir = as_path(out_dir, "out_dir", "a folder's path")
     if not isinstance(cfg.data.dataset, str):
         raise ConfigError(
             f"data.dataset is a dataset's name (registered, or npz:PATH), got "
