@@ -350,7 +350,7 @@ def _parse_param(key: str, spec: Any, model: str | None, source: str) -> SpacePa
         bounds = [spec.get("low"), spec.get("high")]
         whole = all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
         guess = "categorical" if "choices" in spec else "int" if whole else "float"
-        order = ("choices", "low", "high", "log", "step")
+        order = _FIELDS[guess]  # the entry's fields in the order the distribution lists them
         keys = sorted(spec, key=lambda k: order.index(k) if k in order else len(order))
         fields = ", ".join(f"{k}: {spec[k]}" for k in keys)
         raise err(
