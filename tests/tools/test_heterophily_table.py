@@ -195,9 +195,8 @@ def test_a_finished_row_whose_folder_is_gone_is_carried_and_marked(
     assert table.carry([fresh], tmp_path / "absent.json") == [fresh]
 
 
-def test_git_keeps_what_a_search_resumes_and_the_table_reads_from() -> None:
-    """studies/.gitignore keeps the files a new checkout needs (the journal a search resumes
-    from; what table.py reads) and leaves checkpoints, histories, plots and study.json out."""
+def _git_kept(names: list[str]) -> list[str]:
+    """Which of ``names`` (paths inside one study folder) git keeps (studies/.gitignore)."""
     import shutil
     import subprocess
 
@@ -205,15 +204,59 @@ def test_git_keeps_what_a_search_resumes_and_the_table_reads_from() -> None:
     if shutil.which("git") is None or not (root / ".git").exists():
         pytest.skip("not a git checkout")
     folder = "benchmarks/heterophily/studies/tolokers-gat"
-    kept = ["study.journal", "best.yaml", "trials.csv", "final/summary.json"]
-    left = ["study.json", "history.png", "final/split_0.pt", "final/split_0.json",
-            "final/history_0.csv", "final/config.yaml", "study.journal.damaged-x"]  # fmt: skip
     out = subprocess.run(
-        ["git", "check-ignore", "--no-index", *(f"{folder}/{n}" for n in kept + left)],
+        ["git", "check-ignore", "--no-index", *(f"{folder}/{n}" for n in names)],
         cwd=root, capture_output=True, text=True, check=False,
     )  # fmt: skip
     ignored = {line.removeprefix(folder + "/") for line in out.stdout.splitlines()}
-    assert ignored == set(left)
+    return [n for n in names if n not in ignored]
+
+
+def test_git_keeps_what_a_search_resumes_and_the_table_reads_from() -> None:
+    """studies/.gitignore keeps the files a new checkout needs (the journal a search resumes
+    from; what table.py reads; the final run's records, curves and checkpoints, so a final
+    run longer than a sitting resumes) and leaves plots, locks and study.json out."""
+    kept = ["study.journal", "best.yaml", "trials.csv", "final/summary.json",
+            "final/config.yaml", "final/split_0.json", "final/split_12.pt",
+            "final/history_0.csv"]  # fmt: skip
+    left = ["study.json", "history.png", "split_0.pt", "history_0.csv", "final/.graff-lock",
+            "final/history.png", "study.journal.damaged-x"]  # fmt: skip
+    assert _git_kept(kept + left) == kept
+
+
+def test_a_final_run_resumes_from_the_files_git_keeps(tmp_path: Path) -> None:
+    """A final run stopped after its first split, reduced to what git keeps of it (a new
+    checkout), trains only its missing split: the finished split's record and checkpoint
+    are reused as they are."""
+    from graff.data import load_dataset
+    from graff.train import resolve_config, run
+
+    cfg, _ = resolve_config("csbm", "mlp", overrides=["optim.epochs=3", "data.splits=[0,1]"])
+    data = load_dataset("csbm")
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_the_second(k: int, n_splits: int) -> None:
+        if k == 1:
+            raise Stop
+
+    first = tmp_path / "first" / "final"
+    with pytest.raises(Stop):
+        run(cfg, data, first, batch=1, on_split_start=stop_at_the_second)
+    assert not (first / "summary.json").exists()
+    files = [f"final/{p.name}" for p in sorted(first.iterdir())]
+    checkout = tmp_path / "checkout"
+    (checkout / "final").mkdir(parents=True)
+    for name in _git_kept(files):
+        (checkout / name).write_bytes((tmp_path / "first" / name).read_bytes())
+    assert {"final/split_0.json", "final/split_0.pt", "final/config.yaml"} <= set(_git_kept(files))
+    before = [(checkout / "final" / n).read_bytes() for n in ("split_0.json", "split_0.pt")]
+    started: list[int] = []
+    run(cfg, data, checkout / "final", batch=1, on_split_start=lambda k, n: started.append(k))
+    assert started == [1]  # split 0 came from the kept files
+    after = [(checkout / "final" / n).read_bytes() for n in ("split_0.json", "split_0.pt")]
+    assert after == before and (checkout / "final" / "summary.json").is_file()
 
 
 def test_the_time_per_trial_rests_on_cpu_time_where_enough_trials_recorded_it() -> None:
