@@ -150,6 +150,24 @@ def test_duplicate_splits_are_refused() -> None:
         check_task(d, splits=[0, 3])
 
 
+def test_splits_graff_drew_that_repeat_say_to_draw_fewer(tmp_path: Path) -> None:
+    """A small file without masks: the random splits graff draws repeat. The fix named is
+    the number of distinct ones (or masks), not "drop the duplicate mask columns" (there
+    are none), and that number loads."""
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=np.ones((3, 2)), y=np.array([0, 1, 1]), edges=np.array([[0, 1], [1, 2]]))
+    with pytest.raises(GraphDataError) as err:
+        load_prepared(f"npz:{path}")
+    said = str(err.value)
+    assert "the file has no masks and graff drew 10 seeded stratified random splits" in said
+    assert "3 labelled nodes (class sizes {0: 1, 1: 2})" in said
+    assert "drop the duplicate" not in said
+    distinct = int(said.split("--set data.params.num_splits=")[1].split(")")[0])
+    assert 2 <= distinct < 10
+    data = load_prepared(f"npz:{path}", {"num_splits": distinct})
+    assert data.train_mask.size(1) == distinct
+
+
 def test_same_train_other_val_is_not_a_duplicate() -> None:
     d = _ring(n=24, splits=2)
     d.train_mask[:, 1] = d.train_mask[:, 0]

@@ -20,7 +20,7 @@ from ._cache import entry_path, load_entry, save_entry
 from ._errors import GraphDataError, check_dataset_name
 from ._fetch import fetch_file, file_present, manifest, sha256_of
 from ._ogb import OGB_DATASETS, fetch_ogb, ogb_files_present, read_ogb
-from ._splits import check_split_params, random_splits
+from ._splits import DRAWN_NOTE, check_split_params, random_splits
 from ._synthetic import csbm
 from ._user_npz import read_user_npz
 from ._validate import validate_graph
@@ -432,7 +432,6 @@ _USER_PARAMS: dict[str, Any] = {**_SPLIT_PARAMS, "metric": "accuracy"}
 
 
 #: The note a user graph gets when its splits were drawn here (the file had no masks).
-_DRAWN_SPLITS = "no masks in file"
 
 
 def _refuse_ignored_split_params(path: Path, params: dict[str, Any], has_masks: bool) -> None:
@@ -472,7 +471,7 @@ def _load_user_npz(path_str: str, params: dict[str, Any]) -> Data:
     cpath = entry_path(f"npz-{path.stem}", key)
     cached = load_entry(cpath, source)
     if cached is not None:
-        drawn = any(n.startswith(_DRAWN_SPLITS) for n in getattr(cached, "notes", []))
+        drawn = any(n.startswith(DRAWN_NOTE) for n in getattr(cached, "notes", []))
         _refuse_ignored_split_params(path, params, has_masks=not drawn)
         return cached
     data, has_masks = read_user_npz(path)
@@ -488,7 +487,7 @@ def _load_user_npz(path_str: str, params: dict[str, Any]) -> Data:
         )
         data.train_mask, data.val_mask, data.test_mask = tr, va, te
         data.notes.append(
-            f"{_DRAWN_SPLITS}: {p['num_splits']} seeded stratified random splits "
+            f"{DRAWN_NOTE}: {p['num_splits']} seeded stratified random splits "
             f"({p['train_frac']:.2f}/{p['val_frac']:.2f}/rest, seed {p['seed']})"
         )
     data.name = f"npz:{path.stem}"

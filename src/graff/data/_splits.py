@@ -11,7 +11,10 @@ from graff.nn.checks import check_sizes, is_int, is_real
 
 from ._errors import GraphDataError
 
-__all__ = ["MAX_SPLITS", "check_split_params", "random_splits"]
+__all__ = ["DRAWN_NOTE", "MAX_SPLITS", "check_split_params", "random_splits"]
+
+#: How a loaded graph's notes begin when graff drew its splits (a user file without masks).
+DRAWN_NOTE = "no masks in file"
 
 
 def random_splits(

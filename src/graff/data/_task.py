@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ._errors import GraphDataError, GraphDataWarning
+from ._splits import DRAWN_NOTE
 from ._validate import MASK_KEYS, _checked_features, require_graph
 
 __all__ = ["FEATURE_WARN", "METRICS", "check_features", "check_task"]
@@ -196,7 +197,8 @@ def check_task(data: Any, splits: Sequence[int] | None = None) -> None:
                         "the split (stratified: graff.data.random_splits) or use "
                         "metric='accuracy'"
                     )
-    _check_duplicates(name, masks, chosen)
+    drawn = [str(t) for t in getattr(data, "notes", None) or [] if str(t).startswith(DRAWN_NOTE)]
+    _check_duplicates(name, masks, chosen, drawn[0] if drawn else None, sizes)
 
 
 def _empty_message(name: str, s: int, key: str, sizes: dict[int, int], n: int) -> str:
@@ -223,7 +225,12 @@ def _empty_message(name: str, s: int, key: str, sizes: dict[int, int], n: int) -
     return f"{what}; {hint}. Fix or drop that mask column."
 
 
-def _check_duplicates(name: str, masks: dict[str, Tensor], chosen: list[int]) -> None:
+def _check_duplicates(
+    name: str, masks: dict[str, Tensor], chosen: list[int], drawn: str | None, sizes: dict[int, int]
+) -> None:
+    """Refuse two identical splits among ``chosen``; ``drawn``: graff's note when it drew the
+    splits itself (a file without masks), whose fix is fewer splits or masks, not dropping
+    mask columns the file never had."""
     if len(chosen) < 2:
         return
     stacked = torch.cat([masks[k][:, chosen] for k in MASK_KEYS], dim=0)  # [3N, s]
@@ -236,10 +243,21 @@ def _check_duplicates(name: str, masks: dict[str, Tensor], chosen: list[int]) ->
             pairs.append((first[key], s))
         else:
             first[key] = s
-    if pairs:
-        shown = ", ".join(f"{a} and {b}" for a, b in pairs[:5])
+    if not pairs:
+        return
+    shown = ", ".join(f"{a} and {b}" for a, b in pairs[:5])
+    if drawn is not None:
+        distinct = len(first)
         raise GraphDataError(
-            f"{name}: splits {shown} are identical (same training, validation and test nodes); "
-            "a mean ± std over copies of one split overstates certainty — drop the duplicate "
-            "mask columns (or select distinct splits)"
+            f"{name}: the file has no masks and graff drew {drawn.partition(': ')[2]}, but with "
+            f"{sum(sizes.values())} labelled nodes (class sizes {dict(sorted(sizes.items()))}) "
+            f"they repeat: splits {shown} are identical, {distinct} of {len(chosen)} distinct; "
+            "a mean ± std over copies of one split overstates certainty — draw at most "
+            f"{distinct} (--set data.params.num_splits={distinct}), label more nodes, or give "
+            "train/val/test masks in the file"
         )
+    raise GraphDataError(
+        f"{name}: splits {shown} are identical (same training, validation and test nodes); "
+        "a mean ± std over copies of one split overstates certainty — drop the duplicate "
+        "mask columns (or select distinct splits)"
+    )
