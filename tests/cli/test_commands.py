@@ -381,6 +381,21 @@ def test_datasets_named_or_an_npz_file(
     assert "unknown dataset 'texsa'" in err and "Did you mean 'texas'?" in err
 
 
+def test_datasets_shows_a_long_npz_path_whole(
+    npz_graph: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table cell wraps instead of ending in "…": the file a row measured stays readable
+    (``npz:/work/shared/data/hetero…`` named no file)."""
+    deep = tmp_path / ("a_folder_with_a_long_name_" * 3) / "my_graph_file.npz"
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(npz_graph.read_bytes())
+    assert main(["datasets", "--no-progress", f"npz:{deep}"]) == 0
+    text = _output(capsys)
+    assert "…" not in text
+    cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if "│" in line)
+    assert f"npz:{deep}" in cells
+
+
 # -- reproduce (real data) -------------------------------------------------------------------------
 def _paper_texas_best_graff() -> tuple[float, float]:
     """Best GRAFF row for Texas in REFERENCE.md's Table 1, parsed from the file."""

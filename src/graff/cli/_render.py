@@ -89,9 +89,11 @@ class RunProgress:
 
 
 def table(title: str, columns: list[str], rows: list[list[str]], **kw: Any) -> Table:
+    """A table whose cells wrap where the console is narrow (a long ``npz:PATH`` or a number
+    cut to "…" would show something other than what it is)."""
     t = Table(title=Text(title), **kw)
     for c in columns:
-        t.add_column(Text(c))
+        t.add_column(Text(c), overflow="fold")
     for r in rows:
         t.add_row(*(Text(c) for c in r))
     return t
