@@ -57,3 +57,17 @@ def test_a_broken_link_is_caught(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("see [x](missing.md), [y](https://example.org) and [z](#anchor)\n")
     assert [t for _, t in _links(page) if _relative(t)] == ["missing.md"]
+
+
+def test_the_package_cites_public_sources_not_our_internal_notes() -> None:
+    """What the wheel ships (configs' provenance, published.csv's sources, search spaces,
+    code) cites public sources: shared/paper/REFERENCE.md is the team's notes, outside the
+    repository, so a user reading "as quoted in shared/paper/REFERENCE.md" has nowhere to go."""
+    cited = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "src" / "graff").rglob("*"))
+        if path.is_file() and path.suffix in {".py", ".yaml", ".csv", ".md", ".txt"}
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "REFERENCE.md" in line or "shared/paper" in line
+    ]
+    assert not cited, f"internal notes cited at {cited}"

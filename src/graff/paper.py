@@ -49,7 +49,7 @@ PUBLISHED_ROWS: dict[str, tuple[str, ...]] = {
     "cgnn": ("CGNN",),
 }
 #: Which published column a dataset is compared with; None: no comparable published number
-#: (the paper's Cornell numbers come from the old files, shared/paper/REFERENCE.md).
+#: (the paper's Cornell numbers come from the old files, before the upstream fix of July 2022).
 PUBLISHED_DATASET: dict[str, str | None] = {"cornell_old": "cornell", "cornell": None}
 
 
