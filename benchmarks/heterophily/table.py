@@ -213,13 +213,30 @@ def remaining(
             per, basis = _per_trial(counts)
             left = max(trials - counts["counted"], 0)
             best = _best_trial_seconds(study) if study and counts["complete"] else None
+            done = _final_splits_done(folder / "final")
+            if done:  # the final run under way: its own splits' time, not the trial's
+                final = (FINAL_SPLITS - len(done)) * sum(done) / len(done) / 3600
+            else:
+                final = None if best is None else FINAL_SPLITS * best / 3600
             out.append({
                 "dataset": ds, "model": model, "counted": counts["counted"], "trials": trials,
                 "seconds_per_trial": per, "basis": basis, "running_seconds": running,
                 "hours_left": None if per is None else left * per / 3600,
-                "final_hours": None if best is None else FINAL_SPLITS * best / 3600,
+                "final_hours": final, "final_done": len(done),
             })  # fmt: skip
     return out
+
+
+def _final_splits_done(final: Path) -> list[float]:
+    """The seconds of each split a final run under way has finished (its ``split_<k>.json``
+    records, which git keeps so the run resumes on a new checkout); [] if none."""
+    seconds = []
+    for path in sorted(final.glob("split_*.json")) if final.is_dir() else []:
+        try:
+            seconds.append(float(json.loads(path.read_text())["seconds"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged record: the run trains that split again
+    return seconds
 
 
 #: Fewer ended trials with their CPU time than this: the estimate of the rest uses wall time.
@@ -278,7 +295,14 @@ def markdown_remaining(rows: list[dict[str, Any]]) -> str:
             else f"{r['seconds_per_trial']:.0f} s ({r.get('basis', 'wall')}) | "
             f"{r['hours_left']:.1f} h |"
         )
-        + (" — |" if r.get("final_hours") is None else f" ≤ {r['final_hours']:.1f} h |")
+        + (
+            " — |"
+            if r.get("final_hours") is None
+            else f" {r['final_done']} of {FINAL_SPLITS} splits done, ≈ {r['final_hours']:.1f} h "
+            "left |"
+            if r.get("final_done")
+            else f" ≤ {r['final_hours']:.1f} h |"
+        )
         + (
             " " + ", ".join(f"{sec / 60:.0f} min" for sec in r["running_seconds"]) + " |"
             if r.get("running_seconds")
@@ -288,7 +312,8 @@ def markdown_remaining(rows: list[dict[str, Any]]) -> str:
     ]
     return (
         "| graph | model | counted trials | worker time per trial so far | rest of the search "
-        f"(estimate) | final run (≤ {FINAL_SPLITS} × the best trial) | trial marked running for "
+        f"(estimate) | final run (≤ {FINAL_SPLITS} × the best trial; once under way, from its "
+        "finished splits) | trial marked running for "
         "|\n|---|---|---|---|---|---|---|\n"
         + "\n".join(lines)
         + f"\n\nThe estimates add up to {sum(known):.0f} worker hours for the "

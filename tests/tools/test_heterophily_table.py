@@ -137,6 +137,18 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     assert "| minesweeper | mlp | 3 / 10 |" in md and "not started" in md
     assert f"| {r['seconds_per_trial']:.0f} s (CPU) |" in md
     assert f"| ≤ {r['final_hours']:.1f} h |" in md
+    # its final run under way (resumed from the records git keeps): projected from its own
+    # finished splits, a damaged record left out
+    final = under_way / "final"
+    final.mkdir()
+    for k, sec in enumerate((600.0, 1200.0)):
+        (final / f"split_{k}.json").write_text(json.dumps({"split": k, "seconds": sec}))
+    (final / "split_2.json").write_text("{not json")
+    r = {(x["dataset"], x["model"]): x for x in table.remaining(runs, trials=10)}[
+        ("minesweeper", "mlp")
+    ]
+    assert r["final_done"] == 2 and r["final_hours"] == pytest.approx(8 * 900 / 3600)
+    assert "| 2 of 10 splits done, ≈ 2.0 h left |" in table.markdown_remaining([r])
     assert r["running_seconds"] == []  # the fixture's trials all ended
     r["running_seconds"] = [3720.0]
     assert "| 62 min |" in table.markdown_remaining([r])
