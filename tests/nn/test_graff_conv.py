@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
 from graff.nn import GRAFFConv, normalized_adjacency
@@ -252,3 +253,6 @@ def test_features_of_another_width_are_named() -> None:
     # conv(x, edge_index), as a PyG layer is called, read edge_index as F(0)
     with pytest.raises(TypeError, match=r"conv\(x, x0, edge_index\).*integer tensor \(2, 2\)"):
         conv(torch.randn(3, 4), ei)
+    # conv(data): the arguments it takes, by name, not Python's "missing argument"
+    with pytest.raises(TypeError, match=r"GRAFFConv takes tensors, \(x, x0, edge_index\)"):
+        conv(Data(x=torch.randn(3, 4), edge_index=ei))

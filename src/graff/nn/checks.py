@@ -10,8 +10,9 @@ are trusted.
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import torch
 from torch import Tensor
@@ -191,6 +192,34 @@ def check_callback(callback: object) -> None:
         )
 
 
+def _refuse_graph_object(module: object, obj: object) -> None:
+    """A TypeError naming the call to make if ``obj`` is a whole graph (it has node features
+    ``x`` and an ``edge_index`` or ``adj_t``), not the features alone."""
+    if isinstance(obj, Tensor) or not hasattr(obj, "x"):
+        return
+    graph = next((k for k in ("edge_index", "adj_t") if getattr(obj, k, None) is not None), None)
+    if graph is None:
+        return
+    params = inspect.signature(module.forward).parameters.values()  # type: ignore[attr-defined]
+    takes = []  # the positional arguments up to the graph's
+    for p in params:
+        if p.kind != p.POSITIONAL_OR_KEYWORD:
+            break
+        takes.append(p.name)
+        if p.name in ("edge_index", "adj_t"):
+            break
+    name = type(module).__name__
+    call = (
+        f"model(data.x, data.{graph}) (as PyG's models take them)"
+        if len(takes) == 2
+        else f"{name}({', '.join(takes)}) with the graph's tensors"
+    )
+    raise TypeError(
+        f"{name} takes tensors, ({', '.join(takes)}), not a {type(obj).__name__} object: call "
+        f"{call}"
+    )
+
+
 def reject_edge_weight(model: str, edge_weight: Tensor | None) -> None:
     """Refuse edge weights in a model that has no use for them (instead of ignoring them)."""
     if edge_weight is not None:
@@ -198,13 +227,23 @@ def reject_edge_weight(model: str, edge_weight: Tensor | None) -> None:
 
 
 class NotScriptable:
-    """Mixin of graff's modules: ``torch.jit.script`` refuses them in one clear line.
+    """Mixin of graff's modules: ``torch.jit.script`` refuses them in one clear line, and so
+    does a call with a whole graph object.
 
     TorchScript cannot compile them (keyword-only arguments, custom autograd functions,
     sparse CSR operators cached per graph tensor, PyG layers, torchdiffeq); instead of
     TorchScript's first complaint about one of those, ``torch.jit.script`` raises
     :class:`TorchScriptError` through the ``__prepare_scriptable__`` hook it calls first.
+
+    ``model(data)`` with a PyG ``Data`` (or graff's ``PreparedData``) ended in Python's
+    "missing 1 required positional argument"; it is answered with the call to make,
+    ``model(data.x, data.edge_index)``, as PyG's own models take their inputs.
     """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs:
+            _refuse_graph_object(self, args[0])
+        return super().__call__(*args, **kwargs)  # type: ignore[misc]
 
     def __prepare_scriptable__(self) -> NoReturn:
         raise TorchScriptError(

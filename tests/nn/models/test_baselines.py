@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.data import Data
 from torch_geometric.nn import GATConv, GCN2Conv, SAGEConv
 from torch_geometric.utils import remove_self_loops, to_undirected
 
@@ -556,6 +557,8 @@ def test_inputs_that_do_not_fit_the_model_are_named(name: str) -> None:
         model(x.double(), ei)
     with pytest.raises(RuntimeError, match=r"x is on meta but the model's parameters are on cpu"):
         model(x.to("meta"), ei)  # as a CUDA x would be beside a CPU model
+    with pytest.raises(TypeError, match=r"not a Data object: call model\(data.x, data.edge_index"):
+        model(Data(x=x, edge_index=ei))  # Python's "missing 1 required positional argument"
     bad_x = x.clone()
     bad_x[3, 1] = float("inf")
     assert model(x.to_sparse(), ei).shape == (5, 2)  # COO features run as before
