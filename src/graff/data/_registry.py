@@ -431,9 +431,6 @@ _BUILDERS: dict[str, Callable[[DatasetInfo, dict[str, Path], dict[str, Any]], Da
 _USER_PARAMS: dict[str, Any] = {**_SPLIT_PARAMS, "metric": "accuracy"}
 
 
-#: The note a user graph gets when its splits were drawn here (the file had no masks).
-
-
 def _refuse_ignored_split_params(path: Path, params: dict[str, Any], has_masks: bool) -> None:
     """Split parameters for a file that brings its own masks would be silently ignored."""
     given = sorted(k for k in _SPLIT_PARAMS if k in params)
