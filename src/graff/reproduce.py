@@ -18,7 +18,7 @@ from typing import Any
 
 from graff._io import atomic_write
 from graff.configs import available_configs, configs_dir, shipped_config
-from graff.data import DATASET_SIZES, dataset_groups, user_npz_path
+from graff.data import DATASET_SIZES, EXTRA_DATASETS, dataset_groups, user_npz_path
 from graff.errors import ConfigError, RunDirError
 from graff.paper import Cell, paper_cell, published_results, results_csv, results_markdown
 from graff.train import (
@@ -35,9 +35,11 @@ from graff.train.models import spec_for, spec_of
 from graff.train.rundir import run_state
 
 __all__ = [
+    "HETEROPHILY_MODELS",
     "PlannedCell",
     "ReproduceHooks",
     "ReproduceResult",
+    "default_models",
     "estimated_cost",
     "plan",
     "reproduce",
@@ -122,13 +124,34 @@ class ReproduceResult:
     notes: list[str] = field(default_factory=list)
 
 
+#: The models of the heterophily benchmark's table (docs/provenance/heterophily.md): GRAFF
+#: and the baselines searched there with one budget; the model group ``heterophily``.
+HETEROPHILY_MODELS = ("graff", "mlp", "gcn", "sage", "gat", "gat_sep", "gcnii")
+_MODEL_GROUPS = {"all": tuple(MODELS), "heterophily": HETEROPHILY_MODELS}
+
+
+def default_models(datasets: str | Sequence[str] | None = None) -> list[str]:
+    """``graff``; on datasets that are all graphs of the heterophily benchmark (the group
+    ``extra``: Platonov et al.'s minesweeper and tolokers, the filtered chameleon and
+    squirrel), the models of its table, so ``graff reproduce --datasets minesweeper,tolokers``
+    reruns every cell of that table."""
+    if datasets is None:
+        return ["graff"]
+    names = dataset_groups(datasets if isinstance(datasets, str) else ",".join(datasets))
+    heterophily = bool(names) and all(d in EXTRA_DATASETS for d in names)
+    return list(HETEROPHILY_MODELS) if heterophily else ["graff"]
+
+
 def _is_all(models: Sequence[str]) -> bool:
-    return [m.strip().lower() for m in models] == ["all"]
+    """A model group (``all``, ``heterophily``): each model where it has a shipped config."""
+    return len(models) == 1 and models[0].strip().lower() in _MODEL_GROUPS
 
 
 def _check_models(models: Sequence[str]) -> list[str]:
-    """The models named (``all``: every registered one, any case), each once, in order."""
-    names = list(MODELS) if _is_all(models) else list(dict.fromkeys(map(MODELS.canonical, models)))
+    """The models named (a group, any case: its models), each once, in order."""
+    if _is_all(models):
+        return list(_MODEL_GROUPS[models[0].strip().lower()])
+    names = list(dict.fromkeys(map(MODELS.canonical, models)))
     if not names:
         raise ConfigError(f"no models named; give one or more of {', '.join(MODELS)}, or all")
     unknown = [m for m in names if m not in MODELS]
@@ -191,7 +214,7 @@ class PlannedCell:
 
 
 def plan(
-    models: Sequence[str] = ("graff",),
+    models: Sequence[str] | None = None,
     datasets: str | Sequence[str] | None = None,
     out_root: str | os.PathLike[str] = "runs/reproduce",
     *,
@@ -201,6 +224,7 @@ def plan(
     """The cells :func:`reproduce` would train or reuse (arguments as there), with their
     resolved configs; and, for ``models=["all"]``, the cells without a shipped config
     (``model/dataset``). Reads the shipped configs only; trains and writes nothing."""
+    models = default_models(datasets) if models is None else models
     names = _check_models(models)
     ds_list = dataset_groups(
         datasets if isinstance(datasets, str) or datasets is None else ",".join(datasets)
@@ -248,7 +272,7 @@ def plan(
 
 
 def reproduce(
-    models: Sequence[str] = ("graff",),
+    models: Sequence[str] | None = None,
     datasets: str | Sequence[str] | None = None,
     out_root: str | os.PathLike[str] = "runs/reproduce",
     *,
@@ -264,9 +288,10 @@ def reproduce(
     """Train (or reuse) every model × dataset cell with its shipped config; the table.
 
     Args:
-        models: model names, or ``["all"]``: every model on the datasets it has a shipped
+        models: model names, or a group, ``["all"]`` or ``["heterophily"]``
+            (:data:`HETEROPHILY_MODELS`): each of its models on the datasets it has a shipped
             config for (the others are :attr:`ReproduceResult.unconfigured`); a named model
-            without a config for a named dataset is an error.
+            without a config for a named dataset is an error. None: :func:`default_models`.
         datasets: ``paper``, ``extra``, ``all`` (default), names, or a comma-separated string.
         out_root: run directories go to ``out_root/<dataset>-<model>``; the table to
             ``reproduce.md`` and ``reproduce.csv`` there.

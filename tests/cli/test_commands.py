@@ -575,6 +575,31 @@ def test_reproduce_all_models_leaves_cells_without_a_config_empty(
     assert "no model has a shipped config for roman-empire" in text and "graff tune" in text
 
 
+def test_reproduce_on_the_heterophily_graphs_runs_their_whole_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``graff reproduce --datasets minesweeper,tolokers`` plans every model of the heterophily
+    table (it planned GRAFF alone, so "every cell of that table" needed --models); elsewhere
+    the default stays GRAFF, and the group ``heterophily`` can be named on any graph."""
+    from graff.reproduce import HETEROPHILY_MODELS, default_models, plan
+
+    table = list(HETEROPHILY_MODELS)
+    assert {"graff", "mlp", "gcn", "sage", "gat", "gat_sep"} <= set(table)
+    assert default_models(None) == default_models("texas,minesweeper") == ["graff"]
+    assert default_models("Minesweeper,tolokers") == default_models(["extra"]) == table
+    cells, unconfigured = plan(None, "minesweeper,tolokers", tmp_path)
+    both = {(m, d) for m in table for d in ("minesweeper", "tolokers")}
+    assert {(c.model, c.dataset) for c in cells} == both and not unconfigured
+    args = ["reproduce", "--dry-run", "--out", str(tmp_path / "r"), "--no-progress"]
+    assert main([*args, "--json", "--datasets", "minesweeper,tolokers"]) == 0
+    assert {c["model"] for c in json.loads(_output(capsys))["cells"]} == set(table)
+    assert main([*args, "--json", "--datasets", "texas"]) == 0
+    assert {c["model"] for c in json.loads(_output(capsys))["cells"]} == {"graff"}
+    assert main([*args, "--models", "Heterophily", "--datasets", "texas"]) == 0
+    assert "no shipped config (left empty): gat_sep/texas" in _output(capsys)
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.shared_data
 def test_reproduce_dry_run_says_what_each_cell_would_do_and_trains_nothing(
     shared_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

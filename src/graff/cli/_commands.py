@@ -216,7 +216,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         cells_start=cells_start,
         cell_done=cell_done,
     )
-    models = [m.strip() for m in (args.models or "graff").split(",") if m.strip()]
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     if args.dry_run:
         return _reproduce_plan(args, models)
     try:
@@ -278,7 +278,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reproduce_plan(args: argparse.Namespace, models: list[str]) -> int:
+def _reproduce_plan(args: argparse.Namespace, models: list[str] | None) -> int:
     """``graff reproduce --dry-run``: the cells and what the same command would do with each."""
     from graff.configs import configs_dir
     from graff.reproduce import plan

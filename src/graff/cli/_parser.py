@@ -130,7 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_options(t)
 
     r = command("reproduce", "run the shipped configs, compare with the paper")
-    r.add_argument("--models", help=f"comma-separated from {models}, or all (default graff)")
+    r.add_argument(
+        "--models",
+        help=f"comma-separated from {models}, or all, or heterophily (the heterophily "
+        "benchmark's table: graff, mlp, gcn, sage, gat, gat_sep, gcnii); default graff, or "
+        "heterophily where every dataset is one of that benchmark's (extra)",
+    )
     r.add_argument(
         "--datasets",
         help="comma-separated names, or paper (the 9 + cornell_old), extra (filtered "
