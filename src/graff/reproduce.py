@@ -152,11 +152,20 @@ def _check_models(models: Sequence[str]) -> list[str]:
     if _is_all(models):
         return list(_MODEL_GROUPS[models[0].strip().lower()])
     names = list(dict.fromkeys(map(MODELS.canonical, models)))
+    groups = " or ".join(_MODEL_GROUPS)
     if not names:
-        raise ConfigError(f"no models named; give one or more of {', '.join(MODELS)}, or all")
+        raise ConfigError(f"no models named; give one or more of {', '.join(MODELS)}, or {groups}")
     unknown = [m for m in names if m not in MODELS]
+    grouped = [m for m in unknown if m.lower() in _MODEL_GROUPS]
+    if grouped:
+        raise ConfigError(
+            f"{grouped[0]} is a group of models, named alone (--models {grouped[0].lower()}); "
+            f"to add models to it, list them: {', '.join(_MODEL_GROUPS[grouped[0].lower()])}"
+        )
     if unknown:
-        raise ConfigError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)} or all")
+        raise ConfigError(
+            f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}, or {groups}"
+        )
     return names
 
 

@@ -597,6 +597,9 @@ def test_reproduce_on_the_heterophily_graphs_runs_their_whole_table(
     assert {c["model"] for c in json.loads(_output(capsys))["cells"]} == {"graff"}
     assert main([*args, "--models", "Heterophily", "--datasets", "texas"]) == 0
     assert "no shipped config (left empty): gat_sep/texas" in _output(capsys)
+    assert main([*args, "--models", "heterophily,gt", "--datasets", "texas"]) == 2
+    said = _output(capsys)
+    assert "heterophily is a group of models, named alone" in said and "gat_sep, gcnii" in said
     assert not (tmp_path / "r").exists()
 
 
