@@ -142,14 +142,14 @@ def default_models(datasets: str | Sequence[str] | None = None) -> list[str]:
     return list(HETEROPHILY_MODELS) if heterophily else ["graff"]
 
 
-def _is_all(models: Sequence[str]) -> bool:
+def _is_group(models: Sequence[str]) -> bool:
     """A model group (``all``, ``heterophily``): each model where it has a shipped config."""
     return len(models) == 1 and models[0].strip().lower() in _MODEL_GROUPS
 
 
 def _check_models(models: Sequence[str]) -> list[str]:
     """The models named (a group, any case: its models), each once, in order."""
-    if _is_all(models):
+    if _is_group(models):
         return list(_MODEL_GROUPS[models[0].strip().lower()])
     names = list(dict.fromkeys(map(MODELS.canonical, models)))
     groups = " or ".join(_MODEL_GROUPS)
@@ -251,13 +251,13 @@ def plan(
         )
     missing = [(m, d) for m in names for d in ds_list if shipped_config(m, d) is None]
     unconfigured = []
-    if missing and len(missing) == len(names) * len(ds_list) and _is_all(models):
+    if missing and len(missing) == len(names) * len(ds_list) and _is_group(models):
         raise ConfigError(
             f"no model has a shipped config for {', '.join(ds_list)}, so there is nothing to "
             "reproduce; `graff train --dataset NAME --model MODEL` trains one from the model's "
             "defaults, and `graff tune --dataset NAME --model MODEL` searches one"
         )
-    if missing and _is_all(models):
+    if missing and _is_group(models):
         # every model where it has a config: a row shipped for some graphs only (gat_sep
         # and gt_sep on Platonov et al.'s) leaves the others' cells empty
         unconfigured = [f"{m}/{d}" for m, d in missing]
