@@ -256,3 +256,5 @@ def test_features_of_another_width_are_named() -> None:
     # conv(data): the arguments it takes, by name, not Python's "missing argument"
     with pytest.raises(TypeError, match=r"GRAFFConv takes tensors, \(x, x0, edge_index\)"):
         conv(Data(x=torch.randn(3, 4), edge_index=ei))
+    with pytest.raises(RuntimeError, match=r"x is on cpu but x0 is on meta; move it where x is"):
+        conv(torch.randn(3, 4), torch.randn(3, 4, device="meta"), ei)

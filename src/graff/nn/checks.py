@@ -192,22 +192,50 @@ def check_callback(callback: object) -> None:
         )
 
 
+_GRAPH_ARGS = ("edge_index", "adj_t")
+_GRAPH_INPUTS = (*_GRAPH_ARGS, "edge_weight")
+
+
+def _positional_names(module: object) -> list[str]:
+    """The names of ``module.forward``'s positional arguments, in order."""
+    params = inspect.signature(module.forward).parameters.values()  # type: ignore[attr-defined]
+    return [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+
+
+def _check_one_device(module: Any, args: tuple[Any, ...]) -> None:
+    """A RuntimeError naming the argument if the tensors given are not on x's device while x
+    is on the model's (an x on another device than the model is named by the model's own
+    check); e.g. a model and x moved to the GPU with the edge_index left behind."""
+    x = args[0]
+    if not isinstance(x, Tensor) or all(
+        not isinstance(a, Tensor) or a.device == x.device for a in args
+    ):
+        return
+    weight = next(iter(module.parameters()), None)
+    if weight is not None and weight.device != x.device:
+        return
+    names = _positional_names(module)
+    i, a = next(
+        (i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and a.device != x.device
+    )
+    what = names[i] if i < len(names) else f"argument {i}"
+    whole = f" (the whole graph: data.to({str(x.device)!r}))" if what in _GRAPH_INPUTS else ""
+    raise RuntimeError(
+        f"{type(module).__name__}: x is on {x.device} but {what} is on {a.device}; move it "
+        f"where x is: {what}.to(x.device){whole}"
+    )
+
+
 def _refuse_graph_object(module: object, obj: object) -> None:
     """A TypeError naming the call to make if ``obj`` is a whole graph (it has node features
     ``x`` and an ``edge_index`` or ``adj_t``), not the features alone."""
     if isinstance(obj, Tensor) or not hasattr(obj, "x"):
         return
-    graph = next((k for k in ("edge_index", "adj_t") if getattr(obj, k, None) is not None), None)
+    graph = next((k for k in _GRAPH_ARGS if getattr(obj, k, None) is not None), None)
     if graph is None:
         return
-    params = inspect.signature(module.forward).parameters.values()  # type: ignore[attr-defined]
-    takes = []  # the positional arguments up to the graph's
-    for p in params:
-        if p.kind != p.POSITIONAL_OR_KEYWORD:
-            break
-        takes.append(p.name)
-        if p.name in ("edge_index", "adj_t"):
-            break
+    takes = _positional_names(module)
+    takes = takes[: next((i + 1 for i, t in enumerate(takes) if t in _GRAPH_ARGS), len(takes))]
     name = type(module).__name__
     call = (
         f"model(data.x, data.{graph}) (as PyG's models take them)"
@@ -243,6 +271,8 @@ class NotScriptable:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 1 and not kwargs:
             _refuse_graph_object(self, args[0])
+        elif len(args) > 1:
+            _check_one_device(self, args)
         return super().__call__(*args, **kwargs)  # type: ignore[misc]
 
     def __prepare_scriptable__(self) -> NoReturn:

@@ -557,6 +557,10 @@ def test_inputs_that_do_not_fit_the_model_are_named(name: str) -> None:
         model(x.double(), ei)
     with pytest.raises(RuntimeError, match=r"x is on meta but the model's parameters are on cpu"):
         model(x.to("meta"), ei)  # as a CUDA x would be beside a CPU model
+    # the graph left on another device than x and the model (PyTorch's "Expected all tensors
+    # to be on the same device" from the first product, not graff's words)
+    with pytest.raises(RuntimeError, match=r"x is on cpu but edge_index is on meta; move it"):
+        model(x, ei.to("meta"))
     with pytest.raises(TypeError, match=r"not a Data object: call model\(data.x, data.edge_index"):
         model(Data(x=x, edge_index=ei))  # Python's "missing 1 required positional argument"
     bad_x = x.clone()
