@@ -256,7 +256,7 @@ def reject_edge_weight(model: str, edge_weight: Tensor | None) -> None:
 
 class NotScriptable:
     """Mixin of graff's modules: ``torch.jit.script`` refuses them in one clear line, and so
-    does a call with a whole graph object.
+    does a call with a whole graph object or with a graph on another device than x.
 
     TorchScript cannot compile them (keyword-only arguments, custom autograd functions,
     sparse CSR operators cached per graph tensor, PyG layers, torchdiffeq); instead of
