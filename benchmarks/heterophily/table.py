@@ -42,9 +42,11 @@ import optuna
 import yaml
 
 from graff.configs import shipped_config
+from graff.errors import RunDirError
 from graff.paper import paper_cell, published_results
 from graff.reproduce import HETEROPHILY_MODELS
 from graff.train import config_identity, load_config
+from graff.train.rundir import read_split
 
 SOURCE = "Platonov et al. 2023"
 DATASETS = ("minesweeper", "tolokers", "chameleon-filtered", "squirrel-filtered")
@@ -232,13 +234,16 @@ def remaining(
 
 def _final_splits_done(final: Path) -> list[float]:
     """The seconds of each split a final run under way has finished (its ``split_<k>.json``
-    records, which git keeps so the run resumes on a new checkout); [] if none."""
+    records, which git keeps so the run resumes on a new checkout), read and checked by
+    :func:`graff.train.rundir.read_split` as the resumed run checks them; [] if none."""
     seconds = []
     for path in sorted(final.glob("split_*.json")) if final.is_dir() else []:
         try:
-            seconds.append(float(json.loads(path.read_text())["seconds"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a damaged record: the run trains that split again
+            seconds.append(
+                float(read_split(final, int(path.stem.removeprefix("split_")))["seconds"])
+            )
+        except (RunDirError, ValueError, KeyError, TypeError):
+            continue  # damaged (or not a split's record): the run trains that split again
     return seconds
 
 

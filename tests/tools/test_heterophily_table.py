@@ -13,6 +13,7 @@ from optuna.storages.journal import JournalFileBackend
 
 from graff.configs import shipped_config
 from graff.train import config_to_dict, load_config
+from graff.train.rundir import RunDir
 from graff.tune import tune
 from tests.tools import load_script
 
@@ -138,12 +139,15 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     assert f"| {r['seconds_per_trial']:.0f} s (CPU) |" in md
     assert f"| ≤ {r['final_hours']:.1f} h |" in md
     # its final run under way (resumed from the records git keeps): projected from its own
-    # finished splits, a damaged record left out
+    # finished splits, damaged ones left out (as the resumed run trains them again)
     final = under_way / "final"
     final.mkdir()
-    for k, sec in enumerate((600.0, 1200.0)):
-        (final / f"split_{k}.json").write_text(json.dumps({"split": k, "seconds": sec}))
-    (final / "split_2.json").write_text("{not json")
+    writer = RunDir(final)
+    scores = {"metric": "roc_auc", "train": 90.0, "val": 80.0, "test": 80.0, "best_epoch": 1}
+    for k, sec in enumerate((600.0, 1200.0, 900.0)):
+        writer.save_split(k, {"split": k, **scores, "seconds": sec}, {})
+    (final / "split_2.pt").write_bytes(b"damaged")  # its checkpoint no longer its sha256
+    (final / "split_3.json").write_text("{not json")
     r = {(x["dataset"], x["model"]): x for x in table.remaining(runs, trials=10)}[
         ("minesweeper", "mlp")
     ]
