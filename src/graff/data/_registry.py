@@ -20,7 +20,7 @@ from ._cache import entry_path, load_entry, save_entry
 from ._errors import GraphDataError, check_dataset_name
 from ._fetch import fetch_file, file_present, manifest, sha256_of
 from ._ogb import OGB_DATASETS, fetch_ogb, ogb_files_present, read_ogb
-from ._splits import DRAWN_NOTE, check_split_params, random_splits
+from ._splits import DRAWN_NOTE, check_split_params, drawn_note, random_splits
 from ._synthetic import csbm
 from ._user_npz import read_user_npz
 from ._validate import validate_graph
@@ -468,8 +468,7 @@ def _load_user_npz(path_str: str, params: dict[str, Any]) -> Data:
     cpath = entry_path(f"npz-{path.stem}", key)
     cached = load_entry(cpath, source)
     if cached is not None:
-        drawn = any(n.startswith(DRAWN_NOTE) for n in getattr(cached, "notes", []))
-        _refuse_ignored_split_params(path, params, has_masks=not drawn)
+        _refuse_ignored_split_params(path, params, has_masks=drawn_note(cached) is None)
         return cached
     data, has_masks = read_user_npz(path)
     try:

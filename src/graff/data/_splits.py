@@ -11,10 +11,16 @@ from graff.nn.checks import check_sizes, is_int, is_real
 
 from ._errors import GraphDataError
 
-__all__ = ["DRAWN_NOTE", "MAX_SPLITS", "check_split_params", "random_splits"]
+__all__ = ["DRAWN_NOTE", "MAX_SPLITS", "check_split_params", "drawn_note", "random_splits"]
 
 #: How a loaded graph's notes begin when graff drew its splits (a user file without masks).
 DRAWN_NOTE = "no masks in file"
+
+
+def drawn_note(graph: Any) -> str | None:
+    """``graph``'s note saying graff drew its splits (:data:`DRAWN_NOTE`), or None."""
+    notes = getattr(graph, "notes", None) or []
+    return next((str(n) for n in notes if str(n).startswith(DRAWN_NOTE)), None)
 
 
 def random_splits(

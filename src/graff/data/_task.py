@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ._errors import GraphDataError, GraphDataWarning
-from ._splits import DRAWN_NOTE
+from ._splits import drawn_note
 from ._validate import MASK_KEYS, _checked_features, require_graph
 
 __all__ = ["FEATURE_WARN", "METRICS", "check_features", "check_task"]
@@ -197,8 +197,7 @@ def check_task(data: Any, splits: Sequence[int] | None = None) -> None:
                         "the split (stratified: graff.data.random_splits) or use "
                         "metric='accuracy'"
                     )
-    drawn = [str(t) for t in getattr(data, "notes", None) or [] if str(t).startswith(DRAWN_NOTE)]
-    _check_duplicates(name, masks, chosen, drawn[0] if drawn else None, sizes)
+    _check_duplicates(name, masks, chosen, drawn_note(data), sizes)
 
 
 def _empty_message(name: str, s: int, key: str, sizes: dict[int, int], n: int) -> str:
