@@ -135,9 +135,17 @@ def default_models(datasets: str | Sequence[str] | None = None) -> list[str]:
     ``extra``: Platonov et al.'s minesweeper and tolokers, the filtered chameleon and
     squirrel), the models of its table, so ``graff reproduce --datasets minesweeper,tolokers``
     reruns every cell of that table."""
-    if datasets is None:
-        return ["graff"]
-    names = dataset_groups(datasets if isinstance(datasets, str) else ",".join(datasets))
+    return _models_for(_dataset_list(datasets))
+
+
+def _dataset_list(datasets: str | Sequence[str] | None) -> list[str]:
+    """The datasets named (groups expanded, names canonical): :func:`dataset_groups`."""
+    return dataset_groups(
+        datasets if isinstance(datasets, str) or datasets is None else ",".join(datasets)
+    )
+
+
+def _models_for(names: list[str]) -> list[str]:
     heterophily = bool(names) and all(d in EXTRA_DATASETS for d in names)
     return list(HETEROPHILY_MODELS) if heterophily else ["graff"]
 
@@ -233,11 +241,11 @@ def plan(
     """The cells :func:`reproduce` would train or reuse (arguments as there), with their
     resolved configs; and, for ``models=["all"]``, the cells without a shipped config
     (``model/dataset``). Reads the shipped configs only; trains and writes nothing."""
-    models = default_models(datasets) if models is None else models
-    names = _check_models(models)
-    ds_list = dataset_groups(
-        datasets if isinstance(datasets, str) or datasets is None else ",".join(datasets)
-    )
+    names = [] if models is None else _check_models(models)  # a bad name first, as before
+    ds_list = _dataset_list(datasets)
+    if models is None:  # default_models, from the datasets resolved once
+        models = _models_for(ds_list)
+        names = _check_models(models)
     if not ds_list:
         raise ConfigError(
             f"no datasets named in {datasets!r}; give dataset names or the groups paper, extra, all"
