@@ -109,6 +109,7 @@ def test_resume_after_kill_runs_each_missing_trial_once(tmp_path):
     before = sum(t.state == TrialState.COMPLETE for t in trials)
     res = tune("csbm", "graff", trials=total, out_dir=out, final=False, **ARGS)
     assert res.n_trials == total and res.new_trials == total - before
+    assert res.n_stopped == 1  # the killed trial: reported apart, not counted
     study = optuna.load_study(study_name="graff-csbm", storage=_journal(out))
     _check_study(study.trials, total)
     killed = study.trials[killed_number]

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 
 import numpy as np
 import optuna
@@ -213,6 +214,33 @@ def test_resume_runs_only_the_missing_trials(tmp_path, fake_fit):
     assert sorted(t.number for t in _study(second).trials) == [0, 1, 2, 3, 4]
     third = _tune(tmp_path, trials=5, final=False)
     assert third.new_trials == 0 and third.best_number == second.best_number
+
+
+def test_a_trial_stopped_mid_run_is_reported_apart_and_timed_to_its_last_report(tmp_path, fake_fit):
+    """A trial killed with its search (a sitting's end) is failed by the next call, maybe
+    hours later: it is named in the report and best.yaml's provenance as stopped and not
+    counted, and its worker time ends at its last report, not when it was found dead."""
+    first = _tune(tmp_path, trials=2, final=False)
+    assert first.n_stopped == 0 and "stopped" not in first.best_config.provenance
+    assert all("reported_at" in t.user_attrs for t in _study(first).trials)
+    study = _study(first)
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # a worker that ran on this host and is gone
+    killed = study.ask()
+    killed.set_user_attr("worker", {"host": socket.gethostname(), "pid": proc.pid})
+    start = study.trials[-1].datetime_start
+    killed.set_user_attr("reported_at", start.timestamp() + 0.01)
+    time.sleep(0.3)  # found dead later than its last report
+    again = _tune(tmp_path, trials=2, final=False)
+    assert (again.n_trials, again.n_stopped, again.new_trials) == (2, 1, 0)
+    assert "1 more stopped before their end, not counted" in again.report()[0]
+    assert "1 trial(s) stopped before their end" in again.best_config.provenance
+    assert "this call searched for" in first.best_config.provenance
+    assert "this call searched" not in again.best_config.provenance  # it ran no trial
+    with open(again.files["trials"]) as fh:
+        row = next(r for r in csv.DictReader(fh) if r["number"] == str(killed.number))
+    assert "killed" in row["error"] and float(row["seconds"]) < 0.1
+    assert again.trial_seconds < first.trial_seconds + 0.1
 
 
 def test_the_journal_alone_resumes_the_search_in_a_new_folder(tmp_path, fake_fit):

@@ -21,6 +21,7 @@ import yaml
 from optuna.trial import FrozenTrial
 
 from graff.tune import _backend as backend
+from graff.tune._result import duration
 from graff.tune._storage import counted
 
 __all__ = [
@@ -109,17 +110,15 @@ def write_trials_csv(
     """One row per trial, metrics in percent: ``value`` = the objective (mean best
     validation over the search splits; for a PRUNED trial the last running mean it reported),
     ``val_<k>`` = best validation of split k, ``test_mean`` = mean test over the same splits
-    (for the record only), ``seconds`` / ``cpu_seconds`` = its wall time / the CPU time of
-    its process (empty for a trial that never finished, or recorded before graff kept CPU
-    time), ``counted`` = 1 if the trial counts towards the budget, ``error``
-    = why a trial failed, was killed or was not run (surplus)."""
+    (for the record only), ``seconds`` / ``cpu_seconds`` = its wall time (a killed trial's
+    until its last report) / the CPU time of its process (empty for a trial that never
+    finished, or recorded before graff kept CPU time), ``counted`` = 1 if the trial counts
+    towards the budget, ``error`` = why a trial failed, was killed or was not run (surplus)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*TRIALS_COLUMNS, *(f"val_{k}" for k in splits), *keys])
     for t in sorted(trials, key=lambda t: t.number):
-        seconds = ""
-        if t.datetime_start and t.datetime_complete:
-            seconds = f"{(t.datetime_complete - t.datetime_start).total_seconds():.3f}"
+        seconds = f"{duration(t):.3f}" if t.datetime_start and t.datetime_complete else ""
         vals = list(t.user_attrs.get("val", []))
         vals += [""] * (len(splits) - len(vals))
         error = t.user_attrs.get("error") or t.user_attrs.get("surplus") or ""

@@ -11,7 +11,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _journal, _outputs, _storage
 from graff.tune._args import check_tune_arguments
+from graff.tune._result import TuneResult, duration, n_stopped, provenance, span, storage_label
 from graff.tune._space import SearchSpace, default_space, load_space, parse_space, space_differs
 from graff.tune._splits import resolve_splits
 from graff.tune._worker import Job, TrialEvent, best_of, event, run_worker, worker_main
@@ -47,84 +47,6 @@ class TuneError(GraffError, RuntimeError):
 
 def _slug(text: str) -> str:
     return file_slug(text, "study")
-
-
-@dataclass
-class TuneResult:
-    """What a search found and what it cost. Metrics in percent.
-
-    Attributes:
-        best_value: mean best-validation metric of the best trial over ``splits``.
-        best_config: the chosen config (all splits, as ``best.yaml``).
-        n_trials: counted trials of the study (complete + pruned + failed); the others are
-            split by state. ``new_trials``: those this call's own workers ran to an end
-            (not those of other calls or machines sharing the study meanwhile).
-        search_seconds: wall time of this call's search; ``final_seconds``: its final run.
-        study_seconds: wall time of the whole study (first trial's start to last trial's end,
-            over every call, worker and machine); ``trial_seconds``: the sum of its trials'
-            durations (worker time).
-        final: ``final/summary.json`` as a dict (None with ``final=False``).
-        files: ``best``, ``trials``, ``final`` and the plots, by name.
-        notes: what this call repaired before it began (a damaged journal tail), for humans.
-    """
-
-    study_name: str
-    storage: str
-    out_dir: Path
-    model: str
-    dataset: str
-    metric: str
-    splits: list[int]
-    best_number: int
-    best_value: float
-    best_test_mean: float | None
-    best_params: dict[str, Any]
-    best_config: Any
-    n_trials: int
-    n_complete: int
-    n_pruned: int
-    n_failed: int
-    new_trials: int
-    search_seconds: float
-    study_seconds: float
-    trial_seconds: float
-    final_seconds: float
-    final: dict[str, Any] | None
-    files: dict[str, Path] = field(default_factory=dict)
-    #: the study's trial 0 is the base config itself (``base_trial``) / the best trial is it.
-    has_base_trial: bool = False
-    best_is_base: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def trials_per_hour(self) -> float:
-        """Trials finished per hour of this call's search (all workers together)."""
-        return 3600.0 * self.new_trials / self.search_seconds if self.search_seconds else 0.0
-
-    def report(self) -> list[str]:
-        """A few lines for humans (what ``graff tune`` prints at the end)."""
-        metric = "ROC-AUC" if self.metric == "roc_auc" else "accuracy"
-        splits = ",".join(map(str, self.splits))
-        lines = [
-            f"{self.model} on {self.dataset}: study {self.study_name!r} ({self.storage}): "
-            f"{self.n_trials} trials ({self.n_complete} complete, {self.n_pruned} pruned, "
-            f"{self.n_failed} failed), {self.new_trials} in this call, "
-            f"{self.search_seconds:.0f} s ({self.trials_per_hour:.0f} trials/h)",
-            f"best trial #{self.best_number}: validation {metric} {self.best_value:.2f} "
-            f"(mean over splits {splits})"
-            + (
-                " — the base config itself; the search found nothing better"
-                if self.best_is_base
-                else ""
-            ),
-        ]
-        if self.final is not None:
-            lines.append(
-                f"final run of the best config: test {metric} {self.final['mean']:.2f} ± "
-                f"{self.final['std']:.2f} over {self.final['n_splits']} splits (± sample std)"
-            )
-        lines += [f"{name}: {path}" for name, path in self.files.items()]
-        return lines
 
 
 def _base_config(
@@ -262,32 +184,6 @@ def _run_workers(
             + ", ".join(f"{w} (exit code {c})" for w, c in bad)
             + " failed (traceback above); run the same command again to resume"
         )
-
-
-def _provenance(
-    job: Job, res: TuneResult, pruner: str, base_source: str, when: str, storage: str
-) -> str:
-    """``best.yaml``'s provenance; ``storage`` as :func:`_storage_label` names it (a journal
-    in the search directory relative to it, so the directory can move)."""
-    metric = "ROC-AUC" if res.metric == "roc_auc" else "accuracy"
-    splits = ", ".join(map(str, res.splits))
-    timeout = "no timeout" if job.timeout is None else f"timeout {job.timeout:g} s per call"
-    itself = " (the base config itself)" if res.best_is_base else ""
-    first = ", the first the base config itself, the others" if res.has_base_trial else ""
-    where = f"journal file {storage}" if _storage.is_embedded(job.storage) else storage
-    return (
-        f"Chosen by graff tune (Optuna {optuna.__version__}) on validation only: study "
-        f"{res.study_name!r} in {where}; {res.n_trials} trials ({res.n_complete} complete, "
-        f"{res.n_pruned} pruned, {res.n_failed} failed){first} drawn by a TPE sampler "
-        f"(seed {job.sampler_seed}) "
-        f"with {pruner} pruning from the space {job.space_source}, on top of {base_source}. "
-        f"Objective: mean best-validation {metric} over splits {splits}; the test metric was "
-        f"recorded, never used to choose. Best trial #{res.best_number}: validation "
-        f"{res.best_value:.2f}{itself}. Budget: {job.trials} trials, {timeout}; this call "
-        f"searched for "
-        f"{res.search_seconds:.0f} s; the study took {res.study_seconds:.0f} s of wall time and "
-        f"{res.trial_seconds:.0f} s of worker time. Written {when}."
-    )
 
 
 def tune(
@@ -431,7 +327,7 @@ def tune(
     name = study_name or _slug(f"{model}-{dataset}")
     owner = {
         "study": name,
-        "storage": _storage_label(store, out),
+        "storage": storage_label(store, out),
         "dataset": dataset,
         "model": model,
     }
@@ -496,31 +392,6 @@ def tune(
         _storage.close_storage(job.storage)
 
 
-def _storage_label(storage: str, out: Path) -> str:
-    """The storage as records name it: a journal file inside ``out`` relative to it (the
-    search directory can move), another one by its absolute path, a database URL without
-    its password."""
-    if not _storage.is_embedded(storage):
-        return _storage.describe_storage(storage)
-    path = Path(storage).resolve()
-    try:
-        return str(path.relative_to(out.resolve()))
-    except ValueError:
-        return str(path)
-
-
-def _duration(t: optuna.trial.FrozenTrial) -> float:
-    if t.datetime_start is None or t.datetime_complete is None:
-        return 0.0
-    return (t.datetime_complete - t.datetime_start).total_seconds()
-
-
-def _span(trials: list[optuna.trial.FrozenTrial]) -> float:
-    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
-    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
-    return (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
-
-
 def _load(job: Job) -> optuna.Study:
     return optuna.load_study(study_name=job.study_name, storage=_storage.open_storage(job.storage))
 
@@ -568,12 +439,13 @@ def _finish(
         n_complete=c.complete,
         n_pruned=c.pruned,
         n_failed=c.failed,
+        n_stopped=n_stopped(trials),
         new_trials=sum(
             1 for t in trials if _storage.counted(t) and t.user_attrs.get("call") == job.call_id
         ),
         search_seconds=search_seconds,
-        study_seconds=_span(trials),
-        trial_seconds=sum(_duration(t) for t in trials),
+        study_seconds=span(trials),
+        trial_seconds=sum(duration(t) for t in trials),
         final_seconds=0.0,
         final=None,
         files=files,
@@ -582,8 +454,8 @@ def _finish(
     )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     pruner = _pruner_name(job.pruner)
-    cfg.provenance = _provenance(
-        job, res, pruner, base_source, when, _storage_label(job.storage, out)
+    cfg.provenance = provenance(
+        job, res, pruner, base_source, when, storage_label(job.storage, out)
     )
     header = f"graff tune: {job.model} on {dataset}, best of study {job.study_name!r}"
     res.best_config = _outputs.write_best(out / "best.yaml", cfg, header)

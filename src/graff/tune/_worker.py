@@ -204,6 +204,8 @@ class Objective:
             last = epoch == cfg.optim.epochs
             if epoch % every == 0 or last:
                 trial.report(statistics.fmean(best.values()), base * stride + epoch)
+                # a sign of life: a trial killed later ran until about then (its worker time)
+                trial.set_user_attr("reported_at", round(time.time(), 1))
                 if trial.should_prune() and (not last or len(best) < len(splits)):
                     raise optuna.TrialPruned(f"pruned at epoch {epoch} of splits {list(scores)}")
 
