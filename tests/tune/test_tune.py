@@ -243,6 +243,34 @@ def test_a_trial_stopped_mid_run_is_reported_apart_and_timed_to_its_last_report(
     assert again.trial_seconds < first.trial_seconds + 0.1
 
 
+@pytest.mark.parametrize(
+    ("model", "blocks", "said"),
+    [
+        ("graff", None, None),  # stacked: nothing to say
+        ("gat", None, "gat trains one split at a time (its layers are PyG modules"),
+        ("gat", ["residual"], None),  # the residual GAT is stacked
+        ("gat", ["plain", "residual"], "one split at a time in trials with model.block=plain"),
+    ],
+)
+def test_batch_for_a_model_without_a_stack_is_said(tmp_path, fake_fit, caplog, model, blocks, said):
+    """--batch K asks for K splits side by side; a build without a stacked version (as the
+    base config or the space's model.block sets it) trains them one at a time: said once."""
+    space = {"model.dropout": {"type": "float", "low": 0.0, "high": 0.6}}
+    if blocks is not None:
+        space["model.block"] = blocks
+    with caplog.at_level("WARNING", logger="graff.tune"):
+        res = tune(
+            "csbm", model, trials=1, space=space, data_params=DATA, overrides=FAST,
+            out_dir=tmp_path / "out", plots=False, final=False, batch=2,
+        )  # fmt: skip
+    notes = [n for n in res.notes if n.startswith("--batch 2")]
+    if said is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and said in notes[0], notes
+        assert said in caplog.text
+
+
 def test_the_journal_alone_resumes_the_search_in_a_new_folder(tmp_path, fake_fit):
     """What a new checkout holds of a search kept in git: the journal, without study.json
     (which names the journal by its old absolute path) or any other file."""

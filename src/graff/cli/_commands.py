@@ -103,13 +103,9 @@ def _train(args: argparse.Namespace, cfg: Any, source: str, rank: int) -> int:
             stderr=True,
         )
     if args.batch is not None and args.batch > 1:  # said, not silently ignored
-        from graff.train.models import spec_for
+        from graff.train.models import unbatched_reason
 
-        why = (
-            "optim.mode=precomputed trains on node mini-batches"
-            if cfg.optim.mode == "precomputed"
-            else spec_for(cfg.model).unbatched
-        )
+        why = unbatched_reason(cfg.model.name, cfg.model.block, cfg.optim.mode)
         if why:
             note = f"note: --batch {args.batch}: {label} trains one split at a time ({why})"
             r.say(note, stderr=True)

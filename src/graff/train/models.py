@@ -413,6 +413,15 @@ def _build_of(spec: ModelSpec, block: str) -> ModelSpec | None:
     return spec if block == "plain" else spec.blocks.get(block)
 
 
+def unbatched_reason(name: str, block: str = "plain", mode: str = "full") -> str:
+    """Why model ``name``'s build for ``block`` trains the splits one at a time in ``mode``
+    (``optim.mode``), where several side by side were asked for; "" if it can."""
+    if mode == "precomputed":
+        return "optim.mode=precomputed trains on node mini-batches"
+    build = _build_of(spec_of(name), block)
+    return build.unbatched if build is not None else ""
+
+
 def _shown(value: Any) -> str:
     """``value`` as written in a config or ``--set`` (``false``, ``none``, ``1.0``)."""
     return str(value).lower() if isinstance(value, bool) else str(value)

@@ -41,6 +41,7 @@ from graff.train import (
     run,
 )
 from graff.train.config import override_list
+from graff.train.models import unbatched_reason
 from graff.train.rundir import read_config_yaml
 from graff.train.runner import with_absolute_data
 
@@ -78,5 +79,6 @@ __all__ = [
     "resolve_config",
     "run",
     "tune_allocator",
+    "unbatched_reason",
     "with_absolute_data",
 ]

@@ -347,6 +347,10 @@ def tune(
     if note is not None:
         log.warning("space: %s", note)
         notes.append(note)
+    note = _unbatched_note(base, space_, batch)
+    if note is not None:  # said, not silently ignored
+        log.warning("%s", note)
+        notes.append(note)
     out.mkdir(parents=True, exist_ok=True)
     epochs = [base.optim.epochs]
     for p in space_.params:
@@ -390,6 +394,25 @@ def tune(
         torch.set_num_threads(old_threads)
         optuna.logging.set_verbosity(old_level)
         _storage.close_storage(job.storage)
+
+
+def _unbatched_note(base: Any, space: SearchSpace, batch: int | None) -> str | None:
+    """Why ``batch`` > 1 splits will train one at a time in some or all trials: the model's
+    builds (``model.block``, as the base config or the space sets it) without a stacked
+    version, or mini-batch training (``optim.mode=precomputed``)."""
+    if batch is None or batch <= 1:
+        return None
+    blocks = [base.model.block]
+    for p in space.params:
+        if p.key == "model.block":
+            blocks = list(p.candidates())
+    why = {b: backend.unbatched_reason(base.model.name, b, base.optim.mode) for b in blocks}
+    why = {b: w for b, w in why.items() if w}
+    if not why:
+        return None
+    where = "" if len(why) == len(blocks) else f" in trials with model.block={'/'.join(why)}"
+    reasons = "; ".join(dict.fromkeys(why.values()))
+    return f"--batch {batch}: {base.model.name} trains one split at a time{where} ({reasons})"
 
 
 def _load(job: Job) -> optuna.Study:
