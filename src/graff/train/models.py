@@ -483,8 +483,12 @@ def model_kwargs(cfg: ModelSettings) -> tuple[ModelSpec, dict[str, Any]]:
                 f"model.params.{key}: {key} is a typed model field; set model.{key} instead"
             )
         valid = ", ".join(allowed) if allowed else "none"
-        close = difflib.get_close_matches(str(key), list(allowed), n=1)
-        hint = f" Did you mean {close[0]}?" if close else ""
+        close = difflib.get_close_matches(str(key), [*allowed, *spec.arguments], n=1)
+        hint = ""
+        if close and close[0] in allowed:
+            hint = f" Did you mean {close[0]}?"
+        elif close:  # a typed field, set outside params
+            hint = f" Did you mean the field model.{close[0]} (set as --set model.{close[0]}=…)?"
         block = getattr(cfg, "block", "plain")
         entry = spec_of(cfg.name)
         builds = {"plain": entry, **entry.blocks}

@@ -451,6 +451,7 @@ def test_mlp_rejects_zero_layers() -> None:
         ("gcnii", {"alpha": "high"}, r"model\.params\.alpha = 'high'.*a number"),
         ("gcnii", {"alpha": 2.0}, r"gcnii.*alpha must be in \[0, 1\]"),
         ("gcn", {"dropout": 0.1}, r"model\.params\.dropout.*set model\.dropout"),
+        ("gcn", {"self_loop": False}, r"Did you mean the field model\.self_loops"),
         ("gprgnn", {"init": "random"}, r"init must be one of"),
         ("gprgnn", {"gamma": [1, "x"]}, r"gamma\[1\]"),
         ("grand", {"method": "rk45"}, r"unknown ODE method 'rk45'.*dopri5"),
