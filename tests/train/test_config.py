@@ -187,6 +187,18 @@ def test_unknown_key_suggests_close_match() -> None:
     assert "Did you mean" in str(err.value)
 
 
+def test_a_models_keyword_outside_params_names_model_params() -> None:
+    """--set model.heads=4 (GAT's keyword, kept under model.params) was answered with near
+    keys (model.beta, model.sep, ...) instead of the key to set."""
+    with pytest.raises(ConfigError, match=r"heads is a parameter of model\(s\) .*gat.*"):
+        _override("model.heads=4")
+    with pytest.raises(ConfigError) as err:
+        _override("model.heads=4")
+    assert "model.params.heads=VALUE" in str(err.value) and "gt" in str(err.value)
+    with pytest.raises(ConfigError, match="Did you mean"):  # not a keyword of any model
+        _override("optim.heads=4")
+
+
 def test_unknown_key_in_yaml(tmp_path: Path) -> None:
     """An unknown key in a YAML file is an error naming it."""
     path = tmp_path / "c.yaml"

@@ -352,6 +352,17 @@ def _unknown(key: str) -> ConfigError:
             f"{key!r} is a section of the config, not a key: set one of its keys, e.g. "
             f"{keys[0]}=VALUE; its keys: {', '.join(keys)}"
         )
+    section, _, name = key.partition(".")
+    users = [
+        n
+        for n, spec in MODELS.items()
+        if section == "model" and any(name in b.parameters() for b in (spec, *spec.blocks.values()))
+    ]
+    if users:  # --set model.heads=4: a model's own keyword, kept under model.params
+        return ConfigError(
+            f"unknown config key {key!r}: {name} is a parameter of model(s) {', '.join(users)}, "
+            f"set as model.params.{name}=VALUE"
+        )
     close = difflib.get_close_matches(key, _all_keys(), n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(_all_keys())}")
