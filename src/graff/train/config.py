@@ -360,8 +360,8 @@ def _unknown(key: str) -> ConfigError:
     ]
     if users:  # --set model.heads=4: a model's own keyword, kept under model.params
         return ConfigError(
-            f"unknown config key {key!r}: {name} is a parameter of model(s) {', '.join(users)}, "
-            f"set as model.params.{name}=VALUE"
+            f"unknown config key {key!r}: {name} is a parameter of model(s) {', '.join(users)}; "
+            f"set it as model.params.{name}=VALUE"
         )
     close = difflib.get_close_matches(key, _all_keys(), n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
