@@ -47,6 +47,7 @@ from graff.paper import paper_cell, published_results
 from graff.reproduce import HETEROPHILY_MODELS
 from graff.train import config_identity, load_config
 from graff.train.rundir import read_split
+from graff.tune import trial_seconds
 
 SOURCE = "Platonov et al. 2023"
 DATASETS = ("minesweeper", "tolokers", "chameleon-filtered", "squirrel-filtered")
@@ -103,11 +104,9 @@ def _trials(study: optuna.Study) -> dict[str, Any]:
         "complete": n[states.COMPLETE],
         "pruned": n[states.PRUNED],
         "failed": n[states.FAIL],
-        "search_seconds": sum(
-            (t.datetime_complete - t.datetime_start).total_seconds()
-            for t in ended
-            if t.datetime_start is not None
-        ),
+        # a trial stopped by a sitting's end until its last report (graff tune records it
+        # since 2026-12-07), not until the next sitting found it
+        "search_seconds": sum(trial_seconds(t) for t in ended),
     }
 
 

@@ -107,6 +107,34 @@ def test_graff_is_compared_with_the_best_published_row(search: Path) -> None:
     assert row["published"]["model"] == "GAT-sep"  # 83.78, their best on tolokers
 
 
+def test_a_trial_stopped_by_a_sittings_end_counts_until_its_last_report(
+    search: Path, tmp_path: Path
+) -> None:
+    """The worker time counted a killed trial until the next sitting marked it failed (the
+    hours between sittings included); it ends at the trial's last report."""
+    import socket
+    import subprocess
+    import time
+
+    from graff.tune import _storage
+
+    table = _tool()
+    folder = tmp_path / "minesweeper-mlp"
+    folder.mkdir()
+    (folder / "study.journal").write_bytes((search / "study.journal").read_bytes())
+    before = table._trials(table._study(folder))["search_seconds"]
+    study = table._study(folder)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed = study.ask()
+    killed.set_user_attr("worker", {"host": socket.gethostname(), "pid": gone.pid})
+    killed.set_user_attr("reported_at", study.trials[-1].datetime_start.timestamp() + 0.01)
+    time.sleep(0.3)  # the next sitting finds it later
+    assert _storage.reap_dead_trials(study) == [killed.number]
+    after = table._trials(table._study(folder))
+    assert after["failed"] == 1 and after["search_seconds"] - before < 0.1
+
+
 def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     search: Path, tmp_path: Path
 ) -> None:

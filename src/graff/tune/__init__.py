@@ -27,6 +27,7 @@ that dies leaves a RUNNING trial that the others fail after
 
 from graff.tune._journal import JournalError
 from graff.tune._outputs import TRIALS_COLUMNS
+from graff.tune._result import trial_seconds
 from graff.tune._space import (
     SPACE_TYPES,
     SearchSpace,
@@ -61,5 +62,6 @@ __all__ = [
     "load_space",
     "parse_space",
     "parse_splits",
+    "trial_seconds",
     "tune",
 ]

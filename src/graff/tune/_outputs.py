@@ -21,7 +21,7 @@ import yaml
 from optuna.trial import FrozenTrial
 
 from graff.tune import _backend as backend
-from graff.tune._result import duration
+from graff.tune._result import trial_seconds
 from graff.tune._storage import counted
 
 __all__ = [
@@ -118,7 +118,7 @@ def write_trials_csv(
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*TRIALS_COLUMNS, *(f"val_{k}" for k in splits), *keys])
     for t in sorted(trials, key=lambda t: t.number):
-        seconds = f"{duration(t):.3f}" if t.datetime_start and t.datetime_complete else ""
+        seconds = f"{trial_seconds(t):.3f}" if t.datetime_start and t.datetime_complete else ""
         vals = list(t.user_attrs.get("val", []))
         vals += [""] * (len(splits) - len(vals))
         error = t.user_attrs.get("error") or t.user_attrs.get("surplus") or ""

@@ -126,7 +126,7 @@ def n_stopped(trials: list[FrozenTrial]) -> int:
     )
 
 
-def duration(t: FrozenTrial) -> float:
+def trial_seconds(t: FrozenTrial) -> float:
     """A trial's wall time; for one stopped before its end, until its last report (it is
     marked failed only when a later call finds its worker gone, maybe hours later)."""
     if t.datetime_start is None or t.datetime_complete is None:

@@ -23,7 +23,7 @@ from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _journal, _outputs, _storage
 from graff.tune._args import check_tune_arguments
-from graff.tune._result import TuneResult, duration, n_stopped, provenance, span, storage_label
+from graff.tune._result import TuneResult, n_stopped, provenance, span, storage_label, trial_seconds
 from graff.tune._space import SearchSpace, default_space, load_space, parse_space, space_differs
 from graff.tune._splits import resolve_splits
 from graff.tune._worker import Job, TrialEvent, best_of, event, run_worker, worker_main
@@ -468,7 +468,7 @@ def _finish(
         ),
         search_seconds=search_seconds,
         study_seconds=span(trials),
-        trial_seconds=sum(duration(t) for t in trials),
+        trial_seconds=sum(trial_seconds(t) for t in trials),
         final_seconds=0.0,
         final=None,
         files=files,
