@@ -21,7 +21,7 @@ from graff.errors import TorchScriptError
 from graff.nn import cache
 
 __all__ = [
-    "NotScriptable",
+    "CheckedModule",
     "TorchScriptError",
     "check_features",
     "check_finite",
@@ -254,9 +254,10 @@ def reject_edge_weight(model: str, edge_weight: Tensor | None) -> None:
         raise ValueError(f"{model} does not use edge weights; pass edge_weight=None")
 
 
-class NotScriptable:
-    """Mixin of graff's modules: ``torch.jit.script`` refuses them in one clear line, and so
-    does a call with a whole graph object or with a graph on another device than x.
+class CheckedModule:
+    """Mixin of graff's modules: each call's inputs are checked before ``forward`` (a whole
+    graph object instead of x and edge_index, a graph on another device than x), and
+    ``torch.jit.script`` refuses them, each in one clear line.
 
     TorchScript cannot compile them (keyword-only arguments, custom autograd functions,
     sparse CSR operators cached per graph tensor, PyG layers, torchdiffeq); instead of

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from graff.nn.checks import (
-    NotScriptable,
+    CheckedModule,
     check_callback,
     check_features,
     check_flags,
@@ -94,7 +94,7 @@ def checkpointed_steps(step: Callable[[int, Tensor], Tensor], n: int, f: Tensor)
     return f
 
 
-class GRAFF(NotScriptable, nn.Module):
+class GRAFF(CheckedModule, nn.Module):
     r"""GRAFF: a graph neural network that is the gradient flow of a learnable energy.
 
     .. math::

@@ -17,7 +17,7 @@ from graff.nn.adjacency import (
     rcm_order,
 )
 from graff.nn.checks import (
-    NotScriptable,
+    CheckedModule,
     check_finite,
     check_flags,
     check_positive,
@@ -33,7 +33,7 @@ __all__ = ["REORDER_MIN_NODES", "EdgeList", "GRAFFConv"]
 REORDER_MIN_NODES = 10_000
 
 
-class GRAFFConv(NotScriptable, nn.Module):
+class GRAFFConv(CheckedModule, nn.Module):
     r"""The gradient-flow step of `"Graph Neural Networks as Gradient Flows"
     <https://arxiv.org/abs/2206.10991>`_ (Di Giovanni et al. 2022, eq. 6).
 

@@ -34,7 +34,7 @@ from torch.func import functional_call, stack_module_state
 from torch_geometric.nn.dense.linear import Linear as PygLinear
 
 from graff.nn.adjacency import gcn_adjacency
-from graff.nn.checks import NotScriptable
+from graff.nn.checks import CheckedModule
 from graff.nn.functional import dropout, inverse_permutation, member_dropout, permute_rows
 from graff.nn.graff import checkpointed_steps
 from graff.nn.models.residual import (
@@ -106,7 +106,7 @@ def member_input_linear(
     return out if bias is None else out + bias
 
 
-class ModelStack(NotScriptable, nn.Module):
+class ModelStack(CheckedModule, nn.Module):
     """K members of one architecture, parameters stacked on dim 0; ``forward`` gives
     ``[N, K, C]``.
 

@@ -29,7 +29,7 @@ from torchdiffeq import odeint
 
 from graff.nn.adjacency import edge_structure, gcn_adjacency, graph_cached
 from graff.nn.checks import (
-    NotScriptable,
+    CheckedModule,
     check_callback,
     check_flags,
     check_positive,
@@ -65,7 +65,7 @@ ODE_METHODS = FIXED_GRID_METHODS + ADAPTIVE_METHODS
 VectorField = Callable[[Tensor, Tensor], Tensor]
 
 
-class _ContinuousClassifier(NotScriptable, nn.Module):
+class _ContinuousClassifier(CheckedModule, nn.Module):
     """Encoder → ODE on [0, T] → ReLU, dropout, decoder. Subclasses define the vector field."""
 
     accepts_sparse_features = True

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv
 
 from graff.nn.adjacency import edge_structure, graph_cached
-from graff.nn.checks import NotScriptable, check_probs, check_sizes, reject_edge_weight
+from graff.nn.checks import CheckedModule, check_probs, check_sizes, reject_edge_weight
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear
 from graff.nn.sparse import EdgeStructure, edge_softmax, edge_values_mm
@@ -29,7 +29,7 @@ class _CSRGATConv(GATConv):
         return super().forward(x, edge_index, *args, **kwargs)
 
 
-class GAT(NotScriptable, nn.Module):
+class GAT(CheckedModule, nn.Module):
     r"""GAT of `Veličković et al. (2018) <https://arxiv.org/abs/1710.10903>`_.
 
     .. math::

@@ -12,7 +12,7 @@ from torch_geometric.nn import GCN2Conv, GCNConv
 
 from graff.nn.adjacency import as_edge_index, gcn_adjacency, normalized_edges
 from graff.nn.checks import (
-    NotScriptable,
+    CheckedModule,
     check_flags,
     check_probs,
     check_sizes,
@@ -58,7 +58,7 @@ def propagation_args(
     return adj, None
 
 
-class GCN(NotScriptable, nn.Module):
+class GCN(CheckedModule, nn.Module):
     r"""GCN of `Kipf and Welling (2017) <https://arxiv.org/abs/1609.02907>`_.
 
     .. math::
@@ -122,7 +122,7 @@ class GCN(NotScriptable, nn.Module):
         return h
 
 
-class GCNII(NotScriptable, nn.Module):
+class GCNII(CheckedModule, nn.Module):
     r"""GCNII of `Chen et al. (2020) <https://arxiv.org/abs/2007.02133>`_ (PyG ``GCN2Conv``).
 
     .. math::

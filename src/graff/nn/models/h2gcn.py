@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from graff.nn.adjacency import gcn_adjacency, graph_cached, two_hop_adjacency
 from graff.nn.checks import (
-    NotScriptable,
+    CheckedModule,
     check_callback,
     check_probs,
     check_sizes,
@@ -23,7 +23,7 @@ from graff.nn.sparse import spmm
 __all__ = ["H2GCN"]
 
 
-class H2GCN(NotScriptable, nn.Module):
+class H2GCN(CheckedModule, nn.Module):
     r"""H2GCN of `Zhu et al. (2020) <https://arxiv.org/abs/2006.11468>`_.
 
     Ego-embedding, separate one- and strict two-hop aggregation, all rounds combined:

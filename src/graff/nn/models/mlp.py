@@ -6,13 +6,13 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from graff.nn.checks import NotScriptable, check_probs, check_sizes
+from graff.nn.checks import CheckedModule, check_probs, check_sizes
 from graff.nn.linear import MLP
 
 __all__ = ["MLPClassifier"]
 
 
-class MLPClassifier(NotScriptable, nn.Module):
+class MLPClassifier(CheckedModule, nn.Module):
     r"""A graph-agnostic MLP: :math:`Y = W_L\,\sigma(\cdots\sigma(W_1\,\mathrm{dropout}(X)))`.
 
     It ignores the graph: the reference point that tells whether a GNN uses the edges at all.

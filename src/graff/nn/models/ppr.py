@@ -11,7 +11,7 @@ from torch_geometric.nn import APPNP as PygAPPNP
 
 from graff.nn.adjacency import gcn_adjacency
 from graff.nn.checks import (
-    NotScriptable,
+    CheckedModule,
     check_callback,
     check_flags,
     check_probs,
@@ -38,7 +38,7 @@ def _check_propagation(K: int, alpha: float) -> None:
     check_unit_interval(alpha=alpha)
 
 
-class APPNPNet(NotScriptable, nn.Module):
+class APPNPNet(CheckedModule, nn.Module):
     r"""APPNP of `Gasteiger et al. (2019) <https://arxiv.org/abs/1810.05997>`_.
 
     An MLP predicts H = f(X); K steps of personalised-PageRank propagation (PyG ``APPNP``)
@@ -112,7 +112,7 @@ class APPNPNet(NotScriptable, nn.Module):
 GPR_INITS = ("ppr", "delta", "uniform")
 
 
-class GPRGNN(NotScriptable, nn.Module):
+class GPRGNN(CheckedModule, nn.Module):
     r"""GPR-GNN of `Chien et al. (2021) <https://arxiv.org/abs/2006.07988>`_.
 
     .. math::

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graff.nn.adjacency import edge_structure, gcn_adjacency, graph_cached, mean_adjacency
-from graff.nn.checks import NotScriptable, check_flags, check_probs, check_sizes
+from graff.nn.checks import CheckedModule, check_flags, check_probs, check_sizes
 from graff.nn.functional import dropout
 from graff.nn.linear import InputDropoutLinear, param_dtype
 from graff.nn.sparse import (
@@ -265,7 +265,7 @@ class AttentionModule(nn.Module):
         return dropout(out, self.dropout, self.training)
 
 
-class ResidualGNN(NotScriptable, nn.Module):
+class ResidualGNN(CheckedModule, nn.Module):
     """The recipe's network around one module kind; use a subclass (:class:`ResidualGCN`,
     :class:`ResidualSAGE`, :class:`ResidualGAT`, :class:`ResidualGT`, :class:`ResidualMLP`).
 

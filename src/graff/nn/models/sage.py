@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import SAGEConv
 
 from graff.nn.adjacency import graph_cached, mean_adjacency
-from graff.nn.checks import NotScriptable, check_probs, check_sizes
+from graff.nn.checks import CheckedModule, check_probs, check_sizes
 from graff.nn.linear import dropout_linear, param_dtype
 from graff.nn.sparse import spmm
 
@@ -41,7 +41,7 @@ class _MeanSAGEConv(SAGEConv):
         return spmm(mean_adj, z[:, :out]) + self.lin_l.bias + z[:, out:]
 
 
-class GraphSAGE(NotScriptable, nn.Module):
+class GraphSAGE(CheckedModule, nn.Module):
     r"""GraphSAGE-mean of `Hamilton et al. (2017) <https://arxiv.org/abs/1706.02216>`_.
 
     .. math::
