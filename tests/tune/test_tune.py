@@ -233,9 +233,11 @@ def test_a_trial_stopped_mid_run_is_reported_apart_and_timed_to_its_last_report(
     time.sleep(0.3)  # found dead later than its last report
     again = _tune(tmp_path, trials=2, final=False)
     assert (again.n_trials, again.n_stopped, again.new_trials) == (2, 1, 0)
-    assert "1 more stopped before their end, not counted" in again.report()[0]
+    assert "failed; 1 more stopped before their end, not counted), 0 in" in again.report()[0]
     assert "1 trial(s) stopped before their end" in again.best_config.provenance
     assert "this call searched for" in first.best_config.provenance
+    assert first.cpu_trials == 2 and first.cpu_seconds > 0
+    assert "s of CPU time in the 2 trials that recorded it" in again.best_config.provenance
     assert "this call searched" not in again.best_config.provenance  # it ran no trial
     with open(again.files["trials"]) as fh:
         row = next(r for r in csv.DictReader(fh) if r["number"] == str(killed.number))

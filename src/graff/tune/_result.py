@@ -31,7 +31,8 @@ class TuneResult:
         search_seconds: wall time of this call's search; ``final_seconds``: its final run.
         study_seconds: wall time of the whole study (first trial's start to last trial's end,
             over every call, worker and machine); ``trial_seconds``: the sum of its trials'
-            durations (worker time).
+            durations (worker time); ``cpu_seconds``: the CPU time of the ``cpu_trials``
+            trials that recorded theirs (those run to their end since graff kept it).
         final: ``final/summary.json`` as a dict (None with ``final=False``).
         files: ``best``, ``trials``, ``final`` and the plots, by name.
         notes: what this call repaired before it began (a damaged journal tail), for humans.
@@ -61,6 +62,8 @@ class TuneResult:
     final_seconds: float
     final: dict[str, Any] | None
     files: dict[str, Path] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
+    cpu_trials: int = 0
     #: the study's trial 0 is the base config itself (``base_trial``) / the best trial is it.
     has_base_trial: bool = False
     best_is_base: bool = False
@@ -85,7 +88,7 @@ class TuneResult:
         lines = [
             f"{self.model} on {self.dataset}: study {self.study_name!r} ({self.storage}): "
             f"{self.n_trials} trials ({self.n_complete} complete, {self.n_pruned} pruned, "
-            f"{self.n_failed} failed){self._stopped_note}, {self.new_trials} in this call, "
+            f"{self.n_failed} failed{self._stopped_note}), {self.new_trials} in this call, "
             f"{self.search_seconds:.0f} s ({self.trials_per_hour:.0f} trials/h)",
             f"best trial #{self.best_number}: validation {metric} {self.best_value:.2f} "
             f"(mean over splits {splits})"
@@ -161,6 +164,11 @@ def provenance(
     )
     # a call that found the budget spent (a resumed, finished search) searched for nothing
     this_call = f"this call searched for {res.search_seconds:.0f} s; " if res.new_trials else ""
+    cpu = (
+        f"; {res.cpu_seconds:.0f} s of CPU time in the {res.cpu_trials} trials that recorded it"
+        if res.cpu_trials
+        else ""
+    )
     where = f"journal file {storage}" if _storage.is_embedded(job.storage) else storage
     return (
         f"Chosen by graff tune (Optuna {optuna.__version__}) on validation only: study "
@@ -172,5 +180,5 @@ def provenance(
         f"recorded, never used to choose. Best trial #{res.best_number}: validation "
         f"{res.best_value:.2f}{itself}. Budget: {job.trials} trials, {timeout}; {this_call}"
         f"the study took {res.study_seconds:.0f} s of wall time and "
-        f"{res.trial_seconds:.0f} s of worker time{stopped}. Written {when}."
+        f"{res.trial_seconds:.0f} s of worker time{stopped}{cpu}. Written {when}."
     )

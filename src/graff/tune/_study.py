@@ -469,6 +469,8 @@ def _finish(
         search_seconds=search_seconds,
         study_seconds=span(trials),
         trial_seconds=sum(trial_seconds(t) for t in trials),
+        cpu_seconds=sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in trials),
+        cpu_trials=sum("cpu_seconds" in t.user_attrs for t in trials),
         final_seconds=0.0,
         final=None,
         files=files,
