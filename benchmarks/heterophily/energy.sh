@@ -8,7 +8,7 @@
 set -euo pipefail
 runs="${RUNS:-runs/heterophily-energy}"
 pairs="${PAIRS:-graff:minesweeper gcn:minesweeper sage:minesweeper gat:minesweeper
-  gat_sep:minesweeper graff:tolokers gcn:tolokers sage:tolokers
+  gat_sep:minesweeper graff:tolokers gcn:tolokers sage:tolokers gat:tolokers gat_sep:tolokers
   graff:chameleon-filtered gcn:chameleon-filtered graff:squirrel-filtered gcn:squirrel-filtered}"
 for pair in $pairs; do
   model="${pair%%:*}"; ds="${pair#*:}"; out="$runs/$ds-$model"
