@@ -35,7 +35,8 @@ class TuneResult:
             trials that recorded theirs (those run to their end since graff kept it).
         final: ``final/summary.json`` as a dict (None with ``final=False``).
         files: ``best``, ``trials``, ``final`` and the plots, by name.
-        notes: what this call repaired before it began (a damaged journal tail), for humans.
+        notes: what this call repaired or noticed before it began (a damaged journal tail,
+            a space value the features rule out, --batch without a stacked build), for humans.
     """
 
     study_name: str
