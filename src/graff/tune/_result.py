@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from graff.tune import _storage
 
@@ -119,15 +119,6 @@ def storage_label(storage: str, out: Path) -> str:
         return str(path.relative_to(out.resolve()))
     except ValueError:
         return str(path)
-
-
-def n_stopped(trials: list[FrozenTrial]) -> int:
-    """Trials stopped before their end (killed with their worker; marked ``killed``, or failed
-    by a database's heartbeat): neither counted nor surplus."""
-    return sum(
-        t.state == TrialState.FAIL and not _storage.counted(t) and "surplus" not in t.user_attrs
-        for t in trials
-    )
 
 
 def trial_seconds(t: FrozenTrial) -> float:

@@ -312,7 +312,8 @@ class Counts:
     pruned: int
     failed: int  # ran and failed (divergence, invalid combination): counts
     running: int
-    abandoned: int  # killed or surplus: does not count
+    stopped: int  # killed before its end (its configuration runs again): does not count
+    surplus: int  # never run, the budget already taken: does not count
 
     @property
     def finished(self) -> int:
@@ -328,7 +329,7 @@ def counted(t: FrozenTrial) -> bool:
 
 
 def counts(trials: list[FrozenTrial]) -> Counts:
-    c = p = f = r = a = 0
+    c = p = f = r = st = su = 0
     for t in trials:
         if t.state == TrialState.COMPLETE:
             c += 1
@@ -339,9 +340,11 @@ def counts(trials: list[FrozenTrial]) -> Counts:
         elif t.state == TrialState.FAIL:
             if counted(t):
                 f += 1
+            elif "surplus" in t.user_attrs:
+                su += 1
             else:
-                a += 1
-    return Counts(c, p, f, r, a)
+                st += 1
+    return Counts(c, p, f, r, st, su)
 
 
 def wait(seconds: float) -> None:

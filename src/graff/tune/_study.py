@@ -23,7 +23,7 @@ from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _journal, _outputs, _storage
 from graff.tune._args import check_tune_arguments
-from graff.tune._result import TuneResult, n_stopped, provenance, span, storage_label, trial_seconds
+from graff.tune._result import TuneResult, provenance, span, storage_label, trial_seconds
 from graff.tune._space import SearchSpace, default_space, load_space, parse_space, space_differs
 from graff.tune._splits import resolve_splits
 from graff.tune._worker import Job, TrialEvent, best_of, event, run_worker, worker_main
@@ -462,7 +462,7 @@ def _finish(
         n_complete=c.complete,
         n_pruned=c.pruned,
         n_failed=c.failed,
-        n_stopped=n_stopped(trials),
+        n_stopped=c.stopped,
         new_trials=sum(
             1 for t in trials if _storage.counted(t) and t.user_attrs.get("call") == job.call_id
         ),
