@@ -345,6 +345,17 @@ def _all_keys() -> list[str]:
     return keys + list(_TOP)
 
 
+def _param_users() -> dict[str, list[str]]:
+    """Each model keyword (``model.params.NAME``) and the models with a build that takes it."""
+    users: dict[str, list[str]] = {}
+    for name, spec in MODELS.items():
+        for param in dict.fromkeys(
+            p for b in (spec, *spec.blocks.values()) for p in b.parameters()
+        ):
+            users.setdefault(param, []).append(name)
+    return users
+
+
 def _unknown(key: str) -> ConfigError:
     if key in _SECTIONS:
         keys = [k for k in _all_keys() if k.startswith(f"{key}.")]
@@ -353,11 +364,7 @@ def _unknown(key: str) -> ConfigError:
             f"{keys[0]}=VALUE; its keys: {', '.join(keys)}"
         )
     section, _, name = key.partition(".")
-    users = [
-        n
-        for n, spec in MODELS.items()
-        if section == "model" and any(name in b.parameters() for b in (spec, *spec.blocks.values()))
-    ]
+    users = _param_users().get(name, []) if section == "model" else []
     if users:  # --set model.heads=4: a model's own keyword, kept under model.params
         return ConfigError(
             f"unknown config key {key!r}: {name} is a parameter of model(s) {', '.join(users)}; "
@@ -377,13 +384,8 @@ def keys_for_option(option: str) -> tuple[list[str], bool]:
     name = option.lstrip("-").split("=", 1)[0].replace("-", "_").lower()
     if not name:
         return [], False
-    params = {
-        f"model.params.{param}"
-        for spec in MODELS.values()
-        for build in (spec, *spec.blocks.values())
-        for param in build.parameters()
-    }
-    keys = [k for k in [*_all_keys(), *sorted(params)] if k not in ("provenance", "device")]
+    params = [f"model.params.{param}" for param in sorted(_param_users())]
+    keys = [k for k in [*_all_keys(), *params] if k not in ("provenance", "device")]
     by_part: dict[str, list[str]] = {}
     for k in keys:
         by_part.setdefault(k.rpartition(".")[2].lower(), []).append(k)
