@@ -47,7 +47,7 @@ from graff.paper import paper_cell, published_results
 from graff.reproduce import HETEROPHILY_MODELS
 from graff.train import config_identity, load_config
 from graff.train.rundir import read_split
-from graff.tune import trial_seconds
+from graff.tune import cpu_time, trial_seconds
 
 SOURCE = "Platonov et al. 2023"
 DATASETS = ("minesweeper", "tolokers", "chameleon-filtered", "squirrel-filtered")
@@ -94,12 +94,12 @@ def _trials(study: optuna.Study) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     n = {st: sum(t.state == st for t in trials) for st in states}
     ended = [t for t in trials if t.datetime_complete is not None]
-    cpu = [t.user_attrs["cpu_seconds"] for t in ended if "cpu_seconds" in t.user_attrs]
+    cpu_seconds, cpu_trials = cpu_time(ended)
     return {
         # the CPU time of the ended trials that recorded it (graff tune keeps it since
         # 2026-12-06): wall time counts a paused search and other work sharing the cores
-        "cpu_seconds": sum(cpu),
-        "cpu_trials": len(cpu),
+        "cpu_seconds": cpu_seconds,
+        "cpu_trials": cpu_trials,
         "ended": len(ended),
         "counted": n[states.COMPLETE] + n[states.PRUNED],
         "complete": n[states.COMPLETE],

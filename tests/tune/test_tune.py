@@ -245,6 +245,17 @@ def test_a_trial_stopped_mid_run_is_reported_apart_and_timed_to_its_last_report(
     assert again.trial_seconds < first.trial_seconds + 0.1
 
 
+def test_cpu_time_counts_only_the_trials_that_recorded_it():
+    from graff.tune import cpu_time
+
+    def trial(**attrs):
+        return optuna.trial.create_trial(value=1.0, user_attrs=attrs)
+
+    trials = [trial(cpu_seconds=2.5), trial(), trial(cpu_seconds=1.0), trial(cpu_seconds=0.0)]
+    assert cpu_time(trials) == (3.5, 3)  # a recorded 0 s counts as a trial that recorded it
+    assert cpu_time([]) == (0.0, 0)
+
+
 @pytest.mark.parametrize(
     ("model", "blocks", "said"),
     [

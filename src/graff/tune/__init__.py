@@ -27,7 +27,7 @@ that dies leaves a RUNNING trial that the others fail after
 
 from graff.tune._journal import JournalError
 from graff.tune._outputs import TRIALS_COLUMNS
-from graff.tune._result import trial_seconds
+from graff.tune._result import cpu_time, trial_seconds
 from graff.tune._space import (
     SPACE_TYPES,
     SearchSpace,
@@ -57,6 +57,7 @@ __all__ = [
     "TuneError",
     "TuneResult",
     "available_spaces",
+    "cpu_time",
     "default_space",
     "default_splits",
     "load_space",

@@ -132,6 +132,14 @@ def trial_seconds(t: FrozenTrial) -> float:
     return max(0.0, end - t.datetime_start.timestamp())
 
 
+def cpu_time(trials: list[FrozenTrial]) -> tuple[float, int]:
+    """The CPU seconds of the trials that recorded them (graff tune does since 2026-12-06),
+    and how many did: unlike wall time, it leaves out a paused search and other work on the
+    same cores."""
+    cpu = [float(t.user_attrs["cpu_seconds"]) for t in trials if "cpu_seconds" in t.user_attrs]
+    return sum(cpu), len(cpu)
+
+
 def span(trials: list[FrozenTrial]) -> float:
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]
     ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]

@@ -23,7 +23,14 @@ from graff.errors import GraffError
 from graff.tune import _backend as backend
 from graff.tune import _journal, _outputs, _storage
 from graff.tune._args import check_tune_arguments
-from graff.tune._result import TuneResult, provenance, span, storage_label, trial_seconds
+from graff.tune._result import (
+    TuneResult,
+    cpu_time,
+    provenance,
+    span,
+    storage_label,
+    trial_seconds,
+)
 from graff.tune._space import SearchSpace, default_space, load_space, parse_space, space_differs
 from graff.tune._splits import resolve_splits
 from graff.tune._worker import Job, TrialEvent, best_of, event, run_worker, worker_main
@@ -435,6 +442,7 @@ def _finish(
     files = {"trials": out / "trials.csv"}
     _outputs.write_trials_csv(files["trials"], trials, space.keys, list(job.splits))
     c = _storage.counts(trials)
+    cpu = cpu_time(trials)
     best = best_of(trials)
     if best is None:
         errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
@@ -469,8 +477,8 @@ def _finish(
         search_seconds=search_seconds,
         study_seconds=span(trials),
         trial_seconds=sum(trial_seconds(t) for t in trials),
-        cpu_seconds=sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in trials),
-        cpu_trials=sum("cpu_seconds" in t.user_attrs for t in trials),
+        cpu_seconds=cpu[0],
+        cpu_trials=cpu[1],
         final_seconds=0.0,
         final=None,
         files=files,
