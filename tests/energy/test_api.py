@@ -291,6 +291,23 @@ def test_homophily_arguments_swapped_or_nan_logits_are_named() -> None:
         energy.prediction_homophily(logits, TRIANGLE_TAIL)
 
 
+def test_a_node_id_out_of_range_names_what_counted_the_nodes() -> None:
+    """The energy tools take the number of nodes from F's rows, the labels or num_nodes; the
+    error said "rows of the features" for all of them (homophily has no features)."""
+    y = torch.tensor([0, 1, 0])  # one label short of TRIANGLE_TAIL's 4 nodes
+    for fn in (energy.edge_homophily, energy.node_homophily, energy.adjusted_homophily):
+        with pytest.raises(ValueError, match=r"has 3 nodes \(from the labels y\).*that the labels y"):
+            fn(y, TRIANGLE_TAIL)
+    F = torch.randn(3, 2, dtype=DT)
+    for kwargs in ({}, {"self_loops": True}):
+        with pytest.raises(ValueError, match=r"has 3 nodes \(from the rows of F\)"):
+            energy.dirichlet_energy(F, TRIANGLE_TAIL, **kwargs)
+    with pytest.raises(ValueError, match=r"has 3 nodes \(from num_nodes\)"):
+        energy.laplacian_spectrum(TRIANGLE_TAIL, 3)
+    with pytest.raises(ValueError, match=r"has 3 nodes \(from num_nodes\)"):
+        energy.is_bipartite(TRIANGLE_TAIL, 3)
+
+
 def test_a_trajectory_recorder_checks_its_graph_where_it_is_made() -> None:
     """EnergyTrajectory kept a wrong graph and failed at the model's first step, far from the
     line that made it; a graph of the right form is still accepted without num_nodes."""

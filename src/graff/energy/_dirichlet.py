@@ -104,7 +104,13 @@ def _graph(
 ) -> Tensor:
     n = _rows(F, num_nodes)
     a = resolve_adjacency(
-        edge_index, n, self_loops=self_loops, adj=adj, dtype=F.dtype, device=F.device
+        edge_index,
+        n,
+        self_loops=self_loops,
+        adj=adj,
+        dtype=F.dtype,
+        device=F.device,
+        counted_by="the rows of F",
     )
     return a
 
@@ -154,7 +160,7 @@ def dirichlet_energy(
     F = as_features(F)
     check_flags(self_loops=self_loops)
     if adj is None and edge_index is not None:
-        check_edge_index(edge_index, _rows(F, num_nodes))
+        check_edge_index(edge_index, _rows(F, num_nodes), "the rows of F")
         return _edge_dirichlet(F, edge_index.to(F.device), self_loops)
     a = _graph(F, edge_index, num_nodes, self_loops, adj)
     return 0.5 * (F.pow(2).sum() - (F * adj_matmul(a, F)).sum())

@@ -33,10 +33,11 @@ __all__ = [
 DENSE_SPECTRUM_MAX_NODES = 2000
 
 
-def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
-    """Raise ``ValueError`` unless ``edge_index`` is an integer [2, E] tensor with ids < n."""
+def check_edge_index(edge_index: Tensor, num_nodes: int, counted_by: str = "num_nodes") -> None:
+    """Raise ``ValueError`` unless ``edge_index`` is an integer [2, E] tensor with ids < n
+    (``counted_by``: what gave n, for the message)."""
     check_edge_list(edge_index)
-    check_node_ids(edge_index, check_num_nodes(num_nodes))
+    check_node_ids(edge_index, check_num_nodes(num_nodes), counted_by)
 
 
 def check_edge_list(edge_index: Tensor) -> None:
@@ -69,8 +70,10 @@ def resolve_adjacency(
     adj: Tensor | None,
     dtype: torch.dtype,
     device: torch.device | None = None,
+    counted_by: str = "num_nodes",
 ) -> Tensor:
-    """Ā from either ``edge_index`` (+ ``num_nodes``) or a precomputed ``adj``.
+    """Ā from either ``edge_index`` (+ ``num_nodes``, which ``counted_by`` names in an
+    error) or a precomputed ``adj``.
 
     ``adj`` may be dense [n, n], sparse COO or sparse CSR; it is cast to ``dtype``. The
     returned Ā keeps its layout (CSR when built here).
@@ -90,7 +93,7 @@ def resolve_adjacency(
         raise ValueError("the graph is missing: pass edge_index (with num_nodes) or adj")
     if num_nodes is None:
         raise ValueError("num_nodes is required with edge_index")
-    check_edge_index(edge_index, num_nodes)
+    check_edge_index(edge_index, num_nodes, counted_by)
     out = normalized_adjacency(edge_index, int(num_nodes), self_loops=self_loops, dtype=dtype)
     return out if device is None else out.to(device)
 

@@ -41,7 +41,7 @@ def _labels(y: Tensor, edge_index: Tensor) -> Tensor:
         raise ValueError(f"labels must be integer class ids, got dtype {y.dtype}")
     if y.numel() > 0 and int(y.min()) < 0:
         raise ValueError("labels must be non-negative class ids (mask unlabelled nodes first)")
-    check_edge_index(edge_index, max(y.numel(), 1))
+    check_edge_index(edge_index, max(y.numel(), 1), "the labels y")
     if edge_index.size(1) == 0:
         raise ValueError("homophily is undefined on a graph without edges")
     return y

@@ -186,19 +186,22 @@ def as_edge_index(
     return coo.indices().flip(0), coo.values()  # adj_t[i, j] is the edge j → i
 
 
-def check_node_ids(edge_index: Tensor, num_nodes: int) -> None:
+def check_node_ids(
+    edge_index: Tensor, num_nodes: int, counted_by: str = "the rows of the features"
+) -> None:
     """Every node id of ``edge_index`` in 0..num_nodes-1 (a negative id would otherwise
     index from the end, silently): one pass over the edges, made where an operator is built,
     i.e. once per graph (and by :mod:`graff.energy`'s argument checks); not while tracing or
-    compiling, where it would be recorded."""
+    compiling, where it would be recorded. ``counted_by`` names what gave ``num_nodes``
+    (the features' rows, the labels, an explicit ``num_nodes``), for the message."""
     if edge_index.numel() == 0 or torch.jit.is_tracing() or torch.compiler.is_compiling():
         return
     lo, hi = int(edge_index.min()), int(edge_index.max())
     if lo < 0 or hi >= num_nodes:
         raise ValueError(
             f"edge_index refers to node {lo if lo < 0 else hi}, but the graph has {num_nodes} "
-            f"nodes (rows of the features): ids must lie in [0, {num_nodes}); check that the "
-            "features and edge_index describe the same graph (a subgraph's edges must be "
+            f"nodes (from {counted_by}): ids must lie in [0, {num_nodes}); check that "
+            f"{counted_by} and edge_index describe the same graph (a subgraph's edges must be "
             "relabelled, e.g. torch_geometric.utils.subgraph(..., relabel_nodes=True))"
         )
 
