@@ -296,7 +296,8 @@ def test_a_node_id_out_of_range_names_what_counted_the_nodes() -> None:
     error said "rows of the features" for all of them (homophily has no features)."""
     y = torch.tensor([0, 1, 0])  # one label short of TRIANGLE_TAIL's 4 nodes
     for fn in (energy.edge_homophily, energy.node_homophily, energy.adjusted_homophily):
-        with pytest.raises(ValueError, match=r"has 3 nodes \(from the labels y\).*that the labels y"):
+        said = r"has 3 nodes \(from the labels y\).*that the labels y"
+        with pytest.raises(ValueError, match=said):
             fn(y, TRIANGLE_TAIL)
     F = torch.randn(3, 2, dtype=DT)
     for kwargs in ({}, {"self_loops": True}):
