@@ -386,3 +386,22 @@ def test_a_multi_label_target_is_named_as_such() -> None:
         )
         with pytest.raises(GraphDataError, match=pattern):
             validate_graph(g)
+
+
+def test_two_edge_arrays_that_disagree_or_ids_that_overflow_are_refused(tmp_path: Path) -> None:
+    """A file with both ``edge_index`` and ``edges`` was read from ``edge_index`` alone,
+    ``edges`` silently dropped even when it was another graph; float or uint64 ids beyond
+    int64 wrapped to negative ids in the cast (a RuntimeWarning, then a node id of
+    -9223372036854775808)."""
+    ring = _graph()["edges"]
+    same = load_dataset(_save(tmp_path, "same", edge_index=ring.T.copy()))
+    assert same.edge_index.size(1) == 2 * N  # the same ring, symmetrised
+    with pytest.raises(GraphDataError, match=r"both 'edge_index' .* and 'edges' .* not the same"):
+        load_dataset(_save(tmp_path, "differ", edge_index=ring[: N // 2].T.copy()))
+    big = ring.T.astype(np.float64)
+    big[0, 0] = 1e20
+    huge = ring.T.astype(np.uint64)
+    huge[0, 0] = 2**63 + 5
+    for name, ids in (("float", big), ("uint64", huge)):
+        with pytest.raises(GraphDataError, match=r"edge id .* does not fit int64"):
+            load_dataset(_save(tmp_path, name, edges=None, edge_index=ids))

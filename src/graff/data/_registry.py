@@ -36,8 +36,9 @@ __all__ = [
 
 #: Bump when a reader, :func:`validate_graph` or the cache format changes what ends up in a
 #: processed cache (2: checksummed cache entries, user ``.npz`` graphs cached too; 3: the
-#: note on classes without training nodes; 4: the note naming a user file's unread arrays).
-LOADER_VERSION = 4
+#: note on classes without training nodes; 4: the note naming a user file's unread arrays;
+#: 5: a user file whose edge_index and edges differ, or whose edge ids overflow, refused).
+LOADER_VERSION = 5
 
 SYN_CORA_HOMOPHILY = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99, 1.0)
 _SPLIT_PARAMS: dict[str, Any] = {"num_splits": 10, "train_frac": 0.48, "val_frac": 0.32, "seed": 0}

@@ -244,6 +244,11 @@ def _edges(ei: np.ndarray, where: str, notes: list[str]) -> torch.Tensor:
         raise GraphDataError(
             f"{where}: edge ids must be integers (0-based node indices), got dtype {ei.dtype}"
         )
+    if ei.size and ei.max() > np.iinfo(np.int64).max:  # uint64 or float ids: a cast would wrap
+        raise GraphDataError(
+            f"{where}: edge id {ei.max():.6g} is no node index (it does not fit int64); "
+            "node ids must index rows of x (0-based): re-index the edges"
+        )
     return torch.from_numpy(ei.astype(np.int64))
 
 
@@ -297,7 +302,14 @@ def read_user_npz(path: Path) -> tuple[Data, bool]:
             f"{where} must contain arrays 'x' [N, F] and 'y' [N] (found {sorted(z)}); {_FORMAT}"
         )
     x = _features(_used(z, "x", where), where)
-    if "edge_index" in z:
+    if "edge_index" in z and "edges" in z:
+        ei, e = _used(z, "edge_index", where), _used(z, "edges", where)
+        if e.ndim != 2 or e.T.shape != ei.shape or not np.array_equal(e.T, ei):
+            raise GraphDataError(
+                f"{where} holds both 'edge_index' [2, E] {ei.shape} and 'edges' [E, 2] "
+                f"{e.shape}, and they are not the same edges; keep the one that is the graph"
+            )
+    elif "edge_index" in z:
         ei = _used(z, "edge_index", where)
     elif "edges" in z:
         e = _used(z, "edges", where)
