@@ -364,6 +364,28 @@ def test_unknown_w_type_lists_valid_ones() -> None:
         assert name in msg
 
 
+@pytest.mark.parametrize(
+    ("item", "guess"),
+    [
+        ("model.w_type=DD", "'dd'"),  # another case
+        ("model.omega_type=Zero", "'zero'"),
+        ("model.name=GCN", "'gcn'"),
+        ("model.norm=LayerNorm", "'layer'"),
+        ("model.norm=group", None),  # nothing close: the list only
+        ("optim.optimizer=adam_w", "'adamw'"),  # a close spelling
+        ("optim.precision=bf-16", "'bf16'"),
+        ("model.block=residuals", "'residual'"),
+    ],
+)
+def test_a_choice_in_other_case_or_misspelt_is_guessed(item: str, guess: str | None) -> None:
+    """A named choice (W type, model, norm, optimizer, ...) in capitals or misspelt listed the
+    valid ones without pointing at the one meant."""
+    with pytest.raises(ConfigError, match=r"is invalid.*expected one of") as err:
+        _override(item).validate()
+    said = str(err.value)
+    assert (f"did you mean {guess}?" in said) if guess else ("did you mean" not in said)
+
+
 @pytest.mark.parametrize("item", ["model.hidden", "", "=3", "lr 0.01"])
 def test_malformed_override(item: str) -> None:
     """An override without ``key=`` is an error quoting it."""

@@ -20,7 +20,7 @@ import dataclasses
 import difflib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -192,14 +192,9 @@ class RunConfig:
         as ``--set`` and config files are."""
         self._check_types()
         m, o, d = self.model, self.optim, self.data
-        _check(m.name in MODELS, "model.name", m.name, f"one of {', '.join(MODELS)}")
-        _check(m.w_type in W_TYPES, "model.w_type", m.w_type, f"one of {', '.join(W_TYPES)}")
-        _check(
-            m.omega_type in OMEGA_TYPES,
-            "model.omega_type",
-            m.omega_type,
-            f"one of {', '.join(OMEGA_TYPES)}",
-        )
+        _check_choice("model.name", m.name, MODELS)
+        _check_choice("model.w_type", m.w_type, W_TYPES)
+        _check_choice("model.omega_type", m.omega_type, OMEGA_TYPES)
         _check(m.hidden > 0, "model.hidden", m.hidden, "a positive integer")
         _check(_pos(m.T), "model.T", m.T, "a positive number (integration time)")
         _check(_pos(m.step_size), "model.step_size", m.step_size, "a positive number (τ)")
@@ -218,8 +213,8 @@ class RunConfig:
             _check(0.0 <= p < 1.0, f"model.{name}", p, "a probability in [0, 1)")
         _check(m.encoder_layers >= 0, "model.encoder_layers", m.encoder_layers, "≥ 0")
         _check(m.num_layers >= 1, "model.num_layers", m.num_layers, "≥ 1")
-        _check(m.block in BLOCKS, "model.block", m.block, f"one of {', '.join(BLOCKS)}")
-        _check(m.norm in NORMS, "model.norm", m.norm, f"one of {', '.join(NORMS)}")
+        _check_choice("model.block", m.block, BLOCKS)
+        _check_choice("model.norm", m.norm, NORMS)
         _check(
             _pos(m.ffn_multiplier),
             "model.ffn_multiplier",
@@ -234,21 +229,15 @@ class RunConfig:
             o.weight_decay,
             "a finite number ≥ 0",
         )
-        _check(
-            o.optimizer in OPTIMIZERS,
-            "optim.optimizer",
-            o.optimizer,
-            f"one of {', '.join(OPTIMIZERS)}",
-        )
+        _check_choice("optim.optimizer", o.optimizer, OPTIMIZERS)
         _check(o.epochs >= 1, "optim.epochs", o.epochs, "a positive integer")
         _check(o.patience is None or o.patience >= 1, "optim.patience", o.patience, "≥ 1 or null")
-        _check(o.mode in MODES, "optim.mode", o.mode, f"one of {', '.join(MODES)}")
-        _check(
-            o.precision in PRECISIONS,
+        _check_choice("optim.mode", o.mode, MODES)
+        _check_choice(
             "optim.precision",
             o.precision,
-            f"one of {', '.join(PRECISIONS)} (bf16: mixed precision; fp16 is not offered, "
-            "it needs loss scaling)",
+            PRECISIONS,
+            " (bf16: mixed precision; fp16 is not offered, it needs loss scaling)",
         )
         _check(
             o.batch_size is None or o.batch_size >= 1,
@@ -334,6 +323,20 @@ def _pos(x: float) -> bool:
 def _check(ok: bool, key: str, value: Any, expected: str) -> None:
     if not ok:
         raise ConfigError(f"{key} = {value!r} is invalid: expected {expected}")
+
+
+def _check_choice(key: str, value: str, choices: Iterable[str], note: str = "") -> None:
+    """``value`` one of ``choices``; else an error that names them and the likely one (the
+    same name in other case, or a close spelling: ``DD`` → ``dd``, ``adam_w`` → ``adamw``)."""
+    names = list(choices)
+    if value in names:
+        return
+    lower = {c.lower(): c for c in names}
+    close = difflib.get_close_matches(str(value).lower(), list(lower), n=1)
+    guess = f" (did you mean {lower[close[0]]!r}?)" if close else ""
+    raise ConfigError(
+        f"{key} = {value!r} is invalid{guess}: expected one of {', '.join(names)}{note}"
+    )
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig}
