@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from graff.analyze import write_analysis
 from graff.data import load_dataset
 from graff.train import RunConfig, prepare_data, run
+from graff.train.rundir import read_config_yaml
 from tests.tools import load_script
 
 PARAMS = {"num_nodes": 120, "num_features": 6, "num_classes": 3, "num_splits": 1, "seed": 2}
@@ -67,3 +71,42 @@ def test_main_writes_the_table_json_and_figure(runs: Path, tmp_path: Path, monke
     monkeypatch.setattr("sys.argv", ["energy.py", "--runs", str(tmp_path / "none")])
     with pytest.raises(SystemExit, match=r"run energy\.sh"):
         _tool().main()
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_energy_sh_trains_again_a_run_of_a_replaced_config(
+    shared_data_dir: Path, tmp_path: Path
+) -> None:
+    """energy.sh kept any split_0.pt it found, so a run of a config since replaced by a
+    shipped search was analysed as if it were the shipped one; it now trains that split again,
+    and keeps (analyses only) a run of the config shipped now."""
+    out = tmp_path / "texas-graff"
+    env = {
+        **os.environ,
+        "GRAFF_DATA": str(shared_data_dir),
+        "OMP_NUM_THREADS": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PAIRS": "graff:texas",
+        "RUNS": str(tmp_path),
+    }
+    old = ["--set", "optim.epochs=2"]  # a config other than the shipped one
+    graff = [sys.executable, "-m", "graff", "train", "--dataset", "texas", "--threads", "1"]
+    subprocess.run(
+        [*graff, "--set", "data.splits=[0]", *old, "--no-progress", "--out", str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    script = Path(__file__).parents[2] / "benchmarks" / "heterophily" / "energy.sh"
+
+    def energy_sh() -> str:
+        done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    first = energy_sh()
+    assert "graff on texas: training split 0" in first and "the run there: other" in first
+    assert read_config_yaml(out / "config.yaml")["config"]["optim"]["epochs"] != 2
+    assert "training" not in energy_sh()  # the shipped config's run is kept
+    assert (out / "analysis" / "analysis.json").is_file()
