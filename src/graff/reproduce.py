@@ -20,6 +20,7 @@ from graff._io import atomic_write
 from graff.configs import available_configs, configs_dir, shipped_config
 from graff.data import DATASET_SIZES, EXTRA_DATASETS, dataset_groups, user_npz_path
 from graff.errors import ConfigError, RunDirError
+from graff.nn.checks import is_int
 from graff.paper import Cell, paper_cell, published_results, results_csv, results_markdown
 from graff.train import (
     MODELS,
@@ -231,7 +232,7 @@ class PlannedCell:
 
 
 def plan(
-    models: Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
     datasets: str | Sequence[str] | None = None,
     out_root: str | os.PathLike[str] = "runs/reproduce",
     *,
@@ -241,6 +242,8 @@ def plan(
     """The cells :func:`reproduce` would train or reuse (arguments as there), with their
     resolved configs; and, for ``models=["all"]``, the cells without a shipped config
     (``model/dataset``). Reads the shipped configs only; trains and writes nothing."""
+    if isinstance(models, str):  # "gcn,gat" as --models takes it; iterated, its letters
+        models = [m.strip() for m in models.split(",") if m.strip()]
     names = [] if models is None else _check_models(models)  # a bad name first, as before
     ds_list = _dataset_list(datasets)
     if models is None:  # default_models, from the datasets resolved once
@@ -289,7 +292,7 @@ def plan(
 
 
 def reproduce(
-    models: Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
     datasets: str | Sequence[str] | None = None,
     out_root: str | os.PathLike[str] = "runs/reproduce",
     *,
@@ -305,7 +308,8 @@ def reproduce(
     """Train (or reuse) every model × dataset cell with its shipped config; the table.
 
     Args:
-        models: model names, or a group, ``["all"]`` or ``["heterophily"]``
+        models: model names (a list, or one comma-separated string), or a group, ``"all"``
+            or ``"heterophily"``
             (:data:`HETEROPHILY_MODELS`): each of its models on the datasets it has a shipped
             config for (the others are :attr:`ReproduceResult.unconfigured`); a named model
             without a config for a named dataset is an error. None: :func:`default_models`.
@@ -318,8 +322,12 @@ def reproduce(
         overrides: ``key=value`` applied to every cell's config.
     """
     hooks = hooks or ReproduceHooks()
-    if jobs < 1:
-        raise ConfigError(f"jobs must be at least 1, got {jobs}")
+    if not (is_int(jobs) and jobs >= 1):
+        raise ConfigError(f"jobs must be a positive integer, got {jobs!r}")
+    if threads is not None and not (is_int(threads) and threads >= 1):  # 0 meant the default
+        raise ConfigError(
+            f"threads must be a positive integer (None: cores / jobs), got {threads!r}"
+        )
     t0 = time.perf_counter()
     out = Path(out_root)
     planned, unconfigured = plan(models, datasets, out, overrides=overrides, device=device)

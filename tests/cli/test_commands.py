@@ -575,6 +575,40 @@ def test_reproduce_all_models_leaves_cells_without_a_config_empty(
     assert "no model has a shipped config for roman-empire" in text and "graff tune" in text
 
 
+def test_reproduce_takes_models_as_one_string_and_refuses_no_datasets(tmp_path: Path) -> None:
+    """``reproduce(models="gcn")`` iterated the string ("unknown model(s) ['g', 'c', 'n']"),
+    and ``datasets=[]`` planned every dataset instead of none."""
+    from graff.errors import ConfigError
+    from graff.reproduce import plan
+
+    cells, _ = plan("gcn, mlp", "texas", tmp_path)
+    assert [(c.model, c.dataset) for c in cells] == [("gcn", "texas"), ("mlp", "texas")]
+    for empty in ([], ""):
+        with pytest.raises(ConfigError, match="no datasets named"):
+            plan(["graff"], empty, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [
+        ({"threads": 0}, r"threads must be a positive integer \(None: cores / jobs\), got 0"),
+        ({"threads": -2}, r"threads must be a positive integer .* got -2"),
+        ({"jobs": "2"}, r"jobs must be a positive integer, got '2'"),
+    ],
+)
+def test_reproduce_refuses_a_bad_count_before_any_cell(
+    tmp_path: Path, kwargs: dict[str, Any], said: str
+) -> None:
+    """``threads=0`` trained with the default thread count (0 read as unset), a negative one
+    failed in a worker, and ``jobs="2"`` ended in a comparison's TypeError."""
+    from graff.errors import ConfigError
+    from graff.reproduce import reproduce
+
+    with pytest.raises(ConfigError, match=said):
+        reproduce(["graff"], "texas", tmp_path / "r", **kwargs)
+    assert not (tmp_path / "r").exists()
+
+
 def test_reproduce_on_the_heterophily_graphs_runs_their_whole_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -41,6 +41,13 @@ def test_groups_take_any_case_and_names_become_canonical() -> None:
         dataset_groups("texsa")
 
 
+def test_an_empty_list_names_no_dataset() -> None:
+    """``""`` (an empty ``--datasets``, or ``datasets=[]`` joined) meant every dataset, so
+    ``reproduce(datasets=[])`` set off all 14 graphs' cells silently; only None is the default."""
+    assert dataset_groups("") == dataset_groups(" , ") == []
+    assert dataset_groups(None) == list(PAPER_DATASETS + EXTRA_DATASETS)
+
+
 def test_every_grouped_dataset_is_registered_with_a_size() -> None:
     for name in PAPER_DATASETS + EXTRA_DATASETS:
         assert name in DATASETS, name

@@ -56,7 +56,8 @@ EXAMPLE_PARAMS: Mapping[str, dict[str, Any]] = MappingProxyType(
 
 
 def dataset_groups(spec: str | None) -> list[str]:
-    """``paper``, ``extra``, ``all`` (default) or a comma-separated list of names and groups.
+    """``paper``, ``extra``, ``all`` (None) or a comma-separated list of names and groups (an
+    empty one names none: ``[]``, which the caller refuses, not every dataset).
 
     Groups (any case) expand to :data:`PAPER_DATASETS` / :data:`EXTRA_DATASETS` / both; a
     registered name or alias becomes its canonical name (``Texas``, ``actor`` → ``texas``,
@@ -68,7 +69,7 @@ def dataset_groups(spec: str | None) -> list[str]:
             the close names).
     """
     names: list[str] = []
-    for part in (spec or "all").split(","):
+    for part in ("all" if spec is None else spec).split(","):
         part = part.strip()
         group = part.lower()
         if group == "paper":
