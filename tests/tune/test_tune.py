@@ -813,6 +813,8 @@ def test_a_final_run_another_process_holds_is_waited_for(tmp_path, caplog):
         ({"sampler_seed": -1}, r"sampler_seed=-1: expected an integer >= 0"),
         ({"sampler_seed": True}, r"sampler_seed=True: expected an integer >= 0"),
         ({"model": ["gcn"]}, r"model \['gcn'\] is not registered"),
+        # (a TypeError, "'int' object is not callable", after the first trial had run)
+        ({"on_trial": 5}, r"on_trial=5: expected a function called with each counted trial"),
     ],
 )
 def test_bad_arguments_named_before_any_file(tmp_path, kwargs, message):

@@ -25,6 +25,7 @@ def check_tune_arguments(
     timeout: Any,
     pruner: Any,
     flags: dict[str, Any],
+    on_trial: Any = None,
 ) -> str:
     """Refuse a bad argument of ``tune`` (ConfigError; TypeError for a switch not a bool);
     return the model's registered name (``GRAFF`` is graff).
@@ -52,4 +53,9 @@ def check_tune_arguments(
             f"timeout={timeout!r}: expected a positive number of seconds (None: no limit)"
         )
     make_pruner(pruner, 1)  # a bad pruner name fails here, not in a worker
+    if on_trial is not None and not callable(on_trial):  # else a TypeError after the 1st trial
+        raise backend.ConfigError(
+            f"on_trial={on_trial!r}: expected a function called with each counted trial's "
+            "TrialEvent, or None"
+        )
     return model

@@ -312,6 +312,7 @@ def tune(
         timeout=timeout,
         pruner=pruner,
         flags={"final": final, "base_trial": base_trial, "plots": plots},
+        on_trial=on_trial,
     )
     # NumPy integers pass the checks; the study's record and best.yaml take Python ints
     trials, jobs, threads, sampler_seed = int(trials), int(jobs), int(threads), int(sampler_seed)
