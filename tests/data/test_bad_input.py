@@ -402,6 +402,10 @@ def test_two_edge_arrays_that_disagree_or_ids_that_overflow_are_refused(tmp_path
     big[0, 0] = 1e20
     huge = ring.T.astype(np.uint64)
     huge[0, 0] = 2**63 + 5
-    for name, ids in (("float", big), ("uint64", huge)):
+    edge = ring.T.astype(np.float64)
+    edge[0, 0] = 2.0**63  # int64's maximum rounds up to it as a float
+    low = ring.T.astype(np.float64)
+    low[1, 3] = -1e20
+    for name, ids in (("float", big), ("uint64", huge), ("edge", edge), ("low", low)):
         with pytest.raises(GraphDataError, match=r"edge id .* does not fit int64"):
             load_dataset(_save(tmp_path, name, edges=None, edge_index=ids))

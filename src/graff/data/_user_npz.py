@@ -244,9 +244,11 @@ def _edges(ei: np.ndarray, where: str, notes: list[str]) -> torch.Tensor:
         raise GraphDataError(
             f"{where}: edge ids must be integers (0-based node indices), got dtype {ei.dtype}"
         )
-    if ei.size and ei.max() > np.iinfo(np.int64).max:  # uint64 or float ids: a cast would wrap
+    far = ei.size and (ei.max() >= 2**63 or ei.min() < -(2**63))  # uint64, float: would wrap
+    if far:
+        bad = ei.max() if ei.max() >= 2**63 else ei.min()
         raise GraphDataError(
-            f"{where}: edge id {ei.max():.6g} is no node index (it does not fit int64); "
+            f"{where}: edge id {bad:.6g} is no node index (it does not fit int64); "
             "node ids must index rows of x (0-based): re-index the edges"
         )
     return torch.from_numpy(ei.astype(np.int64))
