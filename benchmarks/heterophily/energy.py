@@ -39,6 +39,10 @@ def read(runs: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def row(report: dict[str, Any], dataset: str, model: str) -> dict[str, Any]:
     """The numbers the table shows, from one ``graff analyze`` report."""
     energy = report["energy"]["normalized_dirichlet"]
@@ -55,7 +59,7 @@ def row(report: dict[str, Any], dataset: str, model: str) -> dict[str, Any]:
         "low": min(energy),
         "high": max(energy),
         "hfd_limit": report["measured"]["hfd_limit"],
-        "depth": f"{len(energy) - 1} layers" if "layers" in report else f"{len(energy) - 1} steps",
+        "depth": _count(len(energy) - 1, "layer" if "layers" in report else "step"),
     }
     if "w_eigenvalues" in report:
         kinds = report.get("frequency_response")
