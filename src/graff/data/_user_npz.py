@@ -244,9 +244,9 @@ def _edges(ei: np.ndarray, where: str, notes: list[str]) -> torch.Tensor:
         raise GraphDataError(
             f"{where}: edge ids must be integers (0-based node indices), got dtype {ei.dtype}"
         )
-    far = ei.size and (ei.max() >= 2**63 or ei.min() < -(2**63))  # uint64, float: would wrap
-    if far:
-        bad = ei.max() if ei.max() >= 2**63 else ei.min()
+    hi, lo = (ei.max(), ei.min()) if ei.size else (0, 0)
+    if hi >= 2**63 or lo < -(2**63):  # uint64 or float ids: the int64 cast would wrap
+        bad = hi if hi >= 2**63 else lo
         raise GraphDataError(
             f"{where}: edge id {bad:.6g} is no node index (it does not fit int64); "
             "node ids must index rows of x (0-based): re-index the edges"
