@@ -79,6 +79,16 @@ def test_peak_memory_sees_a_large_allocation() -> None:
     assert 60 <= peak <= 200  # 64 MiB input, one 64 MiB result at most
 
 
+def test_peak_memory_restores_the_tuned_allocator() -> None:
+    """Measuring switches glibc to returning freed memory; a process whose allocator graff
+    had tuned (the CLI's) gets the tuning back afterwards."""
+    from graff import perf
+
+    assert perf.tune_allocator() is True
+    perf.peak_memory_mb(lambda: torch.ones(1 << 20).add_(1))
+    assert perf._applied is True
+
+
 def test_propagation_bandwidth_counts_the_minimal_traffic() -> None:
     g = bench.synthetic_graph(num_nodes=1000, degree=4, num_features=8, num_classes=3)
     rec = bench.propagation_bandwidth(g, hidden=16, repeats=2, machine_gbs=10.0)

@@ -22,14 +22,10 @@ benchmarks/README.md comes from it.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import statistics
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +40,7 @@ from graff.errors import GraffError
 from graff.nn import GRAFF, normalized_adjacency
 from graff.nn.adjacency import rcm_order
 from graff.nn.sparse import sym_spmm_add
+from graff.perf import peak_memory_mb, release_memory
 
 __all__ = [
     "BandwidthRecord",
@@ -55,6 +52,7 @@ __all__ = [
     "benchmark",
     "compare",
     "machine_bandwidth",
+    "peak_memory_mb",
     "propagation_bandwidth",
     "run_bench",
     "synthetic_graph",
@@ -275,82 +273,6 @@ def compare(
     return times
 
 
-# -- memory -------------------------------------------------------------------------------------
-
-
-def _libc() -> Any:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-
-
-def _vm_kb(key: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key):
-                return int(line.split()[1])
-    raise OSError(f"{key} not in /proc/self/status")
-
-
-@contextmanager
-def _os_returns_freed_memory() -> Iterator[Any]:
-    """glibc settings under which RSS follows live memory (undone afterwards)."""
-    from graff import perf
-
-    libc = _libc()
-    if libc is None:
-        yield None
-        return
-    libc.mallopt(perf._M_MMAP_THRESHOLD, 64 << 10)
-    libc.mallopt(perf._M_TRIM_THRESHOLD, 64 << 10)
-    libc.mallopt(perf._M_TOP_PAD, 0)
-    try:
-        yield libc
-    finally:
-        if perf._applied:
-            perf._applied = False
-            perf.tune_allocator()
-
-
-def peak_memory_mb(fn: Callable[[], object], device: torch.device | str = "cpu") -> float | None:
-    """Peak memory (MB) that one call of ``fn`` adds: resident memory of the process on the
-    CPU, allocated device memory on CUDA; None where it cannot be measured (MPS, no /proc)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        gc.collect()
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-        fn()
-        torch.cuda.synchronize(device)
-        return (torch.cuda.max_memory_allocated(device) - base) / 2**20
-    if device.type != "cpu":
-        return None
-    try:
-        with _os_returns_freed_memory() as libc:
-            if libc is None:
-                return None
-            gc.collect()
-            libc.malloc_trim(0)
-            with open("/proc/self/clear_refs", "w") as fh:
-                fh.write("5")  # reset VmHWM to the current RSS
-            base = _vm_kb("VmRSS")
-            fn()
-            return (_vm_kb("VmHWM") - base) / 1024
-    except OSError:
-        return None
-
-
-def _release_memory() -> None:
-    """Drop the last configuration's models and hand free heap memory back to the OS, so that
-    a long benchmark does not accumulate fragmented heap (an OOM kill on the 200k graphs)."""
-    gc.collect()
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
-
-
 # -- bandwidth ----------------------------------------------------------------------------------
 
 
@@ -449,7 +371,7 @@ def run_bench(
                 if on_record is not None:
                     on_record(rec)
                 del graff, gcn, fns
-                _release_memory()
+                release_memory()
     return records
 
 
