@@ -271,13 +271,14 @@ def test_train_interrupt_then_resume(
 
 
 def test_unknown_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An unknown dataset name exits 2 with an error and a suggestion, no traceback."""
+    """An unknown dataset name exits 2 with an error and a suggestion, no traceback, and
+    before the config line (a run that will not start announces no config or folder)."""
     code = main(["train", "--dataset", "texsa", "--out", str(tmp_path / "r"), "--no-progress"])
     assert code == 2
-    text = _output(capsys)
-    assert "error" in text
-    assert "texas" in text
-    assert "Traceback" not in text
+    cap = capsys.readouterr()
+    assert "unknown dataset 'texsa'. Did you mean 'texas'?" in cap.err
+    assert "config:" not in cap.out + cap.err and "Traceback" not in cap.out + cap.err
+    assert not (tmp_path / "r").exists()
 
 
 def test_unknown_config_key(

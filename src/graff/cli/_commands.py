@@ -75,6 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, cfg: Any, source: str, rank: int) -> int:
     """``graff train`` once the config is resolved and the process group (if any) joined."""
+    from graff.data import canonical_dataset
     from graff.errors import ConfigError
     from graff.train import load_prepared, run
     from graff.train.tracking import TRACKERS, combine_hooks, parse_trackers
@@ -85,6 +86,7 @@ def _train(args: argparse.Namespace, cfg: Any, source: str, rank: int) -> int:
     if args.log_dir is not None and args.log is None and rank == 0:
         raise ConfigError("--log-dir is where --log writes: add --log tensorboard, or drop it")
     trackers_named = parse_trackers(args.log) if args.log is not None else []
+    canonical_dataset(cfg.data.dataset, strict=True)  # a misspelt name: before any line
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = (
         Path(args.out)

@@ -85,13 +85,16 @@ def dataset_groups(spec: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def canonical_dataset(name: str) -> str:
+def canonical_dataset(name: str, *, strict: bool = False) -> str:
     """The registry's name of a registered dataset named any way :func:`load_dataset`
     accepts (any case, ``_``/``-``, aliases: ``Texas``, ``actor`` → ``texas``, ``film``);
-    any other name (a file, an unknown name: checked when loaded) unchanged."""
+    any other name (a file, an unknown name: checked when loaded) unchanged, or, with
+    ``strict``, an unknown name refused now (:class:`GraphDataError`, naming the close match)."""
     if user_npz_path(name) is not None:
         return name
     try:
         return _resolve(name).name
     except GraphDataError:
+        if strict:
+            raise
         return name
