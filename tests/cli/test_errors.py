@@ -277,11 +277,13 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
         ("mysql://user:secret@db.invalid/graff", "needs a database driver for mysql"),
         ("sqlite:////nonexistent-folder/sub/study.db", "its folder exists"),
         ("postgresql://user:secret@127.0.0.1:1/graff", "check that the server runs"),
+        ("{tmp}", "is a folder; a journal storage is a file"),
     ],
 )
 def test_tune_bad_storage_is_one_line_before_the_data_loads(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], storage: str, match: str
 ) -> None:
+    storage = storage.format(tmp=tmp_path)
     argv = ["tune", "--dataset", "npz:/nonexistent/graph.npz", "--trials", "1", "--storage",
             storage, "--out", str(tmp_path / "out"), "--no-progress"]  # fmt: skip
     code, text = _run(capsys, argv)

@@ -52,6 +52,7 @@ __all__ = [
     "HEARTBEAT_INTERVAL",
     "Counts",
     "StorageError",
+    "check_journal_path",
     "close_storage",
     "counts",
     "describe_storage",
@@ -189,7 +190,17 @@ class _JournalFile(JournalFileBackend):
             self._lock.release()
 
 
+def check_journal_path(storage: str) -> None:
+    """A :class:`StorageError` where a journal storage names a folder, not a file."""
+    if Path(storage).is_dir():
+        raise StorageError(
+            f"storage {storage} is a folder; a journal storage is a file: give a path such as "
+            f"{Path(storage) / 'study.journal'}, or leave --storage out (a journal in --out)"
+        )
+
+
 def _open_journal(storage: str) -> optuna.storages.BaseStorage:
+    check_journal_path(storage)
     Path(storage).parent.mkdir(parents=True, exist_ok=True)
     try:
         return optuna.storages.JournalStorage(_JournalFile(storage))

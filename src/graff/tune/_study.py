@@ -324,6 +324,8 @@ def tune(
         # A bad URL, a missing driver or an unreachable server fails now, not after the data.
         _storage.open_storage(storage)
         _storage.close_storage(storage)
+    elif storage is not None:
+        _storage.check_journal_path(storage)
     out = (
         as_path(out_dir, "out_dir")
         if out_dir is not None
