@@ -12,19 +12,43 @@ its model applies (with or without self-loops, as its config says: the HFD limit
 differs where they differ), so the figure divides each by its HFD limit and draws it
 against the fraction of the way through the model (GRAFF's steps and a baseline's layers
 differ in number). Nothing here trains or chooses: it tabulates the analyses.
+
+Each row records the identity of the config its run was trained with (``config_sha256``), so
+that a (graph, model) pair without a run under ``--runs`` keeps its row from the previous
+``energy.json`` while that row is of the config shipped now (``energy.sh`` with ``PAIRS=...``
+then retrains only what a shipped search replaced); a row of a config since replaced is
+refused, naming the ``PAIRS`` to run (``--no-carry``: the runs alone).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
+
+from graff.train.config import config_identity
+from graff.train.resolve import resolve_config
+from graff.train.rundir import read_config_yaml
 
 HERE = Path(__file__).resolve().parent
 DATASETS = ("minesweeper", "tolokers", "chameleon-filtered", "squirrel-filtered")
 MODELS = ("graff", "gcn", "sage", "gat", "gat_sep", "mlp")
 NAMES = {"graff": "GRAFF", "gcn": "GCN", "sage": "SAGE", "gat": "GAT", "gat_sep": "GAT-sep"}
+
+
+def identity_sha256(config: Any) -> str:
+    """A short fingerprint of what in a config determines its results
+    (:func:`graff.train.config.config_identity`)."""
+    text = json.dumps(config_identity(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def shipped_sha256(dataset: str, model: str) -> str:
+    """The fingerprint of the run ``energy.sh`` makes of the config shipped now (split 0)."""
+    cfg, _ = resolve_config(dataset=dataset, model=model, overrides=["data.splits=[0]"])
+    return identity_sha256(cfg)
 
 
 def read(runs: Path) -> list[dict[str, Any]]:
@@ -33,10 +57,38 @@ def read(runs: Path) -> list[dict[str, Any]]:
     rows = []
     for dataset in DATASETS:
         for model in MODELS:
-            path = runs / f"{dataset}-{model}" / "analysis" / "analysis.json"
+            folder = runs / f"{dataset}-{model}"
+            path = folder / "analysis" / "analysis.json"
             if path.is_file():
-                rows.append(row(json.loads(path.read_text()), dataset, model))
+                r = row(json.loads(path.read_text()), dataset, model)
+                r["config_sha256"] = identity_sha256(
+                    read_config_yaml(folder / "config.yaml")["config"]
+                )
+                rows.append(r)
     return rows
+
+
+def carry(rows: list[dict[str, Any]], previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with the ``previous`` rows of the pairs they lack, each checked to be of the
+    config shipped now; in the table's order."""
+    have = {(r["dataset"], r["model"]) for r in rows}
+    kept, stale = list(rows), []
+    for r in previous:
+        pair = (r["dataset"], r["model"])
+        if pair in have:
+            continue
+        if r.get("config_sha256") == shipped_sha256(*pair):
+            kept.append(r)
+        else:
+            stale.append(f"{r['model']}:{r['dataset']}")
+    if stale:
+        raise SystemExit(
+            f"the previous rows of {', '.join(stale)} are of configs since replaced (or of "
+            f'unrecorded ones); retrain them: PAIRS="{" ".join(stale)}" '
+            "benchmarks/heterophily/energy.sh (or pass --no-carry for the runs' rows alone)"
+        )
+    order = {(d, m): k for k, (d, m) in enumerate((d, m) for d in DATASETS for m in MODELS)}
+    return sorted(kept, key=lambda r: order[(r["dataset"], r["model"])])
 
 
 def _count(n: int, what: str) -> str:
@@ -174,8 +226,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, default=Path("runs/heterophily-energy"))
     ap.add_argument("--out", type=Path, default=HERE / "energy.md")
+    ap.add_argument(
+        "--no-carry",
+        dest="carry",
+        action="store_false",
+        help="tabulate the runs alone (default: also the previous energy.json's rows of the "
+        "configs shipped now that have no run here)",
+    )
     args = ap.parse_args()
     rows = read(args.runs)
+    previous = args.out.with_suffix(".json")
+    if args.carry and rows and previous.is_file():
+        rows = carry(rows, json.loads(previous.read_text()))
     if not rows:
         raise SystemExit(f"no {args.runs}/<dataset>-<model>/analysis/analysis.json: run energy.sh")
     args.out.write_text(markdown(rows))

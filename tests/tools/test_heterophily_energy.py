@@ -73,6 +73,33 @@ def test_main_writes_the_table_json_and_figure(runs: Path, tmp_path: Path, monke
         _tool().main()
 
 
+def test_rows_carry_their_config_and_previous_rows_of_shipped_configs_are_kept(
+    runs: Path,
+) -> None:
+    """A pair without a run keeps its previous row only while that row is of the config
+    shipped now; a row of a replaced config is refused, naming the PAIRS to retrain."""
+    table = _tool()
+    rows = table.read(runs)
+    recorded = read_config_yaml(runs / "tolokers-gcn" / "config.yaml")["config"]
+    assert rows[1]["config_sha256"] == table.identity_sha256(recorded)
+    shipped = table.shipped_sha256("minesweeper", "sage")
+    assert shipped != rows[1]["config_sha256"]  # the csbm run is not minesweeper's config
+    earlier = {**rows[1], "dataset": "minesweeper", "model": "sage", "config_sha256": shipped}
+    replaced = {**rows[0], "energy": [9.0]}  # a pair with a run now: its run's row wins
+    kept = table.carry(rows, [replaced, earlier])
+    assert [(r["dataset"], r["model"]) for r in kept] == [
+        ("minesweeper", "sage"),
+        ("tolokers", "graff"),
+        ("tolokers", "gcn"),
+    ]
+    assert kept[1]["energy"] == rows[0]["energy"]
+    stale = {**earlier, "config_sha256": "0" * 16}
+    with pytest.raises(SystemExit, match=r'PAIRS="sage:minesweeper" benchmarks/heterophily'):
+        table.carry(rows, [stale])
+    with pytest.raises(SystemExit, match="sage:minesweeper"):  # a row from before the record
+        table.carry(rows, [{k: v for k, v in earlier.items() if k != "config_sha256"}])
+
+
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_energy_sh_trains_again_a_run_of_a_replaced_config(
