@@ -31,8 +31,9 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/graff demo
 
 # -n auto: one pytest worker per core (pytest-xdist); run `$(PY) -m pytest` for one process.
+# --durations: the slowest tests, so a log shows what holds the suite near its 3-minute bar.
 test: $(VENV)/.installed
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --durations=8
 
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -n auto -m slow
