@@ -265,18 +265,24 @@ def _per_trial(counts: dict[str, Any]) -> tuple[float | None, str]:
 
 
 #: The final run trains the best config on every split; its cost is projected as this many
-#: times the best trial's (one split, the same config, evaluation included): an upper
-#: estimate, since the finished final runs took 0.8–10.9 times their best trial (splits side
-#: by side on a small graph, early stopping elsewhere).
+#: times the best trial's per split (the same config, evaluation included): an upper
+#: estimate, since splits run side by side on a small graph and stop early elsewhere.
 FINAL_SPLITS = 10
 
 
 def _best_trial_seconds(study: optuna.Study) -> float | None:
-    """Worker seconds of the best complete trial so far (None if it has no times)."""
+    """Worker seconds per split of the best complete trial so far: its CPU time where it
+    recorded it (its wall time also counts the minutes its search was paused or shared the
+    cores), over the objective's splits (one on minesweeper and tolokers, three or more on
+    the small graphs); None if it has no times."""
     t = study.best_trial
-    if t.datetime_complete is None or t.datetime_start is None:
-        return None
-    return (t.datetime_complete - t.datetime_start).total_seconds()
+    seconds = t.user_attrs.get("cpu_seconds")
+    if seconds is None:
+        if t.datetime_complete is None or t.datetime_start is None:
+            return None
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds()
+    splits = study.user_attrs.get("graff", {}).get("splits") or t.user_attrs.get("val") or [0]
+    return float(seconds) / len(splits)
 
 
 def _running_seconds(study: optuna.Study) -> list[float]:
@@ -320,12 +326,13 @@ def markdown_remaining(rows: list[dict[str, Any]]) -> str:
     ]
     return (
         "| graph | model | counted trials | worker time per trial so far | rest of the search "
-        f"(estimate) | final run (≤ {FINAL_SPLITS} × the best trial; once under way, from its "
+        f"(estimate) | final run (≤ {FINAL_SPLITS} × the best trial's time per split; once "
+        "under way, from its "
         "finished splits) | trial marked running for "
         "|\n|---|---|---|---|---|---|---|\n"
         + "\n".join(lines)
-        + f"\n\nThe estimates add up to {sum(known):.0f} worker hours for the "
-        f"{len(known)} searches under way, and at most {sum(finals):.0f} more for their final "
+        + f"\n\nThe estimates add up to {sum(known):.1f} worker hours for the "
+        f"{len(known)} searches under way, and at most {sum(finals):.1f} more for their final "
         f"10-split runs; {len(rows) - len(known)} searches not started.\n"
     )
 

@@ -188,11 +188,40 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
 
 
 def _best_seconds(folder: Path) -> float:
-    """The best trial's duration, read from the journal apart from the tool."""
+    """The best trial's CPU time per objective split, read from the journal apart from the
+    tool."""
     storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))
     name = "mlp-csbm"  # graff tune's default study name: <model>-<dataset>
-    best = optuna.load_study(study_name=name, storage=storage).best_trial
-    return (best.datetime_complete - best.datetime_start).total_seconds()
+    study = optuna.load_study(study_name=name, storage=storage)
+    assert study.user_attrs["graff"]["splits"] == [0]  # the fixture's one split
+    return float(study.best_trial.user_attrs["cpu_seconds"])
+
+
+def test_the_final_run_is_projected_per_split_from_the_best_trials_cpu_time() -> None:
+    """A trial of three objective splits costs a third of its time per split, on its CPU time
+    where it recorded it: a best trial whose search was paused for an hour (its wall time)
+    once projected a final run of hours where it took minutes."""
+    import datetime
+
+    table = _tool()
+
+    def study_with(attrs: dict[str, object], graff: dict[str, object] | None) -> optuna.Study:
+        study = optuna.create_study(direction="maximize")
+        if graff is not None:
+            study.set_user_attr("graff", graff)
+        start = datetime.datetime(2026, 12, 7, 12, 0)
+        study.add_trial(optuna.trial.FrozenTrial(
+            number=0, trial_id=0, state=optuna.trial.TrialState.COMPLETE, value=50.0,
+            datetime_start=start, datetime_complete=start + datetime.timedelta(hours=1),
+            params={}, distributions={}, user_attrs=attrs, system_attrs={},
+            intermediate_values={},
+        ))  # fmt: skip
+        return study
+
+    three = study_with({"cpu_seconds": 300.0, "val": [1.0, 2.0, 3.0]}, {"splits": [0, 1, 2]})
+    assert table._best_trial_seconds(three) == pytest.approx(100.0)
+    no_cpu = study_with({"val": [1.0, 2.0]}, None)  # nor a record of the objective's splits
+    assert table._best_trial_seconds(no_cpu) == pytest.approx(3600.0 / 2)
 
 
 def test_the_figure_draws_finished_rows_only(search: Path, tmp_path: Path) -> None:
