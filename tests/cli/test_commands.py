@@ -380,6 +380,14 @@ def test_datasets_named_or_an_npz_file(
     assert main([*args, "texsa"]) == 2
     err = capsys.readouterr().err
     assert "unknown dataset 'texsa'" in err and "Did you mean 'texas'?" in err
+    # as graff reproduce --datasets takes them: comma lists and groups, duplicates once
+    assert main([*args, "cora,Texas", "texas,extra"]) == 0
+    names = [r["name"] for r in json.loads(capsys.readouterr().out)]
+    assert names == ["cora", "texas", *graff.data.EXTRA_DATASETS]
+    assert main([*args, "cora,texsa"]) == 2
+    assert "Did you mean 'texas'?" in capsys.readouterr().err
+    assert main([*args, ","]) == 2
+    assert "name no dataset" in capsys.readouterr().err
 
 
 def test_datasets_shows_a_long_npz_path_whole(

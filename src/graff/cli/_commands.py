@@ -323,16 +323,19 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from graff.data import dataset_records, list_datasets
+    from graff.data import GraphDataError, dataset_groups, dataset_records, list_datasets
 
-    total = len(args.names) if args.names else len(list_datasets())
+    names = dataset_groups(",".join(args.names)) if args.names else None
+    if names == []:
+        raise GraphDataError("the dataset names given name no dataset; give names, or none for all")
+    total = len(names) if names else len(list_datasets())
     show = not (args.no_progress or args.no_stats or args.json)
     with r.progress_bar(show) as bar:  # loading every graph for its statistics takes a while
         task = bar.add_task("datasets", total=total, info="")
         records = dataset_records(
             args.data_dir,
             stats=not args.no_stats,
-            names=args.names or None,
+            names=names,
             on_record=lambda rec: bar.update(task, advance=1, info=rec["name"]),
         )
     if args.json:

@@ -175,8 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
         "names",
         nargs="*",
         metavar="NAME",
-        help="only these datasets (registered names, or npz:PATH to check your own graph); "
-        "default: every registered one",
+        help="only these datasets (registered names, comma-separated lists and the groups "
+        "paper, extra, all as graff reproduce --datasets takes them, or npz:PATH to check your "
+        "own graph); default: every registered one",
     )
     d.add_argument("--data-dir")
     d.add_argument("--no-stats", action="store_true", help="skip loading graphs for statistics")
