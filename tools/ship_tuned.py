@@ -187,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         "graff tune line); e.g. 'benchmarks/heterophily/search.sh graff minesweeper'",
     )
     args = ap.parse_args(argv)
+    for d in args.tune_dirs:  # before anything trains: every folder a finished search
+        missing = [f for f in ("best.yaml", "final/summary.json") if not (d / f).is_file()]
+        if missing:
+            raise SystemExit(
+                f"{d} is not a finished graff tune search (no {' or '.join(missing)}): let its "
+                "search and final run finish (rerun the same graff tune command to resume it)"
+            )
     print(
         "| model | dataset | shipped val | shipped test | tuned val | tuned test | trials "
         "| search wall time | decision |\n|---|---|---|---|---|---|---|---|---|"

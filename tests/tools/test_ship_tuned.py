@@ -118,3 +118,17 @@ def test_the_provenance_names_repository_files_relatively_and_the_search_command
     assert "from the space benchmarks/heterophily/spaces/graff.yaml," in prov
     assert str(tool.REPO_ROOT) not in prov
     assert "command: benchmarks/heterophily/search.sh mlp texas." in prov
+
+
+def test_an_unfinished_search_is_refused_before_anything_trains(tmp_path: Path) -> None:
+    """A folder without best.yaml, or whose final run has not finished, is named with what it
+    lacks (it was a FileNotFoundError or ConfigError traceback, after the shipped config of
+    an earlier folder in the list had trained)."""
+    empty, unfinished = tmp_path / "empty", tmp_path / "unfinished"
+    empty.mkdir()
+    unfinished.mkdir()
+    (unfinished / "best.yaml").write_text("model: {name: gcn}\n")
+    with pytest.raises(SystemExit, match=r"empty is not a finished .* best\.yaml or final/sum"):
+        _tool().main([str(empty)])
+    with pytest.raises(SystemExit, match=r"unfinished is not a finished .*\(no final/summary"):
+        _tool().main([str(unfinished)])
