@@ -288,7 +288,24 @@ def plan(
             assert file is not None  # checked above
             cfg, _ = resolve_config(config=file, overrides=overrides, device=device, strict=False)
             cells.append(PlannedCell(model, ds, cfg, Path(file), Path(out_root) / f"{ds}-{model}"))
+    _refuse_overrides_read_by_none(cells, overrides)
     return cells, unconfigured
+
+
+def _refuse_overrides_read_by_none(cells: list[PlannedCell], overrides: Sequence[str]) -> None:
+    """Overrides apply to every cell, each where its model reads the key (``model.T`` to
+    GRAFF's, not GCN's); one that no planned cell reads would change nothing: refused."""
+    for item in overrides:
+        why = ""
+        for cell in cells:
+            try:
+                resolve_config(config=cell.config_file, overrides=[item], strict=True)
+                break
+            except ConfigError as err:
+                why = why or str(err)
+        else:
+            if why:
+                raise ConfigError(f"--set {item} changes none of the planned cells: {why}")
 
 
 def reproduce(

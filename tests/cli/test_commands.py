@@ -597,6 +597,21 @@ def test_reproduce_takes_models_as_one_string_and_refuses_no_datasets(tmp_path: 
             plan(["graff"], empty, tmp_path)
 
 
+def test_reproduce_refuses_an_override_no_planned_cell_reads(tmp_path: Path) -> None:
+    """Overrides reach each cell whose model reads the key (``model.T``: GRAFF's, not GCN's);
+    one that no cell reads changed nothing and was silent."""
+    from graff.errors import ConfigError
+    from graff.reproduce import plan
+
+    cells, _ = plan("gcn,graff", "texas", tmp_path, overrides=["model.T=5"])
+    assert [c.config.model.T for c in cells if c.model == "graff"] == [5.0]
+    for models in ("gcn", "gcn,mlp"):
+        with pytest.raises(ConfigError, match=r"--set T=5 changes none of the planned cells: "):
+            plan(models, "texas", tmp_path, overrides=["T=5"])
+    cells, _ = plan("gcn", "texas", tmp_path, overrides=["optim.epochs=3", "model.hidden=8"])
+    assert (cells[0].config.optim.epochs, cells[0].config.model.hidden) == (3, 8)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "said"),
     [
