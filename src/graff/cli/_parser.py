@@ -142,7 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         "chameleon/squirrel, minesweeper, tolokers) or all (default)",
     )
     r.add_argument("--out", default="runs/reproduce", help="root of the run directories")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for all runs")
+    r.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override for all runs (a model key reaches the models that read it, e.g. "
+        "model.T GRAFF's; one that no planned model reads is refused)",
+    )
     r.add_argument("--overwrite", action="store_true", help="rerun finished cells")
     r.add_argument(
         "--table-only", action="store_true", help="train nothing: tabulate the finished runs"
