@@ -296,6 +296,11 @@ def _running_seconds(study: optuna.Study) -> list[float]:
     ]
 
 
+def _duration(hours: float) -> str:
+    """Hours as the table shows them: under one hour in minutes ("≤ 0.0 h" said nothing)."""
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
+
+
 def markdown_remaining(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
@@ -307,15 +312,15 @@ def markdown_remaining(rows: list[dict[str, Any]]) -> str:
             "not started | — |"
             if r["seconds_per_trial"] is None
             else f"{r['seconds_per_trial']:.0f} s ({r.get('basis', 'wall')}) | "
-            f"{r['hours_left']:.1f} h |"
+            f"{_duration(r['hours_left'])} |"
         )
         + (
             " — |"
             if r.get("final_hours") is None
-            else f" {r['final_done']} of {FINAL_SPLITS} splits done, ≈ {r['final_hours']:.1f} h "
-            "left |"
+            else f" {r['final_done']} of {FINAL_SPLITS} splits done, ≈ "
+            f"{_duration(r['final_hours'])} left |"
             if r.get("final_done")
-            else f" ≤ {r['final_hours']:.1f} h |"
+            else f" ≤ {_duration(r['final_hours'])} |"
         )
         + (
             " " + ", ".join(f"{sec / 60:.0f} min" for sec in r["running_seconds"]) + " |"
