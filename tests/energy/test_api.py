@@ -145,6 +145,8 @@ def test_bad_inputs_raise_clear_errors() -> None:
         predicted_regime(torch.eye(2), 1.5, residual=False)
     with pytest.raises(ValueError, match="at least one"):
         measured_regime([], 1.5)
+    with pytest.raises(ValueError, match="diverged"):
+        measured_regime([0.5, float("inf")], 1.5)
     with pytest.raises(ValueError, match="needs the graph"):
         EnergyTrajectory()
     with pytest.raises(ValueError, match="integer class ids"):
@@ -183,6 +185,18 @@ def test_measured_regime_evidence() -> None:
     hfd = measured_regime(torch.tensor([0.3, 0.8, 0.9]), rho=1.8, tol=1e-3)
     assert hfd.regime == "HFD" and hfd.hfd_limit == pytest.approx(0.9) and hfd.trend > 0
     assert measured_regime([0.4, 0.4], rho=1.8).regime == "undetermined"
+
+
+def test_a_step_where_f_vanished_is_named_and_left_out_of_the_trend() -> None:
+    """A layer whose output is zero records NaN (0/0): the trend reads the tail's finite
+    values (it was NaN), and a zero last step is named as such, not as an overflow."""
+    m = measured_regime([0.9, math.nan, 0.5], rho=1.8)
+    assert m.trend == pytest.approx(-0.2) and m.last == 0.5
+    rec = EnergyTrajectory(TRIANGLE_TAIL, 4)
+    rec(0, 0.0, torch.randn(4, 2, dtype=DT))
+    rec(1, 1.0, torch.zeros(4, 2, dtype=DT))  # a collapsed output
+    with pytest.raises(ValueError, match="F is zero at the last step"):
+        measured_regime(rec, 1.5)
 
 
 def test_energy_trajectory_as_graff_callback() -> None:

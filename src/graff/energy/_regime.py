@@ -141,7 +141,8 @@ class RegimeMeasurement:
     distance_to_hfd: float
     """|last − ρ_Δ/2|."""
     trend: float
-    """Mean change per step over the last ``window`` steps (> 0 rising, < 0 falling)."""
+    """Mean change per step over the last ``window`` steps' finite values (> 0 rising, < 0
+    falling; a step where F = 0 records NaN)."""
     tail: tuple[float, ...]
     """The last ``window`` values."""
 
@@ -169,9 +170,24 @@ def measured_regime(
         raise ValueError(f"tol must be a number ≥ 0, got {tol!r}")
     last = values[-1]
     if not math.isfinite(last):
-        raise ValueError(f"the last energy is {last}: the trajectory over/underflowed")
+        zero = isinstance(trajectory_energies, EnergyTrajectory) and (
+            trajectory_energies.energies[-1] == 0.0
+        )
+        raise ValueError(
+            f"the last normalised energy is {last}: "
+            + (
+                "F is zero at the last step, and E^Dir(F/‖F‖) of F = 0 is undefined (a "
+                "collapsed model: dead ReLUs, or an output that vanished)"
+                if zero
+                else "the trajectory diverged or over/underflowed (or F = 0 there, whose "
+                "E^Dir(F/‖F‖) is undefined)"
+            )
+        )
     tail = tuple(values[-(window + 1) :])
-    trend = (tail[-1] - tail[0]) / (len(tail) - 1) if len(tail) > 1 else 0.0
+    # the trend over the tail's finite values (a step where F = 0 is recorded as NaN)
+    finite = [(k, v) for k, v in enumerate(tail) if math.isfinite(v)]
+    (k0, v0), (k1, v1) = finite[0], finite[-1]
+    trend = (v1 - v0) / (k1 - k0) if k1 > k0 else 0.0
     d_lfd, d_hfd = abs(last), abs(last - rho / 2)
     regime: Regime = "undetermined"
     if d_lfd <= tol and d_lfd < d_hfd:
