@@ -298,7 +298,15 @@ def _running_seconds(study: optuna.Study) -> list[float]:
 
 def _duration(hours: float) -> str:
     """Hours as the table shows them: under one hour in minutes ("≤ 0.0 h" said nothing)."""
+    if hours * 60 < 0.5:
+        return "< 1 min"
     return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
+
+
+def _at_most(hours: float) -> str:
+    """An upper bound as the table shows it: "≤ 6 min", or "< 1 min" alone."""
+    text = _duration(hours)
+    return text if text.startswith("<") else f"≤ {text}"
 
 
 def markdown_remaining(rows: list[dict[str, Any]]) -> str:
@@ -320,7 +328,7 @@ def markdown_remaining(rows: list[dict[str, Any]]) -> str:
             else f" {r['final_done']} of {FINAL_SPLITS} splits done, ≈ "
             f"{_duration(r['final_hours'])} left |"
             if r.get("final_done")
-            else f" ≤ {_duration(r['final_hours'])} |"
+            else f" {_at_most(r['final_hours'])} |"
         )
         + (
             " " + ", ".join(f"{sec / 60:.0f} min" for sec in r["running_seconds"]) + " |"

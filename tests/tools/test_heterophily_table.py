@@ -165,8 +165,10 @@ def test_the_searches_still_to_run_are_projected_from_their_trials_so_far(
     md = table.markdown_remaining(list(rest.values()))
     assert "| minesweeper | mlp | 3 / 10 |" in md and "not started" in md
     assert f"| {r['seconds_per_trial']:.0f} s (CPU) |" in md
-    assert f"| ≤ {table._duration(r['final_hours'])} |" in md
+    assert f"| {table._at_most(r['final_hours'])} |" in md
     assert table._duration(0.01) == "1 min" and table._duration(2.04) == "2.0 h"
+    assert table._duration(0.005) == "< 1 min" == table._at_most(0.005)  # not "≤ 0 min"
+    assert table._at_most(0.1) == "≤ 6 min"
     # its final run under way (resumed from the records git keeps): projected from its own
     # finished splits, damaged ones left out (as the resumed run trains them again)
     final = under_way / "final"
