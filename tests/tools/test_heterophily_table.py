@@ -271,15 +271,16 @@ def test_a_finished_row_whose_folder_is_gone_is_carried_and_marked(
     assert table.carry([fresh], tmp_path / "absent.json") == [fresh]
 
 
-def _git_kept(names: list[str]) -> list[str]:
-    """Which of ``names`` (paths inside one study folder) git keeps (studies/.gitignore)."""
+def _git_kept(
+    names: list[str], folder: str = "benchmarks/heterophily/studies/tolokers-gat"
+) -> list[str]:
+    """Which of ``names`` (paths inside ``folder``) git keeps (studies/.gitignore)."""
     import shutil
     import subprocess
 
     root = Path(__file__).resolve().parents[2]
     if shutil.which("git") is None or not (root / ".git").exists():
         pytest.skip("not a git checkout")
-    folder = "benchmarks/heterophily/studies/tolokers-gat"
     out = subprocess.run(
         ["git", "check-ignore", "--no-index", *(f"{folder}/{n}" for n in names)],
         cwd=root, capture_output=True, text=True, check=False,
@@ -298,6 +299,15 @@ def test_git_keeps_what_a_search_resumes_and_the_table_reads_from() -> None:
     left = ["study.json", "history.png", "split_0.pt", "history_0.csv", "final/.graff-lock",
             "final/history.png", "study.journal.damaged-x"]  # fmt: skip
     assert _git_kept(kept + left) == kept
+
+
+def test_git_keeps_a_longer_rerun_so_it_resumes() -> None:
+    """epochs/.gitignore keeps a rerun's records and checkpoints (epochs.sh's folders),
+    as the searches' final runs."""
+    kept = ["summary.json", "config.yaml", "split_0.json", "split_9.pt", "history_3.csv"]
+    left = ["history.png", ".graff-lock", "notes.txt"]
+    folder = "benchmarks/heterophily/epochs/minesweeper-graff-1000"
+    assert _git_kept(kept + left, folder) == kept
 
 
 def test_a_final_run_resumes_from_the_files_git_keeps(tmp_path: Path) -> None:
