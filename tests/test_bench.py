@@ -125,7 +125,14 @@ def test_cli_bench_json(
 
 @pytest.mark.parametrize(
     ("extra", "word"),
-    [(["--graphs", "arxiv"], "unknown bench graph"), (["--depths", "2,x"], "integers")],
+    [
+        (["--graphs", "arxiv"], "unknown bench graph"),
+        (["--depths", "2,x"], "integers"),
+        # given but naming nothing: refused, where it once ran the whole default benchmark
+        (["--graphs", ",,"], "no graph named"),
+        (["--modes", ","], "no mode named"),
+        (["--depths", ","], "positive integers"),
+    ],
 )
 def test_cli_bench_bad_request(
     extra: list[str], word: str, capsys: pytest.CaptureFixture[str]

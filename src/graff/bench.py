@@ -419,13 +419,16 @@ def benchmark(
     from graff.device import resolve_device
 
     dev = resolve_device(device)
-    names = list(graphs) if graphs else (["cora"] if quick else list(DEFAULT_GRAPHS))
+    names = list(graphs) if graphs is not None else (["cora"] if quick else list(DEFAULT_GRAPHS))
     unknown = [g for g in names if g not in DEFAULT_GRAPHS]
+    if not names:
+        raise BenchError(f"no graph named; choose from {list(DEFAULT_GRAPHS)}, or none for all")
     if unknown:
         raise BenchError(f"unknown bench graph(s) {unknown}; choose from {list(DEFAULT_GRAPHS)}")
     bad = [m for m in modes if m not in ("inference", "train")]
     if bad or not modes:
-        raise BenchError(f"unknown mode(s) {bad}; choose inference and/or train")
+        named = f"unknown mode(s) {bad}" if bad else "no mode named"
+        raise BenchError(f"{named}; choose inference and/or train")
     if depths is not None and (not depths or min(depths) < 1):
         raise BenchError(f"depths must be positive integers, got {list(depths)}")
     if hidden < 1:

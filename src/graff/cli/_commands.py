@@ -434,7 +434,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
 def _ints(text: str | None) -> list[int] | None:
     from graff.bench import BenchError
 
-    if not text:
+    if text is None:
         return None
     try:
         return [int(v) for v in text.split(",") if v.strip()]
@@ -449,13 +449,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.out:  # before the benchmark, not after an hour of it
         for path in (Path(args.out), Path(args.out).with_suffix(".md")):
             check_writable(path)
-    split = lambda t: [v.strip() for v in t.split(",") if v.strip()] if t else None  # noqa: E731
+    # a flag given but naming nothing (--graphs ,) is refused by benchmark, not read as absent
+    split = lambda t: None if t is None else [v.strip() for v in t.split(",") if v.strip()]  # noqa: E731
+    modes = ("inference", "train") if args.modes is None else split(args.modes) or []
     with r.progress_bar(not args.json and not args.no_progress) as bar:
         task = bar.add_task("bench", total=None, info="")
         payload = benchmark(
             split(args.graphs),
             _ints(args.depths),
-            split(args.modes) or ("inference", "train"),
+            modes,
             hidden=args.hidden,
             repeats=args.repeats,
             memory=not args.no_memory,
