@@ -38,3 +38,7 @@ def test_the_shorter_cap_from_the_longer_runs_curves_is_the_shorter_run(
     capsys.readouterr()
     assert tool.main([str(tmp_path / "long"), "--cap", "12"]) == 0
     assert "2 split(s); cap 24: validation" in capsys.readouterr().out
+    history = tmp_path / "long" / "history_1.csv"
+    history.write_text(history.read_text().replace(",", ";", 1))  # edited curves: refused
+    with pytest.raises(SystemExit, match=r"split_1\.json"):
+        tool.compare(tmp_path / "long", cap=12)

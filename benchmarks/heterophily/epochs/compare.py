@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import statistics
 from pathlib import Path
 from typing import Any
 
-import yaml
+from graff.errors import RunDirError
+from graff.train.rundir import read_config_yaml, read_split
 
 
 def compare(folder: Path, cap: int) -> list[dict[str, Any]]:
-    """Per finished split: the longer run's (val, test, best epoch) and the cap's."""
+    """Per finished split: the longer run's (val, test, best epoch) and the cap's. Each
+    split's record is read by :func:`graff.train.rundir.read_split`, which checks it, its
+    checkpoint and its curves against their sha256 (a damaged split is refused by name)."""
     rows = []
     for record in sorted(folder.glob("split_*.json"), key=lambda p: int(p.stem[6:])):
-        split = json.loads(record.read_text())
+        try:
+            split = read_split(folder, int(record.stem[6:]))
+        except RunDirError as err:
+            raise SystemExit(f"{record}: {err}") from None
         k, metric = split["split"], split["metric"]
         with open(folder / f"history_{k}.csv", newline="") as fh:
             curve = [r for r in csv.DictReader(fh) if int(r["epoch"]) <= cap]
@@ -52,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = compare(args.folder, args.cap)
     if not rows:
         raise SystemExit(f"{args.folder}: no finished split (split_<k>.json) yet")
-    longer = yaml.safe_load((args.folder / "config.yaml").read_text())["config"]["optim"]["epochs"]
+    meta = read_config_yaml(args.folder / "config.yaml")
+    if meta is None:
+        raise SystemExit(f"{args.folder}: no graff run config.yaml (write it with epochs.sh)")
+    longer = meta["config"]["optim"]["epochs"]
     print(f"| split | best epoch (cap {longer}) | val | test | best epoch (cap {args.cap}) "
           "| val | test |\n|---|---|---|---|---|---|---|")  # fmt: skip
     for r in rows:
